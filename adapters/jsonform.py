@@ -1,0 +1,52 @@
+"""Shared plumbing for adapters whose native form is one JSON object per record.
+
+Each such adapter declares a pydantic model of the fields it understands
+(``extra="allow"``: unknown fields are kept and end up in the event's
+``attributes["extra"]``) and turns a validated record into events/readings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from adapters.base import AdapterError, Origin, check_claims, validation_reason
+from adapters.jsonsafe import check_depth, load_json
+
+#: Size of the unknown fields kept per record (JSON-encoded), so extras cannot bloat the store.
+MAX_EXTRA_BYTES = 16 * 1024
+
+M = TypeVar("M", bound="NativeRecord")
+
+
+class NativeRecord(BaseModel):
+    """Base of native JSON records: known fields typed, unknown fields kept."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, str_max_length=4096)
+
+    department: str | None = None
+    site: str | None = None
+
+    def extra(self) -> dict[str, Any]:
+        import json
+
+        extra = dict(self.model_extra or {})
+        if extra:
+            check_depth(extra, 8)
+            if len(json.dumps(extra, ensure_ascii=False, default=str)) > MAX_EXTRA_BYTES:
+                raise AdapterError(f"unknown fields exceed {MAX_EXTRA_BYTES} bytes")
+        return extra
+
+
+def load_record(model: type[M], payload: bytes, origin: Origin, max_bytes: int) -> M:
+    """Parse and validate one JSON record and check its department/site claims."""
+    data = load_json(payload, max_bytes)
+    if not isinstance(data, dict):
+        raise AdapterError(f"expected a JSON object, got {type(data).__name__}")
+    try:
+        record = model.model_validate(data)
+    except ValidationError as exc:
+        raise AdapterError(validation_reason(exc)) from None
+    check_claims(origin, record.department, record.site)
+    return record

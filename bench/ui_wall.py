@@ -1,0 +1,105 @@
+"""Video-wall start-up in real Chromium: time from "camera dropped on a tile" to the tile
+showing live WebRTC video, through the UI (play token from the API, the hub's relay gateway,
+WHEP, first decoded frame), beside a baseline measured in the same run: the relay's own
+bare WHEP player page on the same camera (no API call, no gateway). Also: a 4-tile wall from
+page load to all four tiles live. Runs the demo city and Chromium in a private network
+namespace (loopback only). Prints one JSON object.
+
+    python -m bench.ui_wall [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.fixtures.browser import demo_in_namespace, launch_chromium, network_namespace
+
+CAMERAS = ["sc-xinhua-1", "sc-xinhua-2", "tr-renmin-1", "bus-101-1"]
+
+
+def _summary(samples: list[float]) -> dict[str, object]:
+    return {"median_ms": round(statistics.median(samples), 1), "min_ms": round(min(samples), 1),
+            "max_ms": round(max(samples), 1), "samples_ms": [round(s, 1) for s in samples]}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    ui_ms: list[float] = []
+    base_ms: list[float] = []
+    wall_ms: list[float] = []
+    with network_namespace(f"chbench{os.getpid()}") as ns, demo_in_namespace(ns) as city, \
+            tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        city.run_python(f"from tests.fixtures.browser import seed; seed({city.dsn!r})")
+        browser = launch_chromium(pw, ns, Path(tmp))
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.goto(city.url)
+        page.fill("#login-user", "police-operator")
+        page.fill("#login-password", city.logins["police-operator"])
+        page.click("#login-submit")
+        page.wait_for_selector("#wall")
+        for _ in range(args.rounds):
+            for cam in CAMERAS:
+                page.click("button[data-preset='1']")
+                t0 = time.perf_counter()
+                page.dblclick(f".cam[data-camera='{cam}']")
+                page.wait_for_function(
+                    f"() => {{ const e = document.querySelector(\".tile[data-camera='{cam}']\");"
+                    " return e && e.dataset.status === 'live'; }", timeout=30000)
+                ui_ms.append((time.perf_counter() - t0) * 1000)
+                token = page.evaluate(
+                    """async cam => {
+                    const t = JSON.parse(sessionStorage.getItem('cityhub.tokens'));
+                    const r = await fetch(`/api/v1/cameras/${cam}/play`, {method: 'POST',
+                      headers: {Authorization: 'Bearer ' + t.access_token,
+                                'Content-Type': 'application/json'},
+                      body: JSON.stringify({protocols: ['webrtc']})});
+                    return (await r.json()).token; }""", cam)
+                bare = browser.new_page()
+                t0 = time.perf_counter()
+                bare.goto(f"{city.relay}/player?camera={cam}&token={token}")
+                bare.wait_for_function("() => { const v = document.getElementById('v');"
+                                       " return v && v.currentTime > 0 && v.videoWidth > 0; }",
+                                       timeout=30000)
+                base_ms.append((time.perf_counter() - t0) * 1000)
+                bare.close()
+            # The 4-tile wall from a page load (layout kept in the session) to all four live.
+            page.click("button[data-preset='4']")
+            for cam in CAMERAS:
+                if not page.query_selector(f".tile[data-camera='{cam}']"):
+                    page.dblclick(f".cam[data-camera='{cam}']")
+            page.wait_for_function("() => [...document.querySelectorAll('.tile')]"
+                                   ".every(e => e.dataset.status === 'live')", timeout=60000)
+            t0 = time.perf_counter()
+            page.reload()
+            page.wait_for_function("() => { const t = [...document.querySelectorAll('.tile')];"
+                                   " return t.length === 4 && t.every(e => e.dataset.status"
+                                   " === 'live'); }", timeout=60000)
+            wall_ms.append((time.perf_counter() - t0) * 1000)
+        browser.close()
+    ui, base = _summary(ui_ms), _summary(base_ms)
+    print(json.dumps({
+        "bench": "ui_wall",
+        "ui_tile_drop_to_live": ui,
+        "baseline_relay_bare_whep_player_first_frame": base,
+        "ui_overhead_median_ms": round(statistics.median(ui_ms) - statistics.median(base_ms), 1),
+        "wall_4_tiles_page_load_to_all_live": _summary(wall_ms),
+        "notes": "demo city (640x360 15 fps GOP 1 s H.264) and Chromium in one network namespace; "
+                 "UI path = play token API + hub gateway + WHEP + first frame; baseline = relay's "
+                 "own /player page (WHEP + first frame, page load included)",
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The edge box's HTTP listener: local source systems push here; snapshots are served here.
+
+``POST /push/{format}?system=...``: a weigh-in-motion station, an ANPR camera
+(ISAPI alerts) or any configured ``adapters`` plugin posts its native payload;
+it is adapted on the box and the events go through the outbox (evidence),
+readings as telemetry. A payload that cannot be adapted is kept under
+``dead-letter/`` with the reason and answered 422; a full outbox answers 503 so
+the source retries (nothing is acknowledged that was not stored).
+``GET /snapshots/{sha256}.jpg`` and ``GET /clips/{sha256}.mp4`` serve evidence media,
+``GET /health`` the current health report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from adapters import registry
+from adapters.base import AdapterError, Origin
+from adapters.model import Event, Reading, SourceSystem
+from edge.config import EdgeConfig
+from edge.evidence import SnapshotStore
+from edge.outbox import OutboxError
+
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+Submit = Callable[[list[Event], list[Reading]], None]
+
+
+def dead_letter(directory: Path, fmt: str, payload: bytes, reasons: list[str]) -> Path:
+    """Keep a rejected payload with its reasons for inspection."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = directory / f"{time.time_ns()}-{fmt[:40]}"
+    stem.with_suffix(".bin").write_bytes(payload)
+    stem.with_suffix(".json").write_text(json.dumps({"format": fmt, "reasons": reasons[:50]}))
+    return stem
+
+
+def build_app(
+    config: EdgeConfig,
+    submit: Submit,
+    snapshots: SnapshotStore,
+    health: Callable[[], dict[str, Any]],
+    clips_dir: Path | None = None,
+) -> FastAPI:
+    app = FastAPI(title=f"cityhub edge {config.device}", docs_url=None, redoc_url=None)
+    dead = Path(config.state_dir) / "dead-letter"
+
+    @app.post("/push/{fmt}")
+    async def push(fmt: str, request: Request, system: str | None = None) -> JSONResponse:
+        if fmt not in config.adapters:
+            raise HTTPException(404, f"adapter {fmt[:40]!r} is not enabled on this box")
+        body = await _read_limited(request, config.listener.max_body_bytes)
+        try:
+            adapter = registry.get(fmt)
+            sys_ = SourceSystem(system) if system else adapter.systems[0]
+            if sys_ not in adapter.systems:
+                raise AdapterError(f"adapter {fmt} does not serve system {sys_.value}")
+            origin = Origin(config.site.department, config.site.id, sys_, datetime.now(UTC))
+            adapted = adapter.adapt(body, origin)
+        except (AdapterError, ValueError) as exc:
+            dead_letter(dead, fmt, body, [str(exc)])
+            raise HTTPException(422, f"payload rejected: {exc}") from None
+        reasons = [r.reason for r in adapted.rejects]
+        if reasons:
+            dead_letter(dead, fmt, body, reasons)
+        if not adapted.events and not adapted.readings:
+            raise HTTPException(422, {"rejected": reasons[:20]})
+        try:
+            await asyncio.to_thread(submit, adapted.events, adapted.readings)  # fsync off the loop
+        except OutboxError as exc:
+            raise HTTPException(503, f"cannot store now, retry: {exc}") from None
+        return JSONResponse(
+            {
+                "events": len(adapted.events),
+                "readings": len(adapted.readings),
+                "rejected": reasons[:20],
+                "ids": [str(e.id) for e in adapted.events][:100],
+            }
+        )
+
+    @app.get("/snapshots/{name}")
+    async def snapshot(name: str) -> FileResponse:
+        sha = name.removesuffix(".jpg")
+        path = snapshots.path(sha) if _SHA.match(sha) else None
+        if path is None or not path.exists():
+            raise HTTPException(404, "no such snapshot")
+        return FileResponse(path, media_type="image/jpeg")
+
+    @app.get("/clips/{name}")
+    async def clip(name: str) -> FileResponse:
+        sha = name.removesuffix(".mp4")
+        path = clips_dir / f"{sha}.mp4" if clips_dir is not None and _SHA.match(sha) else None
+        if path is None or not path.exists():
+            raise HTTPException(404, "no such clip")
+        return FileResponse(path, media_type="video/mp4")
+
+    @app.get("/health")
+    async def get_health() -> dict[str, Any]:
+        return health()
+
+    return app
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"payload larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"payload larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,108 @@
+"""Login (OAuth2 password flow), token refresh with rotation, logout, and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+
+from hub.api.common import Strict
+from hub.auth import accounts, tokens
+from hub.auth.access import Anonymous, Caller, public, require
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds the access token stays valid.")
+    refresh_token: str = Field(description="Single use: each refresh returns a new one.")
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class Me(BaseModel):
+    kind: str
+    id: str
+    name: str
+    department: str
+    roles: list[str]
+    incoming_grants: list[str] = Field(
+        description="Ids of grants currently giving this caller access."
+    )
+
+
+def _pair(ctx: Anonymous, user_id: str, refresh: str) -> TokenPair:
+    minutes = ctx.runtime.config.access.access_token_minutes
+    return TokenPair(
+        access_token=tokens.issue_access_token(ctx.runtime.access_key, user_id, minutes),
+        expires_in=minutes * 60,
+        refresh_token=refresh,
+    )
+
+
+def _refuse(ctx: Anonymous) -> HTTPException:
+    ctx.db.commit()  # keep the audit entry and the failure counters despite the error
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, "invalid credentials", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+@router.post("/token", response_model=TokenPair, summary="Log in (OAuth2 password flow)")
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    ctx: Anonymous = public("the login itself"),
+) -> TokenPair:
+    username = form.username[:64]
+    principal, reason = accounts.login(
+        ctx.db, username, form.password, ctx.runtime.config.access.login_max_failures
+    )
+    if principal is None:
+        ctx.audit("auth.login.failed", actor=f"user:{username}", reason=reason)
+        raise _refuse(ctx)
+    ctx.audit("auth.login", actor=principal.actor, actor_department=principal.department)
+    refresh = accounts.issue_refresh(
+        ctx.db, principal.id, ctx.runtime.config.access.refresh_token_days
+    )
+    return _pair(ctx, principal.id, refresh)
+
+
+@router.post("/refresh", response_model=TokenPair, summary="Trade a refresh token for new tokens")
+def refresh(body: RefreshIn, ctx: Anonymous = public("holds a refresh token instead")) -> TokenPair:
+    rotated = accounts.rotate_refresh(
+        ctx.db, body.refresh_token, ctx.runtime.config.access.refresh_token_days
+    )
+    principal = accounts.user_principal(ctx.db, rotated[0]) if rotated else None
+    if rotated is None or principal is None:
+        ctx.audit("auth.refresh.failed", actor="anonymous")
+        raise _refuse(ctx)
+    ctx.audit("auth.refresh", actor=principal.actor, actor_department=principal.department)
+    return _pair(ctx, rotated[0], rotated[1])
+
+
+@router.post("/logout", status_code=204, summary="End the session the refresh token belongs to")
+def logout(body: RefreshIn, ctx: Anonymous = public("holds a refresh token instead")) -> Response:
+    user_id = accounts.revoke_refresh(ctx.db, body.refresh_token)
+    if user_id is not None:
+        principal = accounts.user_principal(ctx.db, user_id)
+        if principal is not None:
+            ctx.audit("auth.logout", actor=principal.actor, actor_department=principal.department)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=Me, summary="The caller, its roles and active incoming grants")
+def me(caller: Caller = require()) -> dict[str, Any]:
+    p = caller.principal
+    return {
+        "kind": p.kind,
+        "id": p.id,
+        "name": p.name,
+        "department": p.department,
+        "roles": sorted(p.roles),
+        "incoming_grants": [g.id for g in caller.visibility.grants],
+    }

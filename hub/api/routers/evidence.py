@@ -1,0 +1,88 @@
+"""Evidence export: an event, its snapshot and clip, signed; and the key that checks it."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from hub.api.routers.events import fetch_event
+from hub.audit import evidence, signing
+from hub.auth.access import Anonymous, Caller, public, require
+from hub.auth.roles import Role
+
+router = APIRouter(tags=["evidence"])
+
+
+class PublicKey(BaseModel):
+    key_id: str
+    algorithm: str
+    public_key_pem: str
+    verify_with: str
+
+
+@router.get(
+    "/evidence/public-key",
+    response_model=PublicKey,
+    summary="The key that verifies evidence manifests and audit roots offline",
+)
+def public_key(ctx: Anonymous = public("a public key is meant to be public")) -> dict[str, Any]:
+    key = ctx.runtime.signing_key
+    return {
+        "key_id": signing.key_id(key),
+        "algorithm": "Ed25519",
+        "public_key_pem": signing.public_pem(key),
+        "verify_with": "python -m hub.audit.evidence BUNDLE.zip PUBLIC_KEY.pem",
+    }
+
+
+@router.post(
+    "/events/{event_id}/evidence",
+    summary="Export an event as a signed evidence bundle",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "description": "ZIP: event.json, media/, manifest.json, manifest.sig",
+        }
+    },
+)
+def export(event_id: UUID, caller: Caller = require(Role.analyst)) -> Response:
+    event = fetch_event(caller, event_id)
+    media: list[evidence.MediaFile] = []
+    missing: list[dict[str, str]] = []
+    for i, ref in enumerate(event.get("media") or []):
+        path = evidence.resolve_media(str(ref.get("uri", "")), caller.runtime.media_dir)
+        if path is None or path.stat().st_size > evidence.MAX_MEDIA_BYTES:
+            missing.append({"uri": str(ref.get("uri")), "reason": "not in the hub's media store"})
+            continue
+        data = path.read_bytes()
+        want = ref.get("sha256")
+        import hashlib
+
+        if want and hashlib.sha256(data).hexdigest() != want:
+            missing.append(
+                {"uri": str(ref.get("uri")), "reason": "stored file does not match its sha256"}
+            )
+            continue
+        media.append(
+            evidence.MediaFile(f"media/{i:02d}-{ref.get('kind', 'file')}{path.suffix}", data)
+        )
+    bundle, manifest = evidence.build(
+        event, media, missing, caller.principal.actor, caller.runtime.signing_key
+    )
+    caller.audit(
+        "evidence.export",
+        target_type="event",
+        target_id=str(event_id),
+        department=event["department"],
+        files=manifest["files"],
+        missing=len(missing),
+    )
+    return Response(
+        bundle,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{event_id}.zip"'},
+    )

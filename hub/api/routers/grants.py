@@ -1,0 +1,141 @@
+"""Sharing grants: a department's admins share a scope of what it owns with another department."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, Field
+
+from adapters.model import Ident, SourceSystem
+from hub.api.common import IdList, Strict, Text, not_found, unprocessable
+from hub.auth import grant_store
+from hub.auth.access import Caller, require
+from hub.auth.roles import Role
+
+router = APIRouter(prefix="/grants", tags=["grants"])
+MAX_GRANT = timedelta(days=366)
+
+
+class GrantIn(Strict):
+    grantee: Ident = Field(description="Department receiving access.")
+    resources: list[Literal["video", "events", "readings"]] = Field(min_length=1, max_length=3)
+    purpose: Text = Field(description="Why: recorded in the audit log and shown to both sides.")
+    expires_at: AwareDatetime = Field(description="When access ends (at most a year ahead).")
+    starts_at: AwareDatetime | None = None
+    cameras: IdList | None = Field(None, description="Only these cameras (None: any).")
+    sites: IdList | None = Field(None, description="Only these sites (None: any).")
+    sensors: IdList | None = Field(None, description="Only these sensors (None: any).")
+    systems: list[SourceSystem] | None = Field(None, max_length=10)
+    kinds: IdList | None = Field(None, description="Only these event kinds (None: any).")
+
+
+class GrantOut(BaseModel):
+    id: UUID
+    grantor: str
+    grantee: str
+    resources: list[str]
+    purpose: str
+    starts_at: datetime | None
+    expires_at: datetime
+    cameras: list[str] | None
+    sites: list[str] | None
+    sensors: list[str] | None
+    systems: list[str] | None
+    kinds: list[str] | None
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    revoked_by: str | None
+    active: bool
+
+
+def _out(row: dict[str, Any]) -> dict[str, Any]:
+    g = grant_store.to_grant(row)
+    return {
+        **row,
+        "grantor": row["grantor_department"],
+        "grantee": row["grantee_department"],
+        "active": g.active(datetime.now(UTC)),
+    }
+
+
+def _owned(caller: Caller, table: str, ids: list[str] | None) -> None:
+    if not ids:
+        return
+    found = caller.db.execute(
+        f"SELECT count(*) FROM {table} WHERE id = ANY(%s) AND department_id = %s",  # noqa: S608
+        (ids, caller.department),
+    ).fetchone()
+    if found is None or found[0] != len(set(ids)):
+        raise unprocessable(f"{table}: a department can only share {table} it owns")
+
+
+@router.get("", response_model=list[GrantOut], summary="Grants given or received by the department")
+def list_grants(caller: Caller = require()) -> list[dict[str, Any]]:
+    return [_out(r) for r in grant_store.list_grants(caller.db, caller.department)]
+
+
+@router.get("/{grant_id}", response_model=GrantOut, summary="One grant")
+def get_grant(grant_id: UUID, caller: Caller = require()) -> dict[str, Any]:
+    row = grant_store.get_grant(caller.db, str(grant_id), caller.department)
+    if row is None:
+        raise not_found("grant")
+    return _out(row)
+
+
+@router.post(
+    "", response_model=GrantOut, status_code=201, summary="Share a scope with a department"
+)
+def create_grant(body: GrantIn, caller: Caller = require(Role.admin)) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    if body.grantee == caller.department:
+        raise unprocessable("a department already sees what it owns")
+    if body.expires_at <= now or body.expires_at - now > MAX_GRANT:
+        raise unprocessable("expires_at must be in the future and at most a year ahead")
+    if body.starts_at is not None and body.starts_at >= body.expires_at:
+        raise unprocessable("starts_at must be before expires_at")
+    if (
+        caller.db.execute("SELECT 1 FROM departments WHERE id = %s", (body.grantee,)).fetchone()
+        is None
+    ):
+        raise unprocessable("no such grantee department")
+    _owned(caller, "cameras", body.cameras)
+    _owned(caller, "sites", body.sites)
+    _owned(caller, "sensors", body.sensors)
+    fields = body.model_dump()
+    fields["resources"] = sorted(set(body.resources))
+    fields["systems"] = None if body.systems is None else sorted({s.value for s in body.systems})
+    for dim in ("cameras", "sites", "sensors", "kinds"):
+        if fields[dim] is not None:
+            fields[dim] = sorted(set(fields[dim]))
+    row = grant_store.create_grant(caller.db, caller.department, fields, caller.principal.actor)
+    caller.audit(
+        "grant.create",
+        target_type="grant",
+        target_id=str(row["id"]),
+        grantee=body.grantee,
+        resources=fields["resources"],
+        purpose=body.purpose,
+        expires_at=body.expires_at.isoformat(),
+        scope={d: fields[d] for d in ("cameras", "sites", "sensors", "systems", "kinds")},
+    )
+    return _out(row)
+
+
+@router.post("/{grant_id}/revoke", response_model=GrantOut, summary="Revoke a grant (at once)")
+def revoke_grant(grant_id: UUID, caller: Caller = require(Role.admin)) -> dict[str, Any]:
+    row = grant_store.revoke_grant(
+        caller.db, str(grant_id), caller.department, caller.principal.actor
+    )
+    if row is None:
+        raise not_found("active grant given by this department")
+    caller.audit(
+        "grant.revoke",
+        target_type="grant",
+        target_id=str(grant_id),
+        grantee=row["grantee_department"],
+    )
+    return _out(row)

@@ -1,0 +1,95 @@
+"""What the API needs while it runs: configuration, the connection pool, keys, live events."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from hub.api.live import LiveHub
+from hub.audit import signing
+from hub.audit.batcher import AuditBatcher
+from hub.auth import keys
+from hub.auth.credentials import CredentialBox
+from hub.config import CityConfig
+
+log = logging.getLogger(__name__)
+API_ROLE = "cityhub_api"
+
+
+def api_dsn(config: CityConfig) -> str:
+    """The DSN of the non-owner role the API connects as."""
+    if config.access.api_database_url is not None:
+        return config.access.api_database_url.get_secret_value()
+    if config.database.url is None:
+        raise ValueError("database.url (or access.api_database_url) must be set")
+    info = psycopg.conninfo.conninfo_to_dict(config.database.url.get_secret_value())
+    info["user"] = API_ROLE
+    info.pop("password", None)
+    if config.access.api_role_password is not None:
+        info["password"] = config.access.api_role_password.get_secret_value()
+    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+
+
+@dataclass
+class Runtime:
+    config: CityConfig
+    pool: ConnectionPool
+    access_key: str  #: signs access tokens (derived from hub.secret_key)
+    play_secret: str  #: hub.secret_key itself: the relay verifies play tokens with it
+    signing_key: signing.Ed25519PrivateKey
+    credentials: CredentialBox
+    media_dir: Path
+    roots_dir: Path
+    live: LiveHub
+    apool: AsyncConnectionPool  #: for the store's async queries; opened by the app's lifespan
+    audit: AuditBatcher  #: group commit of entries outside a request's own transaction
+
+    @classmethod
+    def from_config(cls, config: CityConfig, open_pool: bool = True) -> Runtime:
+        secret = config.hub.secret_key.get_secret_value()
+        state = config.state_dir
+        access = config.access
+        fernet = (
+            access.credentials_key.get_secret_value().encode()
+            if access.credentials_key
+            else keys.credentials_fernet_key(secret)
+        )
+        dsn = api_dsn(config)
+        pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=config.database.pool_size,
+            open=open_pool,
+            kwargs={"application_name": "cityhub-api"},
+            name="cityhub-api",
+        )
+        return cls(
+            config=config,
+            pool=pool,
+            access_key=keys.access_token_key(secret),
+            play_secret=secret,
+            signing_key=signing.load_or_create(
+                access.signing_key_file or state / "keys" / "evidence-ed25519.pem"
+            ),
+            credentials=CredentialBox(fernet),
+            media_dir=(access.media_dir or state / "media").absolute(),
+            roots_dir=(access.audit_roots_dir or state / "audit-roots").absolute(),
+            live=LiveHub(dsn),
+            apool=AsyncConnectionPool(
+                dsn,
+                min_size=1,
+                max_size=config.database.pool_size,
+                open=False,
+                kwargs={"application_name": "cityhub-api"},
+                name="cityhub-api-async",
+            ),
+            audit=AuditBatcher(pool),
+        )
+
+    def close(self) -> None:
+        self.audit.close()
+        self.pool.close()

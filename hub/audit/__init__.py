@@ -1,0 +1,1 @@
+"""The tamper-evident audit log, daily roots, and signed evidence bundles."""

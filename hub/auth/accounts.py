@@ -1,0 +1,193 @@
+"""Users, API keys and refresh tokens in PostgreSQL."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from hub.auth import passwords, tokens
+from hub.auth.roles import Principal, Role
+
+LOCKOUT_WINDOW = timedelta(minutes=15)
+
+
+def _roles(values: list[str]) -> frozenset[Role]:
+    return frozenset(Role(v) for v in values if v in Role.__members__)
+
+
+def create_user(
+    conn: psycopg.Connection[Any],
+    username: str,
+    password: str,
+    department: str,
+    roles: list[str],
+    display_name: str = "",
+) -> str:
+    row = conn.execute(
+        "INSERT INTO users (username, display_name, department_id, roles, password_hash)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (username, display_name, department, sorted(set(roles)), passwords.hash_password(password)),
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def set_password(conn: psycopg.Connection[Any], user_id: str, password: str) -> None:
+    conn.execute(
+        "UPDATE users SET password_hash = %s WHERE id = %s",
+        (passwords.hash_password(password), user_id),
+    )
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL",
+        (user_id,),
+    )
+
+
+def login(
+    conn: psycopg.Connection[Any], username: str, password: str, max_failures: int
+) -> tuple[Principal | None, str]:
+    """(principal, reason); reason is for the audit log, never for the response."""
+    row = conn.execute(
+        "SELECT id, username, department_id, roles, password_hash, disabled_at, failed_logins,"
+        " last_failed_at FROM users WHERE username = %s",
+        (username,),
+    ).fetchone()
+    if row is None:
+        passwords.verify_password(password, None)
+        return None, "unknown user"
+    uid, name, dept, roles, hashed, disabled, failures, last_failed = row
+    now = datetime.now(UTC)
+    if last_failed is not None and now - last_failed > LOCKOUT_WINDOW:
+        failures = 0
+    if failures >= max_failures:
+        return None, "locked out after repeated failures"
+    ok, new_hash = passwords.verify_password(password, hashed)
+    if not ok:
+        conn.execute(
+            "UPDATE users SET failed_logins = %s, last_failed_at = now() WHERE id = %s",
+            (failures + 1, uid),
+        )
+        return None, "wrong password"
+    if disabled is not None:
+        return None, "user disabled"
+    conn.execute(
+        "UPDATE users SET failed_logins = 0, password_hash = coalesce(%s, password_hash)"
+        " WHERE id = %s",
+        (new_hash, uid),
+    )
+    return Principal("user", str(uid), name, dept, _roles(roles)), "ok"
+
+
+def user_principal(conn: psycopg.Connection[Any], user_id: str) -> Principal | None:
+    try:
+        uuid.UUID(user_id)
+    except ValueError:
+        return None
+    row = conn.execute(
+        "SELECT id, username, department_id, roles FROM users"
+        " WHERE id = %s AND disabled_at IS NULL",
+        (user_id,),
+    ).fetchone()
+    return Principal("user", str(row[0]), row[1], row[2], _roles(row[3])) if row else None
+
+
+def create_api_key(
+    conn: psycopg.Connection[Any],
+    name: str,
+    department: str,
+    roles: list[str],
+    created_by: str,
+    expires_at: datetime | None = None,
+) -> tuple[str, str]:
+    """(key id, the key itself): the key is shown once and stored only as a digest."""
+    key_id = secrets.token_hex(8)
+    value = tokens.new_api_key(key_id)
+    _, secret = tokens.split_api_key(value)
+    conn.execute(
+        "INSERT INTO api_keys (id, name, department_id, roles, secret_sha256, created_by,"
+        " expires_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (
+            key_id,
+            name,
+            department,
+            sorted(set(roles)),
+            tokens.digest(secret),
+            created_by,
+            expires_at,
+        ),
+    )
+    return key_id, value
+
+
+def api_key_principal(conn: psycopg.Connection[Any], value: str) -> Principal | None:
+    try:
+        key_id, secret = tokens.split_api_key(value)
+    except tokens.TokenError:
+        return None
+    row = conn.execute(
+        "SELECT id, name, department_id, roles, secret_sha256 FROM api_keys WHERE id = %s"
+        " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+        (key_id,),
+    ).fetchone()
+    if row is None or not hmac.compare_digest(row[4], tokens.digest(secret)):
+        return None
+    conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = %s", (key_id,))
+    return Principal("api_key", row[0], row[1], row[2], _roles(row[3]))
+
+
+def issue_refresh(
+    conn: psycopg.Connection[Any], user_id: str, days: int, family: uuid.UUID | None = None
+) -> str:
+    value = tokens.new_refresh_token()
+    conn.execute(
+        "INSERT INTO refresh_tokens (token_sha256, user_id, family, expires_at)"
+        " VALUES (%s, %s, %s, now() + make_interval(days => %s))",
+        (tokens.digest(value), user_id, family or uuid.uuid4(), days),
+    )
+    return value
+
+
+def rotate_refresh(conn: psycopg.Connection[Any], value: str, days: int) -> tuple[str, str] | None:
+    """(user id, new refresh token) for a live token; a reused one revokes its whole family."""
+    row = conn.execute(
+        "SELECT user_id, family, used_at, revoked_at, expires_at > now() FROM refresh_tokens"
+        " WHERE token_sha256 = %s FOR UPDATE",
+        (tokens.digest(value),),
+    ).fetchone()
+    if row is None:
+        return None
+    user_id, family, used_at, revoked_at, live = row
+    if used_at is not None or revoked_at is not None:
+        # a stolen copy is being replayed: end every session descended from this login
+        conn.execute(
+            "UPDATE refresh_tokens SET revoked_at = now() WHERE family = %s AND revoked_at IS NULL",
+            (family,),
+        )
+        return None
+    if not live:
+        return None
+    conn.execute(
+        "UPDATE refresh_tokens SET used_at = now() WHERE token_sha256 = %s", (tokens.digest(value),)
+    )
+    return str(user_id), issue_refresh(conn, str(user_id), days, family)
+
+
+def revoke_refresh(conn: psycopg.Connection[Any], value: str) -> str | None:
+    """Log out: revoke the token's family; returns its user id when it existed."""
+    row = conn.execute(
+        "SELECT user_id, family FROM refresh_tokens WHERE token_sha256 = %s",
+        (tokens.digest(value),),
+    ).fetchone()
+    if row is None:
+        return None
+    conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family = %s AND revoked_at IS NULL",
+        (row[1],),
+    )
+    return str(row[0])

@@ -1,0 +1,195 @@
+"""cityhub's one configuration model.
+
+A YAML file validated by pydantic: unknown keys are rejected and errors name
+the field path. Secrets and URLs may be overridden from the environment with
+``CITYHUB_`` and ``__`` between levels, e.g. ``CITYHUB_DATABASE__URL`` or
+``CITYHUB_HUB__SECRET_KEY``. Every field carries a description; ``cityhub
+config schema`` prints them as JSON Schema and ``deploy/cityhub.example.yaml``
+shows a documented example.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from adapters.model import Ident, Location, SourceSystem
+from hub.auth.settings import AccessConfig
+from hub.ingest.config import IngestConfig
+from hub.store.settings import StoreConfig
+from hub.ui.settings import UiConfig
+from streams.cluster.config import ClusterConfig
+from streams.config import StreamsConfig
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are an error, not a silent typo."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(Section):
+    url: SecretStr | None = Field(
+        None,
+        description="PostgreSQL/TimescaleDB DSN (postgresql://user:pass@host:5432/db). "
+        "Unset: an embedded private cluster is started under state_dir (demo, tests).",
+    )
+    pool_size: int = Field(8, ge=1, le=200, description="Connections in the hub's pool.")
+    read_url: SecretStr | None = Field(
+        None,
+        description="DSN of a streaming read replica for read-only queries (event and reading "
+        "search, exports, dashboards), keeping them off the primary. Unset: url.",
+    )
+
+
+class BrokerConfig(Section):
+    url: str | None = Field(
+        None,
+        description="MQTT broker as mqtt://host:port or mqtts://host:port. "
+        "Unset: an embedded private Mosquitto is started (demo, tests).",
+    )
+    username: str | None = Field(None, description="MQTT username (each edge box has its own).")
+    password: SecretStr | None = Field(None, description="MQTT password.")
+    client_id: str | None = Field(None, description="MQTT client id; default derived from role.")
+
+
+class DepartmentConfig(Section):
+    id: Ident = Field(description="Short stable id used in topics and grants, e.g. 'police'.")
+    name: str = Field(description="Human name shown in the UI.")
+
+
+class SiteConfig(Section):
+    id: Ident = Field(description="Site id, e.g. 'xinhua-rd-5th-ave'.")
+    name: str = Field(description="Human name.")
+    department: Ident = Field(description="Owning department id.")
+    location: Location | None = Field(None, description="Where the site is, for the map.")
+
+
+class CameraConfig(Section):
+    id: Ident = Field(description="Camera id, unique city-wide.")
+    name: str = Field(description="Name shown on the wall.")
+    site: Ident = Field(description="Site the camera stands at.")
+    department: Ident = Field(description="Owning department id.")
+    system: SourceSystem = Field(description="Source system the camera belongs to.")
+    url: SecretStr = Field(description="RTSP URL of the camera. Write-only: never shown or logged.")
+    username: str | None = Field(None, description="RTSP user, if not in the URL.")
+    password: SecretStr | None = Field(None, description="RTSP password. Write-only.")
+    always_on: bool = Field(False, description="Keep connected even when nobody watches.")
+    location: Location | None = Field(None, description="Where the camera stands, for the map.")
+
+
+class SensorConfig(Section):
+    id: Ident = Field(description="Sensor id, unique city-wide.")
+    site: Ident = Field(description="Site the sensor belongs to.")
+    department: Ident = Field(description="Owning department id.")
+    kind: str = Field(description="What it measures, e.g. 'air-quality', 'water-level'.")
+    location: Location | None = Field(None, description="Where the sensor is, for the map.")
+
+
+class HubConfig(Section):
+    host: str = Field("127.0.0.1", description="Address the hub's HTTP API and UI listen on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port of the API and UI (0: any free).")
+    secret_key: SecretStr = Field(
+        SecretStr("change-me-demo-only"),
+        description="Key that signs access and play tokens. Set it from the environment.",
+    )
+
+
+class CityConfig(BaseSettings):
+    """Root of cityhub's configuration."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", env_prefix="CITYHUB_", env_nested_delimiter="__", nested_model_default_partial_update=True
+    )
+
+    state_dir: Path = Field(
+        Path(".cityhub"), description="Where embedded services and caches keep their files."
+    )
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="The store.")
+    broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The MQTT broker.")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Store retention and windows.")
+    ingest: IngestConfig = Field(default_factory=IngestConfig, description="MQTT ingest workers.")
+    hub: HubConfig = Field(default_factory=HubConfig, description="The hub's API and UI.")
+    streams: StreamsConfig = Field(
+        default_factory=StreamsConfig, description="The stream relay (RTSP, WHEP, snapshots, clips)."
+    )
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig, description="Relay nodes and which cameras each owns."
+    )
+    access: AccessConfig = Field(
+        default_factory=AccessConfig, description="API authentication, authorisation and audit."
+    )
+    ui: UiConfig = Field(default_factory=UiConfig, description="The control-room web UI.")
+    departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
+    sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
+    sensors: list[SensorConfig] = Field(default_factory=list, description="Sensors.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file so that secrets need not be written in it.
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> CityConfig:
+        depts = {d.id for d in self.departments}
+        sites = {s.id for s in self.sites}
+        problems: list[str] = []
+        for kind, items in (("cameras", self.cameras), ("sensors", self.sensors)):
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if item.id in seen:
+                    problems.append(f"{kind}.{i}.id: duplicate id {item.id!r}")
+                seen.add(item.id)
+                if depts and item.department not in depts:
+                    problems.append(f"{kind}.{i}.department: unknown department {item.department!r}")
+                if sites and item.site not in sites:
+                    problems.append(f"{kind}.{i}.site: unknown site {item.site!r}")
+        for i, site in enumerate(self.sites):
+            if depts and site.department not in depts:
+                problems.append(f"sites.{i}.department: unknown department {site.department!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message names each bad field path."""
+
+
+def _format(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(root)"
+        lines.append(f"  {path}: {e['msg']}")
+    return "invalid configuration:\n" + "\n".join(lines)
+
+
+def load_config(path: Path | str | None = None, **overrides: Any) -> CityConfig:
+    """Load a YAML file (or only defaults and environment when ``path`` is None)."""
+    import yaml
+
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
+        if raw is not None and not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        data = raw or {}
+    data.update(overrides)
+    try:
+        return CityConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format(exc)) from exc

@@ -1,0 +1,1 @@
+"""The demo city: every part of cityhub on one machine, on embedded defaults."""

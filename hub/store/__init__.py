@@ -1,0 +1,1 @@
+"""The event and telemetry store (TimescaleDB when present, plain PostgreSQL when not)."""

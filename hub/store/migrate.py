@@ -1,0 +1,63 @@
+"""Schema migrations with Alembic, run programmatically (``cityhub db upgrade``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlalchemy_url(dsn: str) -> str:
+    """SQLAlchemy's URL for a libpq URL or key=value DSN, using the psycopg 3 driver."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if dsn.startswith(prefix):
+            return "postgresql+psycopg://" + dsn[len(prefix) :]
+    if "=" not in dsn:
+        raise ValueError("database url must start with postgresql:// or be a key=value DSN")
+    from psycopg.conninfo import conninfo_to_dict
+    from sqlalchemy.engine import URL
+
+    info = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
+    known = {
+        "user": "username",
+        "password": "password",
+        "host": "host",
+        "port": "port",
+        "dbname": "database",
+    }
+    parts: dict[str, object] = {known[k]: v for k, v in info.items() if k in known}
+    if "port" in parts:
+        parts["port"] = int(str(parts["port"]))
+    query = {k: v for k, v in info.items() if k not in known}
+    url = URL.create("postgresql+psycopg", query=query, **parts)  # type: ignore[arg-type]
+    return url.render_as_string(hide_password=False)
+
+
+def alembic_config(dsn: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", sqlalchemy_url(dsn).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(dsn: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(dsn), revision)
+
+
+def downgrade(dsn: str, revision: str) -> None:
+    command.downgrade(alembic_config(dsn), revision)
+
+
+def current(dsn: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(sqlalchemy_url(dsn))
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,398 @@
+"""The batch writer the MQTT ingest calls: events, readings and dead letters in one transaction.
+
+Idempotent (a redelivered event id, or a reading with the same sensor, metric
+and time, is stored once) and poison-tolerant (a row the store refuses is
+dead-lettered with its reason; the rest of the batch is stored). See
+``copyin`` for how. On plain PostgreSQL the writer logs the hours its inserted
+events fall in (``rollup_invalidations``) so that counts stay exact until the
+rollups are refreshed; with TimescaleDB continuous aggregates track that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from operator import itemgetter
+from typing import Any
+
+import orjson
+import psycopg
+
+from adapters.model import Event, Reading, ReadingRow
+from hub.store.copyin import CopyTarget, Row
+from hub.store.settings import StoreConfig
+
+EVENTS = CopyTarget(
+    "events",
+    [
+        "id",
+        "occurred_at",
+        "received_at",
+        "source_system",
+        "kind",
+        "severity",
+        "department_id",
+        "site_id",
+        "camera_id",
+        "device_id",
+        "lat",
+        "lon",
+        "attributes",
+        "media",
+    ],
+    key=["id"],
+    unique=["id", "occurred_at"],
+)
+READINGS = CopyTarget(
+    "readings",
+    ["time", "sensor_key", "metric_key", "value", "quality"],
+    key=["sensor_key", "metric_key", "time"],
+    unique=["sensor_key", "metric_key", "time"],
+    types=["timestamptz", "int4", "int4", "float8", "int2"],
+)
+
+#: A ``READINGS`` row's time, and its series (sensor key, metric key).
+_TIME = itemgetter(0)
+_SERIES = itemgetter(1, 2)
+
+_WIM_INSERT = (
+    "INSERT INTO wim_records (event_id, occurred_at, station, lane, plate, gross_kg, axle_count, "
+    "axle_weights_kg, speed_kmh, calibration_id, limit_kg, overweight, excess_ratio) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+_LATEST_UPSERT = (
+    "INSERT INTO latest_readings (sensor_key, metric_key, time, value, quality) "
+    "SELECT * FROM unnest(%s::int[], %s::int[], %s::timestamptz[], %s::float8[], %s::int2[]) "
+    "ON CONFLICT (sensor_key, metric_key) DO UPDATE SET time = excluded.time, "
+    "value = excluded.value, quality = excluded.quality WHERE excluded.time > latest_readings.time"
+)
+
+
+@dataclass
+class DeadLetter:
+    """A payload the hub could not store, kept for inspection."""
+
+    topic: str
+    reason: str
+    payload: bytes
+    received_at: datetime | None = None
+
+
+@dataclass
+class BatchResult:
+    events_inserted: int = 0
+    events_duplicate: int = 0
+    readings_inserted: int = 0
+    readings_duplicate: int = 0
+    dead_lettered: int = 0
+    #: Reasons of rows this batch dead-lettered (not those passed in as dead letters).
+    rejections: list[str] = field(default_factory=list)
+
+
+class Unstorable(ValueError):
+    """A row that cannot be stored, found before the database sees it."""
+
+
+def _json(value: Any) -> str:
+    try:
+        blob = orjson.dumps(value)  # NaN/inf become null; huge ints, lone surrogates raise
+    except (TypeError, ValueError) as exc:
+        raise Unstorable(f"attributes are not storable JSON: {exc}") from exc
+    if b"\\u0000" in blob:
+        raise Unstorable("attributes contain a NUL character (PostgreSQL jsonb refuses it)")
+    return blob.decode()
+
+
+def payload_of(model: Event | Reading | ReadingRow) -> bytes:
+    """The record as JSON for a dead letter, even if it holds something JSON cannot."""
+    try:
+        if isinstance(model, ReadingRow):
+            return orjson.dumps(model._asdict())
+        return model.model_dump_json().encode()
+    except (TypeError, ValueError):
+        return repr(model).encode("utf-8", "backslashreplace")
+
+
+def event_row(e: Event, received_at: datetime) -> Row:
+    """The ``events`` row of an event, in ``EVENTS.columns`` order."""
+    loc = e.location
+    return (
+        e.id,
+        e.occurred_at,
+        received_at,
+        e.source_system.value,
+        e.kind,
+        int(e.severity),
+        e.department,
+        e.site,
+        e.camera,
+        e.device,
+        loc.lat if loc else None,
+        loc.lon if loc else None,
+        _json(e.attributes) if e.attributes else "{}",
+        _json([m.model_dump(exclude_none=True) for m in e.media]) if e.media else "[]",
+    )
+
+
+def _wim_row(e: Event) -> tuple[Any, ...]:
+    w = e.wim
+    assert w is not None
+    return (
+        e.id,
+        e.occurred_at,
+        w.station,
+        w.lane,
+        w.plate,
+        w.gross_kg,
+        w.axle_count,
+        w.axle_weights_kg,
+        w.speed_kmh,
+        w.calibration_id,
+        w.limit_kg,
+        w.overweight,
+        w.excess_ratio,
+    )
+
+
+class BatchWriter:
+    """Writes batches into one database; caches sensor and metric keys and the store layout."""
+
+    def __init__(self, config: StoreConfig | None = None) -> None:
+        self.config = config or StoreConfig()
+        self._sensors: dict[str, int] = {}
+        self._metrics: dict[str, int] = {}
+        self._rollup_tables: bool | None = None
+
+    def forget(self) -> None:
+        """Drop cached keys (call after rolling back an outer transaction around ``write``)."""
+        self._sensors.clear()
+        self._metrics.clear()
+
+    async def write(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        events: Sequence[Event] = (),
+        readings: Sequence[Reading | ReadingRow] = (),
+        dead_letters: Sequence[DeadLetter] = (),
+        topic: str = "store",
+    ) -> BatchResult:
+        """Store one batch in one transaction; ``topic`` labels rows the database rejects."""
+        result = BatchResult()
+        now = datetime.now(UTC)
+        letters = list(dead_letters)
+        sensors_before, metrics_before = dict(self._sensors), dict(self._metrics)
+        try:
+            async with conn.transaction():
+                if self._rollup_tables is None:
+                    cur = await conn.execute("SELECT NOT continuous_aggregates FROM store_info")
+                    row = await cur.fetchone()
+                    if row is None:
+                        raise RuntimeError("store_info is empty: run `cityhub db upgrade`")
+                    self._rollup_tables = bool(row[0])
+                if events:
+                    letters += await self._events(conn, events, now, topic, result)
+                if readings:
+                    letters += await self._readings(conn, readings, now, topic, result)
+                if letters:
+                    await self._dead_letters(conn, letters, now)
+                    result.dead_lettered = len(letters)
+        except BaseException:
+            self._sensors, self._metrics = sensors_before, metrics_before
+            raise
+        return result
+
+    def _window(self, now: datetime) -> tuple[datetime, datetime]:
+        """Times accepted in this batch: [now - backlog, now + skew]."""
+        c = self.config
+        return now - timedelta(days=c.max_backlog_days), now + timedelta(
+            seconds=c.max_future_skew_s
+        )
+
+    def _window_reason(self, at: datetime) -> str:
+        c = self.config
+        if at > datetime.now(UTC):
+            return f"time {at.isoformat()} is in the future (clock skew > {c.max_future_skew_s} s)"
+        return (
+            f"time {at.isoformat()} is older than the accepted backlog ({c.max_backlog_days} days)"
+        )
+
+    async def _events(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        events: Sequence[Event],
+        now: datetime,
+        topic: str,
+        result: BatchResult,
+    ) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        rows: list[Row] = []
+        kept: list[Event] = []
+        lo, hi = self._window(now)
+        for e in events:
+            if not lo <= e.occurred_at <= hi:
+                letters.append(DeadLetter(topic, self._window_reason(e.occurred_at), payload_of(e)))
+                continue
+            try:
+                rows.append(event_row(e, now))
+            except Unstorable as exc:
+                letters.append(DeadLetter(topic, str(exc), payload_of(e)))
+                continue
+            kept.append(e)
+        by_id = {e.id: e for e in kept}
+        if len(by_id) != len(rows):  # the same id twice in one batch: keep the first
+            seen: set[Any] = set()
+            unique = []
+            for row in rows:
+                if row[0] not in seen:
+                    seen.add(row[0])
+                    unique.append(row)
+            result.events_duplicate += len(rows) - len(unique)
+            rows = unique
+        with_wim = any(e.wim is not None for e in kept)
+
+        async def wim(inserted: list[Row]) -> None:
+            wim_rows = [_wim_row(by_id[r[0]]) for r in inserted if by_id[r[0]].wim is not None]
+            if wim_rows:
+                async with conn.cursor() as cur:
+                    await cur.executemany(_WIM_INSERT, wim_rows)
+
+        outcome = await EVENTS.insert(conn, rows, wim if with_wim else None)
+        result.events_inserted += len(outcome.inserted)
+        result.events_duplicate += outcome.duplicates
+        for row, reason in outcome.rejected:
+            letters.append(DeadLetter(topic, reason, payload_of(by_id[row[0]])))
+        result.rejections += [d.reason for d in letters]
+        if self._rollup_tables and outcome.inserted:
+            await self._invalidate_rollups(conn, outcome.inserted)
+        return letters
+
+    async def _invalidate_rollups(
+        self, conn: psycopg.AsyncConnection[Any], rows: list[Row]
+    ) -> None:
+        """Log the hours these rows fall in: their counts come from raw rows until refreshed."""
+        hours = sorted({r[1].replace(minute=0, second=0, microsecond=0) for r in rows})
+        await conn.execute(
+            "INSERT INTO rollup_invalidations (lo, hi) "
+            "SELECT h, h + INTERVAL '1 hour' FROM unnest(%s::timestamptz[]) AS h",
+            (hours,),
+        )
+
+    async def resolve_keys(
+        self, conn: psycopg.AsyncConnection[Any], readings: Sequence[Reading | ReadingRow]
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        new_sensors = {r.sensor: r for r in readings if r.sensor not in self._sensors}
+        if new_sensors:
+            rs = sorted(new_sensors.values(), key=lambda r: r.sensor)
+            await conn.execute(
+                "INSERT INTO sensors (id, site_id, department_id) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) ON CONFLICT (id) DO "
+                "NOTHING",
+                ([r.sensor for r in rs], [r.site for r in rs], [r.department for r in rs]),
+            )
+            cur = await conn.execute(
+                "SELECT id, key FROM sensors WHERE id = ANY(%s)", (list(new_sensors),)
+            )
+            self._sensors.update({i: k for i, k in await cur.fetchall()})
+        new_metrics = {r.metric: r.unit for r in readings if r.metric not in self._metrics}
+        if new_metrics:
+            names = sorted(new_metrics)
+            await conn.execute(
+                "INSERT INTO metrics (name, unit) SELECT * FROM unnest(%s::text[], %s::text[]) "
+                "ON CONFLICT (name) DO NOTHING",
+                (names, [new_metrics[n] for n in names]),
+            )
+            cur = await conn.execute("SELECT name, key FROM metrics WHERE name = ANY(%s)", (names,))
+            self._metrics.update({n: k for n, k in await cur.fetchall()})
+        return self._sensors, self._metrics
+
+    async def _readings(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        readings: Sequence[Reading | ReadingRow],
+        now: datetime,
+        topic: str,
+        result: BatchResult,
+    ) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        lo, hi = self._window(now)
+        sensors, metrics = self._sensors, self._metrics
+        accepted: Sequence[Reading | ReadingRow] = readings
+        try:  # the common batch: every key cached, every time inside the window (one pass)
+            rows: list[Row] = [
+                (r.time, sensors[r.sensor], metrics[r.metric], r.value, r.quality) for r in readings
+            ]
+            times = list(map(_TIME, rows))
+            inside = lo <= min(times) and max(times) <= hi
+        except KeyError:  # a new sensor or metric: resolve keys of in-window readings only
+            inside = False
+        if not inside:
+            accepted = [r for r in readings if lo <= r.time <= hi]
+            if len(accepted) != len(readings):
+                letters += [
+                    DeadLetter(topic, self._window_reason(r.time), payload_of(r))
+                    for r in readings
+                    if not lo <= r.time <= hi
+                ]
+            sensors, metrics = await self.resolve_keys(conn, accepted)
+            rows = [
+                (r.time, sensors[r.sensor], metrics[r.metric], r.value, r.quality) for r in accepted
+            ]
+        # Same sensor, metric and time twice in the batch: the first is kept (``insert``).
+        outcome = await READINGS.insert(conn, rows)
+        result.readings_inserted += len(outcome.inserted)
+        result.readings_duplicate += outcome.duplicates
+        if outcome.rejected:
+            by_key: dict[tuple[Any, ...], int] = {}
+            for i, row in enumerate(rows):
+                by_key.setdefault(READINGS.key_of(row), i)
+            for row, reason in outcome.rejected:
+                letters.append(
+                    DeadLetter(topic, reason, payload_of(accepted[by_key[READINGS.key_of(row)]]))
+                )
+        result.rejections += [d.reason for d in letters]
+        if outcome.inserted:
+            await self._update_latest(conn, outcome.inserted)
+        return letters
+
+    async def _update_latest(self, conn: psycopg.AsyncConnection[Any], rows: list[Row]) -> None:
+        """Upsert the newest inserted row of each (sensor, metric).
+
+        Inserted rows are unique per (sensor, metric, time), so ordering them by time
+        (a near no-op for a chronological batch) and letting later rows overwrite earlier
+        ones in a dict leaves exactly the newest per key, without a Python loop.
+        """
+        ordered = sorted(rows, key=_TIME)
+        newest: dict[tuple[int, int], Row] = dict(zip(map(_SERIES, ordered), ordered, strict=True))
+        keys = sorted(newest)
+        latest = [newest[k] for k in keys]
+        await conn.execute(
+            _LATEST_UPSERT,
+            (
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [r[0] for r in latest],
+                [r[3] for r in latest],
+                [r[4] for r in latest],
+            ),
+        )
+
+    async def _dead_letters(
+        self, conn: psycopg.AsyncConnection[Any], letters: list[DeadLetter], now: datetime
+    ) -> None:
+        limit = self.config.max_dead_letter_payload
+        async with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY dead_letters (received_at, topic, reason, payload, payload_size) FROM STDIN"
+            ) as copy,
+        ):
+            for d in letters:
+                payload = bytes(d.payload)
+                reason = d.reason.replace("\x00", "\\0")[:2000]
+                topic = d.topic.replace("\x00", "\\0")[:1000]
+                if len(payload) > limit:
+                    reason += f" (payload truncated to {limit} of {len(payload)} bytes)"
+                await copy.write_row(
+                    (d.received_at or now, topic, reason, payload[:limit], len(payload))
+                )

@@ -1,0 +1,28 @@
+"""The ``ui`` section of the city configuration: the web UI's map and relay gateway."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class UiConfig(BaseModel):
+    """What the control-room UI needs beyond the API (everything else it reads from the API)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Serve the web UI at /ui/ on the hub's port.")
+    relay_url: str | None = Field(
+        None,
+        description="Base URL the hub uses to reach the relay's HTTP side for the UI's WHEP, "
+        "snapshot and clip gateway (/ui/relay/...). Unset: access.relay_http_url.",
+    )
+    tile_url: str | None = Field(
+        None,
+        description="Map tile URL template ({z}/{x}/{y}), e.g. a tile server on the city network. "
+        "Unset: no tiles; sites, cameras and sensors are drawn on a plain background (offline).",
+    )
+    tile_attribution: str = Field("", description="Attribution shown with the configured tiles.")
+    tile_max_zoom: int = Field(19, ge=1, le=24, description="Highest zoom the tile server offers.")
+    wall_max_tiles: int = Field(
+        16, ge=1, le=64, description="Most tiles a wall plays at once (browser decode budget)."
+    )

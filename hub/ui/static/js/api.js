@@ -1,0 +1,108 @@
+// The hub API from the browser: login, token refresh, JSON calls, Server-Sent Events.
+// Tokens live in sessionStorage (per tab, gone when the tab closes).
+const BASE = "/api/v1";
+const KEY = "cityhub.tokens";
+
+export class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+function tokens() {
+  try { return JSON.parse(sessionStorage.getItem(KEY)) || null; } catch { return null; }
+}
+function keep(pair) {
+  if (pair) sessionStorage.setItem(KEY, JSON.stringify(pair)); else sessionStorage.removeItem(KEY);
+}
+export const signedIn = () => tokens() !== null;
+
+export async function login(username, password) {
+  const body = new URLSearchParams({ username, password });
+  const r = await fetch(`${BASE}/auth/token`, { method: "POST", body });
+  if (!r.ok) throw new ApiError(r.status, r.status === 401 ? "Wrong user or password" : `Login failed (${r.status})`);
+  keep(await r.json());
+}
+
+export async function logout() {
+  const t = tokens();
+  keep(null);
+  if (t) await fetch(`${BASE}/auth/logout`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: t.refresh_token }) }).catch(() => {});
+}
+
+let refreshing = null;
+async function refresh() {
+  const t = tokens();
+  if (!t) return false;
+  refreshing ??= fetch(`${BASE}/auth/refresh`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: t.refresh_token }) })
+    .then(async (r) => { keep(r.ok ? await r.json() : null); return r.ok; })
+    .finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+/** fetch() with the access token; one refresh and retry on 401; signs out when that fails. */
+export async function authFetch(path, init = {}) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const t = tokens();
+    if (!t) break;
+    const headers = { ...(init.headers || {}), Authorization: `Bearer ${t.access_token}` };
+    const r = await fetch(path.startsWith("/") ? path : `${BASE}/${path}`, { ...init, headers });
+    if (r.status !== 401) return r;
+    if (attempt === 0 && !(await refresh())) break;
+  }
+  keep(null);
+  window.dispatchEvent(new Event("cityhub:signed-out"));
+  throw new ApiError(401, "Signed out");
+}
+
+async function detail(r) {
+  try { const j = await r.json(); return typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); }
+  catch { return r.statusText; }
+}
+
+export async function api(path, { method = "GET", body, query } = {}) {
+  let url = path;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) {
+      for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined && one !== null && one !== "") q.append(k, one);
+    }
+    url += `?${q}`;
+  }
+  const init = { method };
+  if (body !== undefined) { init.body = JSON.stringify(body); init.headers = { "Content-Type": "application/json" }; }
+  const r = await authFetch(url, init);
+  if (!r.ok) throw new ApiError(r.status, await detail(r));
+  return r.status === 204 ? null : r.json();
+}
+
+/** Reads an SSE response (fetch, so the token goes in a header) until `signal` aborts. */
+export async function streamEvents(path, onEvent, signal) {
+  const r = await authFetch(path, { signal, headers: { Accept: "text/event-stream" } });
+  if (!r.ok) throw new ApiError(r.status, await detail(r));
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let cut;
+    while ((cut = buf.indexOf("\n\n")) >= 0) {
+      const frame = buf.slice(0, cut);
+      buf = buf.slice(cut + 2);
+      let type = "message", data = "";
+      for (const line of frame.split("\n")) {
+        if (line.startsWith("event:")) type = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (data) onEvent(type, JSON.parse(data));
+    }
+  }
+}
+
+/** A short-lived play token for one camera (audited by the hub). */
+export function playToken(camera, protocols = ["webrtc", "snapshot", "clip"]) {
+  return api(`${BASE}/cameras/${encodeURIComponent(camera)}/play`, { method: "POST", body: { protocols } });
+}
+
+export const v1 = (p) => `${BASE}/${p}`;

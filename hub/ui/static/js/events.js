@@ -1,0 +1,187 @@
+// Event console: filters (time, system, kind, site, plate), results with a keyset cursor,
+// a live stream of new events, detail with snapshot/clip, open on the wall, evidence export.
+import { api, authFetch, playToken, streamEvents, v1 } from "./api.js";
+import { download, fmtTime, h, localInput, toast } from "./dom.js";
+import { countsChart } from "./charts.js";
+
+const SYSTEMS = ["safecity", "traffic", "citymgmt", "overload", "bus", "edge", "other"];
+const RANGES = { "1 h": 3600e3, "24 h": 86400e3, "7 days": 7 * 86400e3 };
+const MAX_ROWS = 1000;
+
+export async function eventsPage(root, ctx) {
+  const sites = await api(v1("sites"));
+  const siteName = Object.fromEntries(sites.map((s) => [s.id, s.name]));
+  const cameras = Object.fromEntries((await api(v1("cameras"))).map((c) => [c.id, c]));
+  const now = new Date();
+  const f = {
+    start: h("input", { type: "datetime-local", id: "f-start", value: localInput(new Date(now - 86400e3)) }),
+    end: h("input", { type: "datetime-local", id: "f-end", value: localInput(new Date(now.getTime() + 60e3)) }),
+    system: h("select", { id: "f-system" }, h("option", { value: "" }, "any system"), ...SYSTEMS.map((s) => h("option", { value: s }, s))),
+    kind: h("input", { id: "f-kind", placeholder: "kind, e.g. plate_read", maxlength: 64 }),
+    site: h("select", { id: "f-site" }, h("option", { value: "" }, "any site"), ...sites.map((s) => h("option", { value: s.id }, s.name))),
+    plate: h("input", { id: "f-plate", placeholder: "plate", maxlength: 32 }),
+  };
+  const live = h("input", { type: "checkbox", id: "f-live" });
+  const rows = h("tbody");
+  const more = h("button.ghost", { id: "more", hidden: true, onclick: () => load(false) }, "Load more");
+  const info = h("span.muted", { id: "result-info" });
+  const detail = h("aside.detail", { id: "event-detail" }, h("p.muted", "Select an event to see it."));
+  const chart = h("div.chart", { id: "events-chart" });
+  let cursor = null, shown = 0, abort = null, chartHandle = null;
+
+  const form = h("form.filters", { id: "filters", onsubmit: (e) => { e.preventDefault(); load(true); } },
+    h("label", "From", f.start), h("label", "To", f.end),
+    h("span.quick", ...Object.entries(RANGES).map(([label, ms]) => h("button.ghost", { type: "button", onclick: () => {
+      f.start.value = localInput(new Date(Date.now() - ms)); f.end.value = localInput(new Date(Date.now() + 60e3)); load(true);
+    } }, label))),
+    h("label", "System", f.system), h("label", "Kind", f.kind), h("label", "Site", f.site), h("label", "Plate", f.plate),
+    h("button", { type: "submit", id: "search" }, "Search"),
+    h("label.inline", live, " live"));
+  live.addEventListener("change", () => (live.checked ? startLive() : stopLive()));
+
+  root.replaceChildren(h("div.eventspage",
+    h("section.eventsmain", form, chart,
+      h("div.tablewrap", h("table.events", { id: "events-table" },
+        h("thead", h("tr", ...["Time", "System", "Kind", "Site", "Camera", "Plate", "Sev."].map((t) => h("th", t)))), rows)),
+      h("div.tablefoot", info, more)),
+    detail));
+
+  function query() {
+    const q = { start: new Date(f.start.value).toISOString(), end: new Date(f.end.value).toISOString(), limit: 100 };
+    if (f.system.value) q.source_systems = f.system.value;
+    if (f.kind.value.trim()) q.kinds = f.kind.value.trim();
+    if (f.site.value) q.sites = f.site.value;
+    if (f.plate.value.trim()) q.attr = `plate=${f.plate.value.trim().toUpperCase()}`;
+    return q;
+  }
+
+  function row(e, fresh = false) {
+    const tr = h("tr", { dataset: { id: e.id }, tabindex: 0, class: fresh ? "fresh" : "",
+      onclick: () => open(e, tr), onkeydown: (k) => k.key === "Enter" && open(e, tr) },
+      h("td", fmtTime(e.occurred_at)), h("td", e.source_system), h("td", e.kind),
+      h("td", siteName[e.site] || e.site), h("td", cameras[e.camera]?.name || e.camera || ""),
+      h("td.plate", e.attributes?.plate || ""), h("td", String(e.severity)));
+    return tr;
+  }
+
+  async function load(reset) {
+    const q = query();
+    if (reset) { cursor = null; shown = 0; rows.replaceChildren(); }
+    else q.cursor = cursor;
+    try {
+      const page = await api(v1("events"), { query: q });
+      rows.append(...page.items.map((e) => row(e)));
+      shown += page.items.length;
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+      info.textContent = `${shown} event${shown === 1 ? "" : "s"}${cursor ? " (more available)" : ""}`;
+      if (reset) drawCounts(q);
+    } catch (e) { toast(e.message, "error"); }
+  }
+
+  async function drawCounts(q) {
+    const span = new Date(q.end) - new Date(q.start);
+    const bucket = span <= 6 * 3600e3 ? "minute" : span <= 8 * 86400e3 ? "hour" : "day";
+    const { limit, attr, ...cq } = q;
+    try {
+      const counts = await api(v1("events/counts"), { query: { ...cq, bucket, group_by: "kind" } });
+      chartHandle?.destroy();
+      chartHandle = countsChart(chart, counts, [Date.parse(q.start), Date.parse(q.end)]);
+    } catch { chart.replaceChildren(); }
+  }
+
+  async function open(e, tr) {
+    for (const r of rows.querySelectorAll("tr.selected")) r.classList.remove("selected");
+    tr?.classList.add("selected");
+    const cam = e.camera ? cameras[e.camera] : null;
+    const media = h("div.media");
+    const canExport = ctx.me.roles.includes("analyst");
+    detail.replaceChildren(
+      h("h2", `${e.kind} · ${siteName[e.site] || e.site}`),
+      h("dl", ...[["Time", fmtTime(e.occurred_at)], ["System", e.source_system], ["Department", e.department],
+        ["Camera", cam?.name || e.camera || "—"], ["Severity", e.severity], ["Id", e.id]]
+        .flatMap(([k, v]) => [h("dt", k), h("dd", String(v))])),
+      h("pre.attrs", JSON.stringify(e.attributes, null, 2)),
+      h("div.actions",
+        cam && h("button", { id: "open-on-wall", onclick: () => { location.hash = `#/wall?camera=${encodeURIComponent(cam.id)}`; } }, "Open camera on wall"),
+        cam && h("button.ghost", { id: "event-snapshot", onclick: () => snapshot(cam, media) }, "Snapshot now"),
+        cam && h("button.ghost", { id: "event-clip", onclick: () => clip(cam, media) }, "Clip (last 10 s)"),
+        canExport && h("button.ghost", { id: "export-evidence", onclick: () => exportEvidence(e) }, "Export evidence")),
+      media);
+    detail.dataset.event = e.id;
+    showPictures(e, media);
+  }
+
+  /** The event's own pictures (snapshots, plates) from the hub, each access audited. */
+  async function showPictures(e, media) {
+    const shown = (e.media || []).map((m, i) => [m, i]).filter(([m]) => ["snapshot", "picture", "plate"].includes(m.kind));
+    for (const [m, i] of shown) {
+      try {
+        const r = await authFetch(v1(`events/${e.id}/media/${i}`));
+        if (!r.ok) throw new Error(r.status);
+        if (detail.dataset.event !== e.id) return;  // another event was opened meanwhile
+        media.append(h("figure", h("img", { src: URL.createObjectURL(await r.blob()), alt: `${m.kind} of the event` }),
+          h("figcaption.muted", `${m.kind}${m.sha256 ? ` · sha256 ${m.sha256.slice(0, 12)}…` : ""}`)));
+      } catch (err) {
+        media.append(h("p.muted", `${m.kind}: not available (${err.message})`));
+      }
+    }
+  }
+
+  async function snapshot(cam, media) {
+    try {
+      const t = (await playToken(cam.id, ["snapshot"])).token;
+      const r = await fetch(`/ui/relay/snapshot/${encodeURIComponent(cam.id)}.jpg`, { headers: { Authorization: `Bearer ${t}` } });
+      if (!r.ok) throw new Error(`snapshot failed (${r.status})`);
+      media.replaceChildren(h("img", { src: URL.createObjectURL(await r.blob()), alt: `snapshot of ${cam.name}` }));
+    } catch (err) { toast(err.message, "error"); }
+  }
+
+  async function clip(cam, media) {
+    media.replaceChildren(h("p.muted", "Recording clip…"));
+    try {
+      const t = (await playToken(cam.id, ["clip"])).token;
+      const auth = { Authorization: `Bearer ${t}` };
+      const r = await fetch(`/ui/relay/clips/${encodeURIComponent(cam.id)}`, { method: "POST",
+        headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ pre_s: 5, post_s: 5 }) });
+      if (!r.ok) throw new Error(`clip failed (${r.status})`);
+      const c = await r.json();
+      const file = await fetch(`/ui/relay${c.url}`, { headers: auth });
+      if (!file.ok) throw new Error(`clip download failed (${file.status})`);
+      media.replaceChildren(h("video", { src: URL.createObjectURL(await file.blob()), controls: true, autoplay: true, muted: true }),
+        h("p.muted", `${c.duration_s} s · sha256 ${String(c.sha256).slice(0, 16)}…`));
+    } catch (err) { media.replaceChildren(); toast(err.message, "error"); }
+  }
+
+  async function exportEvidence(e) {
+    try {
+      const r = await authFetch(v1(`events/${e.id}/evidence`), { method: "POST" });
+      if (!r.ok) throw new Error(`export failed (${r.status})`);
+      download(await r.blob(), `evidence-${e.id}.zip`);
+      toast("Evidence bundle exported (signed)");
+    } catch (err) { toast(err.message, "error"); }
+  }
+
+  function startLive() {
+    abort = new AbortController();
+    streamEvents(v1("live/events?seconds=3600"), (type, e) => {
+      if (type !== "event" || !matches(e)) return;
+      rows.prepend(row(e, true));
+      while (rows.children.length > MAX_ROWS) rows.lastChild.remove();  // runs for days
+      shown++;
+      info.textContent = `${shown} events (live)`;
+    }, abort.signal).catch((err) => { if (err.name !== "AbortError") { toast(`Live stream ended: ${err.message}`, "warn"); live.checked = false; } });
+  }
+  /** The form's filters applied to a live event (the stream carries all the user may see). */
+  function matches(e) {
+    const plate = f.plate.value.trim().toUpperCase();
+    return (!f.system.value || e.source_system === f.system.value)
+      && (!f.kind.value.trim() || e.kind === f.kind.value.trim())
+      && (!f.site.value || e.site === f.site.value)
+      && (!plate || String(e.attributes?.plate || "").toUpperCase() === plate);
+  }
+  function stopLive() { abort?.abort(); abort = null; }
+
+  await load(true);
+  return () => { stopLive(); chartHandle?.destroy(); };
+}

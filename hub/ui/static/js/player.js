@@ -1,0 +1,163 @@
+// One camera in one tile: WebRTC (WHEP, RFC 9725) through the hub's relay gateway, and an
+// automatic fallback to refreshed JPEG snapshots when WebRTC cannot connect (UDP blocked,
+// codec the browser lacks). Reports "connecting" | "live" | "fallback" | "offline".
+import { playToken } from "./api.js";
+
+const RELAY = "/ui/relay";
+const FIRST_FRAME_MS = 10000;
+const RETRY_MS = [2000, 4000, 8000, 15000];
+const SNAPSHOT_MS = 1000;
+
+export class CameraPlayer {
+  constructor(video, img, camera, onStatus) {
+    Object.assign(this, { video, img, camera, onStatus });
+    this.frames = 0;
+    this.stopped = false;
+    this.failures = 0;
+    this.pc = null;
+    this.resource = null;
+    this.token = null;
+    this.timer = null;
+    this._countFrames();
+  }
+
+  status(s, why = "") {
+    this.state = s;
+    this.onStatus(s, why);
+  }
+
+  async start() {
+    this.status("connecting");
+    try {
+      this.token = (await playToken(this.camera)).token;
+    } catch (e) {
+      return this.status("offline", e.message);
+    }
+    try {
+      await this._whep();
+      this.failures = 0;
+      this.img.hidden = true;  // snapshots stay on top until WebRTC shows a frame
+      this.status("live");
+    } catch (e) {
+      this._closePc();
+      if (!this.stopped) this._fallback(`WebRTC: ${e.message}`);
+    }
+  }
+
+  async _whep() {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.pc = pc;
+    pc.addTransceiver("video", { direction: "recvonly" });
+    const gotTrack = new Promise((resolve) => {
+      pc.ontrack = (ev) => { this.video.srcObject = ev.streams[0] || new MediaStream([ev.track]); resolve(); };
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((resolve) => {  // non-trickle: the offer carries every candidate
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && resolve());
+      setTimeout(resolve, 1500);
+    });
+    const r = await fetch(`${RELAY}/whep/${encodeURIComponent(this.camera)}`, {
+      method: "POST", body: pc.localDescription.sdp,
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${this.token}` },
+    });
+    if (r.status !== 201) throw new Error(`${r.status} ${(await r.text()).slice(0, 200)}`);
+    this.resource = r.headers.get("Location");
+    await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
+    pc.addEventListener("connectionstatechange", () => {
+      if (this.pc === pc && ["failed", "closed"].includes(pc.connectionState)) this._lost("connection " + pc.connectionState);
+    });
+    const start = this.frames;
+    const deadline = Date.now() + FIRST_FRAME_MS;
+    await Promise.race([gotTrack, new Promise((r) => setTimeout(r, FIRST_FRAME_MS))]);
+    this.video.play().catch(() => {});  // resolves only once media flows: not awaited
+    while (this.frames === start) {
+      if (this.stopped) throw new Error("stopped");
+      if (Date.now() > deadline) throw new Error("no video within 10 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this._watchStall();
+  }
+
+  _countFrames() {
+    const tick = () => {
+      if (this.stopped) return;
+      this.frames++;
+      this.lastFrameAt = Date.now();
+      this.video.dataset.frames = this.frames;
+      this.video.requestVideoFrameCallback(tick);
+    };
+    this.video.requestVideoFrameCallback(tick);
+  }
+
+  _watchStall() {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => {
+      if (this.state === "live" && Date.now() - this.lastFrameAt > 5000) this._lost("video stalled");
+    }, 1000);
+  }
+
+  _lost(why) {
+    if (this.stopped) return;
+    this._closePc();
+    this.status("connecting", why);
+    const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)];
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.start(), wait);
+  }
+
+  /** Refreshed snapshots until WebRTC is worth trying again (every 30 s). */
+  _fallback(why) {
+    this.status("connecting", why);
+    this.img.hidden = false;
+    let since = Date.now();
+    const once = async () => {
+      if (this.stopped) return;
+      const url = `${RELAY}/snapshot/${encodeURIComponent(this.camera)}.jpg?width=640&token=${encodeURIComponent(this.token)}`;
+      try {
+        const r = await fetch(url);
+        if (r.status === 401) this.token = (await playToken(this.camera)).token;
+        if (!r.ok) throw new Error(`snapshot ${r.status}`);
+        const old = this.img.src;
+        this.img.src = URL.createObjectURL(await r.blob());
+        if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+        this.frames++;
+        this.img.dataset.frames = this.frames;
+        this.status("fallback", why);
+      } catch (e) {
+        this.status("offline", e.message);
+      }
+      if (Date.now() - since > 30000) {
+        since = Date.now();
+        return this.start();
+      }
+      this.timer = setTimeout(once, this.state === "offline" ? 5000 : SNAPSHOT_MS);
+    };
+    once();
+  }
+
+  /** A full-resolution JPEG of the camera now. */
+  async snapshot() {
+    const t = (await playToken(this.camera, ["snapshot"])).token;
+    const r = await fetch(`${RELAY}/snapshot/${encodeURIComponent(this.camera)}.jpg`, { headers: { Authorization: `Bearer ${t}` } });
+    if (!r.ok) throw new Error(`snapshot failed (${r.status})`);
+    return r.blob();
+  }
+
+  _closePc() {
+    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    const pc = this.pc, resource = this.resource;
+    this.pc = null;
+    this.resource = null;
+    if (pc) pc.close();
+    if (resource) fetch(resource, { method: "DELETE" }).catch(() => {});
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    this._closePc();
+    this.video.srcObject = null;
+  }
+}

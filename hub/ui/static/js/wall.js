@@ -1,0 +1,192 @@
+// The video wall: camera list (drag or double-click into tiles), grid presets and custom
+// grids, layouts saved per user and shared per department, live tiles with status.
+import { api, v1 } from "./api.js";
+import { h, toast, download } from "./dom.js";
+import * as L from "./layout.js";
+import { CameraPlayer } from "./player.js";
+
+const STATUS_TEXT = { connecting: "connecting", live: "live", fallback: "live (snapshots)", offline: "offline" };
+const LAST = "cityhub.wall.current";
+
+export async function wallPage(root, ctx) {
+  const cameras = await api(v1("cameras"));
+  const sites = Object.fromEntries((await api(v1("sites"))).map((s) => [s.id, s]));
+  const byId = Object.fromEntries(cameras.map((c) => [c.id, c]));
+  let layouts = await api(v1("layouts")).catch(() => []);
+  let current = null;  // saved layout being shown (id, name, shared, mine)
+  let layout = JSON.parse(sessionStorage.getItem(LAST) || "null") || L.preset("4");
+  const players = new Map();  // players just created, by "new:<tile index>"
+  const shown = new Map();  // tile key -> {el, player}: what the wall shows now
+
+  const list = h("div.camlist");
+  const filter = h("input.search", { placeholder: "Filter cameras", type: "search", oninput: () => renderList() });
+  const gridEl = h("div.wall", { id: "wall" });
+  const layoutSelect = h("select", { id: "layout-select", onchange: () => openLayout(layoutSelect.value) });
+  const shareBox = h("input", { type: "checkbox", id: "layout-shared" });
+  const colsIn = h("input.num", { type: "number", min: 1, max: 8, value: layout.columns, id: "grid-cols" });
+  const rowsIn = h("input.num", { type: "number", min: 1, max: 8, value: layout.rows, id: "grid-rows" });
+
+  const toolbar = h("div.toolbar",
+    h("span.label", "Grid"),
+    ...Object.keys(L.PRESETS).map((p) => h("button.ghost", { dataset: { preset: p }, onclick: () => { set(L.preset(p, layout.tiles.map((t) => t.camera))); } }, p)),
+    h("span.custom", colsIn, "×", rowsIn, h("button.ghost", { id: "grid-custom", onclick: () => set(L.regrid(layout, clampGrid(colsIn.value), clampGrid(rowsIn.value))) }, "Apply")),
+    h("span.sep"),
+    h("span.label", "Layout"), layoutSelect,
+    h("label.inline", shareBox, " shared with department"),
+    h("button", { id: "layout-save", onclick: () => save(false) }, "Save"),
+    h("button.ghost", { id: "layout-save-as", onclick: () => save(true) }, "Save as…"),
+    h("button.ghost", { id: "layout-delete", onclick: () => remove() }, "Delete"));
+
+  root.replaceChildren(h("div.wallpage",
+    h("aside.sidebar", h("h2", "Cameras"), filter, list,
+      h("p.hint", "Drag a camera onto a tile, or double-click it to fill the next empty tile.")),
+    h("section.wallmain", toolbar, gridEl)));
+
+  function clampGrid(v) { return Math.max(1, Math.min(8, parseInt(v, 10) || 1)); }
+
+  function renderList() {
+    const q = filter.value.toLowerCase();
+    const groups = {};
+    for (const c of cameras) {
+      if (q && !`${c.name} ${c.id} ${c.site} ${c.department}`.toLowerCase().includes(q)) continue;
+      (groups[c.site] ||= []).push(c);
+    }
+    list.replaceChildren(...Object.entries(groups).map(([site, cams]) => h("div.group",
+      h("div.groupname", sites[site]?.name || site),
+      ...cams.map((c) => h("div.cam", {
+        draggable: "true", dataset: { camera: c.id }, title: `${c.id} · ${c.department} · ${c.system}`,
+        ondragstart: (e) => { e.dataTransfer.setData("text/x-camera", c.id); e.dataTransfer.effectAllowed = "copy"; },
+        ondblclick: () => set(L.add(layout, c.id)),
+      }, h("span.camname", c.name), h("span.dept", c.department))))));
+    if (!cameras.length) list.replaceChildren(h("p.muted", "No cameras are shared with your department."));
+  }
+
+  function renderLayouts() {
+    layoutSelect.replaceChildren(h("option", { value: "" }, "— unsaved —"),
+      ...layouts.map((l) => h("option", { value: l.id, selected: current?.id === l.id },
+        `${l.name}${l.shared ? " (shared)" : ""}${l.mine ? "" : ` · ${l.owner}`}`)));
+    shareBox.checked = !!current?.shared;
+  }
+
+  function set(next) {
+    layout = { columns: next.columns, rows: next.rows, tiles: next.tiles };
+    sessionStorage.setItem(LAST, JSON.stringify(layout));
+    colsIn.value = layout.columns;
+    rowsIn.value = layout.rows;
+    renderWall();
+  }
+
+  /** Re-renders the grid, keeping tiles (and their playing video) that did not change. */
+  function renderWall() {
+    const max = ctx.config.wall_max_tiles || 16;
+    const old = new Map(shown);
+    shown.clear();
+    gridEl.style.gridTemplateColumns = `repeat(${layout.columns}, 1fr)`;
+    gridEl.style.gridTemplateRows = `repeat(${layout.rows}, 1fr)`;
+    const els = layout.tiles.map((t, i) => {
+      const key = `${i}|${t.col},${t.row},${t.w},${t.h}|${t.camera || ""}|${i < max}`;
+      const kept = old.get(key);
+      old.delete(key);
+      const entry = kept || { el: tile(t, i, i < max), player: players.get(`new:${i}`) };
+      players.delete(`new:${i}`);
+      shown.set(key, entry);
+      return entry.el;
+    });
+    for (const { player } of old.values()) player?.stop();
+    gridEl.replaceChildren(...els);
+  }
+
+  function tile(t, i, play) {
+    const cam = t.camera ? byId[t.camera] : null;
+    const video = h("video", { autoplay: true, muted: true, playsInline: true });
+    video.muted = true;
+    const img = h("img.fallback", { hidden: true, alt: "" });
+    const dot = h("span.dot.connecting");
+    const state = h("span.state", cam ? "connecting" : "");
+    const el = h("div.tile", {
+      dataset: { index: i, camera: t.camera || "", status: cam ? "connecting" : "empty" },
+      ondragover: (e) => { e.preventDefault(); el.classList.add("drop"); },
+      ondragleave: () => el.classList.remove("drop"),
+      ondrop: (e) => { e.preventDefault(); el.classList.remove("drop"); const id = e.dataTransfer.getData("text/x-camera"); if (id) set(L.place(layout, i, id)); },
+      ondblclick: () => fullscreen(el),
+    });
+    el.style.gridArea = L.cssArea(t);
+    if (!cam) {
+      el.append(h("div.empty", t.camera ? "camera not available" : "drop a camera here"));
+      return el;
+    }
+    const player = new CameraPlayer(video, img, cam.id, (s, why) => {
+      el.dataset.status = s;
+      dot.className = `dot ${s}`;
+      state.textContent = STATUS_TEXT[s] || s;
+      state.title = why || "";
+    });
+    el.append(video, img,
+      h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
+        h("button.icon", { title: "Snapshot", "aria-label": "Snapshot", onclick: () => snap(player, cam) }, "📷"),
+        h("button.icon", { title: "Full screen", "aria-label": "Full screen", onclick: () => fullscreen(el) }, "⛶"),
+        h("button.icon", { title: "Remove from wall", "aria-label": "Remove", onclick: () => set(L.clear(layout, i)) }, "✕")));
+    if (play) { players.set(`new:${i}`, player); player.start(); } else player.status("offline", "more tiles than the wall plays at once");
+    return el;
+  }
+
+  async function snap(player, cam) {
+    try {
+      download(await player.snapshot(), `${cam.id}-${new Date().toISOString().replace(/[:.]/g, "-")}.jpg`);
+      toast(`Snapshot of ${cam.name} saved`);
+    } catch (e) { toast(e.message, "error"); }
+  }
+
+  function fullscreen(el) {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else el.requestFullscreen?.().catch(() => el.classList.toggle("maximised"));
+  }
+
+  async function openLayout(id) {
+    current = layouts.find((l) => l.id === id) || null;
+    if (current) set(current);
+    if (current?.hidden) toast(`${current.hidden} camera(s) of this layout are not shared with you`, "warn");
+    renderLayouts();
+  }
+
+  async function save(asNew) {
+    let name = current?.name;
+    if (asNew || !current || !current.mine) {
+      name = prompt("Layout name", current && !asNew ? current.name : "My wall");
+      if (!name) return;
+    }
+    const body = { name, shared: shareBox.checked, columns: layout.columns, rows: layout.rows, tiles: layout.tiles };
+    try {
+      const saved = current && current.mine && !asNew
+        ? await api(v1(`layouts/${current.id}`), { method: "PUT", body })
+        : await api(v1("layouts"), { method: "POST", body });
+      layouts = await api(v1("layouts"));
+      current = layouts.find((l) => l.id === saved.id);
+      renderLayouts();
+      toast(`Layout "${saved.name}" saved${saved.shared ? " and shared" : ""}`);
+    } catch (e) { toast(e.message, "error"); }
+  }
+
+  async function remove() {
+    if (!current || !confirm(`Delete layout "${current.name}"?`)) return;
+    try {
+      await api(v1(`layouts/${current.id}`), { method: "DELETE" });
+      layouts = layouts.filter((l) => l.id !== current.id);
+      current = null;
+      renderLayouts();
+    } catch (e) { toast(e.message, "error"); }
+  }
+
+  // A new session opens the user's first layout (own before shared): the wall comes back.
+  if (!sessionStorage.getItem(LAST) && layouts.length) {
+    current = layouts[0];
+    layout = { columns: current.columns, rows: current.rows, tiles: current.tiles };
+  }
+  // "Open on wall" from the event console or the map: #/wall?camera=ID
+  const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("camera");
+  if (wanted && byId[wanted]) layout = L.add(layout, wanted);
+  renderList();
+  renderLayouts();
+  set(layout);
+  return () => { for (const { player } of shown.values()) player?.stop(); };
+}

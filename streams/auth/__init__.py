@@ -1,0 +1,1 @@
+"""Access to streams: short-lived play tokens (see tokens.py)."""

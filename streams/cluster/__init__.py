@@ -1,0 +1,1 @@
+"""Relay cluster: which relay node owns which camera (see sharding.py)."""

@@ -1,0 +1,105 @@
+"""The relay's configuration section (``streams:`` in the city YAML).
+
+Cameras themselves come from ``cameras:`` (hub.config.CameraConfig); this
+section says how the relay pulls, holds and serves them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class StreamsConfig(BaseModel):
+    """How the relay pulls cameras and serves RTSP, WebRTC (WHEP), snapshots and clips."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    http_host: str = Field(
+        "127.0.0.1",
+        description="Address of the relay's HTTP API (WHEP, snapshots, clips, health, /metrics).",
+    )
+    http_port: int = Field(
+        8889, ge=0, le=65535, description="Port of the relay's HTTP API (0: any free)."
+    )
+    rtsp_host: str = Field("127.0.0.1", description="Address the RTSP re-serve listens on.")
+    rtsp_port: int = Field(
+        8554, ge=0, le=65535, description="Port of the RTSP re-serve (0: any free)."
+    )
+    transport: Literal["tcp", "udp", "auto"] = Field(
+        "tcp",
+        description="RTP transport to cameras: tcp (interleaved, survives NAT and loss), "
+        "udp (lower latency on clean LANs) or auto (try UDP, fall back to TCP).",
+    )
+    idle_close_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="Seconds a camera stays connected "
+        "after its last consumer left (on-demand pull); 0 closes at once.",
+    )
+    connect_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        description="Seconds to wait for the first "
+        "frame of a new upstream connection before calling it failed.",
+    )
+    stall_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="Seconds without a frame after which "
+        "a live camera counts as dropped and is reconnected.",
+    )
+    backoff_initial_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="First reconnect delay; doubles after each failure up to backoff_max_s.",
+    )
+    backoff_max_s: float = Field(
+        30.0, gt=0, le=600, description="Longest delay between reconnects."
+    )
+    prebuffer_s: float = Field(
+        10.0,
+        ge=0,
+        le=120,
+        description="Seconds of encoded video kept per "
+        "live camera for event clips (starts on a keyframe).",
+    )
+    clip_post_s_max: float = Field(
+        60.0, gt=0, le=600, description="Longest post-event part of a clip."
+    )
+    clips_dir: str | None = Field(
+        None, description="Where event clips are written; default <state_dir>/clips."
+    )
+    play_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs play tokens; default the "
+        "hub's secret_key. Set it from the environment.",
+    )
+    require_token: bool = Field(
+        True,
+        description="Refuse play requests without a valid play token "
+        "(turn off only on an isolated test bench).",
+    )
+    ice_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host addresses or interface names "
+        "WebRTC may offer as ICE candidates; empty: all of the machine's.",
+    )
+    ice_servers: list[str] = Field(
+        default_factory=list,
+        description="STUN/TURN URLs for WebRTC; empty "
+        "by default (no public STUN server is contacted).",
+    )
+    webrtc_max_viewers: int = Field(64, ge=1, le=10000, description="WebRTC sessions per relay.")
+    fmp4_max_viewers: int = Field(
+        64,
+        ge=0,
+        le=10000,
+        description="fMP4-over-WebSocket viewers per relay (the fallback where WebRTC cannot "
+        "pass; each costs one GStreamer muxer, no re-encoding); 0 turns the fallback off.",
+    )

@@ -1,0 +1,1 @@
+"""Fan-out core: one upstream per camera, many consumers, no re-encoding."""

@@ -1,0 +1,1 @@
+"""The relay's HTTP API: WHEP, snapshots, clips, health, Prometheus metrics."""

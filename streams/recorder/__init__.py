@@ -1,0 +1,1 @@
+"""Snapshots and event clips cut from the fan-out without re-encoding the stream."""

@@ -1,0 +1,151 @@
+"""The relay: every configured camera as a stream actor, plus the RTSP re-serve.
+
+HTTP (WHEP, snapshots, clips, health, metrics) is in streams/http; the
+``cityhub relay`` command (streams/cli.py) runs both in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
+from streams.config import StreamsConfig
+from streams.core.health import StreamEvent
+from streams.core.stream import CameraStream
+from streams.glib_loop import ensure_glib_loop
+from streams.rtsp.reserve import RtspReserve
+from streams.sources import source_for
+from streams.webrtc.ice import configure_ice_hosts
+from streams.webrtc.whep import WhepSessions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """What the relay needs of a camera (taken from hub.config.CameraConfig)."""
+
+    id: str
+    url: str
+    username: str | None = None
+    password: str | None = None
+    always_on: bool = False
+
+    @classmethod
+    def from_config(cls, cam: object) -> CameraSpec:
+        pw = getattr(cam, "password", None)
+        return cls(
+            id=cam.id,
+            url=cam.url.get_secret_value(),
+            username=cam.username,  # type: ignore[attr-defined]
+            password=pw.get_secret_value() if pw else None,
+            always_on=cam.always_on,
+        )  # type: ignore[attr-defined]
+
+
+class Relay:
+    def __init__(
+        self,
+        cameras: Iterable[CameraSpec],
+        settings: StreamsConfig,
+        play_secret: str,
+        clips_dir: Path,
+    ) -> None:
+        self.settings = settings
+        self.play_secret = play_secret
+        self.clips_dir = clips_dir
+        self.specs = {c.id: c for c in cameras}
+        self.streams: dict[str, CameraStream] = {}
+        self.events: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
+        self.whep = WhepSessions(
+            settings.ice_servers, settings.webrtc_max_viewers, settings.connect_timeout_s
+        )
+        self.fmp4_viewers: dict[str, int] = {}  # camera -> open fMP4 WebSockets
+        self.rtsp: RtspReserve | None = None
+        self.rtsp_port: int | None = None
+
+    def authorize(self, camera_id: str, token: str | None, protocol: str) -> PlayGrant | None:
+        """The grant for a play request; PlayTokenError if refused (None: tokens not required)."""
+        if not self.settings.require_token:
+            return None
+        return verify_play_token(self.play_secret, token or "", camera_id, protocol=protocol)
+
+    def _rtsp_allowed(self, camera_id: str, token: str | None) -> bool:
+        try:
+            self.authorize(camera_id, token, "rtsp")
+        except PlayTokenError:
+            return False
+        return True
+
+    def _emit(self, event: StreamEvent) -> None:
+        log.info(
+            "camera %s %s%s", event.camera_id, event.kind, f": {event.error}" if event.error else ""
+        )
+        try:
+            self.events.put_nowait(event)
+        except asyncio.QueueFull:  # nobody drains: keep the newest
+            self.events.get_nowait()
+            self.events.put_nowait(event)
+
+    async def start(self) -> None:
+        ensure_glib_loop()
+        configure_ice_hosts(self.settings.ice_hosts)
+        loop = asyncio.get_running_loop()
+        for spec in self.specs.values():
+            try:
+                source = source_for(spec.url, spec.username, spec.password, self.settings.transport)
+                make = source.make_element
+                shown = source.display_url
+            except ValueError as exc:  # unsupported scheme: this camera fails, the others run
+                message = str(exc)
+
+                def make(message: str = message) -> object:
+                    raise RuntimeError(message)
+
+                shown = "(invalid)"
+            stream = CameraStream(
+                spec.id,
+                make,
+                self.settings,
+                spec.always_on,
+                on_event=lambda e: loop.call_soon_threadsafe(self._emit, e),
+                display_url=shown,
+            )
+            self.streams[spec.id] = stream
+            stream.start()
+        self.rtsp = RtspReserve(
+            self.settings.rtsp_host,
+            self.settings.rtsp_port,
+            check_token=self._rtsp_allowed if self.settings.require_token else None,
+            wait_codec_s=self.settings.connect_timeout_s,
+        )
+        for stream in self.streams.values():
+            self.rtsp.add(stream)
+        self.rtsp_port = self.rtsp.start()
+        log.info(
+            "relay: %d cameras, RTSP on %s:%d",
+            len(self.streams),
+            self.settings.rtsp_host,
+            self.rtsp_port,
+        )
+
+    async def close(self) -> None:
+        await self.whep.close()
+        if self.rtsp:
+            self.rtsp.stop()
+        await asyncio.gather(*(s.close() for s in self.streams.values()), return_exceptions=True)
+
+    def health(self) -> list[dict[str, object]]:
+        out = []
+        rtsp = self.rtsp.sessions_per_camera() if self.rtsp else {}
+        for stream in self.streams.values():
+            h = stream.health()
+            h["rtsp_viewers"] = rtsp.get(stream.camera_id, 0)
+            h["webrtc_viewers"] = self.whep.count(stream.camera_id)
+            h["fmp4_viewers"] = self.fmp4_viewers.get(stream.camera_id, 0)
+            out.append(h)
+        return out

@@ -1,0 +1,1 @@
+"""RTSP glue: the reusable listening socket and the re-serve server."""

@@ -1,0 +1,202 @@
+"""Play tokens and view sessions, evidence bundles, and live events over SSE filtered by rights."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from adapters.model import Event
+from hub.audit import evidence, signing
+from hub.store.writer import BatchWriter
+from streams.auth.tokens import verify_play_token
+from tests.fixtures.hubapi import HubApi, seed_city
+
+
+def _write(hub: HubApi, events: list[Event]) -> None:
+    async def go() -> None:
+        async with await psycopg.AsyncConnection.connect(hub.owner_dsn) as conn:
+            await BatchWriter().write(conn, events=events)
+
+    asyncio.run(go())
+
+
+def _actions(hub: HubApi) -> list[str]:
+    with hub.owner() as conn:
+        return [a for (a,) in conn.execute("SELECT action FROM audit_log ORDER BY seq")]
+
+
+def test_play_token_view_start_stop_audited(hub_api: HubApi) -> None:
+    seed_city(hub_api)
+    c = hub_api.client
+    r = c.post(
+        "/api/v1/cameras/police-s0-c0/play",
+        json={"protocols": ["webrtc", "rtsp"]},
+        headers=hub_api.headers("police"),
+    )
+    assert r.status_code == 200, r.text
+    play = r.json()
+    grant = verify_play_token(hub_api.runtime.play_secret, play["token"], "police-s0-c0", "webrtc")
+    assert grant.token_id.replace("-", "") == play["session_id"].replace("-", "")
+    # the relay's own route (streams/http/app.py: POST /whep/{camera_id})
+    assert play["whep_url"].endswith("/whep/police-s0-c0") and play["rtsp_url"].endswith(
+        "/police-s0-c0"
+    )
+
+    key = c.post(
+        "/api/v1/api-keys",
+        json={"name": "relay", "roles": ["relay"]},
+        headers=hub_api.headers("police"),
+    ).json()["key"]
+    relay = {"X-API-Key": key}
+    sid = play["session_id"]
+    # only the relay role reports, and only with the session's own token
+    assert (
+        c.post(
+            f"/api/v1/streams/sessions/{sid}/start",
+            json={"token": play["token"]},
+            headers=hub_api.headers("police"),
+        ).status_code
+        == 403
+    )
+    other = c.post(
+        "/api/v1/cameras/police-s0-c1/play", json={}, headers=hub_api.headers("police")
+    ).json()
+    assert (
+        c.post(
+            f"/api/v1/streams/sessions/{sid}/start", json={"token": other["token"]}, headers=relay
+        ).status_code
+        == 403
+    )
+    started = c.post(
+        f"/api/v1/streams/sessions/{sid}/start", json={"token": play["token"]}, headers=relay
+    )
+    assert started.status_code == 200 and started.json()["started_at"]
+    stopped = c.post(
+        f"/api/v1/streams/sessions/{sid}/stop", json={"token": play["token"]}, headers=relay
+    )
+    assert stopped.status_code == 200 and stopped.json()["stopped_at"]
+    sessions = c.get("/api/v1/streams/sessions", headers=hub_api.headers("police")).json()
+    assert {s["id"] for s in sessions} >= {sid}
+    actions = _actions(hub_api)
+    assert actions.count("video.live.authorize") == 2
+    assert "video.live.start" in actions and "video.live.stop" in actions
+
+
+def test_evidence_bundle_verifies_with_the_published_key(hub_api: HubApi) -> None:
+    seed_city(hub_api)
+    media = hub_api.runtime.media_dir
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "snap.jpg").write_bytes(b"\xff\xd8 snapshot")
+    (media / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 clip")
+    import hashlib
+
+    ev = Event(
+        occurred_at=datetime.now(UTC) - timedelta(minutes=1),
+        source_system="traffic",
+        kind="plate_read",
+        department="traffic",
+        site="traffic-s0",
+        camera="traffic-s0-c0",
+        attributes={"plate": "LU1234"},
+        media=[
+            {
+                "kind": "snapshot",
+                "uri": "snap.jpg",
+                "sha256": hashlib.sha256(b"\xff\xd8 snapshot").hexdigest(),
+            },
+            {"kind": "clip", "uri": "file://clip.mp4"},
+            {"kind": "picture", "uri": "../../etc/passwd"},
+        ],
+    )
+    _write(hub_api, [ev])
+    c = hub_api.client
+    assert (
+        c.post(f"/api/v1/events/{ev.id}/evidence", headers=hub_api.headers("police")).status_code
+        == 404
+    )
+    r = c.post(f"/api/v1/events/{ev.id}/evidence", headers=hub_api.headers("traffic"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    pem = c.get("/api/v1/evidence/public-key").json()["public_key_pem"]
+    assert evidence.verify(r.content, signing.load_public(pem)) == []
+    import io
+    import zipfile
+
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    manifest = json.loads(z.read("manifest.json"))
+    assert sorted(manifest["files"]) == ["event.json", "media/00-snapshot.jpg", "media/01-clip.mp4"]
+    assert manifest["missing_media"][0]["uri"] == "../../etc/passwd"
+    assert "evidence.export" in _actions(hub_api)
+
+
+def _subscribe(hub: HubApi, dept: str, seconds: int, out: list[dict[str, Any]]) -> None:
+    with hub.client.stream(
+        "GET", "/api/v1/live/events", params={"seconds": seconds}, headers=hub.headers(dept)
+    ) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: ") and "access ended" not in line:
+                out.append(json.loads(line[6:]))
+
+
+def test_live_events_follow_grants_as_they_change(hub_api: HubApi) -> None:
+    seed_city(hub_api)
+    c = hub_api.client
+    r = c.post(
+        "/api/v1/grants",
+        headers=hub_api.headers("police"),
+        json={
+            "grantee": "traffic",
+            "resources": ["events"],
+            "purpose": "live incident",
+            "sites": ["police-s0"],
+            "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
+        },
+    )
+    gid = r.json()["id"]
+    got: dict[str, list[dict[str, Any]]] = {d: [] for d in ("traffic", "bus", "police")}
+    threads = [threading.Thread(target=_subscribe, args=(hub_api, d, 6, got[d])) for d in got]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+
+    def ev(dept: str, site: str, system: str) -> Event:
+        return Event(
+            occurred_at=datetime.now(UTC),
+            source_system=system,
+            kind="alarm",
+            department=dept,
+            site=site,
+        )
+
+    shared, private, own = (
+        ev("police", "police-s0", "safecity"),
+        ev("police", "police-s1", "safecity"),
+        ev("traffic", "traffic-s0", "traffic"),
+    )
+    _write(hub_api, [shared, private, own])
+    time.sleep(1.5)
+    assert (
+        c.post(f"/api/v1/grants/{gid}/revoke", headers=hub_api.headers("police")).status_code == 200
+    )
+    after_revoke, own_later = (
+        ev("police", "police-s0", "safecity"),
+        ev("traffic", "traffic-s1", "traffic"),
+    )
+    _write(hub_api, [after_revoke, own_later])
+    for t in threads:
+        t.join(30)
+    ids = {d: {e["id"] for e in events} for d, events in got.items()}
+    assert ids["traffic"] == {str(shared.id), str(own.id), str(own_later.id)}
+    assert ids["bus"] == set()
+    assert ids["police"] == {str(shared.id), str(private.id), str(after_revoke.id)}
+    actions = _actions(hub_api)
+    assert (
+        actions.count("events.live.subscribe") == 3
+        and actions.count("events.live.unsubscribe") == 3
+    )

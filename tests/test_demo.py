@@ -1,0 +1,65 @@
+"""`cityhub demo` starts a city, serves its cameras, and leaves nothing behind on SIGINT."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import psycopg
+
+
+def test_demo_serves_cameras_and_stops_cleanly(tmp_path: Path) -> None:
+    state = tmp_path / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub", "demo", "--state-dir", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "cityhub demo: running" in line:
+                break
+        output = "".join(lines)
+        assert "cityhub demo: running" in output, output
+        urls = dict(re.findall(r"^\s+(\S+(?: \S+)?)\s+(\S+://\S+)$", output, re.M))
+        camera_urls = [u for k, u in urls.items() if k.startswith("camera ")]
+        assert len(camera_urls) >= 5
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
+             "stream=codec_name", "-of", "csv=p=0", camera_urls[0]],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert probe.stdout.strip() == "h264", probe.stderr
+        with psycopg.connect(urls["database"]) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert children, "the demo runs its parts as child processes"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, rest
+    assert "cityhub demo: stopped" in rest
+    time.sleep(0.5)
+    leftovers = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not leftovers, f"left running: {[p.cmdline() for p in leftovers]}"
+    assert not any(str(state) in " ".join(p.cmdline()) for p in psutil.process_iter()
+                   if p.pid != os.getpid() and _alive(p))
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

@@ -1,0 +1,212 @@
+"""deploy/compose: validated by docker-compose, its configs by cityhub, its broker config live.
+
+The documented steps are followed in a copy of deploy/: make the private CA and the
+broker's certificate, generate broker users, then `docker-compose config` (no engine
+needed). The broker part of the stack runs for real: Mosquitto with the committed
+mosquitto.conf (paths and ports moved to the test's own), TLS from make-ca.sh.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import ssl
+import subprocess
+import uuid
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.config import load_edge_config
+from hub.config import load_config
+from hub.embedded.process import free_port, port_open, require_binary, spawn, stop, wait_until
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+SECRETS = {"POSTGRES_PASSWORD": "pg-Secret-4242", "CITYHUB_SECRET_KEY": "hub-Secret-4343"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of deploy/ with TLS material and broker users made as the README says."""
+    root = tmp_path_factory.mktemp("deploy") / "deploy"
+    shutil.copytree(DEPLOY, root, ignore=shutil.ignore_patterns("tls", "broker", ".env"))
+    shutil.copytree(DEPLOY / "tls", root / "tls")  # the script itself
+    compose = root / "compose"
+    subprocess.run(
+        [str(root / "tls" / "make-ca.sh"), str(compose / "tls"), "broker", "mosquitto"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            shutil.which("cityhub") or str(Path(os.sys.executable).parent / "cityhub"),
+            "broker",
+            "users",
+            "--config",
+            str(compose / "cityhub.yaml"),
+            "--out",
+            str(compose / "broker"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return root
+
+
+def _compose_config(site: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    binary = require_binary("docker-compose", "docker-compose")
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
+    return subprocess.run(
+        [binary, "-f", "compose.yaml", "config"],
+        cwd=site / "compose",
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=60,
+    )
+
+
+def test_compose_file_validates_with_every_service_and_volume(site):
+    result = _compose_config(site, SECRETS)
+    assert result.returncode == 0, result.stderr
+    spec = yaml.safe_load(result.stdout)
+    services = spec["services"]
+    assert set(services) == {
+        "timescaledb",
+        "mosquitto",
+        "migrate",
+        "hub",
+        "ingest",
+        "relay",
+        "edge",
+    }
+    assert services["timescaledb"]["image"].startswith("timescale/timescaledb:")
+    assert {"db-data", "recordings", "outbox", "mqtt-data"} <= set(spec["volumes"])
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert not any(str(p.get("target", p)).startswith("1883") for p in published)  # TLS only
+    assert any(str(p.get("target")) == "8883" for p in services["mosquitto"]["ports"])
+    assert services["migrate"]["command"][-1] == "upgrade"
+    assert services["hub"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["ingest"]["command"][0] == "ingest"
+    for name in ("hub", "ingest", "relay"):
+        assert "/readyz" in " ".join(services[name]["healthcheck"]["test"]), name
+    # each service its own broker identity, generated, not written in the compose file
+    hub_env = services["hub"]["environment"]
+    assert (
+        hub_env["CITYHUB_BROKER__USERNAME"] == "cityhub-hub" and hub_env["CITYHUB_BROKER__PASSWORD"]
+    )
+    committed = (DEPLOY / "compose" / "compose.yaml").read_text()
+    assert not any(secret in committed for secret in SECRETS.values())
+
+
+def test_compose_refuses_to_start_without_secrets(site):
+    result = _compose_config(site, {"CITYHUB_SECRET_KEY": "x"})
+    assert result.returncode != 0 and "POSTGRES_PASSWORD" in result.stderr
+
+
+def test_compose_configs_validate():
+    cfg = load_config(DEPLOY / "compose" / "cityhub.yaml")
+    edge = load_edge_config(DEPLOY / "compose" / "site.yaml")
+    assert edge.site.id in {s.id for s in cfg.sites}
+    assert edge.uplink.broker.url and edge.uplink.broker.url.startswith("mqtts://")
+    assert edge.uplink.broker.username == f"edge-{edge.site.id}"
+
+
+def _mqtt(
+    port: int, user: str, password: str, ca: Path | None = None
+) -> tuple[mqtt.Client, queue.Queue]:
+    inbox: queue.Queue = queue.Queue()
+    acks: queue.Queue = queue.Queue()
+    c = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
+    )
+    c.username_pw_set(user, password)
+    if ca is not None:
+        c.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)
+    c.on_connect = lambda cl, u, f, rc, p: acks.put(rc)
+    c.on_message = lambda cl, u, m: inbox.put((m.topic, m.payload))
+    c.on_subscribe = lambda cl, u, mid, rcs, p: acks.put(rcs)
+    c.on_publish = lambda cl, u, mid, rc, p: acks.put(rc)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    rc = acks.get(timeout=5)
+    assert not rc.is_failure, rc
+    c._test_acks = acks  # type: ignore[attr-defined]
+    return c, inbox
+
+
+def _creds(site: Path, user: str) -> str:
+    env = (site / "compose" / "broker" / "credentials" / f"{user}.env").read_text()
+    return dict(line.split("=", 1) for line in env.splitlines())["CITYHUB_BROKER__PASSWORD"]
+
+
+def test_committed_mosquitto_conf_serves_tls_with_per_device_acls(site, tmp_path):
+    """The real mosquitto.conf: anonymous refused, TLS verified against the CA, ACL enforced."""
+    binary = require_binary("mosquitto", "mosquitto", ["/usr/sbin/mosquitto"])
+    plain, tls = free_port(), free_port()
+    conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
+    conf = (
+        conf.replace("/mosquitto/config/", f"{site}/compose/")
+        .replace("/mosquitto/data/", f"{tmp_path}/")
+        .replace("listener 1883", f"listener {plain} 127.0.0.1")
+        .replace("listener 8883", f"listener {tls} 127.0.0.1")
+    )
+    if os.geteuid() == 0:
+        conf = "user root\n" + conf
+    (tmp_path / "m.conf").write_text(conf)
+    proc = spawn([binary, "-c", str(tmp_path / "m.conf")], tmp_path / "m.log")
+    try:
+        wait_until(
+            lambda: port_open(plain) and port_open(tls), proc, "mosquitto", tmp_path / "m.log"
+        )
+        ca = site / "compose" / "tls" / "ca.crt"
+        ingest, inbox = _mqtt(plain, "cityhub-ingest", _creds(site, "cityhub-ingest"))
+        ingest.subscribe("$share/cityhub-ingest/city/#", qos=1)
+        assert not ingest._test_acks.get(timeout=5)[0].is_failure
+        edge, _ = _mqtt(tls, "edge-xinhua-5th", _creds(site, "edge-xinhua-5th"), ca=ca)
+        edge.publish("city/traffic/xinhua-5th/edge/health", b"ok", qos=1)
+        assert not edge._test_acks.get(timeout=5).is_failure
+        assert inbox.get(timeout=5) == ("city/traffic/xinhua-5th/edge/health", b"ok")
+        edge.publish("city/police/other/edge/health", b"forged", qos=1)
+        assert edge._test_acks.get(timeout=5).is_failure
+        with pytest.raises(queue.Empty):
+            inbox.get(timeout=0.5)
+        for c in (edge, ingest):
+            c.disconnect()
+            c.loop_stop()
+        # anonymous and TLS without the city's CA are both refused
+        anon = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        rcs: queue.Queue = queue.Queue()
+        anon.on_connect = lambda cl, u, f, rc, p: rcs.put(rc)
+        anon.connect("127.0.0.1", plain)
+        anon.loop_start()
+        assert rcs.get(timeout=5).is_failure
+        anon.loop_stop()
+        untrusted = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        untrusted.tls_set(cert_reqs=ssl.CERT_REQUIRED)  # system CAs only
+        with pytest.raises(ssl.SSLCertVerificationError):
+            untrusted.connect("127.0.0.1", tls)
+    finally:
+        stop(proc)
+
+
+def test_make_ca_issues_a_verifiable_broker_certificate(site):
+    tls = site / "compose" / "tls"
+    out = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(tls / "ca.crt"), str(tls / "broker.crt")],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    text = subprocess.run(
+        ["openssl", "x509", "-in", str(tls / "broker.crt"), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "DNS:mosquitto" in text and "IP Address:127.0.0.1" in text
+    assert (tls / "ca.key").stat().st_mode & 0o077 == 0

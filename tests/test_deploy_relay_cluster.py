@@ -1,0 +1,172 @@
+"""Relay sharding end to end: three `cityhub relay` processes, one camera server.
+
+Each camera is pulled exactly once city-wide (counted at the camera server: one TCP
+connection per camera, from its owner's process only), and a viewer who asks any
+node for a camera is sent to the owner (307 to the same path; the owner serves it).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+import yaml
+
+from hub.config import load_config
+from hub.embedded.process import free_port, port_open, spawn, stop, tail
+from streams.auth.tokens import issue_play_token
+from streams.cluster.routing import relay_bases
+from streams.cluster.sharding import ShardMap
+
+SECRET = "relay-cluster-test-secret-0123456789"
+CAMERAS = [f"c{i}" for i in range(6)]
+NODES = 3
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, camera_factory, monkeypatch):
+    cams = camera_factory(CAMERAS, width=320, height=180, fps=10, gop=10, bitrate=200)
+    http = [free_port() for _ in range(NODES)]
+    rtsp = [free_port() for _ in range(NODES)]
+    config = {
+        "state_dir": str(tmp_path / "state"),
+        "departments": [{"id": "traffic", "name": "Traffic"}],
+        "sites": [{"id": "s1", "name": "S1", "department": "traffic"}],
+        "cameras": [
+            {
+                "id": c,
+                "name": c,
+                "site": "s1",
+                "department": "traffic",
+                "system": "traffic",
+                "url": cams.url(c),
+                "always_on": True,
+            }
+            for c in CAMERAS
+        ],
+        "cluster": {
+            "nodes": [
+                {
+                    "id": f"relay-{i}",
+                    "http_url": f"http://127.0.0.1:{http[i]}",
+                    "rtsp_url": f"rtsp://127.0.0.1:{rtsp[i]}",
+                }
+                for i in range(NODES)
+            ]
+        },
+    }
+    path = tmp_path / "city.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cityhub = str(Path(sys.executable).parent / "cityhub")
+    procs = []
+    try:
+        for i in range(NODES):
+            # the children inherit the environment: each its own node id
+            monkeypatch.setenv("CITYHUB_CLUSTER__NODE_ID", f"relay-{i}")
+            monkeypatch.setenv("CITYHUB_HUB__SECRET_KEY", SECRET)
+            argv = [
+                cityhub,
+                "relay",
+                "--config",
+                str(path),
+                "--http-port",
+                str(http[i]),
+                "--rtsp-port",
+                str(rtsp[i]),
+            ]
+            log = tmp_path / f"relay-{i}.log"
+            procs.append((spawn(argv, log), log))
+        for (proc, log), port in zip(procs, http, strict=True):
+            deadline = time.monotonic() + 60
+            while not port_open(port):
+                assert proc.poll() is None and time.monotonic() < deadline, tail(log)
+                time.sleep(0.1)
+        yield load_config(path), cams, procs, http
+    finally:
+        for proc, _ in procs:
+            stop(proc)
+
+
+def _health(port: int) -> dict[str, dict]:
+    body = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    return {h["camera_id"]: h for h in body["cameras"]}
+
+
+def _camera_connections(pids: list[int], camera_port: int) -> dict[int, int]:
+    counts = {}
+    for pid in pids:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        counts[pid] = sum(
+            1
+            for p in procs
+            for c in p.net_connections(kind="tcp")
+            if c.raddr and c.raddr.port == camera_port and c.status == psutil.CONN_ESTABLISHED
+        )
+    return counts
+
+
+def test_each_camera_pulled_once_and_viewers_sent_to_owner(cluster):
+    cfg, cams, procs, http = cluster
+    shards = ShardMap(cfg.cluster.nodes)
+    expected = {
+        n.id: sorted(c for c in CAMERAS if shards.owner(c).id == n.id) for n in cfg.cluster.nodes
+    }
+
+    # the probes of deploy/README.md's contract answer on every node
+    for port in http:
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json() == {"status": "ok"}
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+    # every node holds only its shard, and each of those goes live
+    deadline = time.monotonic() + 60
+    while True:
+        health = {f"relay-{i}": _health(http[i]) for i in range(NODES)}
+        live = all(h["state"] == "live" for node in health.values() for h in node.values())
+        if live or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert {node: sorted(h) for node, h in health.items()} == expected
+    assert live, health
+
+    # at the camera server: one connection per camera, from its owner only
+    pids = [p.pid for p, _ in procs]
+    per_pid = _camera_connections(pids, cams.port)
+    assert per_pid == {pids[i]: len(expected[f"relay-{i}"]) for i in range(NODES)}
+    assert sum(per_pid.values()) == len(CAMERAS)
+
+    # a viewer asking any node is sent to the owner, which serves the snapshot
+    with httpx.Client(timeout=10) as client:
+        for cam in CAMERAS:
+            owner = shards.owner(cam)
+            token = issue_play_token(SECRET, cam, "viewer-1", protocols=["snapshot", "webrtc"])
+            for i in range(NODES):
+                url = f"http://127.0.0.1:{http[i]}/snapshot/{cam}.jpg?token={token}"
+                first = client.get(url)
+                if f"relay-{i}" == owner.id:
+                    assert first.status_code == 200, first.text
+                    continue
+                assert first.status_code == 307
+                assert (
+                    first.headers["location"]
+                    == f"{owner.http_url}/snapshot/{cam}.jpg?token={token}"
+                )
+                followed = client.get(url, follow_redirects=True)
+                assert followed.status_code == 200 and followed.content[:2] == b"\xff\xd8"  # JPEG
+                offer = client.post(
+                    f"http://127.0.0.1:{http[i]}/whep/{cam}",
+                    content=b"v=0",
+                    headers={"content-type": "application/sdp", "authorization": f"Bearer {token}"},
+                )
+                assert offer.status_code == 307
+                assert offer.headers["location"] == f"{owner.http_url}/whep/{cam}"
+            # the hub hands out the owner's address in the play response
+            assert relay_bases(cfg, cam)[0] == owner.http_url
+        assert client.get(f"http://127.0.0.1:{http[0]}/snapshot/nope.jpg").status_code == 404
+
+    # redirected viewers made no node open a second upstream connection
+    assert _camera_connections(pids, cams.port) == per_pid

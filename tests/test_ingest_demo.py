@@ -1,0 +1,38 @@
+"""The demo city's ingest part: a worker and simulated traffic from every city system."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import psycopg
+
+from hub.demo.stack import Stack
+from hub.embedded import EmbeddedBroker
+from hub.ingest.demo import start_ingest
+
+SYSTEMS = {"safecity", "traffic", "overload", "citymgmt", "bus", "edge"}
+
+
+def test_demo_ingest_stores_traffic_from_every_system(
+    migrated_dsn: str, private_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    (tmp_path / "city.yaml").write_text("ingest: {batch_max_delay_ms: 50}\n")
+    stack = Stack(tmp_path)
+    try:
+        urls = start_ingest(stack, tmp_path, migrated_dsn, private_broker.url)
+        assert "ingest metrics" in urls
+        deadline = time.monotonic() + 60
+        seen: set[str] = set()
+        readings = 0
+        while time.monotonic() < deadline and (seen != SYSTEMS or not readings):
+            assert not stack.failed(), stack.failed()
+            with psycopg.connect(migrated_dsn) as conn:
+                seen = {r[0] for r in conn.execute("SELECT DISTINCT source_system FROM events")}
+                readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+            time.sleep(0.5)
+        assert seen == SYSTEMS and readings > 0
+        with psycopg.connect(migrated_dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+    finally:
+        stack.close()

@@ -1,0 +1,123 @@
+"""MqttClient against a real Mosquitto: PUBACK futures, manual acks, persistent sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from hub.embedded import EmbeddedBroker
+from hub.mqtt import Message, MqttClient, MqttError
+
+
+def _prefix() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+async def _until(cond, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def test_publish_resolves_on_puback_and_messages_arrive(broker: EmbeddedBroker) -> None:
+    async def main() -> None:
+        p = _prefix()
+        got: list[Message] = []
+        async with (
+            MqttClient(broker.url, f"{p}-sub") as sub,
+            MqttClient(broker.url, f"{p}-pub") as pub,
+        ):
+            sub.on_message = got.append
+            await sub.subscribe(f"{p}/#")
+            await asyncio.gather(
+                *(pub.publish_nowait(f"{p}/a", str(i).encode()) for i in range(500))
+            )
+            assert pub.pending_publishes == 0
+            await _until(lambda: len(got) == 500)
+        assert sorted(int(m.payload) for m in got) == list(range(500))
+
+    asyncio.run(main())
+
+
+def test_unacked_messages_are_redelivered_to_a_persistent_session(broker: EmbeddedBroker) -> None:
+    async def main() -> None:
+        p = _prefix()
+        opts = dict(manual_ack=True, clean_start=False, session_expiry_s=300, receive_maximum=50)
+        first: list[Message] = []
+        sub = MqttClient(broker.url, f"{p}-ingest", **opts)  # type: ignore[arg-type]
+        sub.on_message = first.append
+        await sub.connect()
+        await sub.subscribe(f"{p}/#")
+        async with MqttClient(broker.url, f"{p}-pub") as pub:
+            for i in range(120):
+                await pub.publish(f"{p}/x", str(i).encode())
+        await _until(lambda: len(first) >= 50)
+        await asyncio.sleep(0.3)
+        assert len(first) == 50  # receive maximum: nothing more until acked
+        for m in first[:20]:
+            assert sub.ack(m)
+        await _until(lambda: len(first) >= 70)
+        await sub.close()  # 50 delivered-but-unacked + 50 queued stay with the session
+
+        again: list[Message] = []
+        sub2 = MqttClient(broker.url, f"{p}-ingest", **opts)  # type: ignore[arg-type]
+        sub2.on_message = lambda m: (again.append(m), sub2.ack(m))
+        await sub2.connect()
+        await _until(lambda: len({int(m.payload) for m in again}) == 100)
+        await sub2.close()
+        assert {int(m.payload) for m in again} == set(range(20, 120))
+        assert any(m.dup for m in again)  # the in-flight ones came back as duplicates
+
+    asyncio.run(main())
+
+
+@pytest.mark.fault
+def test_publishes_made_while_the_broker_restarts_complete(private_broker: EmbeddedBroker) -> None:
+    async def main() -> None:
+        p = _prefix()
+        got: set[bytes] = set()
+        sub = MqttClient(
+            private_broker.url,
+            f"{p}-sub",
+            clean_start=False,
+            session_expiry_s=300,
+            reconnect_delays=(0.1, 0.5),
+        )
+        sub.on_message = lambda m: got.add(m.payload)
+        await sub.connect()
+        await sub.subscribe(f"{p}/#")
+        pub = MqttClient(
+            private_broker.url,
+            f"{p}-pub",
+            clean_start=False,
+            session_expiry_s=300,
+            reconnect_delays=(0.1, 0.5),
+        )
+        await pub.connect()
+        await pub.publish(f"{p}/x", b"before")
+        await asyncio.get_running_loop().run_in_executor(None, private_broker.stop)
+        futs = [pub.publish_nowait(f"{p}/x", f"during-{i}".encode()) for i in range(100)]
+        await asyncio.sleep(0.5)
+        assert not any(f.done() for f in futs)  # no PUBACK without a broker
+        await asyncio.get_running_loop().run_in_executor(None, private_broker.start)
+        await asyncio.wait_for(asyncio.gather(*futs), 30)
+        await _until(lambda: len(got) == 101)
+        await pub.close()
+        await sub.close()
+
+    asyncio.run(main())
+
+
+def test_unreachable_broker_is_a_clear_error() -> None:
+    from hub.embedded import free_port
+
+    async def main() -> None:
+        with pytest.raises(MqttError, match="cannot reach broker"):
+            await MqttClient(f"mqtt://127.0.0.1:{free_port()}", "x").connect(timeout=3)
+
+    asyncio.run(main())

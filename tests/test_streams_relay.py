@@ -1,0 +1,80 @@
+"""The relay end to end: real synthetic cameras, a real relay process, real readers.
+
+WebRTC readers run aiortc with ICE restricted to 127.0.0.1 on both sides
+(streams.ice_hosts), so no packet leaves loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from streams.webrtc.client import WhepClient
+from streams.webrtc.ice import configure_ice_hosts
+from tests.fixtures.streams import GstReader
+
+
+@pytest.fixture
+def loopback_ice():
+    configure_ice_hosts(["127.0.0.1"])
+    yield
+    configure_ice_hosts([])
+
+
+@pytest.mark.fault
+def test_one_upstream_for_two_rtsp_and_one_webrtc_reader_and_all_resume_after_camera_restart(
+    camera_factory, relay_factory, loopback_ice
+) -> None:
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, backoff_initial_s=0.2, backoff_max_s=1)
+
+    async def scenario() -> None:
+        readers = [GstReader(relay.rtsp_url("cam1")).start() for _ in range(2)]
+        whep = WhepClient(f"{relay.http}/whep/cam1", relay.token("cam1"))
+        await whep.start()
+        try:
+            for r in readers:
+                assert await asyncio.to_thread(r.wait_frames, 20) >= 20, r.errors
+                assert r.size == (640, 360)
+            assert await whep.wait_frames(20, 15) >= 20
+            assert whep.size == (640, 360)
+            assert relay.upstream_connections(cam.port) == 1
+            health = relay.health("cam1")
+            assert health["upstream_connects"] == 1 and health["webrtc_viewers"] == 1
+            assert health["state"] == "live" and health["fps"] > 5
+
+            cam.kill()
+            assert relay.wait_state("cam1", "failed", 15)["state"] == "failed"
+            before = [r.frames for r in readers] + [whep.frames]
+            cam.start()
+            assert relay.wait_state("cam1", "live", 20)["state"] == "live"
+            await asyncio.sleep(0)
+            for r, n in zip(readers, before, strict=False):
+                assert await asyncio.to_thread(r.wait_frames, n + 15, 20) >= n + 15, r.errors
+            assert await whep.wait_frames(before[2] + 15, 20) >= before[2] + 15
+            assert relay.upstream_connections(cam.port) == 1
+            assert await whep.stop() == 200
+        finally:
+            for r in readers:
+                r.stop()
+
+    asyncio.run(scenario())
+
+
+def test_unwatched_camera_disconnects_after_idle_time(camera_factory, relay_factory) -> None:
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, idle_close_s=1)
+    assert relay.health("cam1")["state"] == "idle"
+    assert relay.upstream_connections(cam.port) == 0
+    reader = GstReader(relay.rtsp_url("cam1")).start()
+    try:
+        assert reader.wait_frames(10) >= 10, reader.errors
+        assert relay.upstream_connections(cam.port) == 1
+    finally:
+        reader.stop()
+    time.sleep(0.5)
+    assert relay.health("cam1")["state"] == "live"  # still inside the idle time
+    assert relay.wait_state("cam1", "idle", 10)["state"] == "idle"
+    assert relay.upstream_connections(cam.port) == 0

@@ -1,0 +1,74 @@
+"""RTSP re-serve access: play token in the URL or as the Basic password, per-reader counts.
+
+Real readers (GStreamer rtspsrc, ffprobe) against a real relay process.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.fixtures.streams import GstReader
+
+
+def test_play_token_as_rtsp_password_refusals_and_per_reader_counts(cameras, relay_factory):
+    relay = relay_factory({"cam1": cameras.url("cam1"), "cam2": cameras.url("cam2")})
+    base = f"127.0.0.1:{relay.rtsp_port}"
+    token = relay.token("cam1", ("rtsp",))
+    readers = [
+        GstReader(f"rtsp://viewer:{token}@{base}/cam1").start(),  # token as the password
+        GstReader(relay.rtsp_url("cam1")).start(),  # token in the query
+    ]
+    try:
+        for r in readers:
+            assert r.wait_frames(10) >= 10, r.errors
+        assert relay.health("cam1")["rtsp_viewers"] == 2
+        assert relay.health("cam1")["upstream_connects"] == 1
+
+        refused = {
+            "no token": f"rtsp://{base}/cam1",
+            "forged token": f"rtsp://{base}/cam1?token=forged",
+            "wrong password": f"rtsp://viewer:nope@{base}/cam1",
+            "other camera's token": f"rtsp://viewer:{token}@{base}/cam2",
+        }
+        for why, url in refused.items():
+            r = GstReader(url).start()
+            try:
+                assert r.wait_frames(1, 10) == 0, why
+                assert r.errors and "Unauthorized" in r.errors[0], (why, r.errors)
+            finally:
+                r.stop()
+        assert relay.health("cam2")["state"] == "idle"  # refused readers never pull a camera
+    finally:
+        for r in readers:
+            r.stop()
+    deadline = time.monotonic() + 10
+    while relay.health("cam1")["rtsp_viewers"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert relay.health("cam1")["rtsp_viewers"] == 0
+
+    if shutil.which("ffprobe") is None:
+        pytest.fail("ffprobe is missing: install the Debian package 'ffmpeg'")
+    probe = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-show_entries",
+            "stream=codec_name,width",
+            "-of",
+            "csv=p=0",
+            relay.rtsp_url("cam1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.stdout.strip() == "h264,640", probe.stderr
+    log = relay.log.read_text()
+    assert "CRITICAL" not in log and token not in log  # no GStreamer noise, no secret in logs
