@@ -250,3 +250,26 @@ def test_cached_keys_fast_path_keeps_window_duplicates_and_latest_exact(store_ds
     assert latest == [(s, m, 0.0) for s in "ab" for m in "xy"]  # newest is the i=0 row
     assert len(kept) == 1 and kept != [(999.0,)]  # the first of equal keys is kept
     assert "d" not in sensors and {"a", "b", "c"} <= set(sensors)  # out-of-window: not registered
+
+
+def test_late_rows_outside_prepared_partitions_are_stored(store_dsn: str) -> None:
+    """An edge box back after months (inside the backlog window) stores, never dead-letters,
+    its rows: plain PostgreSQL makes the missing partitions first (TimescaleDB makes chunks)."""
+    writer = BatchWriter(StoreConfig(max_backlog_days=400))
+    old = datetime.now(UTC) - timedelta(days=300)
+    events = [make_event(at=old + timedelta(days=i)) for i in range(20)]
+    readings = [make_reading(at=old + timedelta(days=i, seconds=1)) for i in range(20)]
+    result = run(_write(store_dsn, writer, events=events, readings=readings))
+    assert (result.events_inserted, result.readings_inserted, result.dead_lettered) == (20, 20, 0)
+    # The writer remembers what exists: a second batch in the same weeks creates nothing.
+    again = [make_event(at=old + timedelta(days=i, hours=1)) for i in range(20)]
+    assert run(_write(store_dsn, writer, events=again)).events_inserted == 20
+    assert _count(store_dsn, "SELECT count(*) FROM events") == 40
+    assert _count(store_dsn, "SELECT count(*) FROM dead_letters") == 0
+    if not store_layout(store_dsn)["timescaledb"]:
+        weeks = _count(
+            store_dsn,
+            "SELECT count(*) FROM store_partitions('events') "
+            "WHERE hi > now() - interval '301 days' AND lo < now() - interval '280 days'",
+        )
+        assert weeks >= 3

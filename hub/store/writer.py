@@ -21,6 +21,7 @@ import psycopg
 
 from adapters.model import Event, Reading, ReadingRow
 from hub.store.copyin import CopyTarget, Row
+from hub.store.partitions import PartitionCoverage
 from hub.store.settings import StoreConfig
 
 EVENTS = CopyTarget(
@@ -163,11 +164,14 @@ class BatchWriter:
         self._sensors: dict[str, int] = {}
         self._metrics: dict[str, int] = {}
         self._rollup_tables: bool | None = None
+        self._partitioned = False  # plain PostgreSQL: partitions are made on demand
+        self._partitions = PartitionCoverage()
 
     def forget(self) -> None:
         """Drop cached keys (call after rolling back an outer transaction around ``write``)."""
         self._sensors.clear()
         self._metrics.clear()
+        self._partitions.forget()
 
     async def write(
         self,
@@ -182,14 +186,25 @@ class BatchWriter:
         now = datetime.now(UTC)
         letters = list(dead_letters)
         sensors_before, metrics_before = dict(self._sensors), dict(self._metrics)
+        if self._rollup_tables is None:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    "SELECT timescaledb, NOT continuous_aggregates FROM store_info"
+                )
+                row = await cur.fetchone()
+            if row is None:
+                raise RuntimeError("store_info is empty: run `cityhub db upgrade`")
+            self._partitioned, self._rollup_tables = not row[0], bool(row[1])
+        if self._partitioned:
+            lo, hi = self._window(now)
+            await self._partitions.cover(
+                conn, "events", (t for e in events if lo <= (t := e.occurred_at) <= hi)
+            )
+            await self._partitions.cover(
+                conn, "readings", (t for r in readings if lo <= (t := r.time) <= hi)
+            )
         try:
             async with conn.transaction():
-                if self._rollup_tables is None:
-                    cur = await conn.execute("SELECT NOT continuous_aggregates FROM store_info")
-                    row = await cur.fetchone()
-                    if row is None:
-                        raise RuntimeError("store_info is empty: run `cityhub db upgrade`")
-                    self._rollup_tables = bool(row[0])
                 if events:
                     letters += await self._events(conn, events, now, topic, result)
                 if readings:
