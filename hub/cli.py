@@ -31,10 +31,14 @@ COMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cityhub", description="cityhub: a city's shared video and IoT hub")
+    parser = argparse.ArgumentParser(
+        prog="cityhub", description="cityhub: a city's shared video and IoT hub"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument(
-        "--log-json", action="store_true", default=os.environ.get("CITYHUB_LOG_JSON") == "1",
+        "--log-json",
+        action="store_true",
+        default=os.environ.get("CITYHUB_LOG_JSON") == "1",
         help="one JSON object per log line (default under CITYHUB_LOG_JSON=1: containers, systemd)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -45,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    setup_logging(json=args.log_json, level=logging.DEBUG if args.verbose else logging.INFO,
-                  service=os.environ.get("CITYHUB_SERVICE", f"cityhub-{args.command}"))
+    setup_logging(
+        json=args.log_json,
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        service=os.environ.get("CITYHUB_SERVICE", f"cityhub-{args.command}"),
+    )
     try:
         result = args.func(args)
     except KeyboardInterrupt:

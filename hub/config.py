@@ -102,7 +102,10 @@ class CityConfig(BaseSettings):
     """Root of cityhub's configuration."""
 
     model_config = SettingsConfigDict(
-        extra="forbid", env_prefix="CITYHUB_", env_nested_delimiter="__", nested_model_default_partial_update=True
+        extra="forbid",
+        env_prefix="CITYHUB_",
+        env_nested_delimiter="__",
+        nested_model_default_partial_update=True,
     )
 
     state_dir: Path = Field(
@@ -110,11 +113,14 @@ class CityConfig(BaseSettings):
     )
     database: DatabaseConfig = Field(default_factory=DatabaseConfig, description="The store.")
     broker: BrokerConfig = Field(default_factory=BrokerConfig, description="The MQTT broker.")
-    store: StoreConfig = Field(default_factory=StoreConfig, description="Store retention and windows.")
+    store: StoreConfig = Field(
+        default_factory=StoreConfig, description="Store retention and windows."
+    )
     ingest: IngestConfig = Field(default_factory=IngestConfig, description="MQTT ingest workers.")
     hub: HubConfig = Field(default_factory=HubConfig, description="The hub's API and UI.")
     streams: StreamsConfig = Field(
-        default_factory=StreamsConfig, description="The stream relay (RTSP, WHEP, snapshots, clips)."
+        default_factory=StreamsConfig,
+        description="The stream relay (RTSP, WHEP, snapshots, clips).",
     )
     cluster: ClusterConfig = Field(
         default_factory=ClusterConfig, description="Relay nodes and which cameras each owns."
@@ -152,7 +158,9 @@ class CityConfig(BaseSettings):
                     problems.append(f"{kind}.{i}.id: duplicate id {item.id!r}")
                 seen.add(item.id)
                 if depts and item.department not in depts:
-                    problems.append(f"{kind}.{i}.department: unknown department {item.department!r}")
+                    problems.append(
+                        f"{kind}.{i}.department: unknown department {item.department!r}"
+                    )
                 if sites and item.site not in sites:
                     problems.append(f"{kind}.{i}.site: unknown site {item.site!r}")
         for i, site in enumerate(self.sites):

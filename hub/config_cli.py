@@ -33,5 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     c = csub.add_parser("check", help="validate a YAML configuration; errors name the field path")
     c.add_argument("file")
     c.set_defaults(func=_check)
-    s = csub.add_parser("schema", help="print the configuration's JSON Schema with every field documented")
+    s = csub.add_parser(
+        "schema", help="print the configuration's JSON Schema with every field documented"
+    )
     s.set_defaults(func=_schema)

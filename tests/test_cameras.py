@@ -46,15 +46,31 @@ def test_rtspsrc_decodes_moving_frames(cameras: SyntheticCameras) -> None:
     frames = decode_frames(cameras.url("cam2"), 20)
     assert frames[0].shape == (360, 640, 3)
     assert frames[0].std() > 5, "frame is flat: no test pattern decoded"
-    diffs = [float(np.abs(a.astype(int) - b.astype(int)).mean()) for a, b in zip(frames, frames[1:])]
+    diffs = [
+        float(np.abs(a.astype(int) - b.astype(int)).mean())
+        for a, b in zip(frames, frames[1:], strict=False)
+    ]
     assert max(diffs) > 0.5, "content does not move"
 
 
 def test_ffprobe_reads_stream_parameters(cameras: SyntheticCameras) -> None:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
-         "stream=codec_name,width,height,avg_frame_rate", "-of", "json", cameras.url("cam1")],
-        capture_output=True, text=True, timeout=30, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-show_entries",
+            "stream=codec_name,width,height,avg_frame_rate",
+            "-of",
+            "json",
+            cameras.url("cam1"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     (stream,) = json.loads(out.stdout)["streams"]
     assert stream["codec_name"] == "h264"

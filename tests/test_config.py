@@ -20,8 +20,16 @@ def write(tmp_path: Path, data: object) -> Path:
 BASE = {
     "departments": [{"id": "police", "name": "Police"}],
     "sites": [{"id": "s1", "name": "Site 1", "department": "police"}],
-    "cameras": [{"id": "c1", "name": "Cam", "site": "s1", "department": "police",
-                 "system": "safecity", "url": "rtsp://user:hunter2@10.0.0.1/ch1"}],
+    "cameras": [
+        {
+            "id": "c1",
+            "name": "Cam",
+            "site": "s1",
+            "department": "police",
+            "system": "safecity",
+            "url": "rtsp://user:hunter2@10.0.0.1/ch1",
+        }
+    ],
 }
 
 
@@ -49,7 +57,9 @@ def test_dangling_reference_is_reported(tmp_path: Path) -> None:
         load_config(write(tmp_path, bad))
 
 
-def test_environment_overrides_secrets_and_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_overrides_secrets_and_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CITYHUB_DATABASE__URL", "postgresql://cityhub:s3cret@db:5432/cityhub")
     monkeypatch.setenv("CITYHUB_HUB__SECRET_KEY", "from-env")
     cfg = load_config(write(tmp_path, {**BASE, "hub": {"port": 9000}}))

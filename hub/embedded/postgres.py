@@ -14,9 +14,9 @@ import psycopg
 
 from hub.embedded.process import (
     ServiceError,
+    as_user,
     free_port,
     require_binary,
-    as_user,
     spawn,
     stop,
     wait_until,
@@ -58,10 +58,15 @@ def preload_libraries(bindir: Path) -> str:
 
 
 class EmbeddedPostgres:
-    """One private cluster. As root it runs as the ``postgres`` system user (initdb refuses root)."""
+    """One private cluster; as root it runs as the ``postgres`` user (initdb refuses root)."""
 
-    def __init__(self, state_dir: Path, port: int | None = None, database: str = "cityhub",
-                 preload: str | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        port: int | None = None,
+        database: str = "cityhub",
+        preload: str | None = None,
+    ) -> None:
         """``preload``: shared_preload_libraries; None chooses (see preload_libraries)."""
         self.preload = preload
         self.dir = Path(state_dir).absolute()
@@ -97,9 +102,23 @@ class EmbeddedPostgres:
         if (self.data / "PG_VERSION").exists():
             return
         result = subprocess.run(
-            [str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user, "-A", "trust",
-             "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-            capture_output=True, text=True, check=False, **as_user(self._run_as),
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            **as_user(self._run_as),
         )
         if result.returncode != 0:
             raise ServiceError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
@@ -107,10 +126,25 @@ class EmbeddedPostgres:
     def start(self) -> EmbeddedPostgres:
         self._initdb()
         argv = [
-            str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
-            "-c", "fsync=on", "-c", "max_connections=200", "-c", "shared_buffers=256MB",
-            "-c", "max_wal_size=2GB", "-c", "log_min_messages=warning",
+            str(self.bindir / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={self.dir}",
+            "-c",
+            "fsync=on",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=256MB",
+            "-c",
+            "max_wal_size=2GB",
+            "-c",
+            "log_min_messages=warning",
         ]
         preload = preload_libraries(self.bindir) if self.preload is None else self.preload
         if preload:
@@ -134,11 +168,15 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str, exist_ok: bool = False) -> str:
         with psycopg.connect(self.dsn_for("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if exists and not exist_ok:
                 raise ServiceError(f"database {name} exists")
             if not exists:
-                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+                )
         return self.dsn_for(name)
 
     def stop(self, immediate: bool = False) -> None:

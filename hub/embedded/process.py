@@ -70,8 +70,13 @@ def spawn(argv: Sequence[str], log: Path, user: str | None = None) -> subprocess
         out.close()
 
 
-def wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: str,
-               log: Path, timeout: float = 30.0) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    proc: subprocess.Popen[bytes],
+    what: str,
+    log: Path,
+    timeout: float = 30.0,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -82,7 +87,9 @@ def wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: s
     raise ServiceError(f"{what} did not become ready in {timeout:.0f}s:\n{tail(log)}")
 
 
-def stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+def stop(
+    proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 15.0
+) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(sig)
