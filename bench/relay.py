@@ -3,19 +3,21 @@
 Measured in one run on this machine:
 - CPU of the relay process only (psutil), 16 loop-mode 720p25 cameras (1 s GOP), one
   RTSP reader each (readers in a separate process), against a bare GStreamer
-  passthrough relay of the same cameras (bench/relay_baseline.py) in the same run;
+  passthrough relay of the same cameras (bench/relay_baseline.py) running alongside:
+  both processes are measured over the same three windows and the median ratio is
+  reported (measured one after the other, the machine's drift alone moved it by 20 %);
 - time to first decoded frame for a new RTSP viewer on a warm camera (GOP cache) and
   on an idle on-demand camera (cold: connect + first keyframe);
 - extra relay CPU per WebRTC (WHEP, H.264 passthrough) viewer for 1, 5 and 10 viewers
   of one 640x360 camera (aiortc clients in this process decode the video; their CPU is
   not counted).
 
-Where the relay's CPU goes (measured here, 16x720p, loaded shared machine): GStreamer ingest
-alone (rtspsrc ! depay ! parse) ~0.006 cores/stream; an appsink handing every frame to Python
-adds ~0.002-0.003 (the GObject->Python hop, not the Python work: the actor's per-frame code
-is ~3 us); RTSP serving costs about what the baseline's does. Hence the RTSP path runs in C
-(tee -> proxysink -> proxysrc) and Python drains frames in batches unless it has per-frame
-consumers: cpu_ratio went from 1.37-1.59 to 1.16-1.31 (noisy: the machine is shared).
+Where the relay's CPU goes (per-thread, 16x720p): the camera-side streaming threads and the
+RTSP serving threads cost what the baseline's do (proxysrc's queue hop is nearly free);
+the difference was Python. Hence the RTSP path runs in C (tee -> proxysink -> proxysrc),
+frames wait in a C ring that Python drains only when a GOP cache or pre-event buffer is
+read, and health comes from counters kept in C: Python's share went from 0.024 to 0.008
+cores and cpu_ratio from 1.16-1.45 to about 1.1.
 """
 
 from __future__ import annotations
@@ -47,12 +49,13 @@ def wait_log(proc: subprocess.Popen[bytes], log: Path, text: str, timeout: float
         time.sleep(0.05)
 
 
-def cpu_of(pid: int, seconds: float) -> float:
-    """Cores used by process ``pid`` (with its threads) over ``seconds``."""
-    proc = psutil.Process(pid)
-    t0, c0 = time.monotonic(), sum(proc.cpu_times()[:2])
+def cpu_of(pids: list[int], seconds: float) -> list[float]:
+    """Cores used by each process (with its threads) over the same ``seconds``."""
+    procs = [psutil.Process(pid) for pid in pids]
+    t0, c0 = time.monotonic(), [sum(p.cpu_times()[:2]) for p in procs]
     time.sleep(seconds)
-    return (sum(proc.cpu_times()[:2]) - c0) / (time.monotonic() - t0)
+    span = time.monotonic() - t0
+    return [(sum(p.cpu_times()[:2]) - c) / span for p, c in zip(procs, c0, strict=True)]
 
 
 def readers(urls: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -176,7 +179,7 @@ async def webrtc_cpu(
 
     configure_ice_hosts(["127.0.0.1"])
     loop = asyncio.get_running_loop()
-    idle = await loop.run_in_executor(None, cpu_of, pid, window)
+    idle = (await loop.run_in_executor(None, cpu_of, [pid], window))[0]
     out: dict[str, float] = {}
     for n in counts:
         clients = [
@@ -184,7 +187,7 @@ async def webrtc_cpu(
         ]
         await asyncio.gather(*(c.start() for c in clients))
         await asyncio.gather(*(c.wait_frames(10, 15) for c in clients))
-        busy = await loop.run_in_executor(None, cpu_of, pid, window)
+        busy = (await loop.run_in_executor(None, cpu_of, [pid], window))[0]
         frames = [c.frames for c in clients]
         await asyncio.gather(*(c.stop() for c in clients))
         if min(frames) < 10:
@@ -277,14 +280,9 @@ def main() -> None:
             )
             procs.append(base)
             wait_log(base, tmp / "base.log", "ready")
-            rd = readers([f"rtsp://127.0.0.1:{base_port}/{n}" for n in names], tmp / "rd0.log")
-            time.sleep(4)
-            baseline_cores = cpu_of(base.pid, a.window)
-            base_fps = delivered_fps([f"rtsp://127.0.0.1:{base_port}/{n}" for n in names[:4]])
-            stop(rd)
-            stop(base)
+            rd0 = readers([f"rtsp://127.0.0.1:{base_port}/{n}" for n in names], tmp / "rd0.log")
 
-            # cityhub relay: same cameras, same readers.
+            # cityhub relay: same cameras, same readers, running alongside the baseline.
             cameras = {n: f"{upstream}/{n}" for n in names}
             cameras["cold"] = f"{upstream}/cold"
             cameras["small"] = f"rtsp://127.0.0.1:{small_port}/small"
@@ -294,10 +292,18 @@ def main() -> None:
                 [f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names], tmp / "rd1.log"
             )
             time.sleep(4)
-            relay_cores = cpu_of(relay.pid, a.window)
+            # Both measured over the same windows (the machine's load drifts between
+            # windows, not within one); the median window ratio is reported.
+            windows = [cpu_of([base.pid, relay.pid], a.window) for _ in range(3)]
+            baseline_cores = statistics.median(w[0] for w in windows)
+            relay_cores = statistics.median(w[1] for w in windows)
+            ratio = statistics.median(w[1] / w[0] for w in windows if w[0] > 0)
+            base_fps = delivered_fps([f"rtsp://127.0.0.1:{base_port}/{n}" for n in names[:4]])
             relay_fps = delivered_fps(
                 [f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names[:4]]
             )
+            stop(rd0)
+            stop(base)
             if min(relay_fps, base_fps) < 20:  # 25 fps cameras
                 raise RuntimeError(f"readers starved: relay {relay_fps} fps, base {base_fps} fps")
             warm = [
@@ -324,7 +330,8 @@ def main() -> None:
                 "resolution": "1280x720@25, 2 Mb/s, 1 s GOP (loop-mode synthetic)",
                 "cpu_per_stream": round(relay_ps, 4),
                 "baseline_cpu_per_stream": round(base_ps, 4),
-                "cpu_ratio": round(relay_ps / base_ps, 3) if base_ps > 0 else None,
+                "cpu_ratio": round(ratio, 3),
+                "cpu_ratio_windows": [round(w[1] / w[0], 3) for w in windows if w[0] > 0],
                 "reader_fps_min": {"relay": round(relay_fps, 1), "baseline": round(base_fps, 1)},
                 "ttff_warm_s": round(statistics.median(warm), 3),
                 "ttff_cold_s": round(cold, 3),

@@ -173,6 +173,9 @@ def test_snapshot_and_event_clip(camera_factory, relay_factory) -> None:
     import time
 
     time.sleep(3.2)  # let the pre-event buffer fill
+    # Nobody watches: frames wait in the upstream's C ring, health comes from C counters.
+    health = relay.health("cam1")
+    assert health["fps"] > 10 and 300_000 < health["bitrate_bps"] < 2_000_000, health
     tok = relay.token("cam1")
     res = httpx.get(
         f"{relay.http}/snapshot/cam1.jpg", params={"token": tok, "width": 320}, timeout=20

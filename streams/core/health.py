@@ -27,29 +27,38 @@ class StreamEvent:
 
 
 class RateMeter:
-    """Frames and bytes over a sliding window, fed from the streaming thread."""
+    """Frame and byte rates over a sliding window, from cumulative counters.
+
+    The stream actor samples counters kept in C (the ring's rendered frames, the RTP
+    session's received octets) a few times a second, so health costs nothing per frame.
+    """
 
     def __init__(self, window_s: float = 2.0) -> None:
         self.window_s = window_s
-        self._samples: deque[tuple[float, int]] = deque()
-        self.last_at: float | None = None
+        self._samples: deque[tuple[float, int, int | None]] = deque()
+        self.last_at: float | None = None  #: when the frame counter last moved
         self.frames_total = 0
 
-    def add(self, size: int, now: float | None = None) -> None:
+    def reset(self) -> None:
+        """A new upstream session: its counters start again from zero."""
+        self._samples.clear()
+
+    def observe(self, frames: int, octets: int | None, now: float | None = None) -> None:
+        """Record the session's cumulative ``frames`` and ``octets`` (None: not known)."""
         now = time.monotonic() if now is None else now
-        self._samples.append((now, size))
-        self.last_at = now
-        self.frames_total += 1
-        while self._samples and now - self._samples[0][0] > self.window_s:
+        previous = self._samples[-1][1] if self._samples else 0
+        if frames > previous:
+            self.frames_total += frames - previous
+            self.last_at = now
+        self._samples.append((now, frames, octets))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= self.window_s:
             self._samples.popleft()
 
-    def rates(self, now: float | None = None) -> tuple[float, float]:
+    def rates(self) -> tuple[float, float]:
         """(frames per second, bits per second) over the window."""
-        now = time.monotonic() if now is None else now
-        samples = [s for s in list(self._samples) if now - s[0] <= self.window_s]
-        if len(samples) < 2:
+        if len(self._samples) < 2:
             return 0.0, 0.0
-        span = max(samples[-1][0] - samples[0][0], 1e-3)
-        frames = len(samples) - 1
-        bits = 8 * sum(size for _, size in samples[1:])
-        return frames / span, bits / span
+        (t0, f0, o0), (t1, f1, o1) = self._samples[0], self._samples[-1]
+        span = max(t1 - t0, 1e-3)
+        bits = 8 * (o1 - o0) if o0 is not None and o1 is not None else 0
+        return (f1 - f0) / span, bits / span

@@ -19,12 +19,14 @@ from streams.config import StreamsConfig
 from streams.core.fanout import Fanout
 from streams.core.health import RateMeter, StreamEvent, StreamState
 from streams.core.media import AccessUnit
+from streams.core.ring import RingSizer
 from streams.core.upstream import UpstreamSession
 
 log = logging.getLogger(__name__)
 
-#: Frames the upstream's ring holds between drains (4 per second): 2 s at 60 fps.
-RING_FRAMES = 120
+#: How often a live stream's actor samples its counters and checks for stalls and idling
+#: (a failure wakes it at once).
+WATCH_TICK_S = 0.5
 
 
 @dataclass
@@ -68,6 +70,7 @@ class CameraStream:
         self.last_error: str | None = None
         self.upstream_connects = 0
         self.meter = RateMeter()
+        self.ring = RingSizer(settings.prebuffer_s)
         self._leases: dict[int, Lease] = {}
         self._last_release = time.monotonic()
         self._session: UpstreamSession | None = None
@@ -175,6 +178,8 @@ class CameraStream:
         self._first_frame.clear()
         self._failed.clear()
         self._pts_map = None
+        self.ring.reset()
+        self.meter.reset()
         self.upstream_connects += 1
         try:
             session = UpstreamSession(
@@ -182,7 +187,7 @@ class CameraStream:
                 self._on_unit,
                 self._on_error,
                 self.camera_id,
-                ring_size=RING_FRAMES,
+                ring_size=self.ring.frames(),
                 on_linked=self._on_linked,
             )
             self._session = session
@@ -217,12 +222,14 @@ class CameraStream:
         while True:
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._failed.wait(), 0.25)
+                await asyncio.wait_for(self._failed.wait(), WATCH_TICK_S)
                 return self.last_error or "upstream failed"
             except TimeoutError:
                 pass
-            self._drain()  # frames nobody needed at once: GOP cache, pre-event buffer, health
             now = time.monotonic()
+            session = self._session
+            if session is not None:  # counted in C: health costs nothing per frame
+                self.meter.observe(*session.counters(), now=now)
             last = self.meter.last_at or now
             if now - last > self.settings.stall_timeout_s:
                 return f"no frame for {self.settings.stall_timeout_s:g}s"
@@ -261,10 +268,17 @@ class CameraStream:
                 log.exception("%s: proxysink listener failed", self.camera_id)
 
     def _update_live(self) -> None:
-        """Per-frame hand-over while Python consumers watch (or the first frame is awaited)."""
+        """Per-frame hand-over while Python consumers watch, or while the first frames are
+        awaited (the first one, and two keyframes to size the ring); else frames wait in the
+        ring until someone needs them (``_drain``)."""
         session = self._session
         if session is not None:
-            session.set_live(self.fanout.consumer_count > 0 or not self._first_frame.is_set())
+            session.set_ring_size(self.ring.frames())
+            session.set_live(
+                self.fanout.consumer_count > 0
+                or not self._first_frame.is_set()
+                or not self.ring.learned
+            )
 
     def _drain(self) -> None:
         session = self._session
@@ -288,7 +302,8 @@ class CameraStream:
         else:
             media_time = self._pts_map[1] + (pts - self._pts_map[0])
         self._last_media_time = media_time
-        self.meter.add(len(data))
+        if self.ring.observe(keyframe, pts) and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._update_live)
         self.fanout.publish(AccessUnit(data, media_time, keyframe, codec))
         if not self._first_frame.is_set() and self._loop is not None:
             self._loop.call_soon_threadsafe(self._first_frame.set)

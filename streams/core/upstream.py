@@ -4,9 +4,9 @@ The tee feeds, without leaving C, a ``proxysink`` (the RTSP re-serve's media
 pulls from it through a ``proxysrc``) and an appsink used as a ring buffer.
 Python sees frames in one of two modes: ``live`` (the appsink signals every
 frame; for WebRTC/fMP4/clip consumers, who need them at once) or drained in
-batches by ``drain()`` (the stream actor calls it a few times a second and
-before the GOP cache is read), so a camera that only RTSP readers watch costs
-almost no Python per frame. A session is one connection to a camera; the stream
+batches by ``drain()`` (only when the GOP cache or the pre-event buffer is read),
+so a camera that only RTSP readers watch costs no Python per frame; its health
+comes from counters kept in C (``counters()``). A session is one connection to a camera; the stream
 actor makes a new one on every (re)connect. Callbacks come from GStreamer
 threads and must be thread-safe and quick.
 """
@@ -57,6 +57,7 @@ class UpstreamSession:
         self._live = True  # until told otherwise: the first frame must be seen at once
         self._pull_lock = threading.Lock()
         self._linked = False
+        self._rtp_session: int | None = None  # rtspsrc's session of the video stream
         self._stopped = threading.Event()
         self.pipeline = Gst.Pipeline.new(f"upstream-{name}")
         self.src = make_source()
@@ -99,6 +100,9 @@ class UpstreamSession:
         if media != "video" or self._linked:
             self._sink_away(pad)  # audio, metadata, or a second video track
             return
+        parts = pad.get_name().split("_")  # rtspsrc: recv_rtp_src_<session>_<ssrc>_<pt>
+        if len(parts) > 3 and parts[3].isdigit():
+            self._rtp_session = int(parts[3])
         codec = {"H264": "h264", "H265": "h265"}.get(encoding)
         if codec not in SUPPORTED_CODECS:
             self._sink_away(pad)
@@ -163,6 +167,35 @@ class UpstreamSession:
             self.ring.set_property("emit-signals", live)
         if live:
             self.drain()  # frames queued meanwhile go first, in order
+
+    def set_ring_size(self, frames: int) -> None:
+        self.ring_size = frames
+        if self.ring is not None and self.ring.get_property("max-buffers") != frames:
+            self.ring.set_property("max-buffers", frames)
+
+    def counters(self) -> tuple[int, int | None]:
+        """Cumulative (frames into the ring, octets the camera sent; None if unknown)."""
+        ring = self.ring
+        frames = int(ring.get_property("stats").get_value("rendered")) if ring else 0
+        try:
+            return frames, self._octets()
+        except (TypeError, ValueError):  # stats of an unexpected shape: no bitrate, no crash
+            return frames, None
+
+    def _octets(self) -> int | None:
+        manager = self.src.get_by_name("manager") if isinstance(self.src, Gst.Bin) else None
+        if manager is None or self._rtp_session is None:
+            return None
+        session = manager.emit("get-session", self._rtp_session)
+        if session is None:
+            return None
+        stats = session.get_property("stats")  # keep it referenced: the sources live in it
+        total = 0
+        for source in stats.get_value("source-stats") or []:
+            # The camera's source; rtpbin also lists its own (internal, nothing received).
+            if not source.get_value("internal"):
+                total += int(source.get_value("octets-received"))
+        return total
 
     def drain(self) -> int:
         """Hand over every frame waiting in the ring; returns how many (thread-safe)."""
