@@ -8,7 +8,9 @@ from typing import Any
 import psycopg
 
 from adapters.model import WeighInMotion
+from hub.store.queries import latest_readings
 from hub.store.settings import StoreConfig
+from hub.store.visibility import Visibility
 from hub.store.writer import BatchWriter, DeadLetter
 from tests.fixtures.store import make_event, make_reading, run, store_layout
 
@@ -16,6 +18,15 @@ from tests.fixtures.store import make_event, make_reading, run, store_layout
 async def _write(dsn: str, writer: BatchWriter, **batch):  # type: ignore[no-untyped-def]
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         return await writer.write(conn, **batch)
+
+
+def _latest(dsn: str) -> list[tuple[str, str, float]]:
+    async def go() -> list[tuple[str, str, float]]:
+        async with await psycopg.AsyncConnection.connect(dsn) as conn:
+            rows = await latest_readings(conn, Visibility.everything())
+        return [(r.sensor, r.metric, r.value) for r in rows]
+
+    return run(go())
 
 
 def _count(dsn: str, query: str) -> int:
@@ -117,11 +128,7 @@ def test_readings_dimensions_and_latest(store_dsn: str) -> None:
     with psycopg.connect(store_dsn) as conn:
         sensors = conn.execute("SELECT id, registered FROM sensors ORDER BY id").fetchall()
         metrics = conn.execute("SELECT name, unit FROM metrics ORDER BY name").fetchall()
-        latest = conn.execute(
-            "SELECT s.id, m.name, l.value FROM latest_readings l JOIN sensors s ON s.key = "
-            "l.sensor_key "
-            "JOIN metrics m ON m.key = l.metric_key ORDER BY 1, 2"
-        ).fetchall()
+    latest = _latest(store_dsn)
     assert sensors == [("aq1", False), ("aq2", False)]
     assert metrics == [("no2", "ug/m3"), ("pm25", "ug/m3")]
     # The older late reading did not replace the newest value.
@@ -237,11 +244,8 @@ def test_cached_keys_fast_path_keeps_window_duplicates_and_latest_exact(store_ds
     assert (mixed.readings_inserted, mixed.readings_duplicate, mixed.dead_lettered) == (400, 1, 2)
     assert (new_keys.readings_inserted, new_keys.dead_lettered) == (1, 1)
     assert (again.readings_inserted, again.readings_duplicate, again.dead_lettered) == (0, 401, 2)
+    latest = [r for r in _latest(store_dsn) if r[0] in ("a", "b")]
     with psycopg.connect(store_dsn) as conn:
-        latest = conn.execute(
-            "SELECT s.id, m.name, l.value FROM latest_readings l JOIN sensors s ON s.key = "
-            "l.sensor_key JOIN metrics m ON m.key = l.metric_key WHERE s.id IN ('a', 'b') "
-            "ORDER BY 1, 2").fetchall()
         kept = conn.execute(
             "SELECT value FROM readings r JOIN sensors s ON s.key = r.sensor_key JOIN metrics m "
             "ON m.key = r.metric_key WHERE s.id = %s AND m.name = %s AND time = %s",
@@ -273,3 +277,29 @@ def test_late_rows_outside_prepared_partitions_are_stored(store_dsn: str) -> Non
             "WHERE hi > now() - interval '301 days' AND lo < now() - interval '280 days'",
         )
         assert weeks >= 3
+
+
+def test_latest_is_exact_while_hints_lag_and_after_a_lost_writer(store_dsn: str) -> None:
+    """Hints are written for new series at once and otherwise only every interval; the
+    latest query adds what arrived since, so it never lags, not even for a writer that
+    died holding hints."""
+    t0 = datetime.now(UTC) - timedelta(minutes=30)
+    lagging = BatchWriter(StoreConfig(latest_hint_interval_s=3600))
+
+    def batch(minute: int, value: float) -> list[Any]:
+        at = t0 + timedelta(minutes=minute)
+        return [make_reading(at=at, sensor=s, metric="pm25", value=value) for s in ("h1", "h2")]
+
+    run(_write(store_dsn, lagging, readings=batch(0, 1.0)))  # new series: hinted at once
+    run(_write(store_dsn, lagging, readings=batch(1, 2.0)))  # held in memory
+    with psycopg.connect(store_dsn) as conn:
+        hints = conn.execute("SELECT value FROM latest_readings ORDER BY 1").fetchall()
+    assert hints == [(1.0,), (1.0,)]
+    assert _latest(store_dsn) == [("h1", "pm25", 2.0), ("h2", "pm25", 2.0)]
+    # That writer is gone; another one, writing hints every batch, continues.
+    eager = BatchWriter(StoreConfig(latest_hint_interval_s=0))
+    run(_write(store_dsn, eager, readings=batch(2, 3.0)[:1]))
+    with psycopg.connect(store_dsn) as conn:
+        hints = conn.execute("SELECT value FROM latest_readings ORDER BY 1").fetchall()
+    assert hints == [(1.0,), (3.0,)]
+    assert _latest(store_dsn) == [("h1", "pm25", 3.0), ("h2", "pm25", 2.0)]

@@ -57,6 +57,14 @@ class StoreConfig(BaseModel):
         le=3650,
         description="TimescaleDB: chunks are compressed after this (longer than the edge backlog).",
     )
+    latest_hint_interval_s: float = Field(
+        2.0,
+        ge=0,
+        le=3600,
+        description="How often a writer refreshes the latest-reading hints (``latest_readings``); "
+        "a series seen for the first time is written at once. Queries stay exact either way: "
+        "they add what arrived after the hint; a shorter interval only makes them cheaper.",
+    )
     max_dead_letter_payload: int = Field(
         1_048_576,
         ge=1024,

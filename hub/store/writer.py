@@ -21,6 +21,7 @@ import psycopg
 
 from adapters.model import Event, Reading, ReadingRow
 from hub.store.copyin import CopyTarget, Row
+from hub.store.latest import LatestHints
 from hub.store.partitions import PartitionCoverage
 from hub.store.settings import StoreConfig
 
@@ -53,20 +54,13 @@ READINGS = CopyTarget(
     types=["timestamptz", "int4", "int4", "float8", "int2"],
 )
 
-#: A ``READINGS`` row's time, and its series (sensor key, metric key).
+#: A ``READINGS`` row's time.
 _TIME = itemgetter(0)
-_SERIES = itemgetter(1, 2)
 
 _WIM_INSERT = (
     "INSERT INTO wim_records (event_id, occurred_at, station, lane, plate, gross_kg, axle_count, "
     "axle_weights_kg, speed_kmh, calibration_id, limit_kg, overweight, excess_ratio) "
     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-)
-_LATEST_UPSERT = (
-    "INSERT INTO latest_readings (sensor_key, metric_key, time, value, quality) "
-    "SELECT * FROM unnest(%s::int[], %s::int[], %s::timestamptz[], %s::float8[], %s::int2[]) "
-    "ON CONFLICT (sensor_key, metric_key) DO UPDATE SET time = excluded.time, "
-    "value = excluded.value, quality = excluded.quality WHERE excluded.time > latest_readings.time"
 )
 
 
@@ -166,12 +160,14 @@ class BatchWriter:
         self._rollup_tables: bool | None = None
         self._partitioned = False  # plain PostgreSQL: partitions are made on demand
         self._partitions = PartitionCoverage()
+        self._hints = LatestHints(self.config.latest_hint_interval_s)
 
     def forget(self) -> None:
         """Drop cached keys (call after rolling back an outer transaction around ``write``)."""
         self._sensors.clear()
         self._metrics.clear()
         self._partitions.forget()
+        self._hints.forget()
 
     async def write(
         self,
@@ -214,6 +210,7 @@ class BatchWriter:
                     result.dead_lettered = len(letters)
         except BaseException:
             self._sensors, self._metrics = sensors_before, metrics_before
+            self._hints.forget()
             raise
         return result
 
@@ -367,30 +364,8 @@ class BatchWriter:
                 )
         result.rejections += [d.reason for d in letters]
         if outcome.inserted:
-            await self._update_latest(conn, outcome.inserted)
+            await self._hints.update(conn, outcome.inserted)
         return letters
-
-    async def _update_latest(self, conn: psycopg.AsyncConnection[Any], rows: list[Row]) -> None:
-        """Upsert the newest inserted row of each (sensor, metric).
-
-        Inserted rows are unique per (sensor, metric, time), so ordering them by time
-        (a near no-op for a chronological batch) and letting later rows overwrite earlier
-        ones in a dict leaves exactly the newest per key, without a Python loop.
-        """
-        ordered = sorted(rows, key=_TIME)
-        newest: dict[tuple[int, int], Row] = dict(zip(map(_SERIES, ordered), ordered, strict=True))
-        keys = sorted(newest)
-        latest = [newest[k] for k in keys]
-        await conn.execute(
-            _LATEST_UPSERT,
-            (
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [r[0] for r in latest],
-                [r[3] for r in latest],
-                [r[4] for r in latest],
-            ),
-        )
 
     async def _dead_letters(
         self, conn: psycopg.AsyncConnection[Any], letters: list[DeadLetter], now: datetime
