@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 
 from adapters.model import WeighInMotion
+from hub.store.maintain import maintain
 from hub.store.queries import latest_readings
 from hub.store.settings import StoreConfig
 from hub.store.visibility import Visibility
@@ -282,7 +283,7 @@ def test_late_rows_outside_prepared_partitions_are_stored(store_dsn: str) -> Non
 def test_latest_is_exact_while_hints_lag_and_after_a_lost_writer(store_dsn: str) -> None:
     """Hints are written for new series at once and otherwise only every interval; the
     latest query adds what arrived since, so it never lags, not even for a writer that
-    died holding hints."""
+    died holding hints, whose pending row maintenance folds into the hints."""
     t0 = datetime.now(UTC) - timedelta(minutes=30)
     lagging = BatchWriter(StoreConfig(latest_hint_interval_s=3600))
 
@@ -290,16 +291,31 @@ def test_latest_is_exact_while_hints_lag_and_after_a_lost_writer(store_dsn: str)
         at = t0 + timedelta(minutes=minute)
         return [make_reading(at=at, sensor=s, metric="pm25", value=value) for s in ("h1", "h2")]
 
+    def table(query: str) -> list[Any]:
+        with psycopg.connect(store_dsn) as conn:
+            return conn.execute(query).fetchall()
+
     run(_write(store_dsn, lagging, readings=batch(0, 1.0)))  # new series: hinted at once
+    assert table("SELECT count(*) FROM latest_pending") == [(0,)]
     run(_write(store_dsn, lagging, readings=batch(1, 2.0)))  # held in memory
-    with psycopg.connect(store_dsn) as conn:
-        hints = conn.execute("SELECT value FROM latest_readings ORDER BY 1").fetchall()
-    assert hints == [(1.0,), (1.0,)]
-    assert _latest(store_dsn) == [("h1", "pm25", 2.0), ("h2", "pm25", 2.0)]
-    # That writer is gone; another one, writing hints every batch, continues.
+    run(_write(store_dsn, lagging, readings=batch(2, 3.0)))
+    assert table("SELECT value FROM latest_readings ORDER BY 1") == [(1.0,), (1.0,)]
+    assert table("SELECT since FROM latest_pending") == [(t0 + timedelta(minutes=1),)]
+    assert _latest(store_dsn) == [("h1", "pm25", 3.0), ("h2", "pm25", 3.0)]
+    # That writer dies holding hints; another one, writing hints every batch, continues.
     eager = BatchWriter(StoreConfig(latest_hint_interval_s=0))
-    run(_write(store_dsn, eager, readings=batch(2, 3.0)[:1]))
-    with psycopg.connect(store_dsn) as conn:
-        hints = conn.execute("SELECT value FROM latest_readings ORDER BY 1").fetchall()
-    assert hints == [(1.0,), (3.0,)]
-    assert _latest(store_dsn) == [("h1", "pm25", 3.0), ("h2", "pm25", 2.0)]
+    run(_write(store_dsn, eager, readings=batch(3, 4.0)[:1]))
+    assert table("SELECT value FROM latest_readings ORDER BY 1") == [(1.0,), (4.0,)]
+    assert _latest(store_dsn) == [("h1", "pm25", 4.0), ("h2", "pm25", 3.0)]
+    # Maintenance folds the dead writer's row once it is old enough; nothing is pending.
+    with psycopg.connect(store_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE latest_pending SET updated_at = now() - interval '1 hour'")
+
+    async def maintain_now() -> int:
+        async with await psycopg.AsyncConnection.connect(store_dsn, autocommit=True) as conn:
+            return (await maintain(conn, StoreConfig())).latest_hints_folded
+
+    assert run(maintain_now()) == 1
+    assert table("SELECT count(*) FROM latest_pending") == [(0,)]
+    assert table("SELECT value FROM latest_readings ORDER BY 1") == [(3.0,), (4.0,)]
+    assert _latest(store_dsn) == [("h1", "pm25", 4.0), ("h2", "pm25", 3.0)]

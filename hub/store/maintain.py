@@ -5,7 +5,8 @@ behind, ``partitions_ahead_days`` ahead) and drops whole partitions past
 retention. TimescaleDB: sets the retention/compression policies to the
 configured values (its background jobs do the work); with the Apache-only
 build (no policies) it drops old chunks itself. Both: rollups and dead letters
-past retention are deleted; weigh-in-motion records follow their own retention.
+past retention are deleted; weigh-in-motion records follow their own retention;
+latest-reading hints a dead writer never wrote are rebuilt (``latest.fold``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from hub.store.latest import fold as fold_latest
 from hub.store.settings import StoreConfig
 
 
@@ -28,6 +30,7 @@ class MaintenanceReport:
     rows_deleted: dict[str, int] = field(default_factory=dict)
     rollup_ranges_refreshed: int = 0
     chunks_compressed: int = 0
+    latest_hints_folded: int = 0
 
 
 async def _info(conn: psycopg.AsyncConnection[Any]) -> tuple[bool, bool]:
@@ -127,6 +130,9 @@ async def maintain(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) -> Main
             )
             report.rows_deleted[table] = cur.rowcount
     report.rollup_ranges_refreshed = await refresh_rollups(conn)
+    report.latest_hints_folded = await fold_latest(
+        conn, max(60.0, 10 * cfg.latest_hint_interval_s)
+    )
     if caggs and conn.autocommit:
         report.chunks_compressed, report.partitions_dropped = await _timescale_jobs(conn, cfg)
     return report

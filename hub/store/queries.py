@@ -340,10 +340,13 @@ async def latest_readings(
 ) -> list[LatestReading]:
     """The newest value of every visible sensor and metric (optionally only some sensors/sites).
 
-    ``latest_readings`` holds a hint per series that may lag its writer
-    (``hub/store/latest.py``); a probe of ``readings`` after the hint's time makes the
-    answer exact (an index scan that only the newest chunk or partition can satisfy).
+    ``latest_readings`` holds a hint per series that may lag while a writer holds newer
+    ones (``hub/store/latest.py``); from the oldest time such a writer declared
+    (``latest_pending``), a probe of ``readings`` after each hint makes the answer exact.
+    That time is passed as a value, so only the chunks or partitions after it are planned.
     """
+    cur = await conn.execute("SELECT min(since) FROM latest_pending")
+    since = (await cur.fetchone() or (None,))[0]
     vis_sql, params = vis.sensors_predicate("s")
     extra: list[sql.Composable] = []
     if sensors is not None:
@@ -352,15 +355,22 @@ async def latest_readings(
     if sites is not None:
         extra.append(sql.SQL(" AND s.site_id = ANY(%s)"))
         params.append(sites)
+    columns = sql.SQL("l.time, l.value, l.quality")
+    probe = sql.SQL("")
+    if since is not None:
+        columns = sql.SQL(
+            "coalesce(n.time, l.time), coalesce(n.value, l.value), coalesce(n.quality, l.quality)"
+        )
+        probe = sql.SQL(
+            "LEFT JOIN LATERAL (SELECT r.time, r.value, r.quality FROM readings r "
+            "WHERE r.sensor_key = l.sensor_key AND r.metric_key = l.metric_key "
+            "AND r.time >= %s AND r.time > l.time ORDER BY r.time DESC LIMIT 1) n ON true "
+        )
+        params.insert(0, since)
     query = sql.SQL(
-        "SELECT s.id, m.name, m.unit, s.site_id, s.department_id, coalesce(n.time, l.time), "
-        "coalesce(n.value, l.value), coalesce(n.quality, l.quality) "
+        "SELECT s.id, m.name, m.unit, s.site_id, s.department_id, {} "
         "FROM latest_readings l JOIN sensors s ON s.key = l.sensor_key "
-        "JOIN metrics m ON m.key = l.metric_key "
-        "LEFT JOIN LATERAL (SELECT r.time, r.value, r.quality FROM readings r "
-        "WHERE r.sensor_key = l.sensor_key AND r.metric_key = l.metric_key AND r.time > l.time "
-        "ORDER BY r.time DESC LIMIT 1) n ON true "
-        "WHERE {}{} ORDER BY s.id, m.name"
-    ).format(vis_sql, sql.SQL("").join(extra))
+        "JOIN metrics m ON m.key = l.metric_key {}WHERE {}{} ORDER BY s.id, m.name"
+    ).format(columns, probe, vis_sql, sql.SQL("").join(extra))
     cur = await conn.execute(query, params)
     return [LatestReading(*r) for r in await cur.fetchall()]

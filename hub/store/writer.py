@@ -21,7 +21,7 @@ import psycopg
 
 from adapters.model import Event, Reading, ReadingRow
 from hub.store.copyin import CopyTarget, Row
-from hub.store.latest import LatestHints
+from hub.store.latest import Commit, LatestHints
 from hub.store.partitions import PartitionCoverage
 from hub.store.settings import StoreConfig
 
@@ -199,19 +199,22 @@ class BatchWriter:
             await self._partitions.cover(
                 conn, "readings", (t for r in readings if lo <= (t := r.time) <= hi)
             )
+        hinted: Commit | None = None
         try:
             async with conn.transaction():
                 if events:
                     letters += await self._events(conn, events, now, topic, result)
                 if readings:
-                    letters += await self._readings(conn, readings, now, topic, result)
+                    letters_, hinted = await self._readings(conn, readings, now, topic, result)
+                    letters += letters_
                 if letters:
                     await self._dead_letters(conn, letters, now)
                     result.dead_lettered = len(letters)
         except BaseException:
             self._sensors, self._metrics = sensors_before, metrics_before
-            self._hints.forget()
             raise
+        if hinted is not None:
+            hinted()  # committed (or released into the caller's transaction: see forget)
         return result
 
     def _window(self, now: datetime) -> tuple[datetime, datetime]:
@@ -325,7 +328,7 @@ class BatchWriter:
         now: datetime,
         topic: str,
         result: BatchResult,
-    ) -> list[DeadLetter]:
+    ) -> tuple[list[DeadLetter], Commit | None]:
         letters: list[DeadLetter] = []
         lo, hi = self._window(now)
         sensors, metrics = self._sensors, self._metrics
@@ -363,9 +366,8 @@ class BatchWriter:
                     DeadLetter(topic, reason, payload_of(accepted[by_key[READINGS.key_of(row)]]))
                 )
         result.rejections += [d.reason for d in letters]
-        if outcome.inserted:
-            await self._hints.update(conn, outcome.inserted)
-        return letters
+        hinted = await self._hints.stage(conn, outcome.inserted) if outcome.inserted else None
+        return letters, hinted
 
     async def _dead_letters(
         self, conn: psycopg.AsyncConnection[Any], letters: list[DeadLetter], now: datetime
