@@ -66,9 +66,10 @@ class LatestHints:
         self._written_at = 0.0
 
     def forget(self) -> None:
-        """The caller rolled back a transaction around committed batches: start afresh as
-        a new writer. Our pending row, if it survived, is folded by maintenance like a
-        dead writer's; hints already written stay valid."""
+        """A batch failed without knowing whether it committed, or the caller rolled back a
+        transaction around committed batches: start afresh as a new writer. Our pending
+        row, if it exists, keeps queries exact until maintenance folds it like a dead
+        writer's; hints already written stay valid."""
         self.__init__(self.interval_s)  # type: ignore[misc]
 
     async def stage(self, conn: psycopg.AsyncConnection[Any], rows: list[Row]) -> Commit:

@@ -212,6 +212,10 @@ class BatchWriter:
                     result.dead_lettered = len(letters)
         except BaseException:
             self._sensors, self._metrics = sensors_before, metrics_before
+            # The commit may have happened (connection lost while committing): continue as
+            # a new writer; our pending row, if committed, keeps queries exact until
+            # maintenance folds it.
+            self._hints.forget()
             raise
         if hinted is not None:
             hinted()  # committed (or released into the caller's transaction: see forget)
