@@ -136,23 +136,50 @@ def test_city_management_operator_cannot_see_police_cameras(ui_page: UiPage) -> 
     assert not ui.errors, ui.errors
 
 
+def _tile(page, camera: str) -> dict:  # type: ignore[no-untyped-def]
+    return page.eval_on_selector(  # type: ignore[no-any-return]
+        f".tile[data-camera='{camera}']",
+        "e => ({status: e.dataset.status, why: e.querySelector('.state').title,"
+        " transport: e.querySelector('video').dataset.transport || null,"
+        " frames: Number(e.querySelector('video').dataset.frames || 0),"
+        " images: Number(e.querySelector('img.fallback').dataset.frames || 0),"
+        " shown: !e.querySelector('img.fallback').hidden})")
+
+
+def _wait_tile(page, camera: str, pred, timeout: float = 40) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    state = _tile(page, camera)
+    while not pred(state) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        state = _tile(page, camera)
+    return state
+
+
 @pytest.mark.parametrize("webrtc_on_loopback", [False])
-def test_tiles_fall_back_to_snapshots_when_webrtc_cannot_connect(ui_page: UiPage) -> None:
+def test_tiles_fall_back_to_fmp4_then_snapshots_when_webrtc_cannot_connect(ui_page: UiPage) -> None:
+    """WebRTC cannot connect (Chromium may not use loopback): the tile plays fMP4 over the
+    hub's WebSocket gateway; a workstation forced to WebRTC only falls back to snapshots."""
     ui, page = ui_page, ui_page.page
     ui.login("traffic-operator")
     page.dblclick(".cam[data-camera='tr-renmin-1']")
-    deadline = time.monotonic() + 40
-    state = {}
-    while time.monotonic() < deadline:
-        state = page.eval_on_selector(
-            ".tile[data-camera='tr-renmin-1']",
-            "e => ({status: e.dataset.status, why: e.querySelector('.state').title,"
-            " images: Number(e.querySelector('img.fallback').dataset.frames || 0),"
-            " shown: !e.querySelector('img.fallback').hidden})")
-        if state["status"] == "fallback" and state["images"] >= 3:
-            break
-        time.sleep(0.5)
+    state = _wait_tile(page, "tr-renmin-1", lambda s: s["status"] == "live" and s["frames"] > 10)
+    assert state["status"] == "live" and state["transport"] == "fmp4", state
+    assert state["why"].startswith("fMP4 over WebSocket (WebRTC:"), state  # why is on the tile
+    assert not state["shown"], state  # video, not snapshots
+    later = _wait_tile(page, "tr-renmin-1", lambda s: s["frames"] > state["frames"] + 25)
+    assert later["frames"] > state["frames"] + 25, (state, later)  # the video keeps advancing
+    picture = png_data_url_to_rgb(page.eval_on_selector(
+        ".tile[data-camera='tr-renmin-1'] video", VIDEO_PNG_JS))
+    assert not flat_picture(picture) and green_fraction(picture) < 0.2
+    ui.shot("fmp4")
+
+    page.evaluate("localStorage.setItem('cityhub.video_transport', 'webrtc')")
+    page.click(".tile[data-camera='tr-renmin-1'] button[aria-label='Remove']")
+    page.dblclick(".cam[data-camera='tr-renmin-1']")
+    state = _wait_tile(page, "tr-renmin-1",
+                       lambda s: s["status"] == "fallback" and s["images"] >= 3)
     assert state["status"] == "fallback" and state["shown"], state
-    assert state["why"].startswith("WebRTC:"), state  # the reason is on the tile
+    assert state["why"].startswith("WebRTC:"), state
     assert state["images"] >= 3, state  # snapshots keep coming (one a second)
     ui.shot("fallback")
+    assert not ui.errors, ui.errors

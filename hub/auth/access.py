@@ -26,6 +26,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg.rows import dict_row
+from starlette.requests import HTTPConnection
 
 from hub.audit import chain
 from hub.auth import accounts, grant_store, tokens
@@ -126,7 +127,7 @@ class Anonymous:
         )
 
 
-def _runtime(request: Request) -> Runtime:
+def _runtime(request: HTTPConnection) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
@@ -237,8 +238,8 @@ def recheck(conn: psycopg.Connection[Any], caller: Caller) -> Caller:
 def public(reason: str, db: bool = True) -> Any:
     """The access rule "anyone", with the reason written where the route is declared."""
 
-    def dependency(request: Request) -> Iterator[Anonymous]:
-        runtime = _runtime(request)
+    def dependency(connection: HTTPConnection) -> Iterator[Anonymous]:  # HTTP or WebSocket
+        runtime = _runtime(connection)
         if not db:
             yield Anonymous(runtime, None)  # type: ignore[arg-type]
             return

@@ -1,27 +1,34 @@
 """Serves the web UI (``/ui/``) and a same-origin gateway to the relay (``/ui/relay/...``).
 
-The gateway lets the browser reach WHEP, snapshots and clips through the hub's own
-origin (one port to open on a government network, no CORS): each request carries
-the camera's play token (from ``POST /api/v1/cameras/{id}/play``), which the relay
-verifies; the hub only forwards. Relay health is filtered to the caller's cameras.
+The gateway lets the browser reach WHEP, snapshots, clips and the fMP4-over-WebSocket
+fallback through the hub's own origin (one port to open on a government network, no
+CORS): each request carries the camera's play token (from
+``POST /api/v1/cameras/{id}/play``), which the relay verifies; the hub only forwards.
+Relay health is filtered to the caller's cameras. The relay's browser modules
+(``streams/web``: WHEP and MSE players) are served at ``/ui/stream/``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
-from fastapi import APIRouter, HTTPException, Request, Response
+import websockets
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, RedirectResponse
 from psycopg import sql
 
+import streams.web
 from adapters.model import Ident
 from hub.api.routers.cameras import COLS as CAMERA_COLS
 from hub.auth.access import Anonymous, Caller, public, require
 
 STATIC = Path(__file__).parent / "static"
+STREAM_WEB = Path(streams.web.__file__).parent
 router = APIRouter(include_in_schema=False)
 FORWARD_HEADERS = ("authorization", "content-type")
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -88,6 +95,60 @@ async def clip_file(camera_id: Ident, clip_id: Ident, request: Request,
     return await _forward(ctx, request, "GET", f"/clips/{camera_id}/{clip_id}.mp4")
 
 
+@router.websocket("/ui/relay/fmp4/{camera_id}")
+async def fmp4(websocket: WebSocket, camera_id: Ident,
+               ctx: Anonymous = public(TOKEN_RULE, db=False)) -> None:
+    """Pipes the relay's fMP4 WebSocket (``streams/fmp4``) through: messages both ways and
+    the relay's close code and reason (its refusals are 4000 + HTTP status)."""
+    token = websocket.query_params.get("token", "")
+    base = _relay_base(ctx).replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    await websocket.accept()
+    try:
+        upstream = await websockets.connect(
+            f"{base}/fmp4/{camera_id}?{urlencode({'token': token})}",
+            open_timeout=5, max_size=16 * 1024 * 1024,
+        )
+    except (OSError, websockets.WebSocketException, TimeoutError):
+        await websocket.close(4502, "relay unreachable")
+        return
+    async with upstream:
+        async def down() -> None:
+            async for message in upstream:
+                if isinstance(message, bytes):
+                    await websocket.send_bytes(message)
+                else:
+                    await websocket.send_text(message)
+
+        async def up() -> None:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                await upstream.send(message.get("bytes") or message.get("text") or "")
+
+        tasks = [asyncio.create_task(down()), asyncio.create_task(up())]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        code, reason = upstream.close_code or 1000, upstream.close_reason or ""
+    try:
+        # Codes a peer may not send: 1005 (no code given), 1006 (dropped): say what happened.
+        await websocket.close({1005: 1000, 1006: 4502}.get(code, code), reason[:120])
+    except (RuntimeError, WebSocketDisconnect):
+        pass  # the browser left first
+
+
+@router.get("/ui/stream/{name}.js")
+def stream_module(name: Ident,
+                  ctx: Anonymous = public("the relay's browser players; no data", db=False),
+                  ) -> Response:
+    target = STREAM_WEB / f"{name}.js"
+    if not target.is_file():
+        raise HTTPException(404, "not found")
+    return FileResponse(target, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/ui/relay/health")
 async def relay_health(caller: Caller = require(hold_db=False)) -> list[dict[str, Any]]:
     """The relay's per-camera health, for the cameras the caller may watch only."""
@@ -114,7 +175,8 @@ async def relay_health(caller: Caller = require(hold_db=False)) -> list[dict[str
 def ui_config(ctx: Anonymous = public("map settings only; no data", db=False)) -> dict[str, Any]:
     ui = ctx.runtime.config.ui
     return {"tile_url": ui.tile_url, "tile_attribution": ui.tile_attribution,
-            "tile_max_zoom": ui.tile_max_zoom, "wall_max_tiles": ui.wall_max_tiles}
+            "tile_max_zoom": ui.tile_max_zoom, "wall_max_tiles": ui.wall_max_tiles,
+            "video_transport": ui.video_transport}
 
 
 @router.get("/")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -25,4 +27,11 @@ class UiConfig(BaseModel):
     tile_max_zoom: int = Field(19, ge=1, le=24, description="Highest zoom the tile server offers.")
     wall_max_tiles: int = Field(
         16, ge=1, le=64, description="Most tiles a wall plays at once (browser decode budget)."
+    )
+    video_transport: Literal["auto", "webrtc", "fmp4"] = Field(
+        "auto",
+        description="How wall tiles play: 'auto' tries WebRTC (WHEP) first and falls back to "
+        "fMP4 over WebSocket (TCP, through the hub's port) where WebRTC cannot pass, then to "
+        "refreshed snapshots; 'fmp4' skips WebRTC (networks that block UDP: no 8 s ICE "
+        "timeout per tile); 'webrtc' never uses fMP4.",
     )

@@ -1,16 +1,24 @@
-// One camera in one tile: WebRTC (WHEP, RFC 9725) through the hub's relay gateway, and an
-// automatic fallback to refreshed JPEG snapshots when WebRTC cannot connect (UDP blocked,
-// codec the browser lacks). Reports "connecting" | "live" | "fallback" | "offline".
+// One camera in one tile: WebRTC (WHEP, RFC 9725) through the hub's relay gateway; where
+// WebRTC cannot pass (UDP blocked, codec the browser lacks, relay trouble), fMP4 over a
+// WebSocket through the same gateway (streams/fmp4); when both fail, refreshed JPEG
+// snapshots. ui.video_transport: "auto" (that order), "fmp4" (skip WebRTC), "webrtc".
+// Reports "connecting" | "live" | "fallback" | "offline"; video.dataset.transport says how.
 import { playToken } from "./api.js";
+import { fmp4Play } from "/ui/stream/mse.js";
 
 const RELAY = "/ui/relay";
 const FIRST_FRAME_MS = 10000;
 const RETRY_MS = [2000, 4000, 8000, 15000];
 const SNAPSHOT_MS = 1000;
 
+/** WHEP refusals (401, 403, 404...) are final; network, ICE, codec (415) and relay (5xx)
+ * failures are worth trying over fMP4. */
+const worthFmp4 = (e) => e.status === undefined || e.status === 415 || e.status >= 500;
+
 export class CameraPlayer {
-  constructor(video, img, camera, onStatus) {
-    Object.assign(this, { video, img, camera, onStatus });
+  constructor(video, img, camera, onStatus, transport = "auto") {
+    Object.assign(this, { video, img, camera, onStatus, transport });
+    this.ws = null;
     this.frames = 0;
     this.stopped = false;
     this.failures = 0;
@@ -28,20 +36,50 @@ export class CameraPlayer {
 
   async start() {
     this.status("connecting");
+    const protocols = ["webrtc", "snapshot", "clip"];
+    if (this.transport !== "webrtc") protocols.push("fmp4");
     try {
-      this.token = (await playToken(this.camera)).token;
+      this.token = (await playToken(this.camera, protocols)).token;
     } catch (e) {
       return this.status("offline", e.message);
     }
+    let why = "";
+    // Where WebRTC just failed, a reconnect goes straight to fMP4 for a while.
+    if (this.transport !== "fmp4" && !(Date.now() < this.fmp4Until)) {
+      try {
+        await this._whep();
+        return this._live("webrtc", "");
+      } catch (e) {
+        this._closePc();
+        why = `WebRTC: ${e.message}`;
+        if (this.stopped || this.transport === "webrtc" || !worthFmp4(e)) {
+          return this.stopped ? undefined : this._fallback(why);
+        }
+      }
+    }
     try {
-      await this._whep();
-      this.failures = 0;
-      this.img.hidden = true;  // snapshots stay on top until WebRTC shows a frame
-      this.status("live");
+      await this._fmp4();
+      if (why) this.fmp4Until = Date.now() + 60000;
+      this._live("fmp4", why ? `fMP4 over WebSocket (${why})` : "fMP4 over WebSocket");
     } catch (e) {
       this._closePc();
-      if (!this.stopped) this._fallback(`WebRTC: ${e.message}`);
+      if (!this.stopped) this._fallback(`${why ? why + "; " : ""}fMP4: ${e.message}`);
     }
+  }
+
+  _live(transport, why) {
+    this.failures = 0;
+    this.video.dataset.transport = transport;
+    this.img.hidden = true;  // snapshots stay on top until the video shows a frame
+    this.status("live", why);
+  }
+
+  async _fmp4() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}`;
+    const start = this.frames;
+    this.ws = await fmp4Play(this.video, url, this.token, { onClose: (e) => this._lost(e.message) });
+    await this._firstFrame(start);
   }
 
   async _whep() {
@@ -61,16 +99,22 @@ export class CameraPlayer {
       method: "POST", body: pc.localDescription.sdp,
       headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${this.token}` },
     });
-    if (r.status !== 201) throw new Error(`${r.status} ${(await r.text()).slice(0, 200)}`);
+    if (r.status !== 201) {
+      throw Object.assign(new Error(`${r.status} ${(await r.text()).slice(0, 200)}`), { status: r.status });
+    }
     this.resource = r.headers.get("Location");
     await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
     pc.addEventListener("connectionstatechange", () => {
       if (this.pc === pc && ["failed", "closed"].includes(pc.connectionState)) this._lost("connection " + pc.connectionState);
     });
     const start = this.frames;
-    const deadline = Date.now() + FIRST_FRAME_MS;
     await Promise.race([gotTrack, new Promise((r) => setTimeout(r, FIRST_FRAME_MS))]);
     this.video.play().catch(() => {});  // resolves only once media flows: not awaited
+    await this._firstFrame(start);
+  }
+
+  async _firstFrame(start) {
+    const deadline = Date.now() + FIRST_FRAME_MS;
     while (this.frames === start) {
       if (this.stopped) throw new Error("stopped");
       if (Date.now() > deadline) throw new Error("no video within 10 s");
@@ -147,9 +191,11 @@ export class CameraPlayer {
   _closePc() {
     clearInterval(this.timer);
     clearTimeout(this.timer);
-    const pc = this.pc, resource = this.resource;
+    const pc = this.pc, resource = this.resource, ws = this.ws;
     this.pc = null;
     this.resource = null;
+    this.ws = null;
+    if (ws) ws.stop();
     if (pc) pc.close();
     if (resource) fetch(resource, { method: "DELETE" }).catch(() => {});
   }
@@ -159,5 +205,6 @@ export class CameraPlayer {
     clearTimeout(this.retry);
     this._closePc();
     this.video.srcObject = null;
+    delete this.video.dataset.transport;
   }
 }

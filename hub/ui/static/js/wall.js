@@ -7,6 +7,8 @@ import { CameraPlayer } from "./player.js";
 
 const STATUS_TEXT = { connecting: "connecting", live: "live", fallback: "live (snapshots)", offline: "offline" };
 const LAST = "cityhub.wall.current";
+// This workstation's choice of video transport ("auto", "webrtc", "fmp4"), over ui.video_transport.
+const TRANSPORT_OVERRIDE = "cityhub.video_transport";
 
 export async function wallPage(root, ctx) {
   const cameras = await api(v1("cameras"));
@@ -120,7 +122,7 @@ export async function wallPage(root, ctx) {
       dot.className = `dot ${s}`;
       state.textContent = STATUS_TEXT[s] || s;
       state.title = why || "";
-    });
+    }, localStorage.getItem(TRANSPORT_OVERRIDE) || ctx.config.video_transport || "auto");
     el.append(video, img,
       h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
         h("button.icon", { title: "Snapshot", "aria-label": "Snapshot", onclick: () => snap(player, cam) }, "📷"),
