@@ -1,14 +1,23 @@
-"""Live events over Server-Sent Events, filtered by the caller's rights (see hub.api.live)."""
+"""Live events over Server-Sent Events, filtered by the caller's rights (see hub.api.live).
+
+Each frame's ``id`` is ``<subscribed at>.<received_at>-<event id>`` (times in µs): a
+client that reconnects with ``Last-Event-ID`` (EventSource does it by itself) resumes
+from there, so a dropped connection or the end of a stream's ``seconds`` loses nothing.
+Delivery is at least once (rows committed out of order are looked for ``OVERLAP`` back,
+never before the original subscription): dedupe by event id. A resume point older than
+``RESUME_MAX`` starts ``RESUME_MAX`` back, announced by an ``event: gap`` frame.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from psycopg import sql
 from psycopg.rows import dict_row
@@ -22,10 +31,35 @@ router = APIRouter(prefix="/live", tags=["live"])
 OVERLAP = timedelta(seconds=10)
 POLL_S = 5.0
 BATCH = 500
+RESUME_MAX = timedelta(hours=1)
+
+
+def _us(at: datetime) -> int:
+    return int(at.timestamp() * 1_000_000)
+
+
+def _at(micros: str) -> datetime:
+    return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
+
+
+def frame_id(floor: datetime, event: dict[str, Any]) -> str:
+    return f"{_us(floor)}.{_us(event['received_at'])}-{event['id']}"
+
+
+def resume_point(last_event_id: str | None) -> tuple[datetime, datetime, str] | None:
+    """(subscribed at, received_at, event id) of a frame this API sent, else None."""
+    if not last_event_id:
+        return None
+    times, _, event_id = last_event_id.strip().partition("-")
+    floor, _, since = times.partition(".")
+    try:
+        return _at(floor), _at(since), str(UUID(event_id))
+    except (ValueError, OverflowError, OSError):
+        return None  # not ours (or mangled): start afresh
 
 
 def _fetch(
-    caller: Caller, since: datetime | None, sent: set[str]
+    caller: Caller, since: datetime | None, sent: set[str], floor: datetime | None = None
 ) -> tuple[list[dict[str, Any]], datetime | None]:
     runtime = caller.runtime
     with runtime.pool.connection() as conn:
@@ -46,7 +80,8 @@ def _fetch(
             " AND {} ORDER BY received_at, id LIMIT %s"
         ).format(now_caller.visibility.sql("events", COLS))
         with conn.cursor(row_factory=dict_row) as cur:
-            rows = cur.execute(query, (since - OVERLAP, BATCH)).fetchall()
+            low = since - OVERLAP if floor is None else max(since - OVERLAP, floor)
+            rows = cur.execute(query, (low, BATCH)).fetchall()
     fresh = [r for r in rows if str(r["id"]) not in sent]
     newest = max([since, *(r["received_at"] for r in rows)])
     if start:
@@ -54,28 +89,46 @@ def _fetch(
     return [_normalise(r) for r in fresh], newest
 
 
-async def _stream(caller: Caller, seconds: int) -> AsyncIterator[bytes]:
+async def _stream(
+    caller: Caller, seconds: int, resume: tuple[datetime, datetime, str] | None
+) -> AsyncIterator[bytes]:
     hub = caller.runtime.live
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     sent: dict[str, float] = {}
     count = 0
     generation = 0
-    already, since = await asyncio.to_thread(_fetch, caller, None, set())
-    sent.update({str(e["id"]): loop.time() for e in already})
+    gap: datetime | None = None
+    if resume is None:
+        already, since = await asyncio.to_thread(_fetch, caller, None, set())
+        sent.update({str(e["id"]): loop.time() for e in already})
+        floor = since
+    else:
+        floor, since, last = resume
+        oldest = datetime.now(UTC) - RESUME_MAX
+        if since < oldest:
+            since = floor = gap = oldest
+        sent[last] = loop.time()
     await asyncio.to_thread(
-        audit_now, caller, "events.live.subscribe", target_type="events", seconds=seconds
+        audit_now,
+        caller,
+        "events.live.subscribe",
+        target_type="events",
+        seconds=seconds,
+        resumed_from=None if resume is None else since.isoformat(),
     )
     yield b": subscribed\n\n"
+    if gap is not None:
+        yield f'event: gap\ndata: {{"since": "{gap.isoformat()}"}}\n\n'.encode()
     try:
         while since is not None and loop.time() < deadline:
             generation = await hub.wait(generation, min(POLL_S, max(0.0, deadline - loop.time())))
-            events, since = await asyncio.to_thread(_fetch, caller, since, set(sent))
+            events, since = await asyncio.to_thread(_fetch, caller, since, set(sent), floor)
             for e in events:
                 sent[str(e["id"])] = loop.time()
                 count += 1
                 data = json.dumps(e, default=str, separators=(",", ":"))
-                yield f"id: {e['id']}\nevent: event\ndata: {data}\n\n".encode()
+                yield f"id: {frame_id(floor, e)}\nevent: event\ndata: {data}\n\n".encode()
             cutoff = loop.time() - 2 * OVERLAP.total_seconds()
             sent = {k: t for k, t in sent.items() if t > cutoff}
             if not events:
@@ -103,10 +156,14 @@ async def live_events(
     seconds: Annotated[
         int, Query(ge=1, le=86400, description="Stream length; reconnect after.")
     ] = 3600,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", max_length=200, description="Resume after this frame."),
+    ] = None,
     caller: Caller = require(Role.analyst, Role.operator, hold_db=False),
 ) -> StreamingResponse:
     return StreamingResponse(
-        _stream(caller, seconds),
+        _stream(caller, seconds, resume_point(last_event_id)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -76,27 +76,46 @@ export async function api(path, { method = "GET", body, query } = {}) {
   return r.status === 204 ? null : r.json();
 }
 
-/** Reads an SSE response (fetch, so the token goes in a header) until `signal` aborts. */
+/** Reads an SSE stream (fetch, so the token goes in a header) until `signal` aborts or the
+ * server ends it (`event: end`). When a stream runs out (its `seconds`) or the connection
+ * drops, it reconnects with Last-Event-ID (back-off on errors), so nothing is missed; the
+ * server delivers at least once: dedupe by event id. Refusals (4xx) end it with an ApiError. */
 export async function streamEvents(path, onEvent, signal) {
-  const r = await authFetch(path, { signal, headers: { Accept: "text/event-stream" } });
-  if (!r.ok) throw new ApiError(r.status, await detail(r));
-  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
+  let lastId = null;
+  let failures = 0;
   for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += value;
-    let cut;
-    while ((cut = buf.indexOf("\n\n")) >= 0) {
-      const frame = buf.slice(0, cut);
-      buf = buf.slice(cut + 2);
-      let type = "message", data = "";
-      for (const line of frame.split("\n")) {
-        if (line.startsWith("event:")) type = line.slice(6).trim();
-        else if (line.startsWith("data:")) data += line.slice(5).trim();
+    try {
+      const headers = { Accept: "text/event-stream" };
+      if (lastId) headers["Last-Event-ID"] = lastId;
+      const r = await authFetch(path, { signal, headers });
+      if (!r.ok) throw new ApiError(r.status, await detail(r));
+      failures = 0;
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let cut;
+        while ((cut = buf.indexOf("\n\n")) >= 0) {
+          const frame = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          let type = "message", data = "";
+          for (const line of frame.split("\n")) {
+            if (line.startsWith("event:")) type = line.slice(6).trim();
+            else if (line.startsWith("data:")) data += line.slice(5).trim();
+            else if (line.startsWith("id:")) lastId = line.slice(3).trim();
+          }
+          if (!data) continue;
+          if (type === "end") return onEvent(type, JSON.parse(data));
+          onEvent(type, JSON.parse(data));
+        }
       }
-      if (data) onEvent(type, JSON.parse(data));
+    } catch (e) {
+      if (signal?.aborted || (e instanceof ApiError && e.status < 500)) throw e;
+      failures++;
     }
+    if (failures) await new Promise((r) => setTimeout(r, Math.min(30000, 500 * 2 ** failures)));
   }
 }
 

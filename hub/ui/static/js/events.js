@@ -162,10 +162,16 @@ export async function eventsPage(root, ctx) {
     } catch (err) { toast(err.message, "error"); }
   }
 
+  const liveSeen = new Set();  // the stream delivers at least once (it resumes after drops)
   function startLive() {
     abort = new AbortController();
     streamEvents(v1("live/events?seconds=3600"), (type, e) => {
-      if (type !== "event" || !matches(e)) return;
+      if (type === "end") { toast(`Live stream ended: ${e.reason}`, "warn"); live.checked = false; return; }
+      if (type === "gap") { toast(`Live stream resumed from ${fmtTime(e.since)}: older events may be missing`, "warn"); return; }
+      if (type !== "event" || liveSeen.has(e.id)) return;
+      liveSeen.add(e.id);
+      if (liveSeen.size > 5000) liveSeen.delete(liveSeen.values().next().value);
+      if (!matches(e)) return;
       rows.prepend(row(e, true));
       while (rows.children.length > MAX_ROWS) rows.lastChild.remove();  // runs for days
       shown++;

@@ -120,7 +120,7 @@ export async function wallPage(root, ctx) {
     const player = new CameraPlayer(video, img, cam.id, (s, why) => {
       el.dataset.status = s;
       dot.className = `dot ${s}`;
-      state.textContent = STATUS_TEXT[s] || s;
+      state.textContent = s === "live" && video.dataset.transport === "fmp4" ? "live (fMP4)" : STATUS_TEXT[s] || s;
       state.title = why || "";
     }, localStorage.getItem(TRANSPORT_OVERRIDE) || ctx.config.video_transport || "auto");
     el.append(video, img,
