@@ -64,12 +64,26 @@ class EdgeAgent:
 
     # -- producing -------------------------------------------------------------
 
-    def submit(self, events: list[Event], readings: list[Reading] | None = None) -> None:
-        """Commit events (evidence) and readings (telemetry) to the outbox. Thread-safe."""
-        from hub.ingest.topics import events_topic, readings_topic
+    def submit(
+        self,
+        events: list[Event],
+        readings: list[Reading] | None = None,
+        media: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Commit events (evidence), the media they reference ((sha256, bytes): evidence,
+        ahead of the events) and readings (telemetry) to the outbox. Thread-safe."""
+        from hub.ingest.topics import events_topic, media_topic, readings_topic
 
         dept, site = self.config.site.department, self.config.site.id
-        msgs = [
+        msgs = []
+        uplink = self.config.uplink
+        if uplink.upload_media:
+            msgs += [
+                Message(media_topic(dept, site, sha), data, "")
+                for sha, data in media or []
+                if len(data) <= uplink.upload_media_max_bytes
+            ]
+        msgs += [
             Message(events_topic(dept, site, e.source_system), e.model_dump_json().encode())
             for e in events
         ]
@@ -90,9 +104,9 @@ class EdgeAgent:
         if not detections:
             return
         quality = cam.analytics.snapshot_quality if cam.analytics else 85
-        snap = snapshot_ref(self.snapshots, frame, quality)
+        snap, jpeg = snapshot_ref(self.snapshots, frame, quality)
         events = [detection_event(self.config, cam, d, snap) for d in detections]
-        self.submit(events)
+        self.submit(events, media=[(snap.sha256, jpeg)])
         evidence = [str(e.id) for e in events if "clip_request" in e.attributes]
         camera = self.cameras.get(cam.id)
         if evidence and camera is not None:

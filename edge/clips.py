@@ -3,7 +3,8 @@
 A detection's event is committed at once (alerts must not wait for video); its
 clip follows as a separate evidence event ``clip`` whose ``media`` holds the MP4
 (``GET /clips/<sha256>.mp4`` on the box, sha256 pinned) and whose
-``attributes.events`` lists the ids of the events it covers. Detections that
+``attributes.events`` lists the ids of the events it covers; the MP4 itself is
+uploaded to the hub with it (``uplink.upload_media``). Detections that
 arrive while a clip of the same camera is being recorded join that clip instead
 of starting another, so a burst of crossings costs one clip.
 """
@@ -30,7 +31,7 @@ class ClipCutter:
         config: EdgeConfig,
         directory: Path,
         base_url: str,
-        submit: Callable[[list[Event]], None],
+        submit: Callable[..., None],
     ) -> None:
         self.config = config
         self.dir = directory
@@ -87,7 +88,10 @@ class ClipCutter:
                 )
             ],
         )
+        path = self.path(clip.sha256)
         try:
-            await asyncio.to_thread(self.submit, [event])
+            await asyncio.to_thread(
+                lambda: self.submit([event], media=[(clip.sha256, path.read_bytes())])
+            )
         except Exception:
             log.exception("%s: clip event could not be stored", cam.id)

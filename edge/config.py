@@ -158,6 +158,21 @@ class UplinkConfig(Section):
         default_factory=BrokerConfig, description="Broker and this box's identity."
     )
     keepalive_s: int = Field(15, ge=5, le=3600, description="MQTT keepalive.")
+    upload_media: bool = Field(
+        True,
+        description="Publish every snapshot and clip an event references "
+        "(city/<dept>/<site>/edge/media/<sha256>, through the outbox like events), so the "
+        "hub keeps the evidence even when this box is gone. Off where the uplink is too thin: "
+        "the hub then fetches pictures from the box while it is reachable.",
+    )
+    upload_media_max_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Larger media stay on the box (served from it, sha256 pinned): keep this "
+        "below the broker's max_packet_size (10 MiB in deploy/), which disconnects a client "
+        "that sends more.",
+    )
     session_expiry_s: int = Field(
         7 * 86400,
         ge=0,

@@ -97,6 +97,11 @@ def detection_event(
     )
 
 
-def snapshot_ref(store: SnapshotStore, frame: np.ndarray, quality: int) -> MediaRef:
-    sha = store.save(encode_jpeg(frame, quality))
-    return MediaRef(kind="snapshot", uri=store.uri(sha), sha256=sha, content_type="image/jpeg")
+def snapshot_ref(
+    store: SnapshotStore, frame: np.ndarray, quality: int
+) -> tuple[MediaRef, bytes]:
+    """The saved snapshot's reference, and its JPEG bytes (for the upload to the hub)."""
+    jpeg = encode_jpeg(frame, quality)
+    sha = store.save(jpeg)
+    ref = MediaRef(kind="snapshot", uri=store.uri(sha), sha256=sha, content_type="image/jpeg")
+    return ref, jpeg

@@ -34,7 +34,9 @@ INGEST_USER = "cityhub-ingest"
 HUB_USER = "cityhub-hub"
 
 #: What an edge box may publish, relative to ``city/<department>/<site>/``.
-EDGE_WRITE = ("+/events", "sensor/readings", "+/native/+", "edge/health", "edge/status")
+EDGE_WRITE = (
+    "+/events", "sensor/readings", "+/native/+", "edge/health", "edge/status", "edge/media/+"
+)
 #: What an edge box may subscribe to, relative to the same prefix.
 EDGE_READ = ("edge/config",)
 

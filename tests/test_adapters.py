@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from datetime import UTC, datetime
@@ -369,3 +370,24 @@ def test_edge_status_and_health() -> None:
                    "uplink.connected": 1.0, "clock.offset_s": 0.002}
     assert {r.sensor for r in out.readings} == {"edge-xinhua-5th"}
     assert adapt_message("city/police/xinhua-5th/edge/config", b"{}", NOW).letters == []
+
+
+def test_edge_media_is_kept_only_when_it_is_what_its_topic_says() -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 100
+    mp4 = b"\x00\x00\x00\x18ftypisom" + b"\x00" * 100
+    sha = hashlib.sha256
+    for body, ctype in ((jpeg, "image/jpeg"), (mp4, "video/mp4")):
+        out = adapt_message(f"city/police/x/edge/media/{sha(body).hexdigest()}", body, NOW)
+        (blob,) = out.media
+        assert (blob.content_type, blob.data, blob.department, blob.site) == (
+            ctype, body, "police", "x")
+        assert out.events == out.letters == []
+    bad = [
+        (f"city/police/x/edge/media/{sha(jpeg).hexdigest()}", jpeg + b"!", "does not match"),
+        (f"city/police/x/edge/media/{sha(b'MZ').hexdigest()}", b"MZ", "neither a JPEG"),
+        ("city/police/x/edge/media/NOT-A-SHA", jpeg, "64 hex digits"),
+        (f"city/police/x/safecity/media/{sha(jpeg).hexdigest()}", jpeg, "unexpected levels"),
+    ]
+    for topic, body, reason in bad:
+        out = adapt_message(topic, body, NOW)
+        assert out.media == [] and len(out.letters) == 1 and reason in out.letters[0].reason

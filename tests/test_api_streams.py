@@ -251,3 +251,46 @@ def test_live_events_resume_after_a_dropped_connection(hub_api: HubApi) -> None:
     replayed = {json.loads(d)["id"] for _, d in old[1:]}  # the last hour, seeded rows too
     assert {str(e.id) for e in missed} < replayed and str(seen.id) not in replayed
     assert _frames(hub_api, "police", 1, {"Last-Event-ID": "not-a-frame"}) == []
+
+
+def test_uploaded_edge_media_is_served_and_exported_when_the_box_is_gone(
+    hub_api: HubApi,
+) -> None:
+    """An edge box's snapshot (its URI unreachable now) comes from the hub's copy."""
+    import hashlib
+    import io
+    import zipfile
+
+    from hub.store.media import MediaBlob
+
+    seed_city(hub_api)
+    jpeg = b"\xff\xd8\xff\xe0 edge snapshot"
+    sha = hashlib.sha256(jpeg).hexdigest()
+    gone = f"http://127.0.0.1:9/snapshots/{sha}.jpg"  # discard port: nobody answers
+    ev = Event(occurred_at=datetime.now(UTC) - timedelta(minutes=1), source_system="edge",
+               kind="intrusion", department="traffic", site="traffic-s0",
+               camera="traffic-s0-c0",
+               media=[{"kind": "snapshot", "uri": gone, "sha256": sha,
+                       "content_type": "image/jpeg"}])
+    c, h = hub_api.client, hub_api.headers("traffic")
+    _write(hub_api, [ev])
+    assert c.get(f"/api/v1/events/{ev.id}/media/0", headers=h).status_code == 502  # not held
+    blob = MediaBlob(sha, "image/jpeg", jpeg, "traffic", "traffic-s0")
+
+    async def upload() -> int:
+        async with await psycopg.AsyncConnection.connect(hub_api.owner_dsn) as conn:
+            writer = BatchWriter()
+            first = (await writer.write(conn, media=[blob, blob])).media_stored
+            return first + (await writer.write(conn, media=[blob])).media_stored  # re-send
+
+    assert asyncio.run(upload()) == 1
+    r = c.get(f"/api/v1/events/{ev.id}/media/0", headers=h)
+    assert r.status_code == 200 and r.content == jpeg
+    assert r.headers["content-type"] == "image/jpeg"
+    assert c.get(f"/api/v1/events/{ev.id}/media/0",
+                 headers=hub_api.headers("police")).status_code == 404  # not police's event
+    bundle = c.post(f"/api/v1/events/{ev.id}/evidence", headers=h)
+    assert bundle.status_code == 200
+    z = zipfile.ZipFile(io.BytesIO(bundle.content))
+    assert z.read("media/00-snapshot.jpg") == jpeg
+    assert json.loads(z.read("manifest.json"))["missing_media"] == []

@@ -106,6 +106,7 @@ def test_edge_publishes_under_its_own_site_only(login):
         "city/police/s1/hikvision/native/isapi-xml",
         "city/police/s1/edge/health",
         "city/police/s1/edge/status",
+        f"city/police/s1/edge/media/{'ab' * 32}",
     ):
         assert not edge.publish(topic, topic.encode()).is_failure
         assert ingest.received() == (topic, topic.encode())
@@ -115,6 +116,7 @@ def test_edge_publishes_under_its_own_site_only(login):
         "city/traffic/s1/hikvision/events",  # its site id under another department
         "city/traffic/t1/sensor/readings",
         "city/police/s1/edge/config",  # config comes from the hub, not the box
+        f"city/police/s2/edge/media/{'ab' * 32}",
         "city/police/s1",
         "elsewhere/x",
     ):

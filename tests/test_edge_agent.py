@@ -85,6 +85,19 @@ def test_scene_gives_intrusions_with_snapshots_and_exact_line_counts_in_the_data
         assert media["kind"] == "clip" and attrs["frames"] > 0
         body = httpx.get(media["uri"], timeout=10).content
         assert body[4:8] == b"ftyp" and hashlib.sha256(body).hexdigest() == media["sha256"]
+    # The hub holds a copy of every picture and clip (uploaded through the outbox, ahead of
+    # the events): the evidence outlives the box.
+    wanted = {m["sha256"] for _k, _a, ms, *_ in intrusions for m in ms}
+    wanted |= {m["sha256"] for _a, ms in clips for m in ms}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with psycopg.connect(migrated_dsn) as conn:
+            held = dict(conn.execute("SELECT sha256, data FROM media").fetchall())
+        if wanted <= set(held):
+            break
+        time.sleep(0.5)
+    assert wanted <= set(held), wanted - set(held)
+    assert all(hashlib.sha256(bytes(held[sha])).hexdigest() == sha for sha in wanted)
     health = httpx.get(f"{agent.url}/health").json()
     assert health["cameras"]["cam-scene"]["line_counts"]["mid"] == {"in": 3, "out": 2}
     with psycopg.connect(migrated_dsn) as conn:

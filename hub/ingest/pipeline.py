@@ -7,6 +7,7 @@ broken payload never raises out of ``adapt_message``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -24,6 +25,7 @@ from adapters.jsonsafe import load_json, parse_time
 from adapters.model import Event, Reading, ReadingRow, Severity
 from adapters.senml import SenmlAdapter
 from hub.ingest.topics import Route, TopicError, parse
+from hub.store.media import MediaBlob
 
 log = logging.getLogger(__name__)
 #: Largest dead-letter payload kept (the reason says when it was cut).
@@ -46,6 +48,25 @@ class Outcome:
     #: SenML packs yield ``ReadingRow`` tuples (validated without a model per record).
     readings: list[Reading | ReadingRow] = field(default_factory=list)
     letters: list[Letter] = field(default_factory=list)
+    media: list[MediaBlob] = field(default_factory=list)
+
+
+#: Largest picture or clip accepted from an edge box.
+MAX_MEDIA_BYTES = 32 * 1024 * 1024
+#: What edge boxes send: recognised by content, never by what the sender claims.
+_MAGIC = ((b"\xff\xd8\xff", 0, "image/jpeg"), (b"ftyp", 4, "video/mp4"))
+
+
+def _media(route: Route, payload: bytes, origin: Origin) -> MediaBlob:
+    sha = route.format or ""
+    if len(payload) > MAX_MEDIA_BYTES:
+        raise AdapterError(f"media of {len(payload)} bytes exceeds {MAX_MEDIA_BYTES}")
+    if hashlib.sha256(payload).hexdigest() != sha:
+        raise AdapterError("media content does not match the sha256 in its topic")
+    for magic, at, content_type in _MAGIC:
+        if payload[at : at + len(magic)] == magic:
+            return MediaBlob(sha, content_type, payload, origin.department, origin.site)
+    raise AdapterError("media is neither a JPEG picture nor an MP4 clip")
 
 
 def _letter(topic: str, reason: str, payload: bytes) -> Letter:
@@ -134,6 +155,9 @@ def adapt_message(
         if route.kind == "config" or (route.kind == "status" and retained):
             # Configuration is pushed down to edge boxes; a retained status is a replay of a
             # state stored when it was published live.
+            return out
+        if route.kind == "media":
+            out.media.append(_media(route, payload, origin))
             return out
         if route.kind in ("status", "health"):
             adapted = _edge(route, payload, origin)

@@ -4,6 +4,7 @@
 ``city/{department}/{site}/sensor/readings``          SenML pack or cityhub readings pack
 ``city/{department}/{site}/{system}/native/{format}`` a source system's native payload
 ``city/{department}/{site}/edge/{health|status}``     edge-box heartbeat / retained status
+``city/{department}/{site}/edge/media/{sha256}``      a picture or clip an event references
 
 Department and site in the topic are authoritative: the broker's ACL decides
 who may publish where, and payloads claiming otherwise are dead-lettered.
@@ -20,6 +21,7 @@ ROOT = "city"
 SHARE_GROUP = "cityhub-ingest"
 _IDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 _FORMAT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class TopicError(ValueError):
@@ -31,8 +33,8 @@ class Route:
     department: str
     site: str
     system: SourceSystem
-    kind: str  #: "events", "readings", "native", "health" or "status"
-    format: str | None = None  #: adapter format for native payloads
+    kind: str  #: "events", "readings", "native", "health", "status" or "media"
+    format: str | None = None  #: adapter format for native payloads; sha256 for media
 
     def topic(self) -> str:
         base = f"{ROOT}/{self.department}/{self.site}/{self.system.value}"
@@ -56,6 +58,10 @@ def native_topic(department: str, site: str, system: SourceSystem | str, fmt: st
     return f"{ROOT}/{department}/{site}/{SourceSystem(system).value}/native/{fmt}"
 
 
+def media_topic(department: str, site: str, sha256: str) -> str:
+    return f"{ROOT}/{department}/{site}/edge/media/{sha256}"
+
+
 def parse(topic: str, root: str = ROOT) -> Route:
     parts = topic.split("/")
     if len(parts) < 5 or parts[0] != root:
@@ -70,6 +76,10 @@ def parse(topic: str, root: str = ROOT) -> Route:
         raise TopicError(f"unknown source system {system[:40]!r} in topic") from None
     if kind == "native" and len(rest) == 1 and _FORMAT.match(rest[0]):
         return Route(dept, site, sys, "native", rest[0])
+    if kind == "media" and sys == SourceSystem.edge and len(rest) == 1:
+        if not _SHA256.match(rest[0]):
+            raise TopicError("a media topic ends with the content's sha256 (64 hex digits)")
+        return Route(dept, site, sys, "media", rest[0])
     if rest:
         raise TopicError(f"topic {topic[:200]!r} has unexpected levels after {kind!r}")
     if kind == "events":

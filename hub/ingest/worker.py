@@ -143,6 +143,7 @@ class _StoreThread:
                 DeadLetter(x.topic, x.reason, x.payload) for o in outcomes for x in o.letters
             ],
             topic="ingest",
+            media=[b for o in outcomes for b in o.media],
         )
 
     async def _write_one_by_one(self, parts: list[tuple[Received, Outcome]]) -> BatchResult:

@@ -114,6 +114,7 @@ async def maintain(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) -> Main
         deletions = [
             ("dead_letters", "received_at", cfg.dead_letter_retention_days),
             ("wim_records", "occurred_at", cfg.wim_retention_days),
+            ("media", "stored_at", cfg.media_retention_days),
         ]
         if not caggs:
             deletions += [

@@ -32,6 +32,12 @@ class StoreConfig(BaseModel):
         description="Weigh-in-motion records (possible evidence) kept this long, "
         "independent of events.",
     )
+    media_retention_days: int = Field(
+        365,
+        ge=1,
+        le=36500,
+        description="Pictures and clips copied from edge boxes (table ``media``) kept this long.",
+    )
     dead_letter_retention_days: int = Field(
         30, ge=1, le=3650, description="Dead-lettered payloads kept this long for inspection."
     )

@@ -22,6 +22,7 @@ import psycopg
 from adapters.model import Event, Reading, ReadingRow
 from hub.store.copyin import CopyTarget, Row
 from hub.store.latest import Commit, LatestHints
+from hub.store.media import MediaBlob, store_media
 from hub.store.partitions import PartitionCoverage
 from hub.store.settings import StoreConfig
 
@@ -81,6 +82,7 @@ class BatchResult:
     readings_inserted: int = 0
     readings_duplicate: int = 0
     dead_lettered: int = 0
+    media_stored: int = 0
     #: Reasons of rows this batch dead-lettered (not those passed in as dead letters).
     rejections: list[str] = field(default_factory=list)
 
@@ -176,6 +178,7 @@ class BatchWriter:
         readings: Sequence[Reading | ReadingRow] = (),
         dead_letters: Sequence[DeadLetter] = (),
         topic: str = "store",
+        media: Sequence[MediaBlob] = (),
     ) -> BatchResult:
         """Store one batch in one transaction; ``topic`` labels rows the database rejects."""
         result = BatchResult()
@@ -207,6 +210,8 @@ class BatchWriter:
                 if readings:
                     letters_, hinted = await self._readings(conn, readings, now, topic, result)
                     letters += letters_
+                if media:
+                    result.media_stored = await store_media(conn, media)
                 if letters:
                     await self._dead_letters(conn, letters, now)
                     result.dead_lettered = len(letters)

@@ -1,9 +1,10 @@
 """``GET /api/v1/events/{id}/media/{n}``: an event's snapshot or picture, for the event console.
 
 Served only to callers who may see the event (same rule and 404 as ``GET /events/{id}``),
-and audited. Files in the hub's media store are served as they are; an ``http(s)`` URI (an
-edge box's snapshot) is fetched only when the event pins its sha256, and returned only when
-the bytes match it: an event cannot make the hub read back arbitrary content.
+and audited. What the hub holds (an edge box's uploaded copy, by sha256, or a file in the
+media store) is served as it is; otherwise an ``http(s)`` URI (an edge box's snapshot not
+uploaded yet) is fetched only when the event pins its sha256, and returned only when the
+bytes match it: an event cannot make the hub read back arbitrary content.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import httpx
 from fastapi import APIRouter, HTTPException, Path, Response
 
 from hub.api.routers.events import fetch_event
-from hub.audit.evidence import resolve_media
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
+from hub.store.media import MediaMismatch, load_media
 
 router = APIRouter(prefix="/events", tags=["events"])
 MAX_BYTES = 16 * 1024 * 1024
@@ -54,13 +55,14 @@ def event_media(event_id: UUID, index: Annotated[int, Path(ge=0, lt=32)],
         raise HTTPException(404, "no such picture")
     ref = refs[index]
     uri, sha = str(ref.get("uri", "")), ref.get("sha256")
-    path = resolve_media(uri, caller.runtime.media_dir)
-    if path is not None and path.stat().st_size <= MAX_BYTES:
-        data = path.read_bytes()
-        if sha and hashlib.sha256(data).hexdigest() != sha:
-            raise HTTPException(409, "stored media does not match its sha256")
+    try:
+        held = load_media(caller.db, ref, caller.runtime.media_dir, MAX_BYTES)
+    except MediaMismatch as exc:
+        raise HTTPException(409, str(exc)) from None
+    if held is not None:
+        data = held[0]
     elif uri.startswith(("http://", "https://")) and sha:
-        data = _fetch_pinned(uri, sha)
+        data = _fetch_pinned(uri, sha)  # not uploaded (yet): ask the box, bytes pinned
     else:
         raise HTTPException(404, "picture not available at the hub")
     caller.audit("events.media.get", target_type="event", target_id=str(event_id),

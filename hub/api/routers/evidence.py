@@ -12,6 +12,7 @@ from hub.api.routers.events import fetch_event
 from hub.audit import evidence, signing
 from hub.auth.access import Anonymous, Caller, public, require
 from hub.auth.roles import Role
+from hub.store.media import MediaMismatch, load_media
 
 router = APIRouter(tags=["evidence"])
 
@@ -54,22 +55,16 @@ def export(event_id: UUID, caller: Caller = require(Role.analyst)) -> Response:
     media: list[evidence.MediaFile] = []
     missing: list[dict[str, str]] = []
     for i, ref in enumerate(event.get("media") or []):
-        path = evidence.resolve_media(str(ref.get("uri", "")), caller.runtime.media_dir)
-        if path is None or path.stat().st_size > evidence.MAX_MEDIA_BYTES:
-            missing.append({"uri": str(ref.get("uri")), "reason": "not in the hub's media store"})
+        try:
+            held = load_media(caller.db, ref, caller.runtime.media_dir, evidence.MAX_MEDIA_BYTES)
+        except MediaMismatch as exc:
+            missing.append({"uri": str(ref.get("uri")), "reason": str(exc)})
             continue
-        data = path.read_bytes()
-        want = ref.get("sha256")
-        import hashlib
-
-        if want and hashlib.sha256(data).hexdigest() != want:
-            missing.append(
-                {"uri": str(ref.get("uri")), "reason": "stored file does not match its sha256"}
-            )
+        if held is None:
+            missing.append({"uri": str(ref.get("uri")), "reason": "not held by the hub"})
             continue
-        media.append(
-            evidence.MediaFile(f"media/{i:02d}-{ref.get('kind', 'file')}{path.suffix}", data)
-        )
+        data, suffix = held
+        media.append(evidence.MediaFile(f"media/{i:02d}-{ref.get('kind', 'file')}{suffix}", data))
     bundle, manifest = evidence.build(
         event, media, missing, caller.principal.actor, caller.runtime.signing_key
     )
