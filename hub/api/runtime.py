@@ -20,13 +20,17 @@ log = logging.getLogger(__name__)
 API_ROLE = "cityhub_api"
 
 
-def api_dsn(config: CityConfig) -> str:
-    """The DSN of the non-owner role the API connects as."""
-    if config.access.api_database_url is not None:
-        return config.access.api_database_url.get_secret_value()
-    if config.database.url is None:
-        raise ValueError("database.url (or access.api_database_url) must be set")
-    info = psycopg.conninfo.conninfo_to_dict(config.database.url.get_secret_value())
+def api_dsn(config: CityConfig, replica: bool = False) -> str:
+    """The DSN of the non-owner role the API connects as; with ``replica``, on the read
+    replica (``database.read_url``) when one is configured."""
+    source = config.database.read_url if replica else None
+    if source is None:
+        if config.access.api_database_url is not None:
+            return config.access.api_database_url.get_secret_value()
+        if config.database.url is None:
+            raise ValueError("database.url (or access.api_database_url) must be set")
+        source = config.database.url
+    info = psycopg.conninfo.conninfo_to_dict(source.get_secret_value())
     info["user"] = API_ROLE
     info.pop("password", None)
     if config.access.api_role_password is not None:
@@ -45,7 +49,7 @@ class Runtime:
     media_dir: Path
     roots_dir: Path
     live: LiveHub
-    apool: AsyncConnectionPool  #: for the store's async queries; opened by the app's lifespan
+    apool: AsyncConnectionPool  #: the store's read-only queries (on database.read_url if set)
     audit: AuditBatcher  #: group commit of entries outside a request's own transaction
 
     @classmethod
@@ -79,8 +83,9 @@ class Runtime:
             media_dir=(access.media_dir or state / "media").absolute(),
             roots_dir=(access.audit_roots_dir or state / "audit-roots").absolute(),
             live=LiveHub(dsn),
+            # Searches, counts, series and latest values: read-only, so on the replica.
             apool=AsyncConnectionPool(
-                dsn,
+                api_dsn(config, replica=True),
                 min_size=1,
                 max_size=config.database.pool_size,
                 open=False,
