@@ -170,3 +170,37 @@ def test_each_camera_pulled_once_and_viewers_sent_to_owner(cluster):
 
     # redirected viewers made no node open a second upstream connection
     assert _camera_connections(pids, cams.port) == per_pid
+
+
+def test_hub_ui_gateway_reaches_every_camera_on_its_owner(cluster, tmp_path: Path):
+    """The UI's same-origin gateway goes straight to each camera's owner: snapshots, the
+    fMP4 WebSocket (which no redirect could move) and the merged health of all nodes."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+    from hub.api.runtime import Runtime
+
+    hub_cfg = load_config(
+        tmp_path / "city.yaml",  # the cluster's city (written by the fixture)
+        state_dir=str(tmp_path / "hub-state"),
+        database={"url": "postgresql://cityhub@127.0.0.1:1/unused"},
+        hub={"secret_key": SECRET},
+    )
+    assert hub_cfg.cluster.nodes == cluster[0].cluster.nodes
+    runtime = Runtime.from_config(hub_cfg, open_pool=False)  # the gateway needs no database
+    client = TestClient(create_app(hub_cfg, runtime))
+    for cam in CAMERAS:
+        token = issue_play_token(SECRET, cam, "viewer-1", protocols=["snapshot", "fmp4"])
+        snap = client.get(f"/ui/relay/snapshot/{cam}.jpg", params={"token": token})
+        assert snap.status_code == 200 and snap.content[:2] == b"\xff\xd8", (cam, snap.text)
+        with client.websocket_connect(f"/ui/relay/fmp4/{cam}?token={token}") as ws:
+            hello = json.loads(ws.receive_text())
+            assert hello["type"] == "init" and "avc1" in hello["mime"]
+            assert ws.receive_bytes()[4:8] == b"ftyp"  # the init segment
+    refused = issue_play_token(SECRET, "c0", "viewer-1", protocols=["snapshot"])
+    with client.websocket_connect(f"/ui/relay/fmp4/c0?token={refused}") as ws:
+        with pytest.raises(Exception) as closed:
+            ws.receive_text()
+    assert getattr(closed.value, "code", None) == 4401  # the relay's refusal, passed on

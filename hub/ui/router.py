@@ -26,6 +26,7 @@ import streams.web
 from adapters.model import Ident
 from hub.api.routers.cameras import COLS as CAMERA_COLS
 from hub.auth.access import Anonymous, Caller, public, require
+from streams.cluster.routing import relay_bases
 
 STATIC = Path(__file__).parent / "static"
 STREAM_WEB = Path(streams.web.__file__).parent
@@ -34,19 +35,31 @@ FORWARD_HEADERS = ("authorization", "content-type")
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
-def _relay_base(ctx: Anonymous | Caller) -> str:
+def _relay_base(ctx: Anonymous | Caller, camera_id: str | None = None) -> str:
+    """Where the gateway sends a camera's requests: in a relay cluster (``cluster.nodes``)
+    the camera's owner, so nothing depends on following a relay's redirect (a WebSocket
+    cannot be redirected); else ``ui.relay_url`` or ``access.relay_http_url``."""
     cfg = ctx.runtime.config
+    if camera_id is not None and cfg.cluster.nodes:
+        return relay_bases(cfg, camera_id)[0]
     return (cfg.ui.relay_url or cfg.access.relay_http_url).rstrip("/")
 
 
-async def _forward(ctx: Anonymous, request: Request, method: str, path: str,
+def _relay_nodes(ctx: Anonymous | Caller) -> list[str]:
+    """Every relay: the cluster's nodes, else the one relay."""
+    nodes = ctx.runtime.config.cluster.nodes
+    return [n.http_url.rstrip("/") for n in nodes] if nodes else [_relay_base(ctx)]
+
+
+async def _forward(ctx: Anonymous, request: Request, method: str, camera_id: str, path: str,
                    body: bytes | None = None) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
     params = {k: v for k, v in request.query_params.items() if k in ("token", "width")}
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-            r = await client.request(method, f"{_relay_base(ctx)}{path}", headers=headers,
-                                     params=params, content=body)
+        # Redirects are followed (a 307 keeps method and body): ownership may have moved.
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as client:
+            r = await client.request(method, f"{_relay_base(ctx, camera_id)}{path}",
+                                     headers=headers, params=params, content=body)
     except httpx.HTTPError:
         raise HTTPException(502, "relay unreachable") from None
     keep = {k: v for k, v in r.headers.items()
@@ -65,19 +78,19 @@ async def whep_offer(camera_id: Ident, request: Request,
     body = await request.body()
     if len(body) > 64 * 1024:
         raise HTTPException(413, "SDP offer too large")
-    return await _forward(ctx, request, "POST", f"/whep/{camera_id}", body)
+    return await _forward(ctx, request, "POST", camera_id, f"/whep/{camera_id}", body)
 
 
 @router.delete("/ui/relay/whep/{camera_id}/{session_id}")
 async def whep_delete(camera_id: Ident, session_id: Ident,
                       request: Request, ctx: Anonymous = public(TOKEN_RULE, db=False)) -> Response:
-    return await _forward(ctx, request, "DELETE", f"/whep/{camera_id}/{session_id}")
+    return await _forward(ctx, request, "DELETE", camera_id, f"/whep/{camera_id}/{session_id}")
 
 
 @router.get("/ui/relay/snapshot/{camera_id}.jpg")
 async def snapshot(camera_id: Ident, request: Request,
                    ctx: Anonymous = public(TOKEN_RULE, db=False)) -> Response:
-    return await _forward(ctx, request, "GET", f"/snapshot/{camera_id}.jpg")
+    return await _forward(ctx, request, "GET", camera_id, f"/snapshot/{camera_id}.jpg")
 
 
 @router.post("/ui/relay/clips/{camera_id}")
@@ -86,13 +99,13 @@ async def clip(camera_id: Ident, request: Request,
     body = await request.body()
     if len(body) > 4096:
         raise HTTPException(413, "clip request too large")
-    return await _forward(ctx, request, "POST", f"/clips/{camera_id}", body)
+    return await _forward(ctx, request, "POST", camera_id, f"/clips/{camera_id}", body)
 
 
 @router.get("/ui/relay/clips/{camera_id}/{clip_id}.mp4")
 async def clip_file(camera_id: Ident, clip_id: Ident, request: Request,
                     ctx: Anonymous = public(TOKEN_RULE, db=False)) -> Response:
-    return await _forward(ctx, request, "GET", f"/clips/{camera_id}/{clip_id}.mp4")
+    return await _forward(ctx, request, "GET", camera_id, f"/clips/{camera_id}/{clip_id}.mp4")
 
 
 @router.websocket("/ui/relay/fmp4/{camera_id}")
@@ -101,7 +114,8 @@ async def fmp4(websocket: WebSocket, camera_id: Ident,
     """Pipes the relay's fMP4 WebSocket (``streams/fmp4``) through: messages both ways and
     the relay's close code and reason (its refusals are 4000 + HTTP status)."""
     token = websocket.query_params.get("token", "")
-    base = _relay_base(ctx).replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    base = _relay_base(ctx, camera_id)
+    base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     await websocket.accept()
     try:
         upstream = await websockets.connect(
@@ -157,13 +171,20 @@ async def relay_health(caller: Caller = require(hold_db=False)) -> list[dict[str
         rows = conn.execute(sql.SQL("SELECT id FROM cameras WHERE {}").format(
             caller.visibility.sql("video", CAMERA_COLS))).fetchall()
     visible = {r[0] for r in rows}
-    try:
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-            r = await client.get(f"{_relay_base(caller)}/health")
+
+    async def one(client: httpx.AsyncClient, base: str) -> list[dict[str, Any]] | None:
+        try:
+            r = await client.get(f"{base}/health")
             r.raise_for_status()
-            cams = r.json().get("cameras", [])
-    except (httpx.HTTPError, ValueError):
-        raise HTTPException(502, "relay unreachable") from None
+            return list(r.json().get("cameras", []))
+        except (httpx.HTTPError, ValueError):
+            return None  # that node's cameras are missing from the page
+
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        answers = await asyncio.gather(*(one(client, b) for b in _relay_nodes(caller)))
+    if all(a is None for a in answers):
+        raise HTTPException(502, "relay unreachable")
+    cams = [c for answer in answers if answer is not None for c in answer]
     out = [c for c in cams if c.get("camera_id") in visible]
     for c in out:  # an upstream error could quote a URL: never show credentials
         if isinstance(c.get("error"), str):

@@ -16,7 +16,9 @@ class UiConfig(BaseModel):
     relay_url: str | None = Field(
         None,
         description="Base URL the hub uses to reach the relay's HTTP side for the UI's WHEP, "
-        "snapshot and clip gateway (/ui/relay/...). Unset: access.relay_http_url.",
+        "snapshot, clip and fMP4 gateway (/ui/relay/...). Unset: access.relay_http_url. "
+        "Not used in a relay cluster (cluster.nodes): each camera's owner is reached at its "
+        "node http_url.",
     )
     tile_url: str | None = Field(
         None,
