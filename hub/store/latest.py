@@ -70,7 +70,9 @@ class LatestHints:
         transaction around committed batches: start afresh as a new writer. Our pending
         row, if it exists, keeps queries exact until maintenance folds it like a dead
         writer's; hints already written stay valid."""
-        self.__init__(self.interval_s)  # type: ignore[misc]
+        self.writer = uuid.uuid4()
+        self._pending, self._hinted = {}, set()
+        self._since, self._written_at = None, 0.0
 
     async def stage(self, conn: psycopg.AsyncConnection[Any], rows: list[Row]) -> Commit:
         """Do this batch's share in its transaction; apply the returned callable once the
