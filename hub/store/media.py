@@ -16,6 +16,8 @@ from typing import Any
 
 import psycopg
 
+from hub.audit.evidence import resolve_media
+
 SUFFIX = {"image/jpeg": ".jpg", "video/mp4": ".mp4"}
 
 
@@ -52,8 +54,6 @@ def load_media(
     """(bytes, file suffix) of a media reference the hub holds, else None (then only its
     source, e.g. the edge box, may have it). Raises MediaMismatch for a stored file that
     does not match the reference's sha256."""
-    from hub.audit.evidence import resolve_media
-
     sha = ref.get("sha256")
     if isinstance(sha, str) and sha:
         row = conn.execute(

@@ -15,7 +15,6 @@ stall concurrent writers and queries).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,15 +39,11 @@ class PartitionCoverage:
         self._weeks.clear()
 
     async def cover(
-        self, conn: psycopg.AsyncConnection[Any], table: str, times: Iterable[datetime]
+        self, conn: psycopg.AsyncConnection[Any], table: str, first: datetime, last: datetime
     ) -> int:
-        """Make sure every time in ``times`` has a partition of ``table``; returns how many
+        """Make sure ``table`` has partitions from ``first`` to ``last``; returns how many
         partitions were created."""
-        stamps = list(times)
-        if not stamps:
-            return 0
-        lo, hi = min(stamps), max(stamps)
-        needed = set(range(week_of(lo), week_of(hi) + 1))
+        needed = set(range(week_of(first), week_of(last) + 1))
         known = self._weeks.get(table)
         if known is None:
             known = self._weeks[table] = await self._existing(conn, table)
@@ -57,7 +52,7 @@ class PartitionCoverage:
         async with conn.transaction():
             cur = await conn.execute(
                 "SELECT store_ensure_partitions(%s::regclass, %s, %s)",
-                (table, lo, hi + timedelta(microseconds=1)),
+                (table, first, last + timedelta(microseconds=1)),
             )
             made = int((await cur.fetchone())[0])  # type: ignore[index]
         known |= needed

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
@@ -57,6 +57,9 @@ READINGS = CopyTarget(
 
 #: A ``READINGS`` row's time.
 _TIME = itemgetter(0)
+#: The partitioning time of an event and of a reading (model or ``ReadingRow``).
+_OCCURRED = attrgetter("occurred_at")
+_READ_AT = attrgetter("time")
 
 _WIM_INSERT = (
     "INSERT INTO wim_records (event_id, occurred_at, station, lane, plate, gross_kg, axle_count, "
@@ -195,13 +198,8 @@ class BatchWriter:
                 raise RuntimeError("store_info is empty: run `cityhub db upgrade`")
             self._partitioned, self._rollup_tables = not row[0], bool(row[1])
         if self._partitioned:
-            lo, hi = self._window(now)
-            await self._partitions.cover(
-                conn, "events", (t for e in events if lo <= (t := e.occurred_at) <= hi)
-            )
-            await self._partitions.cover(
-                conn, "readings", (t for r in readings if lo <= (t := r.time) <= hi)
-            )
+            await self._cover(conn, "events", events, _OCCURRED, now)
+            await self._cover(conn, "readings", readings, _READ_AT, now)
         hinted: Commit | None = None
         try:
             async with conn.transaction():
@@ -225,6 +223,24 @@ class BatchWriter:
         if hinted is not None:
             hinted()  # committed (or released into the caller's transaction: see forget)
         return result
+
+    async def _cover(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        table: str,
+        rows: Sequence[Any],
+        time_of: Any,
+        now: datetime,
+    ) -> None:
+        """Partitions for the batch's time range, clipped to the accepted window (rows
+        outside it are dead-lettered, never stored)."""
+        if not rows:
+            return
+        times = list(map(time_of, rows))
+        lo, hi = self._window(now)
+        first, last = max(min(times), lo), min(max(times), hi)
+        if first <= last:
+            await self._partitions.cover(conn, table, first, last)
 
     def _window(self, now: datetime) -> tuple[datetime, datetime]:
         """Times accepted in this batch: [now - backlog, now + skew]."""
