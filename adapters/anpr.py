@@ -14,7 +14,8 @@ from pydantic import AwareDatetime, Field
 
 from adapters.base import Adapted, Adapter, Origin, origin_event, stable_event_id
 from adapters.jsonform import NativeRecord, load_record
-from adapters.model import Ident, Location, MediaRef, Severity, SourceSystem
+from adapters.model import MediaRef, Severity
+from core.model import Ident, Location, SourceSystem
 
 PLATE_COLORS = ("blue", "yellow", "green", "white", "black", "yellow-green", "unknown")
 

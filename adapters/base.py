@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from adapters.model import Event, Reading, SourceSystem
+from adapters.model import Event, Reading
+from core.model import SourceSystem
 
 #: Largest native payload an adapter accepts (a packed events/SenML message may be larger).
 MAX_NATIVE_BYTES = 256 * 1024

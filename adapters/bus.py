@@ -17,7 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, stable_event_id, validation_reason
 from adapters.jsonform import NativeRecord, load_record
-from adapters.model import Event, Ident, Location, Reading, Severity, SourceSystem
+from adapters.model import Event, Reading, Severity
+from core.model import Ident, Location, SourceSystem
 
 
 class Passengers(BaseModel):

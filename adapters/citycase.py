@@ -19,7 +19,8 @@ from pydantic import AwareDatetime, Field
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
 from adapters.jsonform import NativeRecord, load_record
-from adapters.model import Ident, Location, MediaRef, Severity, SourceSystem
+from adapters.model import MediaRef, Severity
+from core.model import Ident, Location, SourceSystem
 
 Status = Literal[
     "reported", "verified", "dispatched", "in_progress", "resolved", "closed", "rejected"

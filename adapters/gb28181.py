@@ -14,8 +14,9 @@ from pydantic import ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
 from adapters.jsonsafe import parse_time
-from adapters.model import Location, Severity, SourceSystem
+from adapters.model import Severity
 from adapters.xmlsafe import child, extras, local, parse_xml, text
+from core.model import Location, SourceSystem
 
 #: AlarmPriority 1 (first-level, most urgent) .. 4.
 PRIORITY = {1: Severity.critical, 2: Severity.major, 3: Severity.minor, 4: Severity.info}

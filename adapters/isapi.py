@@ -12,8 +12,9 @@ from xml.etree.ElementTree import Element
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
 from adapters.jsonsafe import parse_time
-from adapters.model import MediaRef, Severity, SourceSystem
+from adapters.model import MediaRef, Severity
 from adapters.xmlsafe import child, extras, local, parse_xml, text, to_dict
+from core.model import SourceSystem
 
 #: ISAPI eventType -> (cityhub kind, severity while active).
 EVENT_TYPES: dict[str, tuple[str, Severity]] = {

@@ -16,10 +16,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from uuid6 import uuid7
 
-#: Identifiers used in topics and database keys: short, printable, no MQTT wildcards.
-Ident = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-]
+from core.model import Ident, Location, SourceSystem
 
 
 def _aware(value: datetime) -> datetime:
@@ -40,19 +37,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SourceSystem(enum.StrEnum):
-    """The city systems cityhub joins."""
-
-    safecity = "safecity"  #: public-security video alarms (ISAPI, GB/T 28181)
-    traffic = "traffic"  #: traffic police, ANPR
-    citymgmt = "citymgmt"  #: city-management cases
-    overload = "overload"  #: weigh-in-motion overload-checking stations
-    bus = "bus"  #: smart buses
-    sensor = "sensor"  #: MQTT/SenML sensors
-    edge = "edge"  #: analytics on cityhub's own edge boxes
-    hub = "hub"  #: the hub itself (camera online/offline and the like)
-
-
 class Severity(enum.IntEnum):
     info = 0
     minor = 1
@@ -62,13 +46,6 @@ class Severity(enum.IntEnum):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, str_strip_whitespace=True)
-
-
-class Location(_Strict):
-    """WGS-84 position."""
-
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
 
 
 class MediaRef(_Strict):

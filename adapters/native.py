@@ -21,7 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, Reject, validation_reason
 from adapters.jsonsafe import check_depth, load_json
-from adapters.model import Event, Reading, Severity, SourceSystem, new_event_id
+from adapters.model import Event, Reading, Severity, new_event_id
+from core.model import SourceSystem
 
 MAX_PACK_BYTES = 8 * 1024 * 1024
 MAX_RECORDS = 50_000

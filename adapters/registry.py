@@ -12,7 +12,7 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from adapters.base import Adapter, AdapterError
-from adapters.model import SourceSystem
+from core.model import SourceSystem
 
 GROUP = "cityhub.adapters"
 log = logging.getLogger(__name__)

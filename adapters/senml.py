@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, Reject, validation_reason
 from adapters.jsonsafe import load_json
-from adapters.model import Reading, ReadingRow, SourceSystem
+from adapters.model import Reading, ReadingRow
+from core.model import SourceSystem
 
 MAX_PACK_BYTES = 8 * 1024 * 1024
 MAX_RECORDS = 50_000

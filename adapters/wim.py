@@ -17,7 +17,8 @@ from pydantic import AwareDatetime, Field, model_validator
 from adapters.base import Adapted, Adapter, Origin, origin_event, stable_event_id
 from adapters.gb1589 import excess_ratio, legal_limit_kg
 from adapters.jsonform import NativeRecord, load_record
-from adapters.model import Ident, MediaRef, Severity, SourceSystem, WeighInMotion
+from adapters.model import MediaRef, Severity, WeighInMotion
+from core.model import Ident, SourceSystem
 
 #: Axle-load sum and gross mass may differ by this much before the record is flagged.
 AXLE_SUM_TOLERANCE = 0.10

@@ -26,8 +26,8 @@ from typing import Any
 import psycopg
 
 from adapters.model import Event
+from devkit.embedded import EmbeddedPostgres
 from hub.audit import chain
-from hub.embedded import EmbeddedPostgres
 from hub.store.filters import EventQuery
 from hub.store.queries import query_events
 from hub.store.visibility import Scope, Visibility
@@ -76,7 +76,7 @@ def _batched_rate(batcher: Any, threads: int, seconds: float) -> float:
 
 
 def run(dsn: str, state: Path, n_events: int, runs: int) -> dict[str, Any]:
-    from tests.fixtures.hubapi import build_hub  # the same wiring the tests use
+    from devkit.fixtures.hubapi import build_hub  # the same wiring the tests use
 
     hub = build_hub(dsn, state)
     now = datetime.now(UTC)

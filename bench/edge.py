@@ -27,12 +27,13 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from adapters.model import Event, SourceSystem, new_event_id, utcnow
+from adapters.model import Event, new_event_id, utcnow
+from core.model import SourceSystem
+from devkit.embedded import EmbeddedBroker
 from edge.config import EdgeConfig, OutboxConfig
 from edge.outbox import Message, Outbox
 from edge.publisher import Publisher
 from edge.uplink import Uplink
-from hub.embedded import EmbeddedBroker
 
 TOPIC = "city/police/bench-site/edge/events"
 

@@ -31,10 +31,10 @@ import yaml
 
 from adapters import registry
 from adapters.base import Origin
-from adapters.model import SourceSystem
-from hub.embedded import EmbeddedBroker, EmbeddedPostgres
-from hub.embedded.process import free_port, port_open
-from hub.mqtt import MqttClient
+from core.model import SourceSystem
+from core.mqtt import MqttClient
+from core.net import free_port, port_open
+from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
 from hub.store import migrate
 from hub.store.writer import EVENTS, READINGS, event_row
 

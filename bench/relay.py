@@ -35,7 +35,8 @@ from pathlib import Path
 import psutil
 import yaml
 
-from hub.embedded.process import free_port, spawn, stop, tail
+from core.net import free_port
+from devkit.embedded.process import spawn, stop, tail
 from streams.auth.tokens import issue_play_token
 
 SECRET = "bench-secret-0123456789abcdef012345"
@@ -211,7 +212,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "streams.synthetic",
+                    "devkit.synthetic",
                     "--port",
                     str(cam_port),
                     "--cameras",
@@ -238,7 +239,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "streams.synthetic",
+                    "devkit.synthetic",
                     "--port",
                     str(small_port),
                     "--cameras",

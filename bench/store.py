@@ -27,7 +27,8 @@ from typing import Any
 import psycopg
 from uuid6 import uuid7
 
-from adapters.model import Event, Location, Reading, Severity, SourceSystem
+from adapters.model import Event, Reading, Severity
+from core.model import Location, SourceSystem
 from hub.store import migrate
 from hub.store.filters import CountQuery, EventQuery, SeriesQuery
 from hub.store.maintain import ensure_partitions, rebuild_rollups, refresh_aggregates
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.dsn:
         result = asyncio.run(bench(args.dsn, args.events, n_readings, args.batch, args.runs))
     else:
-        from hub.embedded import EmbeddedPostgres
+        from devkit.embedded import EmbeddedPostgres
 
         with (
             tempfile.TemporaryDirectory(prefix="bench-store-") as tmp,

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.fixtures.browser import demo_in_namespace, launch_chromium, network_namespace
+from devkit.fixtures.browser import demo_in_namespace, launch_chromium, network_namespace
 
 CAMERAS = ["sc-xinhua-1", "sc-xinhua-2", "tr-renmin-1", "bus-101-1"]
 
@@ -40,7 +40,7 @@ def main() -> int:
     wall_ms: list[float] = []
     with network_namespace(f"chbench{os.getpid()}") as ns, demo_in_namespace(ns) as city, \
             tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        city.run_python(f"from tests.fixtures.browser import seed; seed({city.dsn!r})")
+        city.run_python(f"from devkit.fixtures.browser import seed; seed({city.dsn!r})")
         browser = launch_chromium(pw, ns, Path(tmp))
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         page.goto(city.url)

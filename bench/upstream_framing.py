@@ -28,9 +28,9 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstApp", "1.0")
 from gi.repository import Gst, GstApp  # noqa: E402, F401
 
+from devkit.synthetic import CameraSpec  # noqa: E402
+from devkit.synthetic_clip import encode_clip  # noqa: E402
 from streams.core.upstream import whole_access_units  # noqa: E402
-from streams.synthetic import CameraSpec  # noqa: E402
-from streams.synthetic_clip import encode_clip  # noqa: E402
 
 VARIANTS = ("baseline_byte_stream", "whole_access_units")
 

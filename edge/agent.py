@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from adapters.model import Event, Reading, Severity, SourceSystem
+from adapters.model import Event, Reading, Severity
+from core.model import SourceSystem
 from edge.analytics import CameraAnalytics
 from edge.clips import ClipCutter
 from edge.config import ConfigError, EdgeCameraConfig, EdgeConfig, parse_push
@@ -53,7 +54,7 @@ class EdgeAgent:
         self.outbox = Outbox(self.state_dir / "outbox.sqlite3", config.outbox)
         port = config.listener.port
         if config.listener.enabled and port == 0:
-            from hub.embedded.process import free_port
+            from core.net import free_port
 
             port = free_port(config.listener.host)
         self.listener_port = port
@@ -72,7 +73,7 @@ class EdgeAgent:
     ) -> None:
         """Commit events (evidence), the media they reference ((sha256, bytes): evidence,
         ahead of the events) and readings (telemetry) to the outbox. Thread-safe."""
-        from hub.ingest.topics import events_topic, media_topic, readings_topic
+        from core.topics import events_topic, media_topic, readings_topic
 
         dept, site = self.config.site.department, self.config.site.id
         msgs = []

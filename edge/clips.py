@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.model import Event, MediaRef, SourceSystem
+from adapters.model import Event, MediaRef
+from core.model import SourceSystem
 from edge.config import EdgeCameraConfig, EdgeConfig
 
 log = logging.getLogger(__name__)

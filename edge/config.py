@@ -14,10 +14,19 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from adapters.model import Ident, SourceSystem
-from hub.config import BrokerConfig, CameraConfig, ConfigError, Section, SiteConfig, _format
+from core.config import (
+    BrokerConfig,
+    CameraConfig,
+    ConfigError,
+    Section,
+    SiteConfig,
+    format_errors,
+    read_yaml,
+)
+from core.model import Ident, SourceSystem
 
 #: A point in normalised image coordinates: (0, 0) top left, (1, 1) bottom right.
 Point = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
@@ -300,14 +309,7 @@ class EdgeConfig(BaseModel):
 
 def load_edge_config(path: Path | str) -> EdgeConfig:
     """Read and validate ``site.yaml``; a ConfigError names every bad field path."""
-    import yaml
-
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read edge configuration {path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
+    raw = read_yaml(path)
     broker = _broker_from_env()
     if broker:
         uplink = raw.setdefault("uplink", {}) or {}
@@ -316,7 +318,7 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
     try:
         return EdgeConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format(exc)) from exc
+        raise ConfigError(format_errors(exc)) from exc
 
 
 def _broker_from_env() -> dict[str, str]:
@@ -334,8 +336,6 @@ def _broker_from_env() -> dict[str, str]:
 
 def parse_push(payload: bytes) -> PushedConfig:
     """A pushed document (JSON or YAML); a ConfigError says what is wrong with it."""
-    import yaml
-
     if len(payload) > 1024 * 1024:
         raise ConfigError("pushed configuration larger than 1 MiB")
     try:
@@ -347,4 +347,4 @@ def parse_push(payload: bytes) -> PushedConfig:
     try:
         return PushedConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format(exc)) from exc
+        raise ConfigError(format_errors(exc)) from exc

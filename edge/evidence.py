@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from adapters.model import Event, MediaRef, Severity, SourceSystem
+from adapters.model import Event, MediaRef, Severity
+from core.model import SourceSystem
 from edge.analytics import Detection
 from edge.config import EdgeCameraConfig, EdgeConfig
 

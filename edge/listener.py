@@ -26,7 +26,8 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from adapters import registry
 from adapters.base import AdapterError, Origin
-from adapters.model import Event, Reading, SourceSystem
+from adapters.model import Event, Reading
+from core.model import SourceSystem
 from edge.config import EdgeConfig
 from edge.evidence import SnapshotStore
 from edge.outbox import OutboxError

@@ -17,10 +17,10 @@ import time
 from collections.abc import Iterable
 from itertools import groupby
 
+from core.mqtt import NoMatchingSubscribers
 from edge.config import UplinkConfig
 from edge.outbox import Outbox, Row
 from edge.uplink import Uplink, refused
-from hub.mqtt import NoMatchingSubscribers
 
 log = logging.getLogger(__name__)
 

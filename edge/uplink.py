@@ -1,6 +1,6 @@
 """The edge box's MQTT 5 connection: persistent session, last will, retained status.
 
-Built on ``hub.mqtt.MqttClient`` (asyncio-driven paho, PUBACK futures,
+Built on ``core.mqtt.MqttClient`` (asyncio-driven paho, PUBACK futures,
 reconnects by itself). What the edge adds: it starts even when the broker is
 unreachable (store-and-forward: the box keeps working and connects when it
 can), a persistent session (clean_start False + session expiry, so the
@@ -19,8 +19,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from core.mqtt.client import Message, MqttClient, MqttError, Will
 from edge.config import EdgeConfig
-from hub.mqtt.client import Message, MqttClient, MqttError, Will
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hub.config import CityConfig, ConfigError, load_config
-from hub.embedded.process import require_binary
+from core.config import ConfigError
+from core.programs import require_binary
+from hub.config import CityConfig, load_config
 
 INGEST_USER = "cityhub-ingest"
 HUB_USER = "cityhub-hub"

@@ -1,8 +1,10 @@
 """The ``cityhub`` command.
 
-Each capability contributes its subcommands from its own module: a module
-listed in ``COMMAND_MODULES`` has ``register(subparsers)`` that adds parsers
-whose ``func`` default is called with the parsed arguments.
+Each capability contributes its subcommands from its own module, named in the
+``cityhub.commands`` entry-point group (pyproject.toml): the module has
+``register(subparsers)`` that adds parsers whose ``func`` default is called with
+the parsed arguments. A module whose dependencies are not installed (an edge box
+installs ``cityhub[edge]`` without the hub's) is left out of ``--help``.
 """
 
 from __future__ import annotations
@@ -12,22 +14,24 @@ import importlib
 import logging
 import os
 import sys
+from importlib.metadata import entry_points
 
-from hub.logging import setup_logging
+from core.logging import setup_logging
 
-#: Modules that add subcommands, in the order they appear in ``--help``.
-COMMAND_MODULES = [
-    "hub.demo.cli",  # demo
-    "hub.config_cli",  # config check / schema
-    "hub.store.cli",  # db upgrade / current
-    "hub.ingest.cli",  # ingest (MQTT ingest workers)
-    "hub.ingest.simulate",  # simulate <system> --rate N
-    "hub.api.cli",  # hub (API server, departments, users)
-    "hub.audit.cli",  # audit verify / export-root
-    "hub.broker_users",  # broker users (per-edge-box MQTT users and ACLs)
-    "streams.cli",  # relay
-    "edge.cli",  # edge (the edge-box agent)
-]
+log = logging.getLogger(__name__)
+
+#: cityhub's own top-level packages.
+OWN_PACKAGES = {"core", "adapters", "streams", "edge", "hub", "devkit", "bench"}
+
+#: Order of the commands in ``--help``; any other registered command follows.
+ORDER = ["demo", "config", "db", "ingest", "simulate", "hub", "audit", "broker", "relay", "edge"]
+
+
+def command_modules() -> list[str]:
+    """Modules of the installed ``cityhub.commands`` entry points, in ``ORDER``."""
+    found = {ep.name: ep.value for ep in entry_points(group="cityhub.commands")}
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return [found[n] for n in sorted(found, key=lambda n: (rank.get(n, len(ORDER)), n))]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON object per log line (default under CITYHUB_LOG_JSON=1: containers, systemd)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for name in command_modules():
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # an extra that is not installed here
+            if (exc.name or "").split(".")[0] in OWN_PACKAGES:
+                raise  # our own code is broken: say so, never hide a command
+            log.debug("command module %s unavailable: %s", name, exc)
+            continue
+        module.register(sub)
     return parser
 
 

@@ -13,22 +13,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from adapters.model import Ident, Location, SourceSystem
+from core.config import (
+    BrokerConfig,
+    CameraConfig,
+    ConfigError,
+    DepartmentConfig,
+    Section,
+    SiteConfig,
+    format_errors,
+    read_yaml,
+)
+from core.model import Ident, Location
 from hub.auth.settings import AccessConfig
 from hub.ingest.config import IngestConfig
 from hub.store.settings import StoreConfig
 from hub.ui.settings import UiConfig
 from streams.cluster.config import ClusterConfig
 from streams.config import StreamsConfig
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are an error, not a silent typo."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class DatabaseConfig(Section):
@@ -43,42 +47,6 @@ class DatabaseConfig(Section):
         description="DSN of a streaming read replica for read-only queries (event and reading "
         "search, exports, dashboards), keeping them off the primary. Unset: url.",
     )
-
-
-class BrokerConfig(Section):
-    url: str | None = Field(
-        None,
-        description="MQTT broker as mqtt://host:port or mqtts://host:port. "
-        "Unset: an embedded private Mosquitto is started (demo, tests).",
-    )
-    username: str | None = Field(None, description="MQTT username (each edge box has its own).")
-    password: SecretStr | None = Field(None, description="MQTT password.")
-    client_id: str | None = Field(None, description="MQTT client id; default derived from role.")
-
-
-class DepartmentConfig(Section):
-    id: Ident = Field(description="Short stable id used in topics and grants, e.g. 'police'.")
-    name: str = Field(description="Human name shown in the UI.")
-
-
-class SiteConfig(Section):
-    id: Ident = Field(description="Site id, e.g. 'xinhua-rd-5th-ave'.")
-    name: str = Field(description="Human name.")
-    department: Ident = Field(description="Owning department id.")
-    location: Location | None = Field(None, description="Where the site is, for the map.")
-
-
-class CameraConfig(Section):
-    id: Ident = Field(description="Camera id, unique city-wide.")
-    name: str = Field(description="Name shown on the wall.")
-    site: Ident = Field(description="Site the camera stands at.")
-    department: Ident = Field(description="Owning department id.")
-    system: SourceSystem = Field(description="Source system the camera belongs to.")
-    url: SecretStr = Field(description="RTSP URL of the camera. Write-only: never shown or logged.")
-    username: str | None = Field(None, description="RTSP user, if not in the URL.")
-    password: SecretStr | None = Field(None, description="RTSP password. Write-only.")
-    always_on: bool = Field(False, description="Keep connected even when nobody watches.")
-    location: Location | None = Field(None, description="Where the camera stands, for the map.")
 
 
 class SensorConfig(Section):
@@ -171,33 +139,11 @@ class CityConfig(BaseSettings):
         return self
 
 
-class ConfigError(Exception):
-    """A configuration file that cannot be used; the message names each bad field path."""
-
-
-def _format(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(root)"
-        lines.append(f"  {path}: {e['msg']}")
-    return "invalid configuration:\n" + "\n".join(lines)
-
-
 def load_config(path: Path | str | None = None, **overrides: Any) -> CityConfig:
     """Load a YAML file (or only defaults and environment when ``path`` is None)."""
-    import yaml
-
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read configuration {path}: {exc}") from exc
-        if raw is not None and not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-        data = raw or {}
+    data = read_yaml(path) if path is not None else {}
     data.update(overrides)
     try:
         return CityConfig(**data)
     except ValidationError as exc:
-        raise ConfigError(_format(exc)) from exc
+        raise ConfigError(format_errors(exc)) from exc

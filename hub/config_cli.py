@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from hub.config import CityConfig, ConfigError, load_config
+from core.config import ConfigError
+from hub.config import CityConfig, load_config
 
 
 def _check(args: argparse.Namespace) -> int:

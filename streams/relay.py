@@ -1,7 +1,7 @@
 """The relay: every configured camera as a stream actor, plus the RTSP re-serve.
 
 HTTP (WHEP, snapshots, clips, health, metrics) is in streams/http; the
-``cityhub relay`` command (streams/cli.py) runs both in one process.
+``cityhub relay`` command (hub/relay_cli.py) runs both in one process.
 """
 
 from __future__ import annotations

@@ -5,12 +5,12 @@ Set CITYHUB_TEST_DSN to run the store's tests against an external server (e.g. T
 """
 
 pytest_plugins = [
-    "tests.fixtures.services",
-    "tests.fixtures.cameras",
-    "tests.fixtures.store",
-    "tests.fixtures.hubapi",
-    "tests.fixtures.streams",
-    "tests.fixtures.ingest",
-    "tests.fixtures.edge",
-    "tests.fixtures.browser",
+    "devkit.fixtures.services",
+    "devkit.fixtures.cameras",
+    "devkit.fixtures.store",
+    "devkit.fixtures.hubapi",
+    "devkit.fixtures.streams",
+    "devkit.fixtures.ingest",
+    "devkit.fixtures.edge",
+    "devkit.fixtures.browser",
 ]

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.fixtures.cameras import SyntheticCameras
-from tests.fixtures.picture import (
+from devkit.fixtures.cameras import SyntheticCameras
+from devkit.fixtures.picture import (
     VIDEO_PNG_JS,
     picture_problems,
     png_data_url_to_rgb,
     rtsp_picture,
 )
-from tests.fixtures.streams import RelayProcess
+from devkit.fixtures.streams import RelayProcess
 
 CHROMIUM_ARGS = [
     "--headless",

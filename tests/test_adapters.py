@@ -14,9 +14,9 @@ import yaml
 from adapters import registry
 from adapters.base import AdapterError, Origin, stable_event_id
 from adapters.gb1589 import legal_limit_kg
-from adapters.model import SourceSystem
+from core.model import SourceSystem
+from core.topics import TopicError, parse
 from hub.ingest.pipeline import adapt_message
-from hub.ingest.topics import TopicError, parse
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 EXPECTED_FORMATS = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter, FastAPI
 
+from devkit.fixtures.hubapi import PASSWORD, HubApi
 from hub.auth.access import assert_access_declared, require
-from tests.fixtures.hubapi import PASSWORD, HubApi
 
 
 def test_login_me_refresh_rotation_and_logout(hub_api: HubApi) -> None:

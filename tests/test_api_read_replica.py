@@ -13,10 +13,10 @@ from pathlib import Path
 import psycopg
 
 from adapters.model import Event
+from devkit.fixtures.hubapi import build_hub, seed_city
+from devkit.fixtures.services import PgServer
 from hub.store import migrate
 from hub.store.writer import BatchWriter
-from tests.fixtures.hubapi import build_hub, seed_city
-from tests.fixtures.services import PgServer
 
 
 def test_searches_use_the_read_replica(pg_dsn: str, pg_server: PgServer, tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import logging
 import psycopg
 import pytest
 
+from devkit.fixtures.hubapi import HubApi
 from hub.auth.credentials import read_for_relay
-from tests.fixtures.hubapi import HubApi
 
 SECRET_PW = "S3cr3t-Cam-Pass-4711"
 SECRET_URL = f"rtsp://admin:{SECRET_PW}@10.1.2.3:554/Streaming/Channels/101"

@@ -18,8 +18,8 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 
-from hub.embedded.process import free_port, port_open
-from tests.fixtures.hubapi import HubApi, build_hub, seed_city
+from core.net import free_port, port_open
+from devkit.fixtures.hubapi import HubApi, build_hub, seed_city
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from typing import Any
 import psycopg
 
 from adapters.model import Event
+from devkit.fixtures.hubapi import HubApi, seed_city
 from hub.audit import evidence, signing
 from hub.store.writer import BatchWriter
 from streams.auth.tokens import verify_play_token
-from tests.fixtures.hubapi import HubApi, seed_city
 
 
 def _write(hub: HubApi, events: list[Event]) -> None:

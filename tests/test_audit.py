@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from devkit.fixtures.hubapi import HubApi
 from hub.audit import roots, signing
-from tests.fixtures.hubapi import HubApi
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

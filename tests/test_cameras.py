@@ -11,7 +11,7 @@ import numpy as np
 gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
-from tests.fixtures.cameras import SyntheticCameras  # noqa: E402
+from devkit.fixtures.cameras import SyntheticCameras  # noqa: E402
 
 
 def decode_frames(url: str, count: int, timeout_s: float = 15.0) -> list[np.ndarray]:

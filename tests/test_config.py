@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.config import ConfigError, load_config
-from hub.demo.runner import demo_config
+from core.config import ConfigError
+from devkit.demo.runner import demo_config
+from hub.config import load_config
 
 
 def write(tmp_path: Path, data: object) -> Path:

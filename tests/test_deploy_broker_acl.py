@@ -13,9 +13,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from devkit.embedded import EmbeddedBroker
 from hub.broker_users import HUB_USER, INGEST_USER, acl_text, edge_username, write_broker_users
 from hub.config import load_config
-from hub.embedded import EmbeddedBroker
 
 CITY = {
     "departments": [{"id": "police", "name": "Police"}, {"id": "traffic", "name": "Traffic"}],

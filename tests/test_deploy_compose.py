@@ -21,9 +21,11 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.net import free_port, port_open
+from core.programs import require_binary
+from devkit.embedded.process import spawn, stop, wait_until
 from edge.config import load_edge_config
 from hub.config import load_config
-from hub.embedded.process import free_port, port_open, require_binary, spawn, stop, wait_until
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SECRETS = {"POSTGRES_PASSWORD": "pg-Secret-4242", "CITYHUB_SECRET_KEY": "hub-Secret-4343"}

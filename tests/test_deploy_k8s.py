@@ -15,8 +15,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from core.programs import require_binary
 from hub.config import load_config
-from hub.embedded.process import require_binary
 
 K8S = Path(__file__).resolve().parent.parent / "deploy" / "k8s"
 KUBE_VERSION = "1.37.0"

@@ -1,4 +1,4 @@
-"""hub.logging: JSON lines with stable fields, and credentials scrubbed in every format."""
+"""core.logging: JSON lines with stable fields, and credentials scrubbed in every format."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from hub.logging import redact, setup_logging
+from core.logging import redact, setup_logging
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ import psutil
 import pytest
 import yaml
 
+from core.net import free_port, port_open
+from devkit.embedded.process import spawn, stop, tail
 from hub.config import load_config
-from hub.embedded.process import free_port, port_open, spawn, stop, tail
 from streams.auth.tokens import issue_play_token
 from streams.cluster.routing import relay_bases
 from streams.cluster.sharding import ShardMap

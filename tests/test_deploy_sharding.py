@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.config import ConfigError, load_config
+from core.config import ConfigError
+from hub.config import load_config
 from streams.cluster.config import ClusterConfig, RelayNode
 from streams.cluster.sharding import ShardMap, assign, owner, ranking
 
@@ -140,6 +141,10 @@ def test_node_id_from_environment(monkeypatch):
     assert cfg.cluster.node_id == "relay-1"
 
 
+def _parts(cfg):
+    return cfg.cluster, cfg.cameras
+
+
 def _city(**cluster):
     return load_config(
         None,
@@ -159,10 +164,11 @@ def _city(**cluster):
 
 
 def test_shard_relay_on_one_box_pulls_everything():
-    from streams.cluster.routing import relay_bases, shard_relay
+    from hub.relays import relay_bases
+    from streams.cluster.routing import shard_relay
 
     cfg = _city()
-    cameras, wrap = shard_relay(cfg)
+    cameras, wrap = shard_relay(cfg.cluster, cfg.cameras)
     assert [c.id for c in cameras] == CAMERAS[:50]
     app = object()
     assert wrap(app) is app
@@ -174,10 +180,10 @@ def test_shard_relay_in_a_cluster_needs_its_node_id_and_pulls_its_shard():
 
     nodes = [node(i).model_dump() for i in range(3)]
     with pytest.raises(ValueError, match="CITYHUB_CLUSTER__NODE_ID"):
-        shard_relay(_city(nodes=nodes))
+        shard_relay(*_parts(_city(nodes=nodes)))
     pulled = []
     for i in range(3):
-        cameras, wrap = shard_relay(_city(nodes=nodes, node_id=f"relay-{i}"))
+        cameras, wrap = shard_relay(*_parts(_city(nodes=nodes, node_id=f"relay-{i}")))
         assert isinstance(wrap(object()), OwnerRedirect)
         pulled += [c.id for c in cameras]
     assert sorted(pulled) == CAMERAS[:50]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.embedded.process import require_binary
+from core.programs import require_binary
 
 UNIT = Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "cityhub-edge.service"
 

@@ -13,9 +13,9 @@ import psycopg
 
 from adapters.isapi import IsapiAdapter
 from adapters.senml import SenmlAdapter
-from tests.fixtures import edge_scene
-from tests.fixtures.edge import site_yaml
-from tests.fixtures.ingest import wait_count
+from devkit.fixtures import edge_scene
+from devkit.fixtures.edge import site_yaml
+from devkit.fixtures.ingest import wait_count
 
 ZONE = {"id": "right", "polygon": [[0.7, 0.3], [0.95, 0.3], [0.95, 0.7], [0.7, 0.7]]}
 LINE = {"id": "mid", "a": [0.5, 0.0], "b": [0.5, 1.0]}
@@ -191,7 +191,7 @@ def test_last_will_marks_a_killed_box_offline(
 
 def test_dead_and_unplugged_cameras_are_reported_not_fatal(
         tmp_path: Path, broker, camera_factory, edge_agents, recorder_factory) -> None:
-    from hub.embedded.process import free_port
+    from core.net import free_port
 
     cam = camera_factory(["gate"])
     rec = recorder_factory(broker.url, "city/police/xinhua-5th/edge/events")

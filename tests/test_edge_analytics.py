@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from devkit.fixtures import edge_scene
 from edge.analytics import CameraAnalytics
 from edge.analytics.geometry import crossing, inside
 from edge.analytics.tracker import CentroidTracker
 from edge.config import AnalyticsConfig
-from tests.fixtures import edge_scene
 
 SCENE_ANALYTICS = {
     "fps": 5,

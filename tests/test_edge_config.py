@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config import ConfigError
 from edge.config import EdgeConfig, load_edge_config, parse_push
-from hub.config import ConfigError
 
 EXAMPLE = Path(__file__).parents[1] / "deploy" / "edge" / "site.example.yaml"
 

@@ -21,8 +21,8 @@ import psycopg
 import pytest
 
 from adapters.model import new_event_id
-from tests.fixtures.edge import EdgeProcess, site_yaml
-from tests.fixtures.ingest import wait_count
+from devkit.fixtures.edge import EdgeProcess, site_yaml
+from devkit.fixtures.ingest import wait_count
 
 pytestmark = pytest.mark.fault
 

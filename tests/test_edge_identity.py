@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 
 from adapters.model import new_event_id
+from devkit.embedded import EmbeddedBroker
+from devkit.fixtures.edge import SITE, site_yaml
 from hub.broker_users import INGEST_USER, edge_username, write_broker_users
 from hub.config import load_config
-from hub.embedded import EmbeddedBroker
-from tests.fixtures.edge import SITE, site_yaml
 
 OTHER = {"id": "renmin-2nd", "name": "Renmin Rd / 2nd Ave", "department": "traffic"}
 

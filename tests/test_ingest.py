@@ -9,9 +9,9 @@ from importlib import resources
 import psycopg
 import yaml
 
-from hub.embedded import EmbeddedBroker
+from devkit.embedded import EmbeddedBroker
+from devkit.fixtures.ingest import count, publish_all, wait_count
 from hub.ingest.pipeline import adapt_message
-from tests.fixtures.ingest import count, publish_all, wait_count
 from tests.test_adapters import BILLION_LAUGHS, NOW, XXE
 
 
@@ -131,7 +131,7 @@ def test_two_workers_share_simulated_traffic_and_expose_metrics(
 
     import httpx
 
-    from hub.embedded import free_port
+    from core.net import free_port
 
     port = free_port()
     workers = ingest_workers(migrated_dsn, private_broker.url, metrics_port=port)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import psycopg
 
-from hub.demo.stack import Stack
-from hub.embedded import EmbeddedBroker
-from hub.ingest.demo import start_ingest
+from devkit.demo.ingest import start_ingest
+from devkit.demo.stack import Stack
+from devkit.embedded import EmbeddedBroker
 
 SYSTEMS = {"safecity", "traffic", "overload", "citymgmt", "bus", "edge"}
 

@@ -15,9 +15,9 @@ import orjson
 import psycopg
 
 from adapters.model import ReadingRow
+from devkit.fixtures.store import run
 from hub.ingest.pipeline import adapt_message
 from hub.store.writer import BatchWriter
-from tests.fixtures.store import run
 
 TOPIC = "city/citymgmt/xinhua-5th/sensor/readings"
 NOW = datetime.now(UTC)

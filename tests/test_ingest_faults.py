@@ -19,11 +19,11 @@ import pytest
 
 from adapters import registry
 from adapters.base import Origin
-from adapters.model import SourceSystem
-from hub.embedded import EmbeddedBroker, EmbeddedPostgres
-from hub.mqtt import MqttClient
+from core.model import SourceSystem
+from core.mqtt import MqttClient
+from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from devkit.fixtures.ingest import wait_count
 from hub.store import migrate
-from tests.fixtures.ingest import wait_count
 
 pytestmark = pytest.mark.fault
 TOPIC = "city/police/xinhua-5th/edge/events"

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from hub.embedded import EmbeddedBroker
-from hub.mqtt import Message, MqttClient, MqttError
+from core.mqtt import Message, MqttClient, MqttError
+from devkit.embedded import EmbeddedBroker
 
 
 def _prefix() -> str:
@@ -114,7 +114,7 @@ def test_publishes_made_while_the_broker_restarts_complete(private_broker: Embed
 
 
 def test_unreachable_broker_is_a_clear_error() -> None:
-    from hub.embedded import free_port
+    from core.net import free_port
 
     async def main() -> None:
         with pytest.raises(MqttError, match="cannot reach broker"):

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devkit.fixtures.hubapi import DEPARTMENTS, KINDS, HubApi, World, build_hub, seed_city
 from hub.auth.grants import Grant, Visibility
-from tests.fixtures.hubapi import DEPARTMENTS, KINDS, HubApi, World, build_hub, seed_city
 
 pytestmark = pytest.mark.isolation
 

@@ -8,8 +8,9 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
-from hub.embedded import EmbeddedBroker, EmbeddedPostgres, ServiceError
-from hub.embedded.process import port_open, require_binary
+from core.net import port_open
+from core.programs import require_binary
+from devkit.embedded import EmbeddedBroker, EmbeddedPostgres, ServiceError
 
 
 def test_postgres_round_trip(pg_dsn: str) -> None:

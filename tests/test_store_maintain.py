@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from devkit.fixtures.store import run, store_layout
 from hub.store.maintain import ensure_partitions, maintain
 from hub.store.settings import StoreConfig
-from tests.fixtures.store import run, store_layout
 
 NOW = datetime.now(UTC)
 

@@ -12,12 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.model import Event
+from devkit.fixtures.store import make_event, make_reading, run, store_layout
 from hub.store.filters import ORIGIN, CountQuery, EventQuery, SeriesQuery
 from hub.store.maintain import refresh_aggregates
 from hub.store.queries import NotFound, count_events, latest_readings, query_events, reading_series
 from hub.store.visibility import Scope, Visibility
 from hub.store.writer import BatchWriter
-from tests.fixtures.store import make_event, make_reading, run, store_layout
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SITES = {"s1": "police", "s2": "police", "s3": "traffic"}

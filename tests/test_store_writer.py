@@ -8,12 +8,12 @@ from typing import Any
 import psycopg
 
 from adapters.model import WeighInMotion
+from devkit.fixtures.store import make_event, make_reading, run, store_layout
 from hub.store.maintain import maintain
 from hub.store.queries import latest_readings
 from hub.store.settings import StoreConfig
 from hub.store.visibility import Visibility
 from hub.store.writer import BatchWriter, DeadLetter
-from tests.fixtures.store import make_event, make_reading, run, store_layout
 
 
 async def _write(dsn: str, writer: BatchWriter, **batch):  # type: ignore[no-untyped-def]

@@ -14,9 +14,9 @@ import httpx
 import numpy as np
 import pytest
 
+from devkit.fixtures.streams import GstReader
 from streams.webrtc.client import WhepClient
 from streams.webrtc.ice import configure_ice_hosts
-from tests.fixtures.streams import GstReader
 
 
 @pytest.fixture

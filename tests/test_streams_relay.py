@@ -11,9 +11,9 @@ import time
 
 import pytest
 
+from devkit.fixtures.streams import GstReader
 from streams.webrtc.client import WhepClient
 from streams.webrtc.ice import configure_ice_hosts
-from tests.fixtures.streams import GstReader
 
 
 @pytest.fixture

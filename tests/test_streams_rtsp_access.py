@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.fixtures.streams import GstReader
+from devkit.fixtures.streams import GstReader
 
 
 def test_play_token_as_rtsp_password_refusals_and_per_reader_counts(cameras, relay_factory):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.fixtures.cameras import SyntheticCameras
-from tests.fixtures.streams import GstReader
+from devkit.fixtures.cameras import SyntheticCameras
+from devkit.fixtures.streams import GstReader
 
 
 def test_loop_mode_serves_h264_and_h265_and_the_port_stays_exclusive(

@@ -12,9 +12,9 @@ import asyncio
 
 import pytest
 
+from devkit.fixtures.picture import picture_problems, rtsp_picture
 from streams.webrtc.client import WhepClient
 from streams.webrtc.ice import configure_ice_hosts
-from tests.fixtures.picture import picture_problems, rtsp_picture
 
 
 @pytest.fixture

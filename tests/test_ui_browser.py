@@ -1,5 +1,5 @@
 """The control-room UI in real headless Chromium against the real demo city (hub, relay,
-WebRTC, PostgreSQL), all inside a private network namespace (tests/fixtures/browser.py)."""
+WebRTC, PostgreSQL), all inside a private network namespace (devkit/fixtures/browser.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from tests.fixtures.browser import PLATE_READS, UiPage
-from tests.fixtures.picture import VIDEO_PNG_JS, flat_picture, green_fraction, png_data_url_to_rgb
+from devkit.fixtures.browser import PLATE_READS, UiPage
+from devkit.fixtures.picture import VIDEO_PNG_JS, flat_picture, green_fraction, png_data_url_to_rgb
 
 pytestmark = pytest.mark.browser
 POLICE_WALL = ["sc-xinhua-1", "sc-xinhua-2", "tr-renmin-1", "bus-101-1"]

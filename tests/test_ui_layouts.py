@@ -3,7 +3,7 @@ department-shared layouts, rights on cameras, static files and the relay gateway
 
 from __future__ import annotations
 
-from tests.fixtures.hubapi import HubApi, seed_city
+from devkit.fixtures.hubapi import HubApi, seed_city
 
 WALL = {"name": "Ops", "columns": 2, "rows": 2, "shared": False,
         "tiles": [{"col": c, "row": r, "camera": None} for r in range(2) for c in range(2)]}

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from adapters.model import Ident
+from core.model import Ident
 
 #: Free text users type (names, purposes): printable, bounded, no NUL.
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]

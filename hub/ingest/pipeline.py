@@ -24,7 +24,7 @@ from adapters.base import Adapted, AdapterError, Origin, stable_event_id, valida
 from adapters.jsonsafe import load_json, parse_time
 from adapters.model import Event, Reading, ReadingRow, Severity
 from adapters.senml import SenmlAdapter
-from hub.ingest.topics import Route, TopicError, parse
+from core.topics import Route, TopicError, parse
 from hub.store.media import MediaBlob
 
 log = logging.getLogger(__name__)

@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from core.mqtt import Message, MqttClient
+from core.topics import subscription
 from hub.ingest import metrics as m
 from hub.ingest.config import IngestConfig
 from hub.ingest.pipeline import Letter, Outcome, adapt_message
-from hub.ingest.topics import subscription
-from hub.mqtt import Message, MqttClient
 from hub.store.settings import StoreConfig
 from hub.store.writer import BatchResult, BatchWriter, DeadLetter
 

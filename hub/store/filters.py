@@ -22,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from adapters.model import AwareDatetime, Ident, Severity, SourceSystem
+from adapters.model import AwareDatetime, Severity
+from core.model import Ident, SourceSystem
 
 #: Longest time range one query may cover.
 MAX_SPAN = timedelta(days=400)

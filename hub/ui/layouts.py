@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, model_validator
 
-from adapters.model import Ident
+from core.model import Ident
 from hub.api.common import Strict, Text, conflict, not_found, unprocessable
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role

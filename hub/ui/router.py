@@ -23,10 +23,10 @@ from fastapi.responses import FileResponse, RedirectResponse
 from psycopg import sql
 
 import streams.web
-from adapters.model import Ident
+from core.model import Ident
 from hub.api.routers.cameras import COLS as CAMERA_COLS
 from hub.auth.access import Anonymous, Caller, public, require
-from streams.cluster.routing import relay_bases
+from hub.relays import relay_bases
 
 STATIC = Path(__file__).parent / "static"
 STREAM_WEB = Path(streams.web.__file__).parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from adapters.model import Ident
+from core.model import Ident
 
 
 class RelayNode(BaseModel):

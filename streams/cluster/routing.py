@@ -1,7 +1,7 @@
 """Routing in a relay cluster: which cameras a relay pulls, where viewers go.
 
-``shard_relay`` gives a relay process its cameras and an HTTP wrapper;
-``relay_bases`` gives the hub the owner's URLs for a play response.
+``shard_relay`` gives a relay process its cameras and an HTTP wrapper
+(the hub's ``hub.relays.relay_bases`` finds a camera's owner for viewers).
 
 
 ``OwnerRedirect`` is an ASGI middleware in front of the relay's HTTP app: a request naming a camera
@@ -15,13 +15,12 @@ Cameras unknown to the city pass through (the app answers 404).
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
 
+from core.config import CameraConfig
+from streams.cluster.config import ClusterConfig
 from streams.cluster.sharding import ShardMap
-
-if TYPE_CHECKING:
-    from hub.config import CameraConfig, CityConfig
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
@@ -78,33 +77,23 @@ class OwnerRedirect:
         await self.app(scope, receive, send)
 
 
-def shard_relay(config: CityConfig) -> tuple[list[CameraConfig], Callable[[ASGIApp], ASGIApp]]:
+def shard_relay(
+    cluster: ClusterConfig, cameras: Sequence[CameraConfig]
+) -> tuple[list[CameraConfig], Callable[[ASGIApp], ASGIApp]]:
     """The cameras this relay process pulls, and the wrapper for its HTTP app.
 
     Without ``cluster.nodes`` (one box): every camera, app unchanged. With them,
     ``cluster.node_id`` must name this process; it pulls only the cameras it owns
     and redirects requests for the others to their owners.
     """
-    cluster = config.cluster
     if not cluster.nodes:
-        return list(config.cameras), lambda app: app
+        return list(cameras), lambda app: app
     if cluster.node_id is None:
         raise ValueError(
             "cluster.nodes is set: give this relay its node id "
             "(cluster.node_id or CITYHUB_CLUSTER__NODE_ID)"
         )
     shards = ShardMap(cluster.nodes, cluster.node_id)
-    city = {c.id for c in config.cameras}
-    mine = [c for c in config.cameras if shards.is_mine(c.id)]
+    city = {c.id for c in cameras}
+    mine = [c for c in cameras if shards.is_mine(c.id)]
     return mine, lambda app: OwnerRedirect(app, shards, city)
-
-
-def relay_bases(config: CityConfig, camera_id: str) -> tuple[str, str]:
-    """(HTTP base, RTSP base) of the relay a viewer of ``camera_id`` must use.
-
-    The owner in a cluster, else ``access.relay_http_url``/``relay_rtsp_url``.
-    """
-    if config.cluster.nodes:
-        owner = ShardMap(config.cluster.nodes).owner(camera_id)
-        return owner.http_url.rstrip("/"), owner.rtsp_url.rstrip("/")
-    return config.access.relay_http_url.rstrip("/"), config.access.relay_rtsp_url.rstrip("/")

@@ -10,7 +10,7 @@ from psycopg import errors, sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, SecretStr, StringConstraints
 
-from adapters.model import Ident, SourceSystem
+from core.model import Ident, SourceSystem
 from hub.api.common import (
     LocationIn,
     Strict,

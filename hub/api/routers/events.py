@@ -16,7 +16,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from adapters.model import Ident, Severity, SourceSystem
+from adapters.model import Severity
+from core.model import Ident, SourceSystem
 from hub.api.common import not_found, unprocessable
 from hub.auth.access import Caller, audit_now, require, store_query
 from hub.auth.grants import to_store

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
-from adapters.model import Ident, SourceSystem
+from core.model import Ident, SourceSystem
 from hub.api.common import IdList, Strict, Text, not_found, unprocessable
 from hub.auth import grant_store
 from hub.auth.access import Caller, require

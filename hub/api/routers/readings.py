@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
 
-from adapters.model import Ident
+from core.model import Ident
 from hub.api.routers.events import _as_dict, _model
 from hub.auth.access import Caller, audit_now, require, store_query
 from hub.auth.grants import to_store

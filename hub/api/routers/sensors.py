@@ -9,7 +9,7 @@ from psycopg import errors, sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel
 
-from adapters.model import Ident
+from core.model import Ident
 from hub.api.common import (
     LocationIn,
     Strict,

@@ -17,12 +17,12 @@ from fastapi import APIRouter, HTTPException, status
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
-from adapters.model import Ident
+from core.model import Ident
 from hub.api.common import Strict, not_found
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
+from hub.relays import relay_bases
 from streams.auth.tokens import PlayTokenError, issue_play_token, verify_play_token
-from streams.cluster.routing import relay_bases
 
 router = APIRouter(tags=["streams"])
 Protocol = Literal["webrtc", "rtsp", "snapshot", "clip", "fmp4"]

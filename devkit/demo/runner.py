@@ -1,0 +1,133 @@
+"""Bring up the demo city on this machine and keep it running until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import signal
+import time
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from core.net import free_port
+from devkit.demo.stack import Stack
+from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from hub.config import CityConfig, load_config
+
+log = logging.getLogger(__name__)
+
+
+def demo_config(state_dir: Path, cameras_at: str) -> CityConfig:
+    """The embedded demo city with camera URLs pointing at the synthetic server."""
+    text = resources.files("devkit.demo").joinpath("city.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text.replace("{cameras}", cameras_at))
+    raw["state_dir"] = str(state_dir)
+    raw.setdefault("hub", {})["secret_key"] = _demo_secret(state_dir)
+    path = state_dir / "city.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_config(path)
+
+
+def _demo_secret(state_dir: Path) -> str:
+    """A random signing key made on the demo's first start and kept in its state directory."""
+    path = state_dir / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class DemoCity:
+    """Embedded database, broker, synthetic cameras and every cityhub part that exists."""
+
+    def __init__(self, state_dir: Path, camera_size: tuple[int, int] = (640, 360)) -> None:
+        self.state_dir = state_dir.absolute()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.stack = Stack(self.state_dir)
+        self.camera_size = camera_size
+        self.urls: dict[str, str] = {}
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stack.close()
+            raise
+
+    def _start(self) -> None:
+        pg = EmbeddedPostgres(self.state_dir / "postgres")
+        pg.start()
+        self.stack.add("postgres", pg.stop)
+        self.urls["database"] = pg.dsn
+
+        broker = EmbeddedBroker(self.state_dir / "mosquitto")
+        broker.start()
+        self.stack.add("mosquitto", broker.stop)
+        self.urls["broker"] = broker.url
+
+        cam_port = free_port()
+        self.config = demo_config(self.state_dir, f"127.0.0.1:{cam_port}")
+        names = ",".join(c.id for c in self.config.cameras)
+        w, h = self.camera_size
+        self.stack.python("cameras", [
+            "-m", "devkit.synthetic", "--port", str(cam_port), "--cameras", names,
+            "--width", str(w), "--height", str(h), "--fps", "15", "--gop", "15", "--bitrate", "600",
+        ])
+        self.stack.wait_port("cameras", cam_port)
+        for cam in self.config.cameras:
+            self.urls[f"camera {cam.id}"] = f"rtsp://127.0.0.1:{cam_port}/{cam.id}"
+
+        from devkit.demo.relay import start_relay  # media relay for the web UI's wall (hub/ui)
+
+        self.urls.update(start_relay(self.stack, self.state_dir))
+        self._start_hub(pg.dsn)
+        # Store upkeep every minute: partitions ahead, retention, rollups (hub.store.maintain).
+        self.stack.cityhub("store-maintain", ["db", "--config", str(self.state_dir / "city.yaml"),
+                                              "--dsn", pg.dsn, "maintain", "--every", "60"])
+        from devkit.demo.ingest import start_ingest  # ingest worker + simulated traffic
+
+        self.urls.update(start_ingest(self.stack, self.state_dir, pg.dsn, broker.url))
+        from devkit.demo.edge import (
+            start_edge,  # an edge box analysing one of the synthetic cameras
+        )
+
+        self.urls.update(start_edge(self.stack, self.state_dir, self.config, broker.url))
+
+    def _start_hub(self, dsn: str) -> None:
+        """The hub API on a free port, with demo logins per department (hub.api.seed)."""
+        from hub.api.seed import seed
+
+        self.logins = seed(load_config(self.state_dir / "city.yaml", database={"url": dsn}),
+                           demo_users=True)
+        port = free_port()
+        self.stack.cityhub("hub", ["hub", "--config",
+                                  str(self.state_dir / "city.yaml"), "--dsn", dsn, "serve",
+                                  "--port", str(port)])
+        self.stack.wait_port("hub", port)
+        self.urls["web UI"] = f"http://127.0.0.1:{port}/ui/  (video wall, events, map)"
+        self.urls["hub API"] = f"http://127.0.0.1:{port}/docs"
+        for name, password, _dept, roles in self.logins:
+            self.urls[f"login {name}"] = f"{password}  ({', '.join(roles)})"
+
+    def watch(self) -> None:
+        """Block until Ctrl-C/SIGTERM or until a part dies."""
+        stopping = False
+
+        def _stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            while not stopping:
+                failed = self.stack.failed()
+                if failed:
+                    raise RuntimeError("a demo part stopped:\n" + "\n".join(failed))
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+    def close(self) -> None:
+        self.stack.close()

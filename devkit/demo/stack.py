@@ -1,0 +1,73 @@
+"""A stack of running parts, stopped in reverse order whatever happens."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core.net import port_open
+from devkit.embedded.process import spawn, stop, tail
+
+log = logging.getLogger(__name__)
+
+
+class Stack:
+    """Starts parts one after another; ``close()`` stops them last-first."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self._procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+
+    def add(self, name: str, stop_fn: Callable[[], None]) -> None:
+        self._stops.append((name, stop_fn))
+
+    def python(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Run ``python -m ...`` of this interpreter as a child that dies with us."""
+        logfile = self.log_of(name)
+        proc = spawn([sys.executable, *argv], logfile)
+        self._procs[name] = (proc, logfile)
+        self.add(name, lambda: stop(proc))
+        return proc
+
+    def cityhub(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
+        """Run a ``cityhub`` subcommand of this installation as a child."""
+        return self.python(name, ["-m", "hub", *args])
+
+    def log_of(self, name: str) -> Path:
+        return self.state_dir / "logs" / f"{name}.log"
+
+    def wait_ready(self, name: str, ready: Callable[[], bool], timeout: float = 30) -> None:
+        """Wait for ``ready()``; fail with the logs if a child dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.failed() or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n" + "\n".join(self.failed())
+                                   + "\n" + tail(self.log_of(name)))
+            time.sleep(0.1)
+
+    def wait_port(self, name: str, port: int, timeout: float = 30) -> None:
+        self.wait_ready(name, lambda: port_open(port), timeout)
+
+    def wait_log(self, name: str, text: str, timeout: float = 30) -> None:
+        self.wait_ready(name, lambda: text in tail(self.log_of(name), 200), timeout)
+
+    def failed(self) -> list[str]:
+        """Children that have exited, with the end of their log."""
+        return [
+            f"{name} exited with {p.returncode}:\n{tail(logfile)}"
+            for name, (p, logfile) in self._procs.items()
+            if p.poll() is not None
+        ]
+
+    def close(self) -> None:
+        while self._stops:
+            name, fn = self._stops.pop()
+            try:
+                fn()
+            except Exception:  # keep stopping the rest
+                log.exception("stopping %s failed", name)

@@ -1,0 +1,178 @@
+"""``cityhub simulate <system> --rate N``: realistic traffic from the city's systems over MQTT.
+
+Each system publishes its native payloads (made by the adapters' simulators) on
+``city/{department}/{site}/{system}/native/{format}``; sensors publish SenML packs
+on ``.../sensor/readings`` and edge boxes cityhub event packs on ``.../edge/events``.
+The rate counts records (events or readings) per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import logging
+import random
+import signal
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from adapters import registry
+from adapters.base import Origin
+from core.model import SourceSystem
+from core.mqtt import MqttClient
+from core.topics import ROOT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    system: SourceSystem
+    department: str
+    site: str
+    formats: tuple[str, ...]  #: native formats, or ("senml",) / ("cityhub-events",) for packs
+
+
+#: The demo city's sources (devkit/demo/city.yaml); --department/--site override them.
+DEFAULT_SOURCES = {
+    "safecity": Source(SourceSystem.safecity, "police", "xinhua-5th", ("isapi", "gb28181")),
+    "traffic": Source(SourceSystem.traffic, "traffic", "renmin-2nd", ("isapi", "anpr-json")),
+    "overload": Source(SourceSystem.overload, "overload", "g108-wim", ("wim",)),
+    "citymgmt": Source(SourceSystem.citymgmt, "citymgmt", "river-park", ("citycase",)),
+    "bus": Source(SourceSystem.bus, "bus", "depot-east", ("bus",)),
+    "sensor": Source(SourceSystem.sensor, "citymgmt", "xinhua-5th", ("senml",)),
+    "edge": Source(SourceSystem.edge, "police", "xinhua-5th", ("cityhub-events",)),
+}
+
+
+class Simulator:
+    """Makes (topic, payload, records) for one source."""
+
+    def __init__(self, source: Source, rng: random.Random, pack: int) -> None:
+        self.source = source
+        self.rng = rng
+        self.pack = max(1, pack)
+        self._formats = itertools.cycle(source.formats)
+
+    def next(self) -> tuple[str, bytes, int]:
+        """(topic, payload, records it carries: events plus readings, as ingest will count)."""
+        s = self.source
+        now = datetime.now(UTC)
+        origin = Origin(s.department, s.site, s.system, now)
+        fmt = next(self._formats)
+        adapter = registry.get(fmt)
+        base = f"{ROOT}/{s.department}/{s.site}/{s.system.value}"
+        if fmt == "senml":
+            per = max(1, self.pack // 4)
+            topic = f"{base}/readings"
+            payload = adapter.simulate(self.rng, origin, now, sensors=4, per_sensor=per)  # type: ignore[call-arg]
+        elif fmt == "cityhub-events":
+            topic = f"{base}/events"
+            payload = adapter.simulate(self.rng, origin, now, count=self.pack)  # type: ignore[call-arg]
+        else:
+            topic, payload = f"{base}/native/{fmt}", adapter.simulate(self.rng, origin, now)
+        out = adapter.adapt(payload, origin)
+        return topic, payload, len(out.events) + len(out.readings)
+
+
+async def simulate(
+    broker_url: str,
+    sources: list[Source],
+    rate: float,
+    duration: float | None = None,
+    count: int | None = None,
+    pack: int = 50,
+    seed: int | None = None,
+    client_id: str = "cityhub-simulate",
+    stop: asyncio.Event | None = None,
+) -> dict[str, int]:
+    """Publish about ``rate`` records/s across ``sources`` until duration/count/stop."""
+    rng = random.Random(seed)
+    sims = [Simulator(s, rng, pack) for s in sources]
+    stop = stop or asyncio.Event()
+    sent_records = sent_messages = 0
+    inflight: set[asyncio.Future[None]] = set()
+    async with MqttClient(broker_url, client_id) as client:
+        start = time.monotonic()
+        due = 0.0
+        cycle = itertools.cycle(sims)
+        while not stop.is_set():
+            elapsed = time.monotonic() - start
+            if (duration is not None and elapsed >= duration) or (
+                count is not None and sent_records >= count
+            ):
+                break
+            due = rate * elapsed
+            while sent_records < due and (count is None or sent_records < count):
+                topic, payload, n = next(cycle).next()
+                fut = client.publish_nowait(topic, payload)
+                inflight.add(fut)
+                fut.add_done_callback(inflight.discard)
+                sent_records += n
+                sent_messages += 1
+                if len(inflight) > 2000:
+                    await asyncio.wait(set(inflight), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(0.05)
+        if inflight:
+            await asyncio.gather(*inflight)
+    return {"records": sent_records, "messages": sent_messages}
+
+
+def _sources(args: argparse.Namespace) -> list[Source]:
+    names = list(DEFAULT_SOURCES) if args.system == "all" else [args.system]
+    out = []
+    for name in names:
+        s = DEFAULT_SOURCES[name]
+        out.append(
+            Source(s.system, args.department or s.department, args.site or s.site, s.formats)
+        )
+    return out
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hub.config import load_config
+
+    broker = args.broker or load_config(args.config).broker.url
+    if not broker:
+        raise SystemExit(
+            "simulate needs a broker: --broker mqtt://host:port or broker.url in --config"
+        )
+
+    async def main() -> dict[str, int]:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await simulate(
+            broker,
+            _sources(args),
+            args.rate,
+            args.duration,
+            args.count,
+            args.pack,
+            args.seed,
+            client_id=args.client_id,
+            stop=stop,
+        )
+
+    print(json.dumps(asyncio.run(main())), flush=True)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("simulate", help="publish simulated traffic of a city system over MQTT")
+    p.add_argument("system", choices=[*DEFAULT_SOURCES, "all"], help="which system (or all)")
+    p.add_argument("--rate", type=float, default=10.0, help="records (events/readings) per second")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--count", type=int, help="stop after this many records")
+    p.add_argument("--pack", type=int, default=50, help="records per message for sensor/edge packs")
+    p.add_argument("--department", help="department in the topic (default: the demo city's)")
+    p.add_argument("--site", help="site in the topic (default: the demo city's)")
+    p.add_argument("--broker", help="broker URL (default: broker.url of --config)")
+    p.add_argument("--config", help="cityhub YAML configuration")
+    p.add_argument("--seed", type=int, help="random seed, for reproducible traffic")
+    p.add_argument("--client-id", default="cityhub-simulate", help="MQTT client id")
+    p.set_defaults(func=_run)

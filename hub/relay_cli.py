@@ -1,0 +1,47 @@
+"""``cityhub relay``: pull every configured camera, serve RTSP + HTTP (WHEP, snapshots, clips)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from core.config import ConfigError
+from hub.config import load_config
+from streams.cluster.routing import shard_relay
+from streams.server import serve
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("relay", help="run the stream relay (RTSP re-serve, WHEP, snapshots, clips)")
+    p.add_argument("--config", type=Path, help="city YAML (cameras + streams section)")
+    p.add_argument("--http-port", type=int, help="override streams.http_port")
+    p.add_argument("--rtsp-port", type=int, help="override streams.rtsp_port")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    settings = config.streams
+    updates = {
+        k: v
+        for k, v in (("http_port", args.http_port), ("rtsp_port", args.rtsp_port))
+        if v is not None
+    }
+    if updates:
+        settings = settings.model_copy(update=updates)
+    secret = (settings.play_secret or config.hub.secret_key).get_secret_value()
+    clips_dir = Path(settings.clips_dir) if settings.clips_dir else config.state_dir / "clips"
+    try:  # in a relay cluster: only this node's cameras; the rest redirect to their owners
+        cameras, wrap = shard_relay(config.cluster, config.cameras)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap))

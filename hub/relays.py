@@ -1,0 +1,17 @@
+"""Which relay serves a camera's viewers: the owner in a relay cluster, else the one relay."""
+
+from __future__ import annotations
+
+from hub.config import CityConfig
+from streams.cluster.sharding import ShardMap
+
+
+def relay_bases(config: CityConfig, camera_id: str) -> tuple[str, str]:
+    """(HTTP base, RTSP base) of the relay a viewer of ``camera_id`` must use.
+
+    The owner in a cluster, else ``access.relay_http_url``/``relay_rtsp_url``.
+    """
+    if config.cluster.nodes:
+        owner = ShardMap(config.cluster.nodes).owner(camera_id)
+        return owner.http_url.rstrip("/"), owner.rtsp_url.rstrip("/")
+    return config.access.relay_http_url.rstrip("/"), config.access.relay_rtsp_url.rstrip("/")
