@@ -19,8 +19,8 @@ import yaml
 from core.net import free_port, port_open
 from devkit.embedded.process import spawn, stop, tail
 from hub.config import load_config
+from hub.relays import relay_bases
 from streams.auth.tokens import issue_play_token
-from streams.cluster.routing import relay_bases
 from streams.cluster.sharding import ShardMap
 
 SECRET = "relay-cluster-test-secret-0123456789"
