@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
-from adapters.jsonsafe import parse_time
+from adapters.checks import parse_time
 from adapters.model import Location, Severity, SourceSystem
 from adapters.xmlsafe import child, extras, local, parse_xml, text
 

@@ -11,7 +11,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
-from adapters.jsonsafe import parse_time
+from adapters.checks import parse_time
 from adapters.model import MediaRef, Severity, SourceSystem
 from adapters.xmlsafe import child, extras, local, parse_xml, text, to_dict
 

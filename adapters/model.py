@@ -22,10 +22,19 @@ Ident = Annotated[
 ]
 
 
+#: Times outside [2000, 2100) are a wrong device clock, never an observation.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (naive local times are ambiguous)")
-    return value.astimezone(UTC)
+    if not EARLIEST_YEAR - 1 <= value.year <= LATEST_YEAR:  # before converting: 9999 overflows
+        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+    utc = value.astimezone(UTC)
+    if not EARLIEST_YEAR <= utc.year < LATEST_YEAR:
+        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+    return utc
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
@@ -88,7 +97,8 @@ class WeighInMotion(_Strict):
     plate: Annotated[str, StringConstraints(max_length=16)] | None = None
     gross_kg: float = Field(gt=0, le=300_000)
     axle_count: int = Field(ge=2, le=12)
-    axle_weights_kg: list[Annotated[float, Field(ge=0, le=100_000)]] = Field(max_length=12)
+    #: Per axle; ``None`` where the station did not weigh that axle.
+    axle_weights_kg: list[Annotated[float, Field(ge=0, le=100_000)] | None] = Field(max_length=12)
     speed_kmh: float = Field(ge=0, le=250)
     calibration_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     limit_kg: float = Field(gt=0, le=300_000)

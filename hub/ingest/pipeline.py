@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from adapters import registry
 from adapters.base import Adapted, AdapterError, Origin, stable_event_id, validation_reason
-from adapters.jsonsafe import load_json, parse_time
+from adapters.checks import parse_time
+from adapters.jsonsafe import load_json
 from adapters.model import Event, Reading, ReadingRow, Severity
 from adapters.senml import SenmlAdapter
 from hub.ingest.topics import Route, TopicError, parse
