@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from adapters.model import Event, Reading, SourceSystem
+from adapters.model import Event, Reading, ReadingRow, SourceSystem
 
 #: Largest native payload an adapter accepts (a packed events/SenML message may be larger).
 MAX_NATIVE_BYTES = 256 * 1024
@@ -52,13 +52,24 @@ class Reject:
     record: Any = None  #: the offending record when a pack was partly good, else None
 
 
+@dataclass(frozen=True)
+class Heartbeat:
+    """A device said "I am alive" (a keep-alive), which is not an event.
+
+    Ingest records it as the device's last-seen time (see ``hub.ingest.pipeline``).
+    """
+
+    device: str
+
+
 @dataclass
 class Adapted:
     """The result of adapting one payload: good records plus the rejected ones."""
 
     events: list[Event] = field(default_factory=list)
-    readings: list[Reading] = field(default_factory=list)
+    readings: list[Reading | ReadingRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
 
 
 def validation_reason(exc: ValidationError, limit: int = 3) -> str:
@@ -120,6 +131,9 @@ class Adapter(ABC):
     summary: ClassVar[str] = ""
     #: Largest payload accepted, in bytes.
     max_bytes: ClassVar[int] = MAX_NATIVE_BYTES
+    #: The adapter reads ``origin.received_at`` (SenML relative times): ingest must pass
+    #: the message's receive time, not a clock read later.
+    uses_receive_time: ClassVar[bool] = False
 
     @abstractmethod
     def adapt(self, payload: bytes, origin: Origin) -> Adapted:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import random
 from datetime import datetime
 from typing import Any
+from xml.etree.ElementTree import Element
 
 from pydantic import ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
-from adapters.checks import parse_time
+from adapters.checks import clean_text, parse_time
 from adapters.model import Location, Severity, SourceSystem
 from adapters.xmlsafe import child, extras, local, parse_xml, text
 
@@ -43,6 +44,8 @@ TYPES: dict[tuple[int, int], str] = {
     (6, 1): "disk_fault",
     (6, 2): "fan_fault",
 }
+#: Info/AlarmTypeParam/EventType of an intrusion alarm (AlarmMethod 5, AlarmType 6).
+INTRUSION_DIRECTION = {1: "enter", 2: "leave"}
 KNOWN = {
     "CmdType",
     "SN",
@@ -67,6 +70,15 @@ def _code(value: str | None, name: str, lo: int, hi: int) -> int | None:
     if not lo <= n <= hi:
         raise AdapterError(f"<{name}> {n} outside {lo}..{hi}")
     return n
+
+
+def _intrusion_direction(info: Element | None) -> str | None:
+    """Enter or leave, from ``Info/AlarmTypeParam/EventType`` (1 enter, 2 leave)."""
+    param = child(info, "AlarmTypeParam") if info is not None else None
+    if param is None:
+        return None
+    code = _code(text(param, "EventType"), "EventType", 1, 2)
+    return None if code is None else INTRUSION_DIRECTION[code]
 
 
 class Gb28181Adapter(Adapter):
@@ -105,15 +117,22 @@ class Gb28181Adapter(Adapter):
             if location.lat == 0 and location.lon == 0:
                 location = None  # devices without GPS send 0/0
         attrs: dict[str, Any] = {
-            "sn": text(root, "SN"),
+            "sn": _code(text(root, "SN"), "SN", 0, 2**31 - 1),
             "alarm_priority": priority,
             "alarm_method": METHODS[method],
             "alarm_type": alarm_type,
-            "description": text(root, "AlarmDescription"),
+            "description": clean_text(
+                text(root, "AlarmDescription"), "AlarmDescription", 1024, multiline=True
+            ),
             "gb_device_id": device,
         }
+        direction = _intrusion_direction(info) if kind == "intrusion" else None
+        if direction is not None:
+            attrs["direction"] = direction
         if info is not None:
-            info_extra = extras(info, {"AlarmType"})
+            info_extra = extras(
+                info, {"AlarmType", "AlarmTypeParam"} if direction else {"AlarmType"}
+            )
             if info_extra:
                 attrs["info"] = info_extra
         extra = extras(root, KNOWN)

@@ -76,7 +76,9 @@ def test_isapi_line_crossing_keeps_unknown_elements() -> None:
     assert ev.occurred_at == datetime(2025, 3, 14, 13, 7, 43, tzinfo=UTC)
     assert ev.attributes["channel"] == 1
     assert ev.attributes["extra"]["isDataRetransmission"] == "false"
-    assert ev.attributes["regions"]["DetectionRegionEntry"]["regionID"] == "1"
+    assert ev.attributes["regions"] == [
+        {"id": 1, "sensitivity": 50, "points": [[120, 340], [880, 360]]}
+    ]
 
 
 def test_isapi_anpr_plate_read() -> None:
