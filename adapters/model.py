@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from uuid6 import uuid7
 
 #: Identifiers used in topics and database keys: short, printable, no MQTT wildcards.
@@ -124,17 +131,48 @@ class Event(_Strict):
     wim: WeighInMotion | None = None
 
 
+#: Reading fields beside ``value`` (RFC 8428 4.2: sum, boolean, string, data, update time).
+EXTRA_FIELDS = ("sum", "value_bool", "value_text", "value_data", "update_s")
+NO_EXTRAS: tuple[None, ...] = (None,) * len(EXTRA_FIELDS)
+#: Text a string value may hold: no NUL or other C0 control except tab and line breaks.
+_VALUE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
 class Reading(_Strict):
-    """One sensor value at one time (narrow form: one metric per row)."""
+    """One sensor value at one time (narrow form: one metric per row).
+
+    A SenML record may carry a number, a sum beside it, a boolean, a string or data
+    (RFC 8428 4.2); each has its own field and at least one is present.
+    """
 
     time: AwareDatetime
     sensor: Ident
     metric: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    value: float = Field(allow_inf_nan=False)
+    value: float | None = Field(default=None, allow_inf_nan=False)
     unit: Annotated[str, StringConstraints(max_length=32)] | None = None
     quality: int = Field(default=0, ge=0, le=255, description="0 = good; source-defined otherwise")
     department: Ident
     site: Ident
+    sum: float | None = Field(default=None, allow_inf_nan=False)
+    value_bool: bool | None = None
+    value_text: (
+        Annotated[
+            str, StringConstraints(max_length=4096, strip_whitespace=False, pattern=_VALUE_TEXT)
+        ]
+        | None
+    ) = None
+    value_data: bytes | None = Field(default=None, max_length=65536)
+    update_s: float | None = Field(default=None, gt=0, le=10**9, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _has_a_value(self) -> Reading:
+        if self.value is None and self.extras[:4] == NO_EXTRAS[:4]:
+            raise ValueError("a reading needs a value, sum, boolean, string or data")
+        return self
+
+    @property
+    def extras(self) -> tuple[Any, ...]:
+        return (self.sum, self.value_bool, self.value_text, self.value_data, self.update_s)
 
 
 class ReadingRow(NamedTuple):
@@ -148,11 +186,20 @@ class ReadingRow(NamedTuple):
     time: datetime
     sensor: str
     metric: str
-    value: float
+    value: float | None
     unit: str | None
     quality: int
     department: str
     site: str
+    sum: float | None = None
+    value_bool: bool | None = None
+    value_text: str | None = None
+    value_data: bytes | None = None
+    update_s: float | None = None
+
+    @property
+    def extras(self) -> tuple[Any, ...]:
+        return self[8:]
 
     def to_model(self) -> Reading:
         return Reading(**self._asdict())
