@@ -131,9 +131,6 @@ class Adapter(ABC):
     summary: ClassVar[str] = ""
     #: Largest payload accepted, in bytes.
     max_bytes: ClassVar[int] = MAX_NATIVE_BYTES
-    #: The adapter reads ``origin.received_at`` (SenML relative times): ingest must pass
-    #: the message's receive time, not a clock read later.
-    uses_receive_time: ClassVar[bool] = False
 
     @abstractmethod
     def adapt(self, payload: bytes, origin: Origin) -> Adapted:

@@ -142,8 +142,13 @@ class Reading(_Strict):
     """One sensor value at one time (narrow form: one metric per row).
 
     A SenML record may carry a number, a sum beside it, a boolean, a string or data
-    (RFC 8428 4.2); each has its own field and at least one is present.
+    (RFC 8428 4.2); each has its own field and at least one is present. Data travels
+    base64-encoded in JSON.
     """
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, ser_json_bytes="base64", val_json_bytes="base64"
+    )
 
     time: AwareDatetime
     sensor: Ident
@@ -173,6 +178,10 @@ class Reading(_Strict):
     @property
     def extras(self) -> tuple[Any, ...]:
         return (self.sum, self.value_bool, self.value_text, self.value_data, self.update_s)
+
+    def to_model(self) -> Reading:
+        """Itself (a ``ReadingRow`` makes its model): callers that need models use this."""
+        return self
 
 
 class ReadingRow(NamedTuple):

@@ -73,10 +73,11 @@ def build_app(
         reasons = [r.reason for r in adapted.rejects]
         if reasons:
             dead_letter(dead, fmt, body, reasons)
-        if not adapted.events and not adapted.readings:
+        if not adapted.events and not adapted.readings and not adapted.heartbeats:
             raise HTTPException(422, {"rejected": reasons[:20]})
         try:
-            await asyncio.to_thread(submit, adapted.events, adapted.readings)  # fsync off the loop
+            readings = [r.to_model() for r in adapted.readings]  # SenML yields tuples
+            await asyncio.to_thread(submit, adapted.events, readings)  # fsync off the loop
         except OutboxError as exc:
             raise HTTPException(503, f"cannot store now, retry: {exc}") from None
         return JSONResponse(

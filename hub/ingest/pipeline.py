@@ -24,7 +24,6 @@ from adapters.base import Adapted, AdapterError, Origin, stable_event_id, valida
 from adapters.checks import parse_time
 from adapters.jsonsafe import load_json
 from adapters.model import Event, Reading, ReadingRow, Severity
-from adapters.senml import SenmlAdapter
 from hub.ingest.topics import Route, TopicError, parse
 from hub.store.media import MediaBlob
 
@@ -80,8 +79,8 @@ def _letter(topic: str, reason: str, payload: bytes) -> Letter:
 def _record_bytes(record: Any) -> bytes:
     try:
         return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
-    except (TypeError, ValueError):
-        return repr(record).encode("utf-8", "replace")
+    except (TypeError, ValueError, RecursionError):
+        return repr(record)[:MAX_DEAD_LETTER_BYTES].encode("utf-8", "replace")
 
 
 _SENSOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -141,6 +140,23 @@ def _edge(route: Route, payload: bytes, origin: Origin) -> Adapted:
     return Adapted(readings=readings)
 
 
+#: Metric under which a device's keep-alives are kept: its latest time is the last-seen.
+HEARTBEAT_METRIC = "heartbeat"
+
+
+def liveness(device: str, origin: Origin) -> ReadingRow:
+    """A keep-alive as a reading at the hub's receive time (the device's clock may be wrong):
+    ``latest_readings`` then answers "when was this camera last seen" without a new table."""
+    row = ReadingRow(
+        origin.received_at, device, HEARTBEAT_METRIC, 1.0, None, 0, origin.department, origin.site
+    )
+    try:
+        row.to_model()  # the device id must be a valid sensor id
+    except ValidationError as exc:
+        raise AdapterError(f"keep-alive device id: {validation_reason(exc)}") from None
+    return row
+
+
 def adapt_message(
     topic: str,
     payload: bytes,
@@ -166,12 +182,7 @@ def adapt_message(
             adapted = registry.get("cityhub-events").adapt(payload, origin)
         elif route.kind == "readings":  # SenML packs are arrays, cityhub packs objects
             adapter = registry.get("senml" if payload.lstrip()[:1] == b"[" else "cityhub-readings")
-            if isinstance(adapter, SenmlAdapter):  # tuples, no model per record
-                rows, rejects = adapter.adapt_rows(payload, origin)
-                adapted = Adapted(rejects=rejects)
-                out.readings = list(rows)
-            else:
-                adapted = adapter.adapt(payload, origin)
+            adapted = adapter.adapt(payload, origin)
         else:
             adapter = registry.get(route.format or "")
             if route.system not in adapter.systems:
@@ -179,6 +190,7 @@ def adapt_message(
                     f"format {adapter.format!r} is not accepted on {route.system.value!r} topics"
                 )
             adapted = adapter.adapt(payload, origin)
+        beats = [liveness(h.device, origin) for h in adapted.heartbeats]
     except (TopicError, AdapterError) as exc:
         out.letters.append(_letter(topic, str(exc), payload))
         return out
@@ -191,6 +203,7 @@ def adapt_message(
         return out
     out.events = adapted.events
     out.readings += adapted.readings
+    out.readings += beats
     for reject in adapted.rejects:
         body = payload if reject.record is None else _record_bytes(reject.record)
         out.letters.append(_letter(topic, reject.reason, body))
