@@ -13,10 +13,10 @@ import random
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
-from adapters.checks import clean_text, plausible
+from adapters.checks import plausible
 from adapters.gb1589 import (
     AIR_SUSPENSION_BONUS,
     ARTICULATED_4_AIR,
@@ -48,18 +48,8 @@ def _time(value: Any) -> datetime:
         raise ValueError(str(exc)) from None
 
 
-def _text(max_len: int) -> Any:
-    def check(value: str | None) -> str | None:
-        try:
-            return clean_text(value, "text", max_len)
-        except AdapterError as exc:
-            raise ValueError(str(exc).removeprefix("text: ")) from None
-
-    return AfterValidator(check)
-
-
 Time = Annotated[datetime, BeforeValidator(_time)]
-Plate = Annotated[str, Field(min_length=1, max_length=16), _text(16)]
+Plate = Annotated[str, Field(min_length=1, max_length=16)]
 Kg = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
 
 
@@ -91,21 +81,21 @@ class WimRecord(NativeRecord):
 
     model_config = ConfigDict(strict=True)
 
-    record_id: Annotated[str, Field(min_length=1, max_length=64), _text(64)]
+    record_id: Annotated[str, Field(min_length=1, max_length=64)]
     time: Time
     station: Ident
     lane: int = Field(ge=0, le=32)
-    direction: Annotated[str, Field(max_length=16), _text(16)] | None = None
+    direction: Annotated[str, Field(max_length=16)] | None = None
     plate: Plate | None = None
-    plate_color: Annotated[str, Field(max_length=8), _text(8)] | None = None
+    plate_color: Annotated[str, Field(max_length=8)] | None = None
     trailer_plate: Plate | None = None
-    vehicle_class: Annotated[str, Field(max_length=32), _text(32)] | None = None
+    vehicle_class: Annotated[str, Field(max_length=32)] | None = None
     gross_kg: float = Field(gt=0, le=300_000, allow_inf_nan=False)
     axle_groups: list[AxleGroup] | None = Field(None, min_length=1, max_length=8)
     axle_count: int | None = Field(None, ge=2, le=12)
     axle_weights_kg: list[Kg | None] | None = Field(None, max_length=12)
     speed_kmh: float = Field(ge=0, le=250, allow_inf_nan=False)
-    calibration_id: Annotated[str, Field(min_length=1, max_length=64), _text(64)]
+    calibration_id: Annotated[str, Field(min_length=1, max_length=64)]
     vehicle_form: Literal["rigid", "combination"] | None = None
     camera: Ident | None = None
     pictures: list[MediaRef] = Field(default_factory=list, max_length=16)
