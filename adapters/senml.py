@@ -71,13 +71,16 @@ def check_pack(pack: Any) -> list[Any]:
     if len(pack) > MAX_RECORDS:
         raise AdapterError(f"pack of {len(pack)} records exceeds {MAX_RECORDS}")
     for rec in pack:
-        if type(rec) is dict and not rec.keys() <= _KNOWN:
+        if type(rec) is not dict:
+            continue  # refused on its own
+        if not rec.keys() <= _KNOWN:
             unknown = sorted(k for k in rec if k.endswith("_") and k not in _KNOWN)
             if unknown:  # RFC 8428 4.4: the entire pack MUST be rejected
                 raise AdapterError(f"must-understand field {unknown[0][:40]!r} is not supported")
-            bver = rec.get("bver", VERSION)
+        if "bver" in rec:
+            bver = rec["bver"]
             if type(bver) is not int or not 1 <= bver <= VERSION:
-                raise AdapterError(f"bver must be an integer 1..{VERSION} (pack is version 10)")
+                raise AdapterError(f"bver must be an integer 1..{VERSION} (this reader's version)")
     return pack
 
 
