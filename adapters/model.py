@@ -37,10 +37,10 @@ def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (naive local times are ambiguous)")
     if not EARLIEST_YEAR - 1 <= value.year <= LATEST_YEAR:  # before converting: 9999 overflows
-        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR - 1}")
     utc = value.astimezone(UTC)
     if not EARLIEST_YEAR <= utc.year < LATEST_YEAR:
-        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR}")
+        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR - 1}")
     return utc
 
 

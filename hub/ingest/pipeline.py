@@ -126,7 +126,7 @@ def _edge(route: Route, payload: bytes, origin: Origin) -> Adapted:
         return Adapted(events=[event])
     device = data.get("device")
     sensor = device if isinstance(device, str) and _SENSOR.match(device) else f"edge.{origin.site}"
-    readings = [
+    readings: list[Reading | ReadingRow] = [
         Reading(
             time=when,
             sensor=sensor[:64],
