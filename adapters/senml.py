@@ -93,6 +93,19 @@ class Base:
     bu: str | None = None
     bv: float = 0.0
     bs: float = 0.0
+    #: The last resolved name and its (sensor, metric): packs repeat names record after record.
+    name: str = ""
+    split: tuple[str, str] = ("", "")
+
+    def sensor_metric(self, rec: dict[str, Any]) -> tuple[str, str]:
+        """(sensor, metric) of the record's resolved name (RFC 8428 4.5.1 checked)."""
+        name = rec.get("n", "")
+        if type(name) is not str:
+            raise AdapterError("n must be a string")
+        full = self.bn + name
+        if full != self.name:
+            self.name, self.split = full, split_name(resolve_name(full))
+        return self.split
 
     def update(self, rec: dict[str, Any]) -> None:
         for key in _BASE:
@@ -164,11 +177,8 @@ def resolve_time(rec: dict[str, Any], base: Base, received: float) -> float:
     return t
 
 
-def resolve_name(rec: dict[str, Any], base: Base) -> str:
-    name = rec.get("n", "")
-    if type(name) is not str:
-        raise AdapterError("n must be a string")
-    full = base.bn + name
+def resolve_name(full: str) -> str:
+    """The resolved name ``bn + n`` if RFC 8428 4.5.1 allows it."""
     if not _NAME.match(full) or len(full) > 200:
         raise AdapterError(
             "n: resolved name is empty, too long or has characters RFC 8428 4.5.1 does not allow"
@@ -223,27 +233,35 @@ class SenmlAdapter(Adapter):
             base.update(rec)
             if keys <= {*_BASE, "bver"}:
                 return None  # a record carrying only base fields
-        sensor, metric = split_name(resolve_name(rec, base))
+        sensor, metric = base.sensor_metric(rec)
         when = datetime.fromtimestamp(resolve_time(rec, base, received), UTC)
-        vals = values_of(rec, base)
         unit = rec.get("u", base.bu)
-        checked = self._checked(sensor, metric, unit, origin, when)
-        value = vals.value
-        if checked is None or vals != Values(value=value) or not math.isfinite(value or 0.0):
-            # Anything beyond a plain finite number goes through the model (its reasons).
-            model = Reading(
-                time=when,
-                sensor=sensor,
-                metric=metric,
-                unit=unit,
-                department=origin.department,
-                site=origin.site,
-                **vars(vals),
-            )
-            return ReadingRow(**model.model_dump())
-        return ReadingRow(
-            when, checked[0], checked[1], value, checked[2], 0, origin.department, origin.site
+        v = rec.get("v")
+        if keys <= _PLAIN and (type(v) is float or type(v) is int):  # the common record
+            value = base.bv + v
+            checked = self._checked(sensor, metric, unit, origin, when)
+            if checked is not None and math.isfinite(value):
+                return ReadingRow(
+                    when,
+                    checked[0],
+                    checked[1],
+                    value,
+                    checked[2],
+                    0,
+                    origin.department,
+                    origin.site,
+                )
+        # Anything else goes through the model (exactly its rules and reasons).
+        model = Reading(
+            time=when,
+            sensor=sensor,
+            metric=metric,
+            unit=unit,
+            department=origin.department,
+            site=origin.site,
+            **vars(values_of(rec, base)),
         )
+        return ReadingRow(**model.model_dump())
 
     def _checked(
         self, sensor: str, metric: str, unit: Any, origin: Origin, when: datetime
@@ -252,8 +270,9 @@ class SenmlAdapter(Adapter):
         if unit is not None and type(unit) is not str:
             return None  # the model refuses it with its reason
         key = (sensor, metric, unit, origin.department, origin.site)
-        if key in self._names:
-            return self._names[key]
+        found = self._names.get(key, key)
+        if found is not key:
+            return found  # type: ignore[return-value]
         if len(self._names) >= MAX_CACHED_NAMES:
             self._names.clear()
         try:
