@@ -52,14 +52,34 @@ class Reject:
     record: Any = None  #: the offending record when a pack was partly good, else None
 
 
+#: Metric under which a device's keep-alives are kept: its latest time is the last-seen.
+HEARTBEAT_METRIC = "heartbeat"
+
+
 @dataclass(frozen=True)
 class Heartbeat:
-    """A device said "I am alive" (a keep-alive), which is not an event.
-
-    Ingest records it as the device's last-seen time (see ``hub.ingest.pipeline``).
-    """
+    """A device said "I am alive" (a keep-alive), which is not an event."""
 
     device: str
+
+    def reading(self, origin: Origin) -> ReadingRow:
+        """The keep-alive as a reading at the receive time (the device's clock may be wrong),
+        so that ``latest_readings`` answers "when was this camera last seen"."""
+        row = ReadingRow(
+            origin.received_at,
+            self.device,
+            HEARTBEAT_METRIC,
+            1.0,
+            None,
+            0,
+            origin.department,
+            origin.site,
+        )
+        try:
+            row.to_model()  # the device id must be a valid sensor id
+        except ValidationError as exc:
+            raise AdapterError(f"keep-alive device id: {validation_reason(exc)}") from None
+        return row
 
 
 @dataclass
@@ -163,7 +183,8 @@ def origin_event(origin: Origin, **fields: Any) -> Event:
     The model's refusal becomes an AdapterError with its reason (the payload is dead-lettered).
     """
     try:
-        return Event(source_system=origin.system, department=origin.department, site=origin.site,
-                     **fields)
+        return Event(
+            source_system=origin.system, department=origin.department, site=origin.site, **fields
+        )
     except ValidationError as exc:
         raise AdapterError(validation_reason(exc)) from None

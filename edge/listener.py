@@ -67,6 +67,8 @@ def build_app(
                 raise AdapterError(f"adapter {fmt} does not serve system {sys_.value}")
             origin = Origin(config.site.department, config.site.id, sys_, datetime.now(UTC))
             adapted = adapter.adapt(body, origin)
+            # Keep-alives travel as liveness readings (adapters.base.Heartbeat).
+            beats = [h.reading(origin) for h in adapted.heartbeats]
         except (AdapterError, ValueError) as exc:
             dead_letter(dead, fmt, body, [str(exc)])
             raise HTTPException(422, f"payload rejected: {exc}") from None
@@ -76,14 +78,14 @@ def build_app(
         if not adapted.events and not adapted.readings and not adapted.heartbeats:
             raise HTTPException(422, {"rejected": reasons[:20]})
         try:
-            readings = [r.to_model() for r in adapted.readings]  # SenML yields tuples
+            readings = [r.to_model() for r in [*adapted.readings, *beats]]  # SenML: tuples
             await asyncio.to_thread(submit, adapted.events, readings)  # fsync off the loop
         except OutboxError as exc:
             raise HTTPException(503, f"cannot store now, retry: {exc}") from None
         return JSONResponse(
             {
                 "events": len(adapted.events),
-                "readings": len(adapted.readings),
+                "readings": len(readings),
                 "rejected": reasons[:20],
                 "ids": [str(e.id) for e in adapted.events][:100],
             }

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from adapters import registry
-from adapters.base import AdapterError, Origin
+from adapters.base import HEARTBEAT_METRIC, AdapterError, Origin
 from adapters.model import SourceSystem
-from hub.ingest.pipeline import HEARTBEAT_METRIC, adapt_message
+from hub.ingest.pipeline import adapt_message
 
 NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 ISAPI_TOPIC = "city/police/xinhua-5th/safecity/native/isapi"

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from adapters.base import HEARTBEAT_METRIC
 from adapters.model import ReadingRow
 from hub.embedded import EmbeddedBroker
-from hub.ingest.pipeline import HEARTBEAT_METRIC
 from hub.store.filters import SeriesQuery
 from hub.store.queries import latest_readings, reading_series
 from hub.store.visibility import Visibility

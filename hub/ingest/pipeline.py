@@ -20,7 +20,13 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from adapters import registry
-from adapters.base import Adapted, AdapterError, Origin, stable_event_id, validation_reason
+from adapters.base import (
+    Adapted,
+    AdapterError,
+    Origin,
+    stable_event_id,
+    validation_reason,
+)
 from adapters.checks import parse_time
 from adapters.jsonsafe import load_json
 from adapters.model import Event, Reading, ReadingRow, Severity
@@ -140,23 +146,6 @@ def _edge(route: Route, payload: bytes, origin: Origin) -> Adapted:
     return Adapted(readings=readings)
 
 
-#: Metric under which a device's keep-alives are kept: its latest time is the last-seen.
-HEARTBEAT_METRIC = "heartbeat"
-
-
-def liveness(device: str, origin: Origin) -> ReadingRow:
-    """A keep-alive as a reading at the hub's receive time (the device's clock may be wrong):
-    ``latest_readings`` then answers "when was this camera last seen" without a new table."""
-    row = ReadingRow(
-        origin.received_at, device, HEARTBEAT_METRIC, 1.0, None, 0, origin.department, origin.site
-    )
-    try:
-        row.to_model()  # the device id must be a valid sensor id
-    except ValidationError as exc:
-        raise AdapterError(f"keep-alive device id: {validation_reason(exc)}") from None
-    return row
-
-
 def adapt_message(
     topic: str,
     payload: bytes,
@@ -190,7 +179,7 @@ def adapt_message(
                     f"format {adapter.format!r} is not accepted on {route.system.value!r} topics"
                 )
             adapted = adapter.adapt(payload, origin)
-        beats = [liveness(h.device, origin) for h in adapted.heartbeats]
+        beats = [h.reading(origin) for h in adapted.heartbeats]
     except (TopicError, AdapterError) as exc:
         out.letters.append(_letter(topic, str(exc), payload))
         return out
