@@ -13,7 +13,15 @@ from xml.etree.ElementTree import Element
 
 from pydantic import ValidationError
 
-from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
+from adapters.base import (
+    Adapted,
+    Adapter,
+    AdapterError,
+    Heartbeat,
+    Origin,
+    origin_event,
+    stable_event_id,
+)
 from adapters.checks import clean_text, parse_time
 from adapters.model import Location, Severity, SourceSystem
 from adapters.xmlsafe import child, extras, local, parse_xml, text
@@ -85,18 +93,23 @@ class Gb28181Adapter(Adapter):
     format = "gb28181"
     systems = (SourceSystem.safecity, SourceSystem.traffic)
     content_type = "Application/MANSCDP+xml"
-    summary = "GB/T 28181 MANSCDP alarm notification (Notify/Alarm), GB2312 or UTF-8"
+    summary = "GB/T 28181 MANSCDP alarm notification (Notify/Alarm) and keep-alive, GB2312 or UTF-8"
 
     def adapt(self, payload: bytes, origin: Origin) -> Adapted:
         self.check_size(payload)
         root = parse_xml(payload)
         if local(root.tag) != "Notify":
             raise AdapterError(f"root element is <{local(root.tag)[:40]}>, expected <Notify>")
-        if text(root, "CmdType") != "Alarm":
-            raise AdapterError(f"CmdType {str(text(root, 'CmdType'))[:20]!r} is not Alarm")
+        cmd = text(root, "CmdType")
+        if cmd not in ("Alarm", "Keepalive"):
+            raise AdapterError(f"CmdType {str(cmd)[:20]!r} is neither Alarm nor Keepalive")
         device = text(root, "DeviceID")
         if not device or not device.isdigit() or len(device) != 20:
             raise AdapterError("<DeviceID> must be a 20-digit GB/T 28181 code")
+        if cmd == "Keepalive":  # device status keep-alive (9.6): liveness, not an event
+            if (text(root, "Status") or "OK").upper() != "OK":
+                raise AdapterError("Keepalive <Status> is not OK")
+            return Adapted(heartbeats=[Heartbeat(device)])
         priority = _code(text(root, "AlarmPriority"), "AlarmPriority", 1, 4) or 4
         method = _code(text(root, "AlarmMethod"), "AlarmMethod", 1, 7)
         if method is None:

@@ -196,3 +196,15 @@ def test_control_characters_in_names_are_refused() -> None:
     )
     out = adapt_message(ISAPI_TOPIC, isapi(body), NOW)
     assert out.events == [] and "channelName" in out.letters[0].reason
+
+
+def test_gb28181_keepalive_is_a_heartbeat_not_an_event() -> None:
+    """GB/T 28181-2016 9.6: devices send Notify/Keepalive with Status OK periodically."""
+    keepalive = (
+        b'<?xml version="1.0" encoding="GB2312"?>\n<Notify><CmdType>Keepalive</CmdType>'
+        b"<SN>43</SN><DeviceID>34020000001320000001</DeviceID><Status>OK</Status></Notify>"
+    )
+    out = adapt_message(GB_TOPIC, keepalive, NOW)
+    assert out.events == [] and out.letters == []
+    (seen,) = out.readings
+    assert (seen.sensor, seen.metric, seen.time) == ("34020000001320000001", HEARTBEAT_METRIC, NOW)
