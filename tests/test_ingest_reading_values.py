@@ -38,6 +38,7 @@ def test_store_keeps_every_value_type_in_both_layouts(store_dsn: str) -> None:
         _row(t0, "blob", None, value_data=b"\x00\xff"),
         _row(t0, "temp", 21.5),
         _row(t0 + timedelta(seconds=1), "temp", 21.75),
+        _row(t0 + timedelta(seconds=2), "energy", None, sum=130.0),  # a sum alone
     ]
 
     async def write_and_query():  # type: ignore[no-untyped-def]
@@ -45,13 +46,20 @@ def test_store_keeps_every_value_type_in_both_layouts(store_dsn: str) -> None:
             first = await BatchWriter().write(conn, readings=rows)
             again = await BatchWriter().write(conn, readings=rows)  # redelivery
             latest = await latest_readings(conn, Visibility.everything())
-            q = SeriesQuery(sensor="meter-7", metric="door", start=t0, end=t0 + timedelta(hours=1))
-            door = await reading_series(conn, q, Visibility.everything())
-            return first, again, latest, door
+            vis, end = Visibility.everything(), t0 + timedelta(hours=1)
+            door = await reading_series(
+                conn, SeriesQuery(sensor="meter-7", metric="door", start=t0, end=end), vis
+            )
+            energy = await reading_series(
+                conn,
+                SeriesQuery(sensor="meter-7", metric="energy", start=t0, end=end, bucket="minute"),
+                vis,
+            )
+            return first, again, latest, door, energy
 
-    first, again, latest, door = run(write_and_query())
-    assert (first.readings_inserted, first.dead_lettered) == (6, 0)
-    assert (again.readings_inserted, again.readings_duplicate) == (0, 6)
+    first, again, latest, door, energy = run(write_and_query())
+    assert (first.readings_inserted, first.dead_lettered) == (7, 0)
+    assert (again.readings_inserted, again.readings_duplicate) == (0, 7)
     with psycopg.connect(store_dsn) as conn:
         stored = conn.execute(
             "SELECT m.name, r.value, r.sum, r.value_bool, r.value_text, r.value_data, r.update_s "
@@ -61,12 +69,16 @@ def test_store_keeps_every_value_type_in_both_layouts(store_dsn: str) -> None:
         ("blob", None, None, None, None, b"\x00\xff", None),
         ("door", None, None, False, None, None, None),
         ("energy", 3.5, 120.25, None, None, None, 60.0),
+        ("energy", None, 130.0, None, None, None, None),
         ("state", None, None, None, "  Stolen ", None, None),
         ("temp", 21.5, None, None, None, None, None),
         ("temp", 21.75, None, None, None, None, None),
     ]
     assert {(r.metric, r.value) for r in latest} >= {("temp", 21.75), ("door", None)}
     assert door == []  # a boolean series has no numeric points
+    # A bucket mixing a number and a sum alone: statistics of the numbers only (from the
+    # continuous aggregates on TimescaleDB, from raw rows on plain PostgreSQL).
+    assert [(p.n, p.avg, p.min, p.max) for p in energy] == [(1, 3.5, 3.5, 3.5)]
 
 
 def test_keep_alives_and_senml_values_arrive_through_ingest(

@@ -317,12 +317,10 @@ async def reading_series(conn: Conn, q: SeriesQuery, vis: Visibility) -> list[Se
         start, end = align(q.start, q.end, width)
         if await _continuous_aggregates(conn):
             table = "reading_stats_minute" if q.bucket == "minute" else "reading_stats_hour"
-            # Buckets of non-numeric readings (booleans, strings, sums) have no avg: left out.
-            stats = sql.SQL(
-                "sum(n) FILTER (WHERE avg IS NOT NULL)::bigint, "
-                "sum(avg * n) / sum(n) FILTER (WHERE avg IS NOT NULL), min(min), max(max)"
-            )
-            time_col, having = "bucket", sql.SQL("bool_or(avg IS NOT NULL)")
+            # n counts numbers only (0008_reading_values): buckets of booleans, strings or
+            # sums alone have n = 0 and are left out.
+            stats = sql.SQL("sum(n)::bigint, sum(avg * n) / sum(n), min(min), max(max)")
+            time_col, having = "bucket", sql.SQL("sum(n) > 0")
         else:
             table, time_col = "readings", "time"
             stats = sql.SQL("count(value), avg(value), min(value), max(value)")
