@@ -131,3 +131,24 @@ def test_keep_alives_and_senml_values_arrive_through_ingest(
         ("energy", 3.5, 120.25, None, None),
     ]
     assert workers.alive(0), workers.log(0)
+
+
+def test_reading_values_migration_downgrades_and_upgrades(store_dsn: str) -> None:
+    from hub.store import migrate
+
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+
+    async def write() -> None:
+        async with await psycopg.AsyncConnection.connect(store_dsn) as conn:
+            await BatchWriter().write(
+                conn, readings=[_row(t0, "temp", 20.0), _row(t0, "door", None, value_bool=True)]
+            )
+
+    run(write())
+    migrate.downgrade(store_dsn, "0006_media")
+    with psycopg.connect(store_dsn) as conn:
+        assert conn.execute("SELECT count(*), min(value) FROM readings").fetchone() == (1, 20.0)
+    migrate.upgrade(store_dsn)
+    run(write())  # the boolean reading is stored again
+    with psycopg.connect(store_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone() == (2,)
