@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from adapters.model import Event, Reading
+from adapters.model import Event, Reading, ReadingRow
 from core.model import SourceSystem
 
 #: Largest native payload an adapter accepts (a packed events/SenML message may be larger).
@@ -53,13 +53,44 @@ class Reject:
     record: Any = None  #: the offending record when a pack was partly good, else None
 
 
+#: Metric under which a device's keep-alives are kept: its latest time is the last-seen.
+HEARTBEAT_METRIC = "heartbeat"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A device said "I am alive" (a keep-alive), which is not an event."""
+
+    device: str
+
+    def reading(self, origin: Origin) -> ReadingRow:
+        """The keep-alive as a reading at the receive time (the device's clock may be wrong),
+        so that ``latest_readings`` answers "when was this camera last seen"."""
+        row = ReadingRow(
+            origin.received_at,
+            self.device,
+            HEARTBEAT_METRIC,
+            1.0,
+            None,
+            0,
+            origin.department,
+            origin.site,
+        )
+        try:
+            row.to_model()  # the device id must be a valid sensor id
+        except ValidationError as exc:
+            raise AdapterError(f"keep-alive device id: {validation_reason(exc)}") from None
+        return row
+
+
 @dataclass
 class Adapted:
     """The result of adapting one payload: good records plus the rejected ones."""
 
     events: list[Event] = field(default_factory=list)
-    readings: list[Reading] = field(default_factory=list)
+    readings: list[Reading | ReadingRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    heartbeats: list[Heartbeat] = field(default_factory=list)
 
 
 def validation_reason(exc: ValidationError, limit: int = 3) -> str:
@@ -153,7 +184,8 @@ def origin_event(origin: Origin, **fields: Any) -> Event:
     The model's refusal becomes an AdapterError with its reason (the payload is dead-lettered).
     """
     try:
-        return Event(source_system=origin.system, department=origin.department, site=origin.site,
-                     **fields)
+        return Event(
+            source_system=origin.system, department=origin.department, site=origin.site, **fields
+        )
     except ValidationError as exc:
         raise AdapterError(validation_reason(exc)) from None

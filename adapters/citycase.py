@@ -40,6 +40,8 @@ def categories() -> dict[str, dict[str, str]]:
 class CaseRecord(NativeRecord):
     """A case report or status change (fields documented in docs/citycase.md)."""
 
+    multiline = frozenset({"description", "note", "address"})
+
     case_id: str = Field(min_length=1, max_length=64)
     category: str = Field(min_length=1, max_length=16)
     status: Status

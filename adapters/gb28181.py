@@ -9,11 +9,20 @@ from __future__ import annotations
 import random
 from datetime import datetime
 from typing import Any
+from xml.etree.ElementTree import Element
 
 from pydantic import ValidationError
 
-from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
-from adapters.jsonsafe import parse_time
+from adapters.base import (
+    Adapted,
+    Adapter,
+    AdapterError,
+    Heartbeat,
+    Origin,
+    origin_event,
+    stable_event_id,
+)
+from adapters.checks import clean_text, parse_time
 from adapters.model import Severity
 from adapters.xmlsafe import child, extras, local, parse_xml, text
 from core.model import Location, SourceSystem
@@ -44,6 +53,8 @@ TYPES: dict[tuple[int, int], str] = {
     (6, 1): "disk_fault",
     (6, 2): "fan_fault",
 }
+#: Info/AlarmTypeParam/EventType of an intrusion alarm (AlarmMethod 5, AlarmType 6).
+INTRUSION_DIRECTION = {1: "enter", 2: "leave"}
 KNOWN = {
     "CmdType",
     "SN",
@@ -70,22 +81,36 @@ def _code(value: str | None, name: str, lo: int, hi: int) -> int | None:
     return n
 
 
+def _intrusion_direction(info: Element | None) -> str | None:
+    """Enter or leave, from ``Info/AlarmTypeParam/EventType`` (1 enter, 2 leave)."""
+    param = child(info, "AlarmTypeParam") if info is not None else None
+    if param is None:
+        return None
+    code = _code(text(param, "EventType"), "EventType", 1, 2)
+    return None if code is None else INTRUSION_DIRECTION[code]
+
+
 class Gb28181Adapter(Adapter):
     format = "gb28181"
     systems = (SourceSystem.safecity, SourceSystem.traffic)
     content_type = "Application/MANSCDP+xml"
-    summary = "GB/T 28181 MANSCDP alarm notification (Notify/Alarm), GB2312 or UTF-8"
+    summary = "GB/T 28181 MANSCDP alarm notification (Notify/Alarm) and keep-alive, GB2312 or UTF-8"
 
     def adapt(self, payload: bytes, origin: Origin) -> Adapted:
         self.check_size(payload)
         root = parse_xml(payload)
         if local(root.tag) != "Notify":
             raise AdapterError(f"root element is <{local(root.tag)[:40]}>, expected <Notify>")
-        if text(root, "CmdType") != "Alarm":
-            raise AdapterError(f"CmdType {str(text(root, 'CmdType'))[:20]!r} is not Alarm")
+        cmd = text(root, "CmdType")
+        if cmd not in ("Alarm", "Keepalive"):
+            raise AdapterError(f"CmdType {str(cmd)[:20]!r} is neither Alarm nor Keepalive")
         device = text(root, "DeviceID")
         if not device or not device.isdigit() or len(device) != 20:
             raise AdapterError("<DeviceID> must be a 20-digit GB/T 28181 code")
+        if cmd == "Keepalive":  # device status keep-alive (9.6): liveness, not an event
+            if (text(root, "Status") or "OK").upper() != "OK":
+                raise AdapterError("Keepalive <Status> is not OK")
+            return Adapted(heartbeats=[Heartbeat(device)])
         priority = _code(text(root, "AlarmPriority"), "AlarmPriority", 1, 4) or 4
         method = _code(text(root, "AlarmMethod"), "AlarmMethod", 1, 7)
         if method is None:
@@ -106,15 +131,22 @@ class Gb28181Adapter(Adapter):
             if location.lat == 0 and location.lon == 0:
                 location = None  # devices without GPS send 0/0
         attrs: dict[str, Any] = {
-            "sn": text(root, "SN"),
+            "sn": _code(text(root, "SN"), "SN", 0, 2**31 - 1),
             "alarm_priority": priority,
             "alarm_method": METHODS[method],
             "alarm_type": alarm_type,
-            "description": text(root, "AlarmDescription"),
+            "description": clean_text(
+                text(root, "AlarmDescription"), "AlarmDescription", 1024, multiline=True
+            ),
             "gb_device_id": device,
         }
+        direction = _intrusion_direction(info) if kind == "intrusion" else None
+        if direction is not None:
+            attrs["direction"] = direction
         if info is not None:
-            info_extra = extras(info, {"AlarmType"})
+            info_extra = extras(
+                info, {"AlarmType", "AlarmTypeParam"} if direction else {"AlarmType"}
+            )
             if info_extra:
                 attrs["info"] = info_extra
         extra = extras(root, KNOWN)

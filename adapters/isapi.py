@@ -10,11 +10,19 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
-from adapters.jsonsafe import parse_time
+from adapters.base import (
+    Adapted,
+    Adapter,
+    AdapterError,
+    Heartbeat,
+    Origin,
+    origin_event,
+    stable_event_id,
+)
+from adapters.checks import clean_text, parse_time
 from adapters.model import MediaRef, Severity
-from adapters.xmlsafe import child, extras, local, parse_xml, text, to_dict
-from core.model import SourceSystem
+from adapters.xmlsafe import child, extras, local, parse_xml, text
+from core.model import Location, SourceSystem
 
 #: ISAPI eventType -> (cityhub kind, severity while active).
 EVENT_TYPES: dict[str, tuple[str, Severity]] = {
@@ -36,6 +44,9 @@ KNOWN = {
     "protocol",
     "macAddress",
     "channelID",
+    "dynChannelID",
+    "GPSInfo",
+    "GPS",
     "dateTime",
     "activePostCount",
     "eventType",
@@ -77,7 +88,7 @@ def _anpr(root: Element) -> tuple[dict[str, Any], list[MediaRef]]:
     anpr = child(root, "ANPR")
     if anpr is None:
         raise AdapterError("eventType ANPR without an <ANPR> element")
-    plate = text(anpr, "licensePlate")
+    plate = clean_text(text(anpr, "licensePlate"), "licensePlate", 16)
     if not plate:
         raise AdapterError("<ANPR> without <licensePlate>")
     vinfo = child(root, "vehicleInfo") or child(anpr, "vehicleInfo")
@@ -107,13 +118,26 @@ def _anpr(root: Element) -> tuple[dict[str, Any], list[MediaRef]]:
             "confidenceLevel",
             "country",
             "vehicleInfo",
+            "pictureInfoList",
         },
     )
     if anpr_extra:
         attrs["anpr_extra"] = anpr_extra
+    return {k: v for k, v in attrs.items() if v is not None}, _pictures(root, anpr)
+
+
+def _pictures(root: Element, anpr: Element) -> list[MediaRef]:
+    """``pictureInfoList`` beside ``<ANPR>`` or nested in it (both occur on real devices)."""
     media: list[MediaRef] = []
-    pics = child(root, "pictureInfoList")
-    for pic in pics if pics is not None else []:
+    for holder in (root, anpr):
+        pics = child(holder, "pictureInfoList")
+        media += _picture_refs(pics) if pics is not None else []
+    return media
+
+
+def _picture_refs(pics: Element) -> list[MediaRef]:
+    media: list[MediaRef] = []
+    for pic in pics:
         if local(pic.tag) != "pictureInfo":
             continue
         kind = PICTURE_KINDS.get((text(pic, "type") or "").lower(), "picture")
@@ -121,8 +145,57 @@ def _anpr(root: Element) -> tuple[dict[str, Any], list[MediaRef]]:
             f"isapi-part:{text(pic, 'fileName')}" if text(pic, "fileName") else None
         )
         if uri:
+            clean_text(uri, "pictureURL", 2048)
             media.append(MediaRef(kind=kind, uri=uri, content_type="image/jpeg"))
-    return {k: v for k, v in attrs.items() if v is not None}, media
+    return media
+
+
+def _location(root: Element) -> Location | None:
+    """``<GPSInfo>`` (or ``<GPS>``) in decimal degrees; 0/0 means the device has no fix."""
+    gps = child(root, "GPSInfo")
+    gps = gps if gps is not None else child(root, "GPS")
+    if gps is None:
+        return None
+    lon = _float(text(gps, "longitude"), "longitude")
+    lat = _float(text(gps, "latitude"), "latitude")
+    if lon is None or lat is None or (lon == 0 and lat == 0):
+        return None
+    if (text(gps, "divisionEW") or "E").upper() == "W":
+        lon = -abs(lon)
+    if (text(gps, "divisionNS") or "N").upper() == "S":
+        lat = -abs(lat)
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise AdapterError("<GPSInfo> longitude/latitude are not a valid position")
+    return Location(lat=lat, lon=lon)
+
+
+def _regions(root: Element) -> list[dict[str, Any]]:
+    """Detection regions and lines as data: id, sensitivity, target, points (x, y)."""
+    found = child(root, "DetectionRegionList")
+    out: list[dict[str, Any]] = []
+    for entry in found if found is not None else []:
+        if local(entry.tag) != "DetectionRegionEntry" or len(out) >= 16:
+            continue
+        coords = child(entry, "RegionCoordinatesList")
+        points = [
+            [_int(text(c, "positionX"), "positionX"), _int(text(c, "positionY"), "positionY")]
+            for c in (coords if coords is not None else [])
+            if local(c.tag) == "RegionCoordinates"
+        ][:32]
+        region = {
+            "id": _int(text(entry, "regionID"), "regionID"),
+            "sensitivity": _int(text(entry, "sensitivityLevel"), "sensitivityLevel"),
+            "target": clean_text(text(entry, "detectionTarget"), "detectionTarget", 32),
+            "direction": clean_text(text(entry, "direction"), "direction", 32),
+            "points": points,
+        }
+        out.append({k: v for k, v in region.items() if v not in (None, [])})
+    return out
+
+
+def is_heartbeat(etype: str, state: str, active_posts: int | None) -> bool:
+    """ISAPI keep-alive: ``videoloss``, ``inactive``, ``activePostCount`` 0 (no alarm)."""
+    return etype.lower() == "videoloss" and state == "inactive" and active_posts == 0
 
 
 class IsapiAdapter(Adapter):
@@ -151,21 +224,28 @@ class IsapiAdapter(Adapter):
         state = (text(root, "eventState") or "active").lower()
         if state not in ("active", "inactive"):
             raise AdapterError(f"<eventState> must be active or inactive, got {state[:20]!r}")
+        device = clean_text(text(root, "deviceID") or text(root, "macAddress"), "deviceID", 64)
+        device = device.replace(":", "").replace("-", "")[:64] if device else None
+        active_posts = _int(text(root, "activePostCount"), "activePostCount")
+        if is_heartbeat(etype, state, active_posts):
+            if not device:
+                raise AdapterError("keep-alive without <deviceID> or <macAddress>")
+            return Adapted(heartbeats=[Heartbeat(device)])
         occurred = parse_time(text(root, "dateTime"), origin.local_tz, "dateTime")
-        channel = _int(text(root, "channelID"), "channelID")
+        channel = _int(text(root, "dynChannelID"), "dynChannelID")
+        if channel is None:
+            channel = _int(text(root, "channelID"), "channelID")
         attrs: dict[str, Any] = {
             "event_type": etype,
             "event_state": state,
             "description": text(root, "eventDescription"),
             "channel": channel,
-            "channel_name": text(root, "channelName"),
-            "device_ip": text(root, "ipAddress"),
-            "device_mac": text(root, "macAddress"),
-            "active_post_count": _int(text(root, "activePostCount"), "activePostCount"),
+            "channel_name": clean_text(text(root, "channelName"), "channelName", 128),
+            "device_ip": clean_text(text(root, "ipAddress"), "ipAddress", 64),
+            "device_mac": clean_text(text(root, "macAddress"), "macAddress", 64),
+            "active_post_count": active_posts,
+            "regions": _regions(root) or None,
         }
-        regions = child(root, "DetectionRegionList")
-        if regions is not None:
-            attrs["regions"] = to_dict(regions, 1)
         media: list[MediaRef] = []
         if kind == "plate_read":
             anpr_attrs, media = _anpr(root)
@@ -175,8 +255,6 @@ class IsapiAdapter(Adapter):
         extra = extras(root, KNOWN)
         if extra:
             attrs["extra"] = extra
-        device = text(root, "deviceID") or text(root, "macAddress")
-        device = device.replace(":", "").replace("-", "")[:64] if device else None
         event = origin_event(
             origin,
             id=stable_event_id(occurred, "isapi", origin.department, origin.site, payload),
@@ -184,6 +262,7 @@ class IsapiAdapter(Adapter):
             kind=kind,
             severity=severity,
             device=device or None,
+            location=_location(root),
             attributes={k: v for k, v in attrs.items() if v is not None},
             media=media,
         )

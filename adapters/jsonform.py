@@ -7,11 +7,12 @@ Each such adapter declares a pydantic model of the fields it understands
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from adapters.base import AdapterError, Origin, check_claims, validation_reason
+from adapters.checks import clean_text
 from adapters.jsonsafe import check_depth, load_json
 
 #: Size of the unknown fields kept per record (JSON-encoded), so extras cannot bloat the store.
@@ -25,8 +26,24 @@ class NativeRecord(BaseModel):
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True, str_max_length=4096)
 
+    #: Free-text fields that may hold line breaks; every other text field is one line.
+    multiline: ClassVar[frozenset[str]] = frozenset()
+
     department: str | None = None
     site: str | None = None
+
+    @model_validator(mode="after")
+    def _printable(self) -> Any:
+        """No control or bidirectional-override characters in text (they change what a
+        plate or name looks like on screen); the reason names the field."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, str):
+                try:
+                    clean_text(value, name, len(value), multiline=name in self.multiline)
+                except AdapterError as exc:
+                    raise ValueError(str(exc)) from None
+        return self
 
     def extra(self) -> dict[str, Any]:
         import json

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
 from typing import Any
 
 import orjson
@@ -48,14 +47,3 @@ def check_depth(data: Any, max_depth: int = MAX_DEPTH) -> None:
         if depth > max_depth:
             raise AdapterError(f"JSON nested deeper than {max_depth} levels")
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-
-
-def parse_time(value: Any, local_tz: tzinfo, field: str = "time") -> datetime:
-    """An ISO 8601 time; one without an offset is read in ``local_tz`` (the device's zone)."""
-    if not isinstance(value, str) or len(value) > 40:
-        raise AdapterError(f"{field}: expected an ISO 8601 time string")
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise AdapterError(f"{field}: {value[:40]!r} is not an ISO 8601 time") from None
-    return t if t.tzinfo is not None else t.replace(tzinfo=local_tz)

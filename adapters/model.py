@@ -13,16 +13,31 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 from uuid6 import uuid7
 
 from core.model import Ident, Location, SourceSystem
+
+#: Times outside [2000, 2100) are a wrong device clock, never an observation.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a time zone (naive local times are ambiguous)")
-    return value.astimezone(UTC)
+    if not EARLIEST_YEAR - 1 <= value.year <= LATEST_YEAR:  # before converting: 9999 overflows
+        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR - 1}")
+    utc = value.astimezone(UTC)
+    if not EARLIEST_YEAR <= utc.year < LATEST_YEAR:
+        raise ValueError(f"time is outside {EARLIEST_YEAR}..{LATEST_YEAR - 1}")
+    return utc
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
@@ -65,7 +80,8 @@ class WeighInMotion(_Strict):
     plate: Annotated[str, StringConstraints(max_length=16)] | None = None
     gross_kg: float = Field(gt=0, le=300_000)
     axle_count: int = Field(ge=2, le=12)
-    axle_weights_kg: list[Annotated[float, Field(ge=0, le=100_000)]] = Field(max_length=12)
+    #: Per axle; ``None`` where the station did not weigh that axle.
+    axle_weights_kg: list[Annotated[float, Field(ge=0, le=100_000)] | None] = Field(max_length=12)
     speed_kmh: float = Field(ge=0, le=250)
     calibration_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     limit_kg: float = Field(gt=0, le=300_000)
@@ -91,17 +107,57 @@ class Event(_Strict):
     wim: WeighInMotion | None = None
 
 
+#: Reading fields beside ``value`` (RFC 8428 4.2: sum, boolean, string, data, update time).
+EXTRA_FIELDS = ("sum", "value_bool", "value_text", "value_data", "update_s")
+NO_EXTRAS: tuple[None, ...] = (None,) * len(EXTRA_FIELDS)
+#: Text a string value may hold: no NUL or other C0 control except tab and line breaks.
+_VALUE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
 class Reading(_Strict):
-    """One sensor value at one time (narrow form: one metric per row)."""
+    """One sensor value at one time (narrow form: one metric per row).
+
+    A SenML record may carry a number, a sum beside it, a boolean, a string or data
+    (RFC 8428 4.2); each has its own field and at least one is present. Data travels
+    base64-encoded in JSON.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, ser_json_bytes="base64", val_json_bytes="base64"
+    )
 
     time: AwareDatetime
     sensor: Ident
     metric: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    value: float = Field(allow_inf_nan=False)
+    value: float | None = Field(default=None, allow_inf_nan=False)
     unit: Annotated[str, StringConstraints(max_length=32)] | None = None
     quality: int = Field(default=0, ge=0, le=255, description="0 = good; source-defined otherwise")
     department: Ident
     site: Ident
+    sum: float | None = Field(default=None, allow_inf_nan=False)
+    value_bool: bool | None = None
+    value_text: (
+        Annotated[
+            str, StringConstraints(max_length=4096, strip_whitespace=False, pattern=_VALUE_TEXT)
+        ]
+        | None
+    ) = None
+    value_data: bytes | None = Field(default=None, max_length=65536)
+    update_s: float | None = Field(default=None, gt=0, le=10**9, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _has_a_value(self) -> Reading:
+        if self.value is None and self.extras[:4] == NO_EXTRAS[:4]:
+            raise ValueError("a reading needs a value, sum, boolean, string or data")
+        return self
+
+    @property
+    def extras(self) -> tuple[Any, ...]:
+        return (self.sum, self.value_bool, self.value_text, self.value_data, self.update_s)
+
+    def to_model(self) -> Reading:
+        """Itself (a ``ReadingRow`` makes its model): callers that need models use this."""
+        return self
 
 
 class ReadingRow(NamedTuple):
@@ -115,11 +171,20 @@ class ReadingRow(NamedTuple):
     time: datetime
     sensor: str
     metric: str
-    value: float
+    value: float | None
     unit: str | None
     quality: int
     department: str
     site: str
+    sum: float | None = None
+    value_bool: bool | None = None
+    value_text: str | None = None
+    value_data: bytes | None = None
+    update_s: float | None = None
+
+    @property
+    def extras(self) -> tuple[Any, ...]:
+        return self[8:]
 
     def to_model(self) -> Reading:
         return Reading(**self._asdict())

@@ -181,7 +181,8 @@ class CityhubReadingsAdapter(Adapter):
                 out.rejects.append(Reject(problem, rec))
                 continue
             try:
-                out.readings.append(Reading.model_validate(filled))
+                # JSON mode, as the pack path: data values are base64 there too.
+                out.readings.append(Reading.model_validate_json(json.dumps(filled)))
             except ValidationError as exc:
                 out.rejects.append(Reject(validation_reason(exc), rec))
         return out

@@ -1,8 +1,9 @@
 """Weigh-in-motion (overload checking) per-vehicle records.
 
 Input format: adapters/docs/wim.md. The adapter judges each vehicle against the
-GB 1589-2016 gross-mass limit for its axle configuration and marks overweight
-vehicles with the excess ratio; the record is stored in typed columns (evidence).
+GB 1589-2016 table 3 gross-mass limit for its axle configuration (``gb1589``)
+exactly: any mass above the limit is overweight, nothing is rounded before the
+comparison. The record is stored in typed columns (it may become evidence).
 """
 
 from __future__ import annotations
@@ -10,47 +11,191 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from adapters.base import Adapted, Adapter, Origin, origin_event, stable_event_id
-from adapters.gb1589 import excess_ratio, legal_limit_kg
+from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
+from adapters.checks import plausible
+from adapters.gb1589 import (
+    AIR_SUSPENSION_BONUS,
+    ARTICULATED_4_AIR,
+    Axle,
+    Limit,
+    base_limit,
+    excess_ratio,
+    legal_limit_kg,
+    limit_for,
+)
 from adapters.jsonform import NativeRecord, load_record
 from adapters.model import MediaRef, Severity, WeighInMotion
 from core.model import Ident, SourceSystem
 
-#: Axle-load sum and gross mass may differ by this much before the record is flagged.
-AXLE_SUM_TOLERANCE = 0.10
+#: Axle-load sum and gross mass may differ by this much (fraction of gross, and at least
+#: ``AXLE_SUM_MIN_KG``) before the record is doubtful: a station's gross is its axles' sum.
+AXLE_SUM_TOLERANCE = 0.02
+AXLE_SUM_MIN_KG = 100.0
+
+
+def _time(value: Any) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("expected an ISO 8601 time string with offset")
+    t = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    if t.tzinfo is None:
+        raise ValueError("time must carry its offset")
+    try:
+        return plausible(t, "time")
+    except AdapterError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Time = Annotated[datetime, BeforeValidator(_time)]
+Plate = Annotated[str, Field(min_length=1, max_length=16)]
+Kg = Annotated[float, Field(ge=0, le=100_000, allow_inf_nan=False)]
+
+
+class AxleRecord(NativeRecord):
+    """One axle as the station measured it (unknown properties left out or null)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    weight_kg: Kg | None = None
+    tyres_per_side: Literal[1, 2] | None = None
+    drive: bool | None = None
+    steer: bool = False
+    air_suspension: bool | None = None
+    tyre_width_mm: int | None = Field(None, ge=100, le=800)
+    spacing_mm: int | None = Field(None, ge=500, le=20_000)
+
+
+class AxleGroup(NativeRecord):
+    """Consecutive axles of one unit that form a single axle, a tandem or a tridem."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    unit: Literal["truck", "tractor", "semitrailer", "trailer", "centre_axle_trailer"]
+    axles: list[AxleRecord] = Field(min_length=1, max_length=4)
 
 
 class WimRecord(NativeRecord):
     """One vehicle over the scales (fields documented in docs/wim.md)."""
 
-    record_id: str = Field(min_length=1, max_length=64)
-    time: AwareDatetime
+    model_config = ConfigDict(strict=True)
+
+    record_id: Annotated[str, Field(min_length=1, max_length=64)]
+    time: Time
     station: Ident
     lane: int = Field(ge=0, le=32)
-    plate: str | None = Field(None, max_length=16)
-    gross_kg: float = Field(gt=0, le=300_000)
-    axle_count: int = Field(ge=2, le=12)
-    axle_weights_kg: list[float] = Field(max_length=12)
-    speed_kmh: float = Field(ge=0, le=250)
-    calibration_id: str = Field(min_length=1, max_length=64)
+    direction: Annotated[str, Field(max_length=16)] | None = None
+    plate: Plate | None = None
+    plate_color: Annotated[str, Field(max_length=8)] | None = None
+    trailer_plate: Plate | None = None
+    vehicle_class: Annotated[str, Field(max_length=32)] | None = None
+    gross_kg: float = Field(gt=0, le=300_000, allow_inf_nan=False)
+    axle_groups: list[AxleGroup] | None = Field(None, min_length=1, max_length=8)
+    axle_count: int | None = Field(None, ge=2, le=12)
+    axle_weights_kg: list[Kg | None] | None = Field(None, max_length=12)
+    speed_kmh: float = Field(ge=0, le=250, allow_inf_nan=False)
+    calibration_id: Annotated[str, Field(min_length=1, max_length=64)]
     vehicle_form: Literal["rigid", "combination"] | None = None
     camera: Ident | None = None
     pictures: list[MediaRef] = Field(default_factory=list, max_length=16)
 
     @model_validator(mode="after")
     def _axles_match(self) -> WimRecord:
-        if len(self.axle_weights_kg) != self.axle_count:
+        if self.axle_groups is not None:
+            n = sum(len(g.axles) for g in self.axle_groups)
+            if not 2 <= n <= 12:
+                raise ValueError(f"axle_groups hold {n} axles (2..12)")
+            if self.axle_count is not None and self.axle_count != n:
+                raise ValueError(f"axle_count {self.axle_count} but axle_groups hold {n} axles")
+            if self.axle_weights_kg is not None:
+                raise ValueError("give axle weights in axle_groups or axle_weights_kg, not both")
+            self.axle_count = n
+        elif self.axle_count is None:
+            raise ValueError("axle_count or axle_groups is required")
+        elif self.axle_weights_kg is not None and len(self.axle_weights_kg) != self.axle_count:
             raise ValueError(
                 f"axle_weights_kg has {len(self.axle_weights_kg)} values for "
                 f"axle_count {self.axle_count}"
             )
-        if any(w < 0 or w > 100_000 for w in self.axle_weights_kg):
-            raise ValueError("axle weights must be within 0..100000 kg")
         return self
+
+    def axles(self) -> list[Axle]:
+        if self.axle_groups is None:
+            return []
+        return [
+            Axle(
+                g.unit,
+                i,
+                a.weight_kg,
+                a.tyres_per_side,
+                a.drive,
+                a.steer,
+                a.air_suspension,
+                a.tyre_width_mm,
+                a.spacing_mm,
+            )
+            for i, g in enumerate(self.axle_groups)
+            for a in g.axles
+        ]
+
+    def weights(self) -> list[float | None]:
+        if self.axle_groups is not None:
+            return [a.weight_kg for g in self.axle_groups for a in g.axles]
+        return list(self.axle_weights_kg or [None] * (self.axle_count or 0))
+
+
+def simple_limit(n: int, form: str | None) -> Limit:
+    """The limit of the simple format (axle count, rigid/combination, nothing else recorded).
+
+    Tyres, suspension and drive axles are unknown, so every note of table 3 that could
+    raise the limit is taken as met, and none that lowers it: the highest limit the
+    recorded facts allow.
+    """
+    assumed = [
+        "tyres, suspension, drive axles and axle spacing not recorded: "
+        "the notes of table 3 that raise the limit are applied"
+    ]
+    if form is None:
+        assumed.append("vehicle form not recorded: the higher of rigid and combination")
+    options = [] if form == "combination" else [("truck", base_limit(n, "truck"))]
+    if form != "rigid" and n >= 3:
+        options.append(("articulated", base_limit(n, "articulated")))
+    rules = []
+    for i, (config, kg) in enumerate(options):
+        if config == "truck" and n in (3, 4):
+            options[i] = (config, kg + AIR_SUSPENSION_BONUS)
+        elif config == "articulated" and n == 4:
+            options[i] = (config, ARTICULATED_4_AIR)
+    config, kg = max(options, key=lambda o: o[1])
+    rules.append(f"table 3: {n} axles, {config}, notes assumed met: {kg} kg")
+    return Limit(kg, config, rules, assumed)  # type: ignore[arg-type]
+
+
+def judge_limit(r: WimRecord) -> Limit:
+    """The limit from the axle description, else from the simple format's count and form."""
+    axles = r.axles()
+    return limit_for(axles) if axles else simple_limit(r.axle_count or 0, r.vehicle_form)
+
+
+def doubts(r: WimRecord) -> list[str]:
+    """Why the weighing itself is doubtful (the verdict then says so)."""
+    weights = r.weights()
+    if not weights or any(w is None for w in weights):
+        return []  # missing axle weights are not an error
+    total = sum(w for w in weights if w is not None)
+    if abs(total - r.gross_kg) > max(AXLE_SUM_MIN_KG, AXLE_SUM_TOLERANCE * r.gross_kg):
+        return [f"axle weights sum to {total:g} kg, gross is {r.gross_kg:g} kg"]
+    return []
+
+
+def _severity(ratio: float) -> Severity:
+    if ratio > 1.0:
+        return Severity.critical
+    if ratio > 0.3:
+        return Severity.major
+    return Severity.minor if ratio > 0 else Severity.info
 
 
 class WimAdapter(Adapter):
@@ -60,52 +205,49 @@ class WimAdapter(Adapter):
 
     def adapt(self, payload: bytes, origin: Origin) -> Adapted:
         r = load_record(WimRecord, payload, origin, self.max_bytes)
-        # Unknown configuration: judge with the higher (combination) limit, never a false alarm.
-        form = r.vehicle_form or "combination"
-        limit = legal_limit_kg(r.axle_count, form)
-        ratio = round(excess_ratio(r.gross_kg, limit), 4)
+        limit = judge_limit(r)
+        overweight = r.gross_kg > limit.kg  # exact: nothing is rounded before this comparison
+        doubt = doubts(r)
         wim = WeighInMotion(
             station=r.station,
             lane=r.lane,
             plate=r.plate,
             gross_kg=r.gross_kg,
-            axle_count=r.axle_count,
-            axle_weights_kg=r.axle_weights_kg,
+            axle_count=r.axle_count or 0,
+            axle_weights_kg=r.weights(),
             speed_kmh=r.speed_kmh,
             calibration_id=r.calibration_id,
-            limit_kg=limit,
-            overweight=ratio > 0,
-            excess_ratio=ratio,
+            limit_kg=limit.kg,
+            overweight=overweight,
+            excess_ratio=excess_ratio(r.gross_kg, limit.kg),
         )
-        attrs: dict[str, object] = {
+        attrs: dict[str, Any] = {
             "record_id": r.record_id,
-            "vehicle_form": form,
-            "limit_rule": "GB 1589-2016",
+            "verdict": "doubtful" if doubt else "overweight" if overweight else "within_limit",
+            "excess_kg": max(0.0, r.gross_kg - limit.kg),
+            "configuration": limit.configuration,
+            "limit_rule": "GB 1589-2016 4.3 table 3",
+            "limit_basis": limit.rules,
         }
-        if r.vehicle_form is None:
-            attrs["vehicle_form_assumed"] = True
-        if r.plate:
-            attrs["plate"] = r.plate
-        axle_sum = sum(r.axle_weights_kg)
-        if abs(axle_sum - r.gross_kg) > AXLE_SUM_TOLERANCE * r.gross_kg:
-            attrs["axle_sum_mismatch_kg"] = round(axle_sum - r.gross_kg, 1)
+        if limit.assumptions:
+            attrs["limit_assumptions"] = limit.assumptions
+        if doubt:
+            attrs["doubts"] = doubt
+        for name in ("plate", "plate_color", "trailer_plate", "direction", "vehicle_class"):
+            if (value := getattr(r, name)) is not None:
+                attrs[name] = value
+        if r.vehicle_form is not None:
+            attrs["vehicle_form"] = r.vehicle_form
+        if r.axle_groups is not None:
+            attrs["axle_groups"] = [g.model_dump(exclude_none=True) for g in r.axle_groups]
         if extra := r.extra():
             attrs["extra"] = extra
-        severity = (
-            Severity.critical
-            if ratio > 1.0
-            else Severity.major
-            if ratio > 0.3
-            else Severity.minor
-            if ratio > 0
-            else Severity.info
-        )
         event = origin_event(
             origin,
             id=stable_event_id(r.time, "wim", origin.department, r.station, r.record_id),
             occurred_at=r.time,
-            kind="overweight_vehicle" if wim.overweight else "vehicle_weighed",
-            severity=severity,
+            kind="overweight_vehicle" if overweight else "vehicle_weighed",
+            severity=_severity(wim.excess_ratio),
             device=r.station,
             camera=r.camera,
             attributes=attrs,

@@ -11,6 +11,7 @@ bounded depth and size so that unknown fields can be kept as attributes.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
@@ -18,6 +19,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from adapters.base import AdapterError
+from adapters.checks import clean_text
 
 #: Declared encodings accepted, mapped to the Python codec used to read them.
 ENCODINGS = {
@@ -33,11 +35,43 @@ ENCODINGS = {
 _DECL = re.compile(rb"^\s*<\?xml[^>]*?\?>", re.S)
 _ENC = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
 MAX_DEPTH = 12
+#: CJK ideographs and punctuation, full-width forms: what Chinese device text is made of.
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef\u00b7\u2014-\u201d]")
 MAX_TEXT = 4096
 
 
+def _mojibake(text: str) -> bool:
+    """Characters no device text holds: private-use or unassigned code points (what a wrong
+    legacy codec makes of bytes), or the replacement character."""
+    return any(
+        c == "\ufffd" or unicodedata.category(c) in ("Co", "Cn") for c in text if ord(c) > 0x7F
+    )
+
+
+def _utf8_under_gb_label(payload: bytes) -> str | None:
+    """The text if a GB-labelled payload is really UTF-8 Chinese, else None.
+
+    GBK trail bytes are rarely valid UTF-8 continuation bytes, so Chinese in GBK is almost
+    never valid UTF-8; UTF-8 read as GB18030 becomes mojibake. Only a decode that yields
+    CJK text (no Latin-1/Cyrillic lookalikes) is taken.
+    """
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    wide = [c for c in text if ord(c) > 0x7F]
+    if wide and all(_CJK.match(c) for c in wide):
+        return text
+    return None
+
+
 def decode_xml(payload: bytes) -> str:
-    """The document as text, read with its declared encoding (UTF-8 when none is declared)."""
+    """The document as text, read with its declared encoding (UTF-8 when none is declared).
+
+    A payload whose bytes do not match its label is never stored as mojibake: GBK under a
+    GB2312 label is read as GBK (GB18030 is a superset of both); UTF-8 Chinese under a GB
+    label is read as UTF-8; anything else is refused with ``invalid_encoding``.
+    """
     if payload.startswith(b"\xef\xbb\xbf"):
         payload = payload[3:]
     decl = _DECL.match(payload)
@@ -50,14 +84,24 @@ def decode_xml(payload: bytes) -> str:
     codec = ENCODINGS.get(declared)
     if codec is None:
         raise AdapterError(
-            f"unsupported XML encoding {declared!r} (accepted: UTF-8, GB2312/GBK/GB18030)"
+            f"invalid_encoding: unsupported XML encoding {declared!r} "
+            "(accepted: UTF-8, GB2312/GBK/GB18030)"
         )
+    if codec == "gb18030" and (utf8 := _utf8_under_gb_label(payload)) is not None:
+        return utf8
     try:
-        return payload.decode(codec)
+        text = payload.decode(codec)
     except UnicodeDecodeError as exc:
         raise AdapterError(
-            f"payload is not valid {declared.upper()} as declared (byte {exc.start})"
+            f"invalid_encoding: payload is not valid {declared.upper()} as declared "
+            f"(byte {exc.start})"
         ) from None
+    if _mojibake(text):
+        raise AdapterError(
+            f"invalid_encoding: payload decoded as {declared.upper()} holds private-use or "
+            "unassigned characters"
+        )
+    return text
 
 
 def parse_xml(payload: bytes) -> Element:
@@ -90,8 +134,7 @@ def text(el: Element, name: str) -> str | None:
     if c is None or c.text is None:
         return None
     value = c.text.strip()
-    if len(value) > MAX_TEXT:
-        raise AdapterError(f"element <{name}> is longer than {MAX_TEXT} characters")
+    clean_text(value, f"<{name}>", MAX_TEXT, multiline=True)
     return value or None
 
 
@@ -102,8 +145,7 @@ def to_dict(el: Element, depth: int = 0) -> Any:
     kids = list(el)
     if not kids:
         value = (el.text or "").strip()
-        if len(value) > MAX_TEXT:
-            raise AdapterError(f"element <{local(el.tag)}> is longer than {MAX_TEXT} characters")
+        clean_text(value, f"<{local(el.tag)}>", MAX_TEXT, multiline=True)
         return value
     out: dict[str, Any] = {}
     for c in kids:

@@ -68,22 +68,25 @@ def build_app(
                 raise AdapterError(f"adapter {fmt} does not serve system {sys_.value}")
             origin = Origin(config.site.department, config.site.id, sys_, datetime.now(UTC))
             adapted = adapter.adapt(body, origin)
+            # Keep-alives travel as liveness readings (adapters.base.Heartbeat).
+            beats = [h.reading(origin) for h in adapted.heartbeats]
         except (AdapterError, ValueError) as exc:
             dead_letter(dead, fmt, body, [str(exc)])
             raise HTTPException(422, f"payload rejected: {exc}") from None
         reasons = [r.reason for r in adapted.rejects]
         if reasons:
             dead_letter(dead, fmt, body, reasons)
-        if not adapted.events and not adapted.readings:
+        if not adapted.events and not adapted.readings and not adapted.heartbeats:
             raise HTTPException(422, {"rejected": reasons[:20]})
         try:
-            await asyncio.to_thread(submit, adapted.events, adapted.readings)  # fsync off the loop
+            readings = [r.to_model() for r in [*adapted.readings, *beats]]  # SenML: tuples
+            await asyncio.to_thread(submit, adapted.events, readings)  # fsync off the loop
         except OutboxError as exc:
             raise HTTPException(503, f"cannot store now, retry: {exc}") from None
         return JSONResponse(
             {
                 "events": len(adapted.events),
-                "readings": len(adapted.readings),
+                "readings": len(readings),
                 "rejected": reasons[:20],
                 "ids": [str(e.id) for e in adapted.events][:100],
             }

@@ -76,7 +76,9 @@ def test_isapi_line_crossing_keeps_unknown_elements() -> None:
     assert ev.occurred_at == datetime(2025, 3, 14, 13, 7, 43, tzinfo=UTC)
     assert ev.attributes["channel"] == 1
     assert ev.attributes["extra"]["isDataRetransmission"] == "false"
-    assert ev.attributes["regions"]["DetectionRegionEntry"]["regionID"] == "1"
+    assert ev.attributes["regions"] == [
+        {"id": 1, "sensitivity": 50, "points": [[120, 340], [880, 360]]}
+    ]
 
 
 def test_isapi_anpr_plate_read() -> None:
@@ -152,13 +154,15 @@ def test_senml_resolves_base_fields_and_splits_names() -> None:
     got = {(r.sensor, r.metric, r.time.timestamp(), r.value, r.unit) for r in out.readings}
     assert ("aq-xinhua", "pm25", 1741914060.0, 39.0, "ug/m3") in got
     assert ("aq-xinhua", "temp", 1741914000.0, 14.7, "Cel") in got
-    assert ("aq-xinhua", "fan_on", 1741914000.0, 1.0, "ug/m3") in got
+    assert ("aq-xinhua", "fan_on", 1741914000.0, None, "ug/m3") in got
+    (fan,) = [r for r in out.readings if r.metric == "fan_on"]
+    assert fan.value_bool is True
     urn = adapt_message(
         "city/citymgmt/river-park/sensor/native/senml", sample("senml/water-level-urn.json"), NOW
     ).readings
-    assert {(r.sensor, r.metric) for r in urn} == {
-        ("urn:dev:ow:10e2073a01080063", "level"),
-        ("urn:dev:ow:10e2073a01080063", "rain_sum"),
+    assert {(r.sensor, r.metric, r.sum) for r in urn} == {
+        ("urn:dev:ow:10e2073a01080063", "level", None),
+        ("urn:dev:ow:10e2073a01080063", "rain", 12.5),
     }
 
 
@@ -166,14 +170,14 @@ def test_senml_bad_records_are_rejected_one_by_one() -> None:
     pack = [
         {"bn": "s1/", "bt": 1741914000, "n": "a", "v": 1},
         {"n": "b", "v": "high"},
-        {"n": "c", "vs": "text"},
-        {"n": "d", "v": 2, "x_": 1},
+        {"n": "c", "v": 2, "vs": "text"},
         {"n": "e", "v": 3},
     ]
     out = adapt_message("city/citymgmt/x/sensor/readings", json.dumps(pack).encode(), NOW)
     assert [r.metric for r in out.readings] == ["a", "e"]
-    assert len(out.letters) == 3
+    assert len(out.letters) == 2
     assert "v must be a number" in out.letters[0].reason
+    assert "more than one value field" in out.letters[1].reason
 
 
 def test_events_pack_claiming_another_department_is_dead_lettered() -> None:

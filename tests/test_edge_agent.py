@@ -132,6 +132,20 @@ def test_listener_adapts_isapi_pushes_and_dead_letters_bad_ones(
     assert r.status_code == 200 and r.json()["readings"] > 0, r.text
     rec.wait(lambda rr: len(rr.readings) >= r.json()["readings"], 20, "the readings on MQTT")
     assert all(x["site"] == "xinhua-5th" for x in rec.readings)
+    # An ISAPI keep-alive is no event: the camera's liveness goes up as a reading.
+    keep_alive = (
+        b'<?xml version="1.0" encoding="UTF-8"?><EventNotificationAlert version="2.0">'
+        b"<macAddress>44:19:b6:6d:24:90</macAddress><activePostCount>0</activePostCount>"
+        b"<eventType>videoloss</eventType><eventState>inactive</eventState>"
+        b"</EventNotificationAlert>"
+    )
+    beat = httpx.post(f"{agent.url}/push/isapi?system=safecity", content=keep_alive, timeout=10)
+    assert beat.status_code == 200 and beat.json()["events"] == 0, beat.text
+    rec.wait(
+        lambda rr: any(x["metric"] == "heartbeat" for x in rr.readings), 20, "the keep-alive"
+    )
+    (seen,) = [x for x in rec.readings if x["metric"] == "heartbeat"]
+    assert seen["sensor"] == "4419b66d2490"
     assert agent.proc is not None and agent.proc.poll() is None
 
 

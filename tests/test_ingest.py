@@ -88,6 +88,7 @@ def test_samples_arrive_as_rows_and_hostile_payloads_as_dead_letters(
         ).fetchall()
         assert wim == [
             (61250, 49000, True, "overweight_vehicle", "overload"),
+            (49001, 49000, True, "overweight_vehicle", "overload"),  # exact: 1 kg over
             (14300, 18000, False, "vehicle_weighed", "overload"),
         ]
         plate = conn.execute(
@@ -105,6 +106,7 @@ def test_samples_arrive_as_rows_and_hostile_payloads_as_dead_letters(
         assert any("nested deeper" in r for r in reasons)
         assert any("claims department 'traffic'" in r for r in reasons)
         assert any("not valid UTF-8" in r for r in reasons)
+        assert any(r.startswith("invalid_encoding") for r in reasons)
         kept = conn.execute(
             "SELECT payload FROM dead_letters WHERE topic LIKE '%%gb28181' "
             "AND reason LIKE '%%forbidden%%'"

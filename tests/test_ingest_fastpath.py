@@ -30,7 +30,7 @@ def _adapt(pack: list[dict[str, object]]):  # type: ignore[no-untyped-def]
 def test_rows_are_what_the_model_makes_of_them() -> None:
     t0 = round(time.time() - 60, 3)
     pack = [
-        {"bn": " aq-1 /", "bt": t0, "bu": " Cel ", "n": "temp", "v": 21},  # padded: stripped
+        {"bn": "aq-1/", "bt": t0, "bu": " Cel ", "n": "temp", "v": 21},  # padded unit: stripped
         {"n": "temp", "t": 1, "v": 21.5},
         {"n": "fan", "t": 2, "vb": True},
         {"n": "rain", "t": 3, "s": 4.25},
@@ -40,21 +40,24 @@ def test_rows_are_what_the_model_makes_of_them() -> None:
     assert all(type(r) is ReadingRow for r in out.readings)
     for row in out.readings:
         assert row.to_model().model_dump() == row._asdict()  # type: ignore[union-attr]
-    got = [(r.sensor, r.metric, r.value, r.unit, r.time.timestamp()) for r in out.readings]
-    assert got == [
-        ("aq-1", "temp", 21.0, "Cel", t0),
-        ("aq-1", "temp", 21.5, "Cel", t0 + 1),
-        ("aq-1", "fan", 1.0, "Cel", t0 + 2),
-        ("aq-1", "rain_sum", 4.25, "Cel", t0 + 3),
+    got = [
+        (r.sensor, r.metric, r.value, r.unit, r.time.timestamp(), r.value_bool, r.sum)
+        for r in out.readings
     ]
-    assert all(type(r.value) is float and r.time.tzinfo is UTC for r in out.readings)
+    assert got == [
+        ("aq-1", "temp", 21.0, "Cel", t0, None, None),
+        ("aq-1", "temp", 21.5, "Cel", t0 + 1, None, None),
+        ("aq-1", "fan", None, "Cel", t0 + 2, True, None),
+        ("aq-1", "rain", None, "Cel", t0 + 3, None, 4.25),
+    ]
+    assert all(r.time.tzinfo is UTC for r in out.readings)
 
 
 def test_records_the_model_refuses_are_refused_with_its_reason() -> None:
     t0 = round(time.time() - 60, 3)
-    long_metric = "m" * 61  # "_sum" makes it 65 characters, one more than the model allows
+    long_metric = "m" * 65  # one more than the model allows
     pack = [
-        {"bn": "bad sensor/", "bt": t0, "n": "temp", "v": 1},  # a space is not an identifier
+        {"bn": "s" * 70 + "/", "bt": t0, "n": "temp", "v": 1},  # sensor longer than 64
         {"n": "temp", "t": 1, "v": 2},  # the same refused name again (cached refusal)
         {"bn": "ok-1/", "n": "temp", "v": 3, "u": "x" * 40},  # unit longer than 32
         {"n": long_metric, "s": 1.0},

@@ -20,10 +20,16 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from adapters import registry
-from adapters.base import Adapted, AdapterError, Origin, stable_event_id, validation_reason
-from adapters.jsonsafe import load_json, parse_time
+from adapters.base import (
+    Adapted,
+    AdapterError,
+    Origin,
+    stable_event_id,
+    validation_reason,
+)
+from adapters.checks import parse_time
+from adapters.jsonsafe import load_json
 from adapters.model import Event, Reading, ReadingRow, Severity
-from adapters.senml import SenmlAdapter
 from core.topics import Route, TopicError, parse
 from hub.store.media import MediaBlob
 
@@ -79,8 +85,8 @@ def _letter(topic: str, reason: str, payload: bytes) -> Letter:
 def _record_bytes(record: Any) -> bytes:
     try:
         return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
-    except (TypeError, ValueError):
-        return repr(record).encode("utf-8", "replace")
+    except (TypeError, ValueError, RecursionError):
+        return repr(record)[:MAX_DEAD_LETTER_BYTES].encode("utf-8", "replace")
 
 
 _SENSOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -126,7 +132,7 @@ def _edge(route: Route, payload: bytes, origin: Origin) -> Adapted:
         return Adapted(events=[event])
     device = data.get("device")
     sensor = device if isinstance(device, str) and _SENSOR.match(device) else f"edge.{origin.site}"
-    readings = [
+    readings: list[Reading | ReadingRow] = [
         Reading(
             time=when,
             sensor=sensor[:64],
@@ -165,12 +171,7 @@ def adapt_message(
             adapted = registry.get("cityhub-events").adapt(payload, origin)
         elif route.kind == "readings":  # SenML packs are arrays, cityhub packs objects
             adapter = registry.get("senml" if payload.lstrip()[:1] == b"[" else "cityhub-readings")
-            if isinstance(adapter, SenmlAdapter):  # tuples, no model per record
-                rows, rejects = adapter.adapt_rows(payload, origin)
-                adapted = Adapted(rejects=rejects)
-                out.readings = list(rows)
-            else:
-                adapted = adapter.adapt(payload, origin)
+            adapted = adapter.adapt(payload, origin)
         else:
             adapter = registry.get(route.format or "")
             if route.system not in adapter.systems:
@@ -178,6 +179,7 @@ def adapt_message(
                     f"format {adapter.format!r} is not accepted on {route.system.value!r} topics"
                 )
             adapted = adapter.adapt(payload, origin)
+        beats = [h.reading(origin) for h in adapted.heartbeats]
     except (TopicError, AdapterError) as exc:
         out.letters.append(_letter(topic, str(exc), payload))
         return out
@@ -190,6 +192,7 @@ def adapt_message(
         return out
     out.events = adapted.events
     out.readings += adapted.readings
+    out.readings += beats
     for reject in adapted.rejects:
         body = payload if reject.record is None else _record_bytes(reject.record)
         out.letters.append(_letter(topic, reject.reason, body))

@@ -89,7 +89,7 @@ class LatestReading:
     site: str
     department: str
     time: datetime
-    value: float
+    value: float | None  #: None when the newest reading is a boolean, string, data or sum
     quality: int
 
 
@@ -308,7 +308,8 @@ async def reading_series(conn: Conn, q: SeriesQuery, vis: Visibility) -> list[Se
     if q.bucket == "raw":
         cur = await conn.execute(
             "SELECT time, 1, value, value, value FROM readings WHERE sensor_key = %s "
-            "AND metric_key = %s AND time >= %s AND time < %s ORDER BY time LIMIT %s",
+            "AND metric_key = %s AND value IS NOT NULL AND time >= %s AND time < %s "
+            "ORDER BY time LIMIT %s",
             (sensor_key, metric_key, q.start, q.end, q.limit),
         )
     else:
@@ -316,16 +317,21 @@ async def reading_series(conn: Conn, q: SeriesQuery, vis: Visibility) -> list[Se
         start, end = align(q.start, q.end, width)
         if await _continuous_aggregates(conn):
             table = "reading_stats_minute" if q.bucket == "minute" else "reading_stats_hour"
+            # n counts numbers only (0008_reading_values): buckets of booleans, strings or
+            # sums alone have n = 0 and are left out.
             stats = sql.SQL("sum(n)::bigint, sum(avg * n) / sum(n), min(min), max(max)")
-            time_col = "bucket"
+            time_col, having = "bucket", sql.SQL("sum(n) > 0")
         else:
             table, time_col = "readings", "time"
-            stats = sql.SQL("count(*), avg(value), min(value), max(value)")
+            stats = sql.SQL("count(value), avg(value), min(value), max(value)")
+            having = sql.SQL("count(value) > 0")
         query = sql.SQL(
             "SELECT date_bin(%s::interval, {t}, %s::timestamptz) AS b, {stats} FROM {table} "
             "WHERE sensor_key = %s AND metric_key = %s AND {t} >= %s AND {t} < %s "
-            "GROUP BY 1 ORDER BY 1 LIMIT %s"
-        ).format(t=sql.Identifier(time_col), stats=stats, table=sql.Identifier(table))
+            "GROUP BY 1 HAVING {having} ORDER BY 1 LIMIT %s"
+        ).format(
+            t=sql.Identifier(time_col), stats=stats, table=sql.Identifier(table), having=having
+        )
         cur = await conn.execute(
             query, (width, ORIGIN, sensor_key, metric_key, start, end, q.limit)
         )

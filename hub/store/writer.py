@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from adapters.model import Event, Reading, ReadingRow
+from adapters.model import EXTRA_FIELDS, NO_EXTRAS, Event, Reading, ReadingRow
 from hub.store.copyin import CopyTarget, Row
 from hub.store.latest import Commit, LatestHints
 from hub.store.media import MediaBlob, store_media
@@ -53,6 +53,16 @@ READINGS = CopyTarget(
     key=["sensor_key", "metric_key", "time"],
     unique=["sensor_key", "metric_key", "time"],
     types=["timestamptz", "int4", "int4", "float8", "int2"],
+)
+
+#: Readings with a sum, boolean, string, data or update time (or no number): all columns.
+#: Plain numeric readings keep the narrow ``READINGS`` rows (the common, fastest COPY).
+READINGS_FULL = CopyTarget(
+    "readings",
+    [*READINGS.columns, *EXTRA_FIELDS],
+    key=READINGS.key,
+    unique=["sensor_key", "metric_key", "time"],
+    types=[*(READINGS.types or []), "float8", "bool", "text", "bytea", "float8"],
 )
 
 #: A ``READINGS`` row's time.
@@ -153,6 +163,14 @@ def _wim_row(e: Event) -> tuple[Any, ...]:
         w.overweight,
         w.excess_ratio,
     )
+
+
+def reading_row(r: Reading | ReadingRow, sensors: dict[str, int], metrics: dict[str, int]) -> Row:
+    """A ``READINGS`` row for a plain number, else a ``READINGS_FULL`` row."""
+    extras = r.extras
+    if extras == NO_EXTRAS and r.value is not None:
+        return (r.time, sensors[r.sensor], metrics[r.metric], r.value, r.quality)
+    return (r.time, sensors[r.sensor], metrics[r.metric], r.value, r.quality, *extras)
 
 
 class BatchWriter:
@@ -359,9 +377,7 @@ class BatchWriter:
         sensors, metrics = self._sensors, self._metrics
         accepted: Sequence[Reading | ReadingRow] = readings
         try:  # the common batch: every key cached, every time inside the window (one pass)
-            rows: list[Row] = [
-                (r.time, sensors[r.sensor], metrics[r.metric], r.value, r.quality) for r in readings
-            ]
+            rows: list[Row] = [reading_row(r, sensors, metrics) for r in readings]
             times = list(map(_TIME, rows))
             inside = lo <= min(times) and max(times) <= hi
         except KeyError:  # a new sensor or metric: resolve keys of in-window readings only
@@ -375,11 +391,15 @@ class BatchWriter:
                     if not lo <= r.time <= hi
                 ]
             sensors, metrics = await self.resolve_keys(conn, accepted)
-            rows = [
-                (r.time, sensors[r.sensor], metrics[r.metric], r.value, r.quality) for r in accepted
-            ]
+            rows = [reading_row(r, sensors, metrics) for r in accepted]
         # Same sensor, metric and time twice in the batch: the first is kept (``insert``).
-        outcome = await READINGS.insert(conn, rows)
+        narrow = len(READINGS.columns)
+        full = [row for row in rows if len(row) != narrow]
+        if not full:
+            outcome = await READINGS.insert(conn, rows)
+        else:
+            outcome = await READINGS.insert(conn, [row for row in rows if len(row) == narrow])
+            outcome.add(await READINGS_FULL.insert(conn, full))
         result.readings_inserted += len(outcome.inserted)
         result.readings_duplicate += outcome.duplicates
         if outcome.rejected:

@@ -34,7 +34,8 @@ class Latest(BaseModel):
     sensor: str
     metric: str
     time: datetime
-    value: float
+    #: None when the newest reading carries a boolean, string, data or only a sum (SenML).
+    value: float | None
     unit: str | None = None
     quality: int | None = None
     site: str | None = None

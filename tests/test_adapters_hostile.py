@@ -1,0 +1,98 @@
+"""Every adapter: implausible dates and hostile text are clean rejections naming the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from adapters.base import AdapterError
+from hub.ingest.pipeline import adapt_message
+from tests.test_adapters import NOW, sample, sample_index
+
+#: SenML times are numbers (tests/test_senml_rfc8428.py covers them).
+JSON_SAMPLES = sorted(
+    p for p in sample_index() if p.endswith(".json") and not p.startswith("senml/")
+)
+_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+BAD_TIMES = ["9999-12-31T23:59:59-05:00", "9999-12-31T23:59:59+14:00", "1900-01-01T00:00:00+08:00"]
+
+
+def _time_fields(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(doc, dict):
+        return [p for k, v in doc.items() for p in _time_fields(v, (*path, k))]
+    if isinstance(doc, list):
+        return [p for i, v in enumerate(doc) for p in _time_fields(v, (*path, i))]
+    return [path] if isinstance(doc, str) and _ISO.match(doc) else []
+
+
+def _set(doc: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        doc = doc[key]
+    doc[path[-1]] = value
+
+
+@pytest.mark.parametrize("path", JSON_SAMPLES)
+@pytest.mark.parametrize("bad", BAD_TIMES)
+def test_implausible_dates_are_clean_rejections_in_every_json_adapter(path: str, bad: str) -> None:
+    topic, doc = sample_index()[path], json.loads(sample(path))
+    fields = _time_fields(doc)
+    assert fields, f"{path} has no time"
+    for field in fields:
+        _set(doc, field, bad)
+    out = adapt_message(topic, json.dumps(doc).encode(), NOW)
+    assert out.events == [] and out.readings == []
+    name = str(fields[0][-1])
+    assert out.letters and all(name in letter.reason for letter in out.letters), out.letters
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("anpr-json/plate-read.json", "plate"),
+        ("wim/overweight-6axle.json", "plate"),
+        ("bus/position.json", "route"),
+        ("citycase/reported.json", "case_id"),
+    ],
+)
+@pytest.mark.parametrize(
+    "bad", ["川A\x001234", "川A\u202e1234", "川A\u200b1234", "川A\n1234", "\x85"]
+)
+def test_control_characters_in_plates_and_names_are_refused(
+    path: str, field: str, bad: str
+) -> None:
+    doc = json.loads(sample(path))
+    doc[field] = bad
+    out = adapt_message(sample_index()[path], json.dumps(doc).encode(), NOW)
+    assert out.events == [] and field in out.letters[0].reason
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "limit"),
+    [
+        ("anpr-json/plate-read.json", "plate", 16),
+        ("wim/overweight-6axle.json", "calibration_id", 64),
+        ("citycase/reported.json", "description", 2000),
+    ],
+)
+def test_every_field_has_a_size_bound_named_in_the_reason(
+    path: str, field: str, limit: int
+) -> None:
+    doc = json.loads(sample(path))
+    doc[field] = "A" * (limit + 1)
+    out = adapt_message(sample_index()[path], json.dumps(doc).encode(), NOW)
+    assert out.events == [] and field in out.letters[0].reason
+
+
+def test_a_far_future_time_never_raises_out_of_an_xml_adapter() -> None:
+    """The issue's OverflowError: 9999-12-31 with a negative offset is past datetime.max in UTC."""
+    from adapters import registry
+    from adapters.base import Origin
+    from core.model import SourceSystem
+
+    xml = sample("isapi/motion.xml").decode()
+    xml = re.sub(r"<dateTime>[^<]*<", "<dateTime>9999-12-31T23:59:59-05:00<", xml)
+    with pytest.raises(AdapterError, match="dateTime"):
+        registry.get("isapi").adapt(xml.encode(), Origin("police", "x", SourceSystem.safecity, NOW))

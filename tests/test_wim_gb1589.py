@@ -1,0 +1,242 @@
+"""Overload verdicts, with cases written from GB 1589-2016 4.3 table 3 and its notes.
+
+Each vehicle is described as a station records it (axle groups per unit, tyres per
+side, drive axles, suspension, spacing); the expected limit is read from the table.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from adapters import registry
+from adapters.base import AdapterError, Origin
+from adapters.model import Event
+from core.model import SourceSystem
+
+NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
+ORIGIN = Origin("overload", "g108-wim", SourceSystem.overload, NOW)
+
+
+def axle(**kw: Any) -> dict[str, Any]:
+    return kw
+
+
+STEER = axle(steer=True, tyres_per_side=1)
+DRIVE_DUAL_AIR = axle(drive=True, tyres_per_side=2, air_suspension=True)
+DRIVE_DUAL_LEAF = axle(drive=True, tyres_per_side=2, air_suspension=False)
+TRAILER_DUAL = axle(tyres_per_side=2)
+TRAILER_SINGLE = axle(tyres_per_side=1, tyre_width_mm=385)
+TRAILER_WIDE = axle(tyres_per_side=1, tyre_width_mm=445)
+
+
+def group(unit: str, *axles: dict[str, Any]) -> dict[str, Any]:
+    return {"unit": unit, "axles": list(axles)}
+
+
+def record(gross: float, groups: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "record_id": "G108-20250314-000001",
+        "time": "2025-03-14T11:22:51.118+08:00",
+        "station": "g108-wim",
+        "lane": 1,
+        "direction": "up",
+        "plate": "川B57391",
+        "plate_color": "yellow",
+        "gross_kg": gross,
+        "axle_groups": groups,
+        "speed_kmh": 46.3,
+        "calibration_id": "CAL-2024-031",
+        **extra,
+    }
+
+
+def judge(rec: dict[str, Any]) -> Event:
+    (ev,) = registry.get("wim").adapt(json.dumps(rec, ensure_ascii=False).encode(), ORIGIN).events
+    assert ev.wim is not None
+    return ev
+
+
+TRUCK_2 = [group("truck", STEER), group("truck", DRIVE_DUAL_LEAF)]
+TRUCK_3 = [group("truck", STEER), group("truck", DRIVE_DUAL_LEAF, DRIVE_DUAL_LEAF)]
+TRUCK_3_AIR = [group("truck", STEER), group("truck", DRIVE_DUAL_AIR, DRIVE_DUAL_AIR)]
+TRUCK_4 = [group("truck", STEER, STEER), group("truck", DRIVE_DUAL_LEAF, DRIVE_DUAL_LEAF)]
+TRUCK_4_AIR = [group("truck", STEER, STEER), group("truck", DRIVE_DUAL_AIR, DRIVE_DUAL_AIR)]
+ART_3 = [
+    group("tractor", STEER),
+    group("tractor", DRIVE_DUAL_LEAF),
+    group("semitrailer", TRAILER_DUAL),
+]
+ART_4 = [
+    group("tractor", STEER),
+    group("tractor", DRIVE_DUAL_LEAF),
+    group("semitrailer", {**TRAILER_DUAL, "spacing_mm": 1310}, TRAILER_DUAL),
+]
+ART_4_AIR_WIDE = [
+    group("tractor", STEER),
+    group("tractor", DRIVE_DUAL_AIR),
+    group("semitrailer", {**TRAILER_DUAL, "spacing_mm": 1810}, TRAILER_DUAL),
+]
+ART_4_AIR_NARROW = [
+    group("tractor", STEER),
+    group("tractor", DRIVE_DUAL_AIR),
+    group("semitrailer", {**TRAILER_DUAL, "spacing_mm": 1790}, TRAILER_DUAL),
+]
+ART_5 = [
+    group("tractor", STEER),
+    group("tractor", DRIVE_DUAL_LEAF),
+    group("semitrailer", TRAILER_DUAL, TRAILER_DUAL, TRAILER_DUAL),
+]
+ART_6 = [
+    group("tractor", STEER),
+    group("tractor", DRIVE_DUAL_LEAF, DRIVE_DUAL_LEAF),
+    group("semitrailer", TRAILER_DUAL, TRAILER_DUAL, TRAILER_DUAL),
+]
+ART_6_SINGLE_DRIVE = [
+    group("tractor", STEER),
+    group("tractor", DRIVE_DUAL_LEAF, axle(drive=False, tyres_per_side=2)),
+    group("semitrailer", TRAILER_DUAL, TRAILER_DUAL, TRAILER_DUAL),
+]
+
+
+@pytest.mark.parametrize(
+    ("groups", "limit"),
+    [
+        (TRUCK_2, 18_000),  # table 3: two-axle goods vehicle
+        (TRUCK_3, 25_000),  # three-axle truck
+        (TRUCK_3_AIR, 26_000),  # note: dual-tyre drive axles on air suspension, +1 t
+        (TRUCK_4, 31_000),  # four-axle truck, twin steering axles
+        (TRUCK_4_AIR, 32_000),  # note: +1 t
+        (ART_3, 27_000),  # three-axle articulated
+        (ART_4, 36_000),  # four-axle articulated
+        (ART_4_AIR_WIDE, 37_000),  # note: dual-tyre drive on air, semitrailer d >= 1800 mm
+        (ART_4_AIR_NARROW, 36_000),  # d < 1800 mm: the note does not apply
+        (ART_5, 43_000),
+        (ART_6, 49_000),
+        (ART_6_SINGLE_DRIVE, 46_000),  # note: tractor with a single drive axle
+    ],
+)
+def test_limit_of_each_configuration_in_table_3(groups: list[dict[str, Any]], limit: int) -> None:
+    ev = judge(record(limit, groups))
+    assert ev.wim is not None and ev.wim.limit_kg == limit
+    assert not ev.wim.overweight and ev.kind == "vehicle_weighed"
+    assert ev.attributes["verdict"] == "within_limit"
+    over = judge(record(limit + 1, groups))
+    assert over.wim is not None and over.wim.overweight and over.kind == "overweight_vehicle"
+    assert over.attributes["excess_kg"] == 1
+
+
+def test_single_tyre_non_drive_axles_reduce_the_limit_by_3_t_each() -> None:
+    """Notes: each single-tyre axle of a semitrailer, or non-drive axle of a group, -3 t;
+    wide-base tyres (nominal section width >= 425 mm) are not reduced; drive and steering
+    axles never are."""
+    two_single = [
+        group("tractor", STEER),
+        group("tractor", DRIVE_DUAL_LEAF, DRIVE_DUAL_LEAF),
+        group("semitrailer", TRAILER_SINGLE, TRAILER_SINGLE, TRAILER_DUAL),
+    ]
+    assert judge(record(40_000, two_single)).wim.limit_kg == 49_000 - 6_000  # type: ignore[union-attr]
+    wide = [
+        group("tractor", STEER),
+        group("tractor", DRIVE_DUAL_LEAF, DRIVE_DUAL_LEAF),
+        group("semitrailer", TRAILER_WIDE, TRAILER_WIDE, TRAILER_WIDE),
+    ]
+    assert judge(record(40_000, wide)).wim.limit_kg == 49_000  # type: ignore[union-attr]
+    tag_axle = [  # 6x2 rigid: a single-tyre lift/tag axle beside the drive axle
+        group("truck", STEER),
+        group("truck", DRIVE_DUAL_LEAF, axle(drive=False, tyres_per_side=1)),
+    ]
+    assert judge(record(20_000, tag_axle)).wim.limit_kg == 25_000 - 3_000  # type: ignore[union-attr]
+
+
+def test_the_verdict_is_exact_no_rounding_before_comparison() -> None:
+    """49,001 kg on a 49 t road train is overweight (issue: it was judged legal)."""
+    ev = judge(record(49_001, ART_6))
+    assert ev.wim is not None and ev.wim.overweight and ev.attributes["excess_kg"] == 1
+    assert ev.wim.excess_ratio == pytest.approx(1 / 49_000)
+    barely = judge(record(49_000.001, ART_6))
+    assert barely.wim is not None and barely.wim.overweight
+    at = judge(record(49_000, ART_6))
+    assert at.wim is not None and not at.wim.overweight
+
+
+def test_unrecorded_facts_never_lower_the_limit() -> None:
+    """An overweight verdict never rests on a guess against the driver: what the record
+    does not say is taken in the driver's favour, and the assumption is named."""
+    unknown = [
+        group("tractor", axle(steer=True)),
+        group("tractor", axle(), axle()),
+        group("semitrailer", axle(), axle(), axle()),
+    ]
+    ev = judge(record(48_000, unknown))
+    assert ev.wim is not None and ev.wim.limit_kg == 49_000
+    assert ev.attributes["limit_assumptions"]
+    simple = {
+        "record_id": "r1",
+        "time": "2025-03-14T11:22:51+08:00",
+        "station": "g108-wim",
+        "lane": 1,
+        "gross_kg": 31_500,
+        "axle_count": 4,
+        "speed_kmh": 40.0,
+        "calibration_id": "CAL-1",
+        "vehicle_form": "rigid",
+    }
+    ev = judge(simple)  # today's simpler format still accepted; +1 t note may apply
+    assert ev.wim is not None and ev.wim.limit_kg == 32_000 and not ev.wim.overweight
+
+
+def test_station_record_fields_are_kept_and_missing_axle_weights_are_no_error() -> None:
+    groups = [
+        group("tractor", {**STEER, "weight_kg": 6850}),
+        group("tractor", {**DRIVE_DUAL_LEAF, "weight_kg": 11200}, {**DRIVE_DUAL_LEAF}),
+        group("semitrailer", TRAILER_DUAL, TRAILER_DUAL, TRAILER_DUAL),
+    ]
+    ev = judge(record(50_000, groups, trailer_plate="川B1234挂", vehicle_class="H11"))
+    assert ev.wim is not None and ev.wim.axle_weights_kg[:3] == [6850, 11200, None]
+    a = ev.attributes
+    assert (a["plate_color"], a["trailer_plate"], a["vehicle_class"], a["direction"]) == (
+        "yellow",
+        "川B1234挂",
+        "H11",
+        "up",
+    )
+    assert a["verdict"] == "overweight" and "doubts" not in a
+
+
+def test_axle_weights_disagreeing_with_gross_make_the_verdict_doubtful() -> None:
+    w = [6000, 11000, 11000, 10000, 10000, 10000]  # 58 t of axles
+    groups = [
+        group("tractor", {**STEER, "weight_kg": w[0]}),
+        group("tractor", *({**DRIVE_DUAL_LEAF, "weight_kg": x} for x in w[1:3])),
+        group("semitrailer", *({**TRAILER_DUAL, "weight_kg": x} for x in w[3:])),
+    ]
+    ev = judge(record(52_000, groups))
+    assert ev.attributes["verdict"] == "doubtful" and ev.attributes["doubts"]
+    agree = judge(record(58_000, groups))
+    assert agree.attributes["verdict"] == "overweight"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"gross_kg": "49001"}, "gross_kg"),  # numbers as strings: refused in this strict format
+        ({"lane": "1"}, "lane"),
+        ({"plate": "川B\x0057391"}, "plate"),
+        ({"plate": "川B\u202e57391"}, "plate"),
+        ({"plate": "川B" + "1" * 40}, "plate"),
+        ({"calibration_id": "C" * 65}, "calibration_id"),
+        ({"time": "9999-12-31T23:59:59-05:00"}, "time"),
+        ({"time": "1900-01-01T00:00:00+08:00"}, "time"),
+        ({"time": "2025-03-14T11:22:51"}, "time"),  # a station's record carries its offset
+        ({"gross_kg": float("nan")}, "malformed JSON"),  # RFC 8259 has no NaN
+    ],
+)
+def test_hostile_fields_are_refused_naming_the_field(change: dict[str, Any], field: str) -> None:
+    rec = record(30_000, ART_6) | change
+    payload = json.dumps(rec, ensure_ascii=False, allow_nan=True).encode()
+    with pytest.raises(AdapterError, match=field):
+        registry.get("wim").adapt(payload, ORIGIN)
