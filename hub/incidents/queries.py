@@ -11,9 +11,9 @@ from psycopg.rows import dict_row
 
 from hub.incidents.store import COLS
 
-#: Visible to ``department``: filed by it, or assigned to it (now or earlier).
-SCOPE = ("(i.department_id = %(dept)s OR i.id IN (SELECT incident_id FROM incident_assignees"
-         " WHERE department_id = %(dept)s))")
+#: Visible to ``department``: filed by it, assigned to it (now or earlier) or notified to
+#: it; ``cityhub_incident_ids()`` is evaluated once per query (migration 0009_incidents).
+SCOPE = "(i.department_id = %(dept)s OR i.id IN (SELECT cityhub_incident_ids()))"
 
 
 def queue(conn: psycopg.Connection[Any], department: str, *, states: list[str] | None,

@@ -76,9 +76,10 @@ def apply(conn: psycopg.Connection[Any], config: IncidentsConfig, rules: list[Ru
             if rule.matches(ev, vis[rule.department]):
                 groups.setdefault((rule, merge_key(ev)), []).append(ev)
     attached = 0
-    for (rule, key), evs in groups.items():
-        with conn.transaction():
-            attached += _apply_group(conn, config, rule, key, evs)
+    with store.audit_batch(conn):
+        for (rule, key), evs in groups.items():
+            with conn.transaction():
+                attached += _apply_group(conn, config, rule, key, evs)
     return attached
 
 
@@ -91,6 +92,16 @@ def _open_incident(conn: psycopg.Connection[Any], rule: Rule, key: str,
             " FOR UPDATE", (rule.department, key, list(OPEN), since)).fetchone()
 
 
+def _widens(conn: psycopg.Connection[Any], inc: dict[str, Any],
+            evs: list[dict[str, Any]]) -> bool:
+    """Whether ``evs`` bring a camera, site or kind the incident's grants do not cover yet."""
+    new = {(e["site_id"], e["kind"], e.get("camera_id")) for e in evs}
+    have = set(conn.execute(
+        "SELECT DISTINCT site_id, kind, camera_id FROM incident_events WHERE incident_id = %s",
+        (inc["id"],)).fetchall())
+    return not new <= have
+
+
 def _apply_group(conn: psycopg.Connection[Any], config: IncidentsConfig, rule: Rule, key: str,
                  evs: list[dict[str, Any]]) -> int:
     actor = store.Actor(f"rule:{rule.name}", rule.department)
@@ -98,11 +109,13 @@ def _apply_group(conn: psycopg.Connection[Any], config: IncidentsConfig, rule: R
     inc = _open_incident(conn, rule, key, first["occurred_at"] - timedelta(
         seconds=rule.merge_window_s))
     if inc is not None:
+        widens = _widens(conn, inc, evs)
         n = store.attach_events(conn, config, inc, evs, actor, rule.id)
         if n:
             store.timeline(conn, inc["id"], actor, f"{n} repeat event(s) merged", action="merge",
                            events=[str(e["id"]) for e in evs][:20])
-            store.after_attach(conn, config, inc, actor)
+            if widens:
+                store.after_attach(conn, config, inc, actor)
         return n
     site = conn.execute("SELECT name, lat, lon FROM sites WHERE id = %s",
                         (first["site_id"],)).fetchone()

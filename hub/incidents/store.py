@@ -5,6 +5,9 @@ audit entry in the same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,7 +68,9 @@ def sides(conn: psycopg.Connection[Any], incident: dict[str, Any], department: s
     return out
 
 
-def actions_for(conn: psycopg.Connection[Any], incident: dict[str, Any], department: str) -> list[str]:
+def actions_for(
+    conn: psycopg.Connection[Any], incident: dict[str, Any], department: str
+) -> list[str]:
     return allowed(incident["state"], sides(conn, incident, department))
 
 
@@ -78,12 +83,34 @@ def timeline(conn: psycopg.Connection[Any], incident_id: str, author: Actor, bod
     )
 
 
+_batch: ContextVar[list[dict[str, Any]] | None] = ContextVar("incident_audit", default=None)
+
+
+@contextmanager
+def audit_batch(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """Append the audit entries made inside in one go, in order, at the end (the worker's
+    passes: one lock of the audit chain per pass instead of one per incident)."""
+    entries: list[dict[str, Any]] = []
+    token = _batch.set(entries)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if entries:
+        chain.append_many(conn, entries)
+
+
 def _audit(conn: psycopg.Connection[Any], actor: Actor, action: str, incident: dict[str, Any],
            **detail: Any) -> None:
-    chain.append(conn, actor=actor.name, actor_department=actor.department, action=action,
-                 target_type="incident", target_id=str(incident["id"]),
-                 department=incident["department_id"],
-                 detail={"number": incident["number"], **detail})
+    entry = {"actor": actor.name, "actor_department": actor.department, "action": action,
+             "target_type": "incident", "target_id": str(incident["id"]),
+             "department": incident["department_id"],
+             "detail": {"number": incident["number"], **detail}}
+    pending = _batch.get()
+    if pending is not None:
+        pending.append(entry)
+    else:
+        chain.append_many(conn, [entry])
 
 
 def notify(conn: psycopg.Connection[Any], incident_id: str, department: str, reason: str,
@@ -116,46 +143,51 @@ def create(conn: psycopg.Connection[Any], config: IncidentsConfig, actor: Actor,
     """File a new incident in the actor's department."""
     now = _now(conn)
     due = sla.due_times(config, kind, priority, now)
+    first = due["acknowledge_due"] + timedelta(seconds=config.escalation[0].after_s)
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "INSERT INTO incidents (department_id, kind, priority, title, description, state,"
             " source, rule_id, site_id, lat, lon, merge_key, created_by, created_at, updated_at,"
-            " acknowledge_due, dispatch_due, resolve_due) VALUES (%s, %s, %s, %s, %s, 'new', %s,"
-            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING " + COLS,
+            " acknowledge_due, dispatch_due, resolve_due, escalation_for, next_due_at) VALUES"
+            " (%s, %s, %s, %s, %s, 'new', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " 'acknowledge', %s) RETURNING " + COLS,
             (actor.department, kind, priority, title, description, source, rule_id, site_id, lat,
              lon, merge_key, actor.name, now, now, due["acknowledge_due"], due["dispatch_due"],
-             due["resolve_due"]),
+             due["resolve_due"], first),
         ).fetchone()
     assert row is not None
     timeline(conn, row["id"], actor, "created", action="create", source=source)
     _audit(conn, actor, "incident.create", row, kind=kind, priority=priority, source=source)
-    return _schedule(conn, config, row, now)
+    return row
 
 
 def attach_events(conn: psycopg.Connection[Any], config: IncidentsConfig, incident: dict[str, Any],
                   events: list[dict[str, Any]], actor: Actor, rule_id: str | None = None) -> int:
     """Attach events (rows of ``events``) and their cameras around each event's time; the
     number newly attached."""
-    added = 0
-    for ev in events:
-        cur = conn.execute(
+    if not events:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
             "INSERT INTO incident_events (incident_id, event_id, occurred_at, kind, department_id,"
             " site_id, camera_id, rule_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT DO NOTHING",
-            (incident["id"], ev["id"], ev["occurred_at"], ev["kind"], ev["department_id"],
-             ev["site_id"], ev.get("camera_id"), rule_id))
-        if cur.rowcount == 0:
-            continue
-        added += 1
-        if ev.get("camera_id"):
-            attach_camera(conn, incident, ev["camera_id"], ev["department_id"],
-                          ev["occurred_at"] - timedelta(seconds=config.camera_before_s),
-                          ev["occurred_at"] + timedelta(seconds=config.camera_after_s), actor,
-                          quiet=True)
+            [(incident["id"], ev["id"], ev["occurred_at"], ev["kind"], ev["department_id"],
+              ev["site_id"], ev.get("camera_id"), rule_id) for ev in events])
+        added = max(cur.rowcount, 0)
+        spans = [(incident["id"], ev["camera_id"], ev["department_id"],
+                  ev["occurred_at"] - timedelta(seconds=config.camera_before_s),
+                  ev["occurred_at"] + timedelta(seconds=config.camera_after_s), actor.name)
+                 for ev in events if ev.get("camera_id")]
+        if spans:
+            cur.executemany(
+                "INSERT INTO incident_cameras (incident_id, camera_id, department_id, starts_at,"
+                " ends_at, attached_by) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                spans)
     if added:
         conn.execute(
-            "UPDATE incidents SET event_count = event_count + %s,"
-            " first_event_at = LEAST(first_event_at, %s), last_event_at = GREATEST(last_event_at, %s),"
+            "UPDATE incidents SET event_count = event_count + %s, first_event_at ="
+            " LEAST(first_event_at, %s), last_event_at = GREATEST(last_event_at, %s),"
             " updated_at = clock_timestamp() WHERE id = %s",
             (added, min(e["occurred_at"] for e in events), max(e["occurred_at"] for e in events),
              incident["id"]))
