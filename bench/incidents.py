@@ -78,6 +78,7 @@ async def _stream(dsn: str, rate: int, seconds: float, seed: int) -> tuple[list[
             batch = _events(per, rng, datetime.now(UTC))
             t = time.perf_counter()
             await writer.write(conn, events=batch)
+            await conn.commit()  # as ingest does: each batch is its own transaction
             times.append(time.perf_counter() - t)
             sent += len(batch)
             k += 1
