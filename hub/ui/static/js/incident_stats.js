@@ -23,9 +23,9 @@ function bars(el, rows, height = 180) {
 export async function incidentStatsPage(root) {
   await loadStrings();
   const until = new Date(), since = new Date(until - 30 * 86400e3);
-  const from = h("input#st-since", { type: "datetime-local", value: localInput(since) });
-  const to = h("input#st-until", { type: "datetime-local", value: localInput(until) });
-  const body = h("div.statbody#st-body");
+  const from = h("input", { id: "st-since", type: "datetime-local", value: localInput(since) });
+  const to = h("input", { id: "st-until", type: "datetime-local", value: localInput(until) });
+  const body = h("div.statbody", { id: "st-body" });
   const plots = [];
   const query = () => ({ since: new Date(from.value).toISOString(), until: new Date(to.value).toISOString() });
   const exp = async (format) => {
@@ -54,8 +54,8 @@ export async function incidentStatsPage(root) {
   root.replaceChildren(h("div.incpage",
     h("div.toolbar", h("b", t("incidents.stats.title")), h("label.inline", t("incidents.stats.since"), from),
       h("label.inline", t("incidents.stats.until"), to), h("button", { onclick: load }, t("incidents.stats.apply")),
-      h("button#st-csv", { onclick: () => exp("csv") }, t("incidents.stats.csv")),
-      h("button#st-xlsx", { onclick: () => exp("xlsx") }, t("incidents.stats.xlsx"))),
+      h("button", { id: "st-csv", onclick: () => exp("csv") }, t("incidents.stats.csv")),
+      h("button", { id: "st-xlsx", onclick: () => exp("xlsx") }, t("incidents.stats.xlsx"))),
     body));
   await load();
   return () => { for (const p of plots) p?.destroy(); };

@@ -58,11 +58,11 @@ export async function incidentsPage(root, ctx) {
 }
 
 async function queuePage(root, ctx, p) {
-  const side = h("select#inc-side", ["all", "filed", "assigned"].map((s) => h("option", { value: s, selected: p.get("side") === s }, t(`incidents.side.${s}`))));
-  const open = h("input#inc-open", { type: "checkbox", checked: p.get("open") !== "0" });
-  const kind = h("input#inc-kind", { placeholder: t("incidents.filter.kind"), size: 12, value: p.get("kind") || "" });
-  const prio = h("select#inc-priority", h("option", { value: "" }, t("incidents.filter.priority")), [1, 2, 3, 4].map((n) => h("option", { value: n }, `P${n}`)));
-  const list = h("div.inc-list#inc-list");
+  const side = h("select", { id: "inc-side" }, ["all", "filed", "assigned"].map((s) => h("option", { value: s, selected: p.get("side") === s }, t(`incidents.side.${s}`))));
+  const open = h("input", { id: "inc-open", type: "checkbox", checked: p.get("open") !== "0" });
+  const kind = h("input", { id: "inc-kind", placeholder: t("incidents.filter.kind"), size: 12, value: p.get("kind") || "" });
+  const prio = h("select", { id: "inc-priority" }, h("option", { value: "" }, t("incidents.filter.priority")), [1, 2, 3, 4].map((n) => h("option", { value: n }, `P${n}`)));
+  const list = h("div.inc-list", { id: "inc-list" });
   const load = async () => {
     const rows = await api(v1("incidents"), { query: { side: side.value, state: open.checked ? OPEN : undefined, kind: kind.value || undefined, priority: prio.value || undefined, limit: 100 } });
     list.replaceChildren(...(rows.length ? rows.map((r) => h("a.inc-row", { href: `#/incidents?id=${r.id}`, dataset: { id: r.id, state: r.state } },
@@ -99,7 +99,7 @@ export function notices(ctx, onNotice = () => {}) {
 
 async function newIncident(root, ctx, p) {
   const sites = await api(v1("sites")).catch(() => []);
-  const form = h("form.incform#inc-new",
+  const form = h("form.incform", { id: "inc-new" },
     h("label", t("incidents.title"), h("input", { name: "title", required: true, maxlength: 200 })),
     h("label", t("incidents.kind"), h("input", { name: "kind", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.-]*", value: p.get("kind") || "" })),
     h("label", t("incidents.priority"), h("select", { name: "priority" }, [1, 2, 3, 4].map((n) => h("option", { value: n, selected: n === 2 }, `P${n}`)))),
@@ -139,15 +139,15 @@ async function incidentPage(root, ctx, id) {
   const render = () => {
     for (const pl of players.splice(0)) pl.stop();
     map?.remove(); map = null;
-    const reason = h("input#inc-reason", { placeholder: t("incidents.reason"), maxlength: 2000 });
-    const target = h("select#inc-dispatch", departments.map((d) => h("option", { value: d.id }, d.name)));
+    const reason = h("input", { id: "inc-reason", placeholder: t("incidents.reason"), maxlength: 2000 });
+    const target = h("select", { id: "inc-dispatch" }, departments.map((d) => h("option", { value: d.id }, d.name)));
     const act = async (name) => {
       const body = { version: inc.version, reason: reason.value };
       if (name === "dispatch") body.assignees = [{ department: target.value }];
       try { inc = await post(v1(`incidents/${id}/actions/${name}`), body); render(); }
       catch (e) { toast(e.message, "error"); if (e.code === "incident_version_conflict") { inc = await api(v1(`incidents/${id}`)); render(); } }
     };
-    const actions = h("div.incactions#inc-actions",
+    const actions = h("div.incactions", { id: "inc-actions" },
       inc.actions.includes("dispatch") ? target : null,
       inc.actions.some((a) => REASON.has(a)) ? reason : null,
       inc.actions.map((a) => h(`button.act-${a}`, { dataset: { action: a }, onclick: () => act(a) }, t(`incidents.action.${a}`))));
@@ -167,7 +167,7 @@ async function incidentPage(root, ctx, id) {
       e.preventDefault();
       try { inc = await post(v1(`incidents/${id}/comments`), { body: comment.body.value }); render(); } catch (err) { toast(err.message, "error"); }
     });
-    const photo = h("input#inc-photo", { type: "file", accept: "image/jpeg,image/png,image/webp", capture: "environment" });
+    const photo = h("input", { id: "inc-photo", type: "file", accept: "image/jpeg,image/png,image/webp", capture: "environment" });
     photo.addEventListener("change", async () => {
       if (!photo.files[0]) return;
       const fd = new FormData(); fd.append("file", photo.files[0]);
@@ -184,14 +184,14 @@ async function incidentPage(root, ctx, id) {
     root.replaceChildren(h("div.incpage.incdetail",
       h("div.toolbar", h("a", { href: "#/incidents" }, t("incidents.back"))),
       h("div.inchead", h("h2", `#${inc.number} ${inc.title}`), stateBadge(inc.state),
-        h("span.due#inc-due", { dataset: { due: JSON.stringify(inc) } }),
+        h("span.due", { id: "inc-due", dataset: { due: JSON.stringify(inc) } }),
         h("div.muted", `${inc.kind} · P${inc.priority} · ${inc.department_id} · ${inc.site_id || ""} · ${fmtTime(inc.created_at)}`),
         inc.description ? h("p", inc.description) : null),
       actions,
       h("div.incgrid",
-        h("section", h("h3", t("incidents.timeline")), h("ol.timeline#inc-timeline", inc.timeline.map((c) =>
+        h("section", h("h3", t("incidents.timeline")), h("ol.timeline", { id: "inc-timeline" }, inc.timeline.map((c) =>
           h("li", { dataset: { action: c.action || "" } }, h("span.muted", fmtTime(c.at)), " ",
-            h("b", c.action ? t(`incidents.action.${c.action}`) : ""), " ", c.system ? "" : "", c.body, " ",
+            h("b", c.action ? t(`incidents.action.${c.action}`) : ""), " ", c.body === c.action ? "" : c.body, " ",
             h("span.muted", `— ${c.author}`)))), comment),
         h("section", h("h3", t("incidents.assignees")), h("ul", inc.assignees.map((a) =>
           h("li", { class: a.ended_at ? "muted" : "" }, `${a.department_id}${a.assignee ? " / " + a.assignee : ""} · ${fmtTime(a.assigned_at)}${a.ended_at ? " – " + fmtTime(a.ended_at) + (a.end_reason ? ` (${a.end_reason})` : "") : ""}`))),
