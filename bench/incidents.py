@@ -32,8 +32,9 @@ from typing import Any
 
 import psycopg
 
-from adapters.model import Event
+from adapters.model import Event, Severity
 from bench.report import finish
+from core.model import SourceSystem
 from devkit.embedded import EmbeddedPostgres
 from hub.incidents import queries
 from hub.store.writer import BatchWriter
@@ -59,8 +60,8 @@ def _events(n: int, rng: random.Random, now: datetime) -> list[Event]:
             kind = f"k{r}"
         else:
             dept, kind = rng.choice(DEPTS), "plate_read"
-        out.append(Event(occurred_at=now, kind=kind, source_system="traffic", department=dept,
-                         site=rng.choice(SITES[dept]), severity=2))
+        out.append(Event(occurred_at=now, kind=kind, source_system=SourceSystem.traffic,
+                         department=dept, site=rng.choice(SITES[dept]), severity=Severity(2)))
     return out
 
 

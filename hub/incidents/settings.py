@@ -43,15 +43,15 @@ class IncidentsConfig(Section):
     """Incidents: limits per kind and priority, configured escalation, the hub's worker."""
 
     limits: list[TimeLimit] = Field(
-        default_factory=lambda: [TimeLimit()],
+        default_factory=lambda: [TimeLimit.model_validate({})],
         min_length=1,
         description="Time limits; the most specific entry (kind and priority, then kind, then "
         "priority, then '*') applies. Must include a '*' entry with no priority.",
     )
     escalation: list[EscalationStep] = Field(
         default_factory=lambda: [
-            EscalationStep(after_s=0, roles=[Role.supervisor]),
-            EscalationStep(after_s=600, roles=[Role.admin]),
+            EscalationStep.model_validate({"after_s": 0, "roles": [Role.supervisor]}),
+            EscalationStep.model_validate({"after_s": 600, "roles": [Role.admin]}),
         ],
         min_length=1,
         max_length=10,

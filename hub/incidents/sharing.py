@@ -40,7 +40,8 @@ def _scope(conn: psycopg.Connection[Any], incident: dict[str, Any]) -> list[dict
         "SELECT DISTINCT camera_id FROM incident_cameras WHERE incident_id = %s"
         " AND department_id = %s ORDER BY 1", (incident["id"], owner)).fetchall()]
     ev = conn.execute(
-        "SELECT array_agg(DISTINCT site_id ORDER BY site_id), array_agg(DISTINCT kind ORDER BY kind)"
+        "SELECT array_agg(DISTINCT site_id ORDER BY site_id),"
+        " array_agg(DISTINCT kind ORDER BY kind)"
         " FROM incident_events WHERE incident_id = %s AND department_id = %s",
         (incident["id"], owner)).fetchone()
     scopes = []

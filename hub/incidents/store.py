@@ -48,7 +48,9 @@ def _now(conn: psycopg.Connection[Any]) -> datetime:
     return row[0]  # type: ignore[no-any-return]
 
 
-def get(conn: psycopg.Connection[Any], incident_id: str, lock: bool = False) -> dict[str, Any] | None:
+def get(
+    conn: psycopg.Connection[Any], incident_id: str, lock: bool = False
+) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             f"SELECT {COLS} FROM incidents WHERE id = %s" + (" FOR UPDATE" if lock else ""),

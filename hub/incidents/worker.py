@@ -58,7 +58,10 @@ class IncidentWorker:
                 self._stop.wait(1.0)
 
     def _lead(self) -> None:
-        with psycopg.connect(self.dsn, autocommit=True) as listen, psycopg.connect(self.dsn) as conn:
+        with (
+            psycopg.connect(self.dsn, autocommit=True) as listen,
+            psycopg.connect(self.dsn) as conn,
+        ):
             while not self._stop.is_set():
                 row = listen.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
                 if row and row[0]:

@@ -307,7 +307,8 @@ async def live_notices(
                 return
             for r in rows:
                 after = max(after, r["id"])
-                yield f"id: {r['id']}\nevent: notice\ndata: {json.dumps(r, default=str)}\n\n".encode()
+                data = json.dumps(r, default=str)
+                yield f"id: {r['id']}\nevent: notice\ndata: {data}\n\n".encode()
             await asyncio.sleep(1.0)
             yield b": keep-alive\n\n"
 
