@@ -225,3 +225,27 @@ def test_photos_are_checked_by_content_and_stats_export(hub: HubApi) -> None:
     assert x.status_code == 200 and x.content[:2] == b"PK"
     c = hub.client.get("/api/v1/incident-stats/export", headers=hub.headers("traffic"))
     assert "by_kind,pothole,1" in c.content.decode("utf-8-sig")
+
+
+def test_one_replica_leads_and_another_takes_over(hub: HubApi) -> None:
+    from hub.incidents.settings import IncidentsConfig
+    from hub.incidents.worker import IncidentWorker
+
+    cfg = IncidentsConfig.model_validate({"tick_s": 0.1})
+    running = hub.client.app.state.incident_worker  # type: ignore[attr-defined]
+    wait_for(lambda: running.leading, what="the app's worker to lead")
+    # Two more replicas start: they wait.
+    others = [IncidentWorker(hub.owner_dsn, cfg) for _ in range(2)]
+    for w in others:
+        w.start()
+    try:
+        wait_for(lambda: all(w.standby_checks >= 3 for w in others), what="lock attempts")
+        assert not any(w.leading for w in others)
+        running.stop()  # that replica goes away: one of the others takes over
+        wait_for(lambda: sum(w.leading for w in others) == 1, what="a new leader")
+        add_rule(hub)
+        write_events(hub, alarm())
+        wait_for(lambda: queue(hub, "police", side="assigned"), what="incident by the new leader")
+    finally:
+        for w in others:
+            w.stop()

@@ -38,6 +38,7 @@ class IncidentWorker:
         self._seen: dict[str, datetime] = {}
         self._cursor: datetime | None = None
         self.leading = False
+        self.standby_checks = 0  #: lock attempts lost to another replica
         self._first = True
 
     def start(self) -> None:
@@ -66,6 +67,7 @@ class IncidentWorker:
                 row = listen.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
                 if row and row[0]:
                     break
+                self.standby_checks += 1
                 self._stop.wait(self.config.tick_s)
             if self._stop.is_set():
                 return

@@ -36,6 +36,7 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[datetime, d
 def stats(caller: Caller = require(*READ), since: AwareDatetime | None = None,
           until: AwareDatetime | None = None) -> dict[str, Any]:
     s, u = _window(since, until)
+    caller.audit("incident_stats.query", since=s.isoformat(), until=u.isoformat())
     return {"since": s, "until": u, **queries.stats(caller.db, caller.department, s, u)}
 
 

@@ -197,8 +197,11 @@ def list_incidents(
     before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[dict[str, Any]]:
-    return queries.queue(caller.db, caller.department, states=state, kind=kind, site=site,
+    rows = queries.queue(caller.db, caller.department, states=state, kind=kind, site=site,
                          priority=priority, side=side, before=before, limit=limit)
+    caller.audit("incident.query", side=side, states=state, kind=kind, site=site,
+                 priority=priority, results=len(rows))
+    return rows
 
 
 @router.post("", response_model=IncidentDetail, status_code=201, summary="File an incident")
@@ -317,7 +320,10 @@ async def live_notices(
 
 @router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident, everything")
 def get_incident(incident_id: UUID, caller: Caller = require(*READ)) -> dict[str, Any]:
-    return detail(caller, incident_id)
+    out = detail(caller, incident_id)
+    caller.audit("incident.view", target_type="incident", target_id=str(incident_id),
+                 department=out["department_id"])
+    return out
 
 
 @router.post("/{incident_id}/actions/{action}", response_model=IncidentDetail,
