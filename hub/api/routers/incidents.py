@@ -239,9 +239,12 @@ def detail(caller: Caller, incident_id: UUID) -> dict[str, Any]:
             "SELECT department_id, assignee, assigned_at, assigned_by, ended_at, end_reason"
             " FROM incident_assignees WHERE incident_id = %s ORDER BY assigned_at", (iid,)
         ).fetchall()
+        # The events' snapshots and clips, where the caller may see the event itself.
         row["events"] = cur.execute(
-            "SELECT event_id, occurred_at, kind, department_id, site_id, camera_id FROM"
-            " incident_events WHERE incident_id = %s ORDER BY occurred_at LIMIT 200", (iid,)
+            "SELECT ie.event_id, ie.occurred_at, ie.kind, ie.department_id, ie.site_id,"
+            " ie.camera_id, coalesce(e.media, '[]') AS media FROM incident_events ie"
+            " LEFT JOIN events e ON e.id = ie.event_id AND e.occurred_at = ie.occurred_at"
+            " WHERE ie.incident_id = %s ORDER BY ie.occurred_at LIMIT 200", (iid,)
         ).fetchall()
         row["cameras"] = cur.execute(
             "SELECT camera_id, department_id, starts_at, ends_at FROM incident_cameras"

@@ -103,7 +103,8 @@ async function newIncident(root, ctx, p) {
     h("label", t("incidents.title"), h("input", { name: "title", required: true, maxlength: 200 })),
     h("label", t("incidents.kind"), h("input", { name: "kind", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.-]*", value: p.get("kind") || "" })),
     h("label", t("incidents.priority"), h("select", { name: "priority" }, [1, 2, 3, 4].map((n) => h("option", { value: n, selected: n === 2 }, `P${n}`)))),
-    h("label", t("incidents.site"), h("select", { name: "site" }, h("option", { value: "" }, "—"), sites.map((s) => h("option", { value: s.id }, s.name)))),
+    h("label", t("incidents.site"), h("select", { name: "site" }, h("option", { value: "" }, "—"), sites.map((s) => h("option", { value: s.id, selected: s.id === p.get("site") }, s.name)))),
+    p.getAll("event").length ? h("p.muted", `${t("incidents.events")}: ${p.getAll("event").length}`) : null,
     h("label", t("incidents.lat"), h("input", { name: "lat", type: "number", step: "any", value: p.get("lat") || "" })),
     h("label", t("incidents.lon"), h("input", { name: "lon", type: "number", step: "any", value: p.get("lon") || "" })),
     h("label", t("incidents.description"), h("textarea", { name: "description", maxlength: 2000 })),
@@ -125,10 +126,26 @@ async function newIncident(root, ctx, p) {
     const f = new FormData(form);
     const body = { title: f.get("title"), kind: f.get("kind"), priority: Number(f.get("priority")), description: f.get("description") || "" };
     if (f.get("site")) body.site = f.get("site");
+    if (p.getAll("event").length) body.events = p.getAll("event");
     if (f.get("lat") && f.get("lon")) body.location = { lat: Number(f.get("lat")), lon: Number(f.get("lon")) };
     try { const inc = await post(v1("incidents"), body); location.hash = `#/incidents?id=${inc.id}`; } catch (err) { toast(err.message, "error"); }
   });
   return () => map.remove();
+}
+
+/** Snapshots and clips the attached events carry (first few), through the events API. */
+function eventMedia(events) {
+  const box = h("div.incphotos.eventmedia");
+  const items = events.flatMap((e) => (e.media || []).map((m, i) => [e, m, i])).slice(0, 8);
+  for (const [e, m, i] of items) {
+    const clip = m.kind === "clip";
+    authFetch(v1(`events/${e.event_id}/media/${i}`)).then((r) => (r.ok ? r.blob() : null)).then((b) => {
+      if (!b) return;
+      const src = URL.createObjectURL(b);
+      box.append(clip ? h("video", { src, controls: true, muted: true, playsinline: true }) : h("img", { src, alt: m.kind }));
+    }).catch(() => {});
+  }
+  return box;
 }
 
 async function incidentPage(root, ctx, id) {
@@ -198,6 +215,7 @@ async function incidentPage(root, ctx, id) {
           h("h3", t("incidents.cameras")), videos,
           h("h3", t("incidents.photos")), photos, h("label.button", t("incidents.photo.add"), photo),
           h("h3", t("incidents.events")), h("ul", inc.events.map((e) => h("li", `${fmtTime(e.occurred_at)} ${e.kind} · ${e.site_id}${e.camera_id ? " · " + e.camera_id : ""}`))),
+          eventMedia(inc.events),
           mapEl))));
     if (inc.lat != null && inc.lon != null) {
       map = L.map(mapEl).setView([inc.lat, inc.lon], 16);
