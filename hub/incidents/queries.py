@@ -52,9 +52,10 @@ def _i() -> str:
 
 
 def stats(conn: psycopg.Connection[Any], department: str, since: datetime,
-          until: datetime) -> dict[str, Any]:
+          until: datetime, zone: str = "Asia/Shanghai") -> dict[str, Any]:
     """Counts by kind, department, assignee department and site; the share resolved on
-    time; time to acknowledge and to close (seconds: mean, p50, p90); counts per day."""
+    time; time to acknowledge and to close (seconds: mean, p50, p90); counts per day
+    (days of the city's ``zone``)."""
     params = {"dept": department, "since": since, "until": until}
     base = (f"FROM incidents i WHERE {SCOPE} AND i.created_at >= %(since)s"
             " AND i.created_at < %(until)s")
@@ -92,7 +93,8 @@ def stats(conn: psycopg.Connection[Any], department: str, since: datetime,
         out["per_day"] = [
             {"day": r["day"].isoformat(), "count": r["count"], "closed": r["closed"]}
             for r in cur.execute(
-                "SELECT date_trunc('day', created_at) AS day, count(*) AS count,"
-                " count(closed_at) AS closed FROM _inc GROUP BY 1 ORDER BY 1").fetchall()]
+                "SELECT date_trunc('day', created_at AT TIME ZONE %s)::date AS day,"
+                " count(*) AS count, count(closed_at) AS closed FROM _inc GROUP BY 1 ORDER BY 1",
+                (zone,)).fetchall()]
         cur.execute("DROP TABLE _inc")
     return out

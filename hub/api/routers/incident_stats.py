@@ -37,7 +37,8 @@ def stats(caller: Caller = require(*READ), since: AwareDatetime | None = None,
           until: AwareDatetime | None = None) -> dict[str, Any]:
     s, u = _window(since, until)
     caller.audit("incident_stats.query", since=s.isoformat(), until=u.isoformat())
-    return {"since": s, "until": u, **queries.stats(caller.db, caller.department, s, u)}
+    return {"since": s, "until": u, **queries.stats(caller.db, caller.department, s, u,
+                                       caller.runtime.config.ingest.local_timezone)}
 
 
 def rows(data: dict[str, Any]) -> list[list[Any]]:
@@ -58,7 +59,8 @@ def rows(data: dict[str, Any]) -> list[list[Any]]:
 def export(caller: Caller = require(*READ), format: Literal["csv", "xlsx"] = "csv",
            since: AwareDatetime | None = None, until: AwareDatetime | None = None) -> Response:
     s, u = _window(since, until)
-    table = rows(queries.stats(caller.db, caller.department, s, u))
+    table = rows(queries.stats(caller.db, caller.department, s, u,
+                                       caller.runtime.config.ingest.local_timezone))
     caller.audit("incident_stats.export", format=format, since=s.isoformat(), until=u.isoformat())
     name = f"incidents-{caller.department}-{s:%Y%m%d}-{u:%Y%m%d}"
     if format == "csv":
