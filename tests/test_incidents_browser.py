@@ -31,6 +31,16 @@ asyncio.run(go())
 """
 
 
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (120, 90), (30, 120, 200)).save(buf, "PNG")
+    return buf.getvalue()
+
+
 def camera_status(ui: UiPage) -> int:
     return int(ui.page.evaluate(  # type: ignore[attr-defined]
         """async (cam) => {
@@ -65,6 +75,16 @@ def test_alarm_to_closed_case_between_two_departments(ui_page: UiPage) -> None:
     assert camera_status(ui) == 200  # shared while the case is open
     assert page.inner_text("#inc-due")  # a countdown to the time limit
     act(ui, "start", "in_progress")
+    # Field staff on a phone: the page fits, and a photo goes up from the camera input.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.set_input_files("#inc-photo", files=[{"name": "scene.png", "mimeType": "image/png",
+                                               "buffer": _png()}])
+    page.wait_for_selector("#inc-timeline li[data-action='photo']")
+    page.wait_for_function("[...document.querySelectorAll('.incphotos img')]"
+                           ".some(i => i.complete && i.naturalWidth === 120)")
+    ui.shot("traffic-phone")
+    page.set_viewport_size({"width": 1920, "height": 1080})
     page.fill(".inccomment input[name='body']", "Truck stopped at the toll gate")
     page.click(".inccomment button")
     page.wait_for_selector("#inc-timeline li[data-action='comment']")
@@ -78,7 +98,7 @@ def test_alarm_to_closed_case_between_two_departments(ui_page: UiPage) -> None:
     act(ui, "close", "closed")
     actions = page.eval_on_selector_all("#inc-timeline li", "els => els.map(e => e.dataset.action)")
     assert actions[:2] == ["create", "dispatch"], actions
-    assert actions[-5:] == ["start", "comment", "resolve", "verify", "close"], actions
+    assert actions[-6:] == ["start", "photo", "comment", "resolve", "verify", "close"], actions
     closed = time.monotonic()
     ui.shot("overload-closed")
     # Traffic loses the camera within 5 s of closing.
