@@ -226,6 +226,10 @@ def test_photos_are_checked_by_content_and_stats_export(hub: HubApi) -> None:
     assert bad.status_code == 422 and bad.json()["code"] == "photo_bad_type"
     stats = hub.client.get("/api/v1/incident-stats", headers=hub.headers("traffic")).json()
     assert {"key": "pothole", "count": 1} in stats["by_kind"]
+    assert {"key": "traffic", "count": 1} in stats["by_department"]
+    assert {"key": "new", "count": 1} in stats["by_state"]
+    assert stats["totals"]["total"] == 1 and stats["per_day"][0]["count"] == 1
+    assert stats["on_time_share"] is None  # nothing resolved yet
     x = hub.client.get("/api/v1/incident-stats/export", params={"format": "xlsx"},
                        headers=hub.headers("traffic"))
     assert x.status_code == 200 and x.content[:2] == b"PK"

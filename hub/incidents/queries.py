@@ -4,6 +4,7 @@ row-level security applies as well as the explicit scope)."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -51,50 +52,64 @@ def _i() -> str:
     return ", ".join(f"i.{c.strip()}" for c in COLS.split(","))
 
 
+#: One pass over the window: counts per dimension (grouping sets) and, for the whole
+#: window (the empty set), the on-time share and the times to acknowledge and to close.
+STATS = """
+SELECT grouping(i.kind, i.department_id, i.site_id, i.state, day) AS g,
+       i.kind, i.department_id, i.site_id, i.state, day, count(*) AS count,
+       count(i.closed_at) AS closed, count(i.resolved_at) AS resolved,
+       count(*) FILTER (WHERE i.resolved_at <= i.resolve_due) AS on_time,
+       avg(ack) AS ack_mean,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY ack) AS ack_p50,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY ack) AS ack_p90,
+       avg(close) AS close_mean,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY close) AS close_p50,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY close) AS close_p90
+  FROM incidents i,
+       LATERAL (SELECT extract(epoch FROM i.acknowledged_at - i.created_at) AS ack,
+                       extract(epoch FROM i.closed_at - i.created_at) AS close,
+                       date_trunc('day', i.created_at AT TIME ZONE %(zone)s)::date AS day) x
+ WHERE {scope} AND i.created_at >= %(since)s AND i.created_at < %(until)s
+ GROUP BY GROUPING SETS ((i.kind), (i.department_id), (i.site_id), (i.state), (day), ())
+"""
+DIMS = {"kind": "by_kind", "department_id": "by_department", "site_id": "by_site",
+        "state": "by_state"}
+TOTALS = ("count", "resolved", "on_time", "ack_mean", "ack_p50", "ack_p90", "close_mean",
+          "close_p50", "close_p90")
+
+
 def stats(conn: psycopg.Connection[Any], department: str, since: datetime,
           until: datetime, zone: str = "Asia/Shanghai") -> dict[str, Any]:
     """Counts by kind, department, assignee department and site; the share resolved on
     time; time to acknowledge and to close (seconds: mean, p50, p90); counts per day
     (days of the city's ``zone``)."""
-    params = {"dept": department, "since": since, "until": until}
-    base = (f"FROM incidents i WHERE {SCOPE} AND i.created_at >= %(since)s"
-            " AND i.created_at < %(until)s")
-    out: dict[str, Any] = {}
+    params = {"dept": department, "since": since, "until": until, "zone": zone}
+    out: dict[str, Any] = {v: [] for v in DIMS.values()}
+    out["per_day"] = []
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"CREATE TEMP TABLE _inc ON COMMIT DROP AS SELECT i.id, i.kind,"
-                    " i.department_id, i.site_id, i.state, i.created_at, i.acknowledged_at,"
-                    f" i.resolved_at, i.resolve_due, i.closed_at {base}", params)
-        for dim in ("kind", "department_id", "site_id", "state"):
-            out[f"by_{dim.removesuffix('_id')}"] = cur.execute(
-                f"SELECT coalesce({dim}, '') AS key, count(*) AS count FROM _inc GROUP BY 1"
-                " ORDER BY 2 DESC, 1 LIMIT 50").fetchall()
+        rows = cur.execute(STATS.format(scope=SCOPE), params).fetchall()
         out["by_assignee"] = cur.execute(
             "SELECT a.department_id AS key, count(DISTINCT a.incident_id) AS count"
-            " FROM incident_assignees a JOIN _inc USING (incident_id) GROUP BY 1"
-            " ORDER BY 2 DESC, 1 LIMIT 50".replace("USING (incident_id)",
-                                                    "ON _inc.id = a.incident_id")).fetchall()
-        row = cur.execute(
-            "SELECT count(*) AS total, count(resolved_at) AS resolved,"
-            " count(*) FILTER (WHERE resolved_at <= resolve_due) AS on_time,"
-            " avg(extract(epoch FROM acknowledged_at - created_at)) AS ack_mean,"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at"
-            " - created_at)) AS ack_p50,"
-            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM acknowledged_at"
-            " - created_at)) AS ack_p90,"
-            " avg(extract(epoch FROM closed_at - created_at)) AS close_mean,"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at"
-            " - created_at)) AS close_p50,"
-            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at"
-            " - created_at)) AS close_p90 FROM _inc").fetchone()
-        assert row is not None
-        out["totals"] = {k: (float(v) if v is not None and not isinstance(v, int) else v)
-                         for k, v in row.items()}
-        out["on_time_share"] = (row["on_time"] / row["resolved"]) if row["resolved"] else None
-        out["per_day"] = [
-            {"day": r["day"].isoformat(), "count": r["count"], "closed": r["closed"]}
-            for r in cur.execute(
-                "SELECT date_trunc('day', created_at AT TIME ZONE %s)::date AS day,"
-                " count(*) AS count, count(closed_at) AS closed FROM _inc GROUP BY 1 ORDER BY 1",
-                (zone,)).fetchall()]
-        cur.execute("DROP TABLE _inc")
+            " FROM incident_assignees a JOIN incidents i ON i.id = a.incident_id"
+            f" WHERE {SCOPE} AND i.created_at >= %(since)s AND i.created_at < %(until)s"
+            " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50", params).fetchall()
+    totals: dict[str, Any] = {k: 0 for k in TOTALS}
+    order = [*DIMS, "day"]
+    only = {31 - (1 << (4 - i)): d for i, d in enumerate(order)}  # grouping() of each set
+    for r in rows:
+        dim = only.get(r["g"])
+        if r["g"] == 31:  # the empty grouping set: the whole window
+            totals = {k: (float(r[k]) if isinstance(r[k], Decimal | float) else r[k])
+                      for k in TOTALS}
+        elif dim == "day":
+            out["per_day"].append({"day": r["day"].isoformat(), "count": r["count"],
+                                   "closed": r["closed"]})
+        elif dim is not None:
+            out[DIMS[dim]].append({"key": r[dim] or "", "count": r["count"]})
+    for key in DIMS.values():
+        out[key] = sorted(out[key], key=lambda x: (-x["count"], x["key"]))[:50]
+    out["per_day"].sort(key=lambda d: d["day"])
+    totals["total"] = totals.pop("count")
+    out["totals"] = totals
+    out["on_time_share"] = totals["on_time"] / totals["resolved"] if totals["resolved"] else None
     return out
