@@ -52,26 +52,28 @@ def _i() -> str:
     return ", ".join(f"i.{c.strip()}" for c in COLS.split(","))
 
 
-#: One pass over the window: counts per dimension (grouping sets) and, for the whole
-#: window (the empty set), the on-time share and the times to acknowledge and to close.
-STATS = """
+_WINDOW = """
+  FROM incidents i,
+       LATERAL (SELECT extract(epoch FROM i.acknowledged_at - i.created_at) AS ack,
+                       extract(epoch FROM i.closed_at - i.created_at) AS close,
+                       date_trunc('day', i.created_at AT TIME ZONE %(zone)s)::date AS day) x
+ WHERE {scope} AND i.created_at >= %(since)s AND i.created_at < %(until)s"""
+#: Counts per dimension in one pass (grouping sets, hashed).
+COUNTS = """
 SELECT grouping(i.kind, i.department_id, i.site_id, i.state, day) AS g,
        i.kind, i.department_id, i.site_id, i.state, day, count(*) AS count,
-       count(i.closed_at) AS closed, count(i.resolved_at) AS resolved,
+       count(i.closed_at) AS closed""" + _WINDOW + """
+ GROUP BY GROUPING SETS ((i.kind), (i.department_id), (i.site_id), (i.state), (day))"""
+#: The whole window: on-time share, times to acknowledge and to close.
+TOTALS_SQL = """
+SELECT count(*) AS count, count(i.resolved_at) AS resolved,
        count(*) FILTER (WHERE i.resolved_at <= i.resolve_due) AS on_time,
        avg(ack) AS ack_mean,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY ack) AS ack_p50,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY ack) AS ack_p90,
        avg(close) AS close_mean,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY close) AS close_p50,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY close) AS close_p90
-  FROM incidents i,
-       LATERAL (SELECT extract(epoch FROM i.acknowledged_at - i.created_at) AS ack,
-                       extract(epoch FROM i.closed_at - i.created_at) AS close,
-                       date_trunc('day', i.created_at AT TIME ZONE %(zone)s)::date AS day) x
- WHERE {scope} AND i.created_at >= %(since)s AND i.created_at < %(until)s
- GROUP BY GROUPING SETS ((i.kind), (i.department_id), (i.site_id), (i.state), (day), ())
-"""
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY close) AS close_p90""" + _WINDOW
 DIMS = {"kind": "by_kind", "department_id": "by_department", "site_id": "by_site",
         "state": "by_state"}
 TOTALS = ("count", "resolved", "on_time", "ack_mean", "ack_p50", "ack_p90", "close_mean",
@@ -87,21 +89,21 @@ def stats(conn: psycopg.Connection[Any], department: str, since: datetime,
     out: dict[str, Any] = {v: [] for v in DIMS.values()}
     out["per_day"] = []
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(STATS.format(scope=SCOPE), params).fetchall()
+        rows = cur.execute(COUNTS.format(scope=SCOPE), params).fetchall()
+        whole = cur.execute(TOTALS_SQL.format(scope=SCOPE), params).fetchone()
         out["by_assignee"] = cur.execute(
             "SELECT a.department_id AS key, count(DISTINCT a.incident_id) AS count"
             " FROM incident_assignees a JOIN incidents i ON i.id = a.incident_id"
             f" WHERE {SCOPE} AND i.created_at >= %(since)s AND i.created_at < %(until)s"
             " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50", params).fetchall()
-    totals: dict[str, Any] = {k: 0 for k in TOTALS}
+    assert whole is not None
+    totals = {k: (float(whole[k]) if isinstance(whole[k], Decimal | float) else whole[k])
+              for k in TOTALS}
     order = [*DIMS, "day"]
     only = {31 - (1 << (4 - i)): d for i, d in enumerate(order)}  # grouping() of each set
     for r in rows:
         dim = only.get(r["g"])
-        if r["g"] == 31:  # the empty grouping set: the whole window
-            totals = {k: (float(r[k]) if isinstance(r[k], Decimal | float) else r[k])
-                      for k in TOTALS}
-        elif dim == "day":
+        if dim == "day":
             out["per_day"].append({"day": r["day"].isoformat(), "count": r["count"],
                                    "closed": r["closed"]})
         elif dim is not None:
