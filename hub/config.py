@@ -28,6 +28,7 @@ from core.config import (
 )
 from core.model import Ident, Location
 from hub.auth.settings import AccessConfig
+from hub.incidents.settings import IncidentsConfig
 from hub.ingest.config import IngestConfig
 from hub.store.settings import StoreConfig
 from hub.ui.settings import UiConfig
@@ -97,6 +98,10 @@ class CityConfig(BaseSettings):
         default_factory=AccessConfig, description="API authentication, authorisation and audit."
     )
     ui: UiConfig = Field(default_factory=UiConfig, description="The control-room web UI.")
+    incidents: IncidentsConfig = Field(
+        default_factory=IncidentsConfig,
+        description="Incidents: time limits, escalation steps, the rule and escalation worker.",
+    )
     departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
     sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")

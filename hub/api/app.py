@@ -28,6 +28,9 @@ from hub.api.routers import (
     evidence,
     grants,
     health,
+    incident_rules,
+    incident_stats,
+    incidents,
     live,
     readings,
     sensors,
@@ -35,9 +38,11 @@ from hub.api.routers import (
     streams,
     users,
 )
+from hub.api.routers.incidents import CodedError, coded_error_response
 from hub.api.runtime import Runtime
 from hub.auth.access import assert_access_declared
 from hub.config import CityConfig
+from hub.incidents.worker import IncidentWorker
 from hub.store.queries import NotFound
 from hub.ui import layouts, media
 from hub.ui import router as ui
@@ -59,6 +64,9 @@ ROUTERS = [
     live,
     streams,
     evidence,
+    incidents,
+    incident_rules,
+    incident_stats,
     audit,
     layouts,
     media,
@@ -98,7 +106,14 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await rt.apool.open()
+        worker = None
+        if config.incidents.worker and config.database.url is not None:
+            worker = IncidentWorker(config.database.url.get_secret_value(), config.incidents)
+            worker.start()
+        app.state.incident_worker = worker
         yield
+        if worker is not None:
+            worker.stop()
         await rt.live.close()
         await rt.apool.close()
         if runtime is None:
@@ -121,6 +136,7 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(psycopg.Error, _db_error)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(CodedError, coded_error_response)
     app.include_router(health.router)
     for module in ROUTERS:
         app.include_router(module.router, prefix=PREFIX)

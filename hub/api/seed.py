@@ -24,7 +24,10 @@ from hub.config import CityConfig
 from hub.store import migrate
 from hub.store.registry import sync_registry
 
-DEMO_ROLES = {"admin": ["admin", "auditor"], "operator": ["operator", "analyst"]}
+DEMO_ROLES = {
+    "admin": ["admin", "auditor", "supervisor"],
+    "operator": ["operator", "analyst"],
+}
 
 
 def _logins(path: Path, departments: list[str]) -> dict[str, str]:
@@ -70,7 +73,33 @@ def seed(config: CityConfig, demo_users: bool = False) -> list[tuple[str, str, s
                         accounts.create_user(conn, name, passwords[name], d.id, roles)
                     logins.append((name, passwords[name], d.id, roles))
             _demo_grant(conn, config)
+            _demo_rules(conn, config)
     return logins
+
+
+#: (department, name, event kinds, incident kind, priority, dispatched to)
+DEMO_RULES = [
+    ("overload", "Overweight verdicts: intercept", ["overweight_vehicle"], "overweight", 2,
+     ["traffic"]),
+    ("traffic", "Illegal parking", ["illegal_parking"], "illegal_parking", 3, []),
+]
+
+
+def _demo_rules(conn: psycopg.Connection[Any], config: CityConfig) -> None:
+    """Incident rules of the demo city: an overweight verdict at the overload station
+    becomes a case dispatched to the traffic police, who see the lane camera while it is
+    open; illegal parking opens a case in traffic's own queue."""
+    departments = {d.id for d in config.departments}
+    for dept, name, kinds, kind, priority, dispatch in DEMO_RULES:
+        if dept not in departments or not set(dispatch) <= departments:
+            continue
+        if conn.execute("SELECT 1 FROM incident_rules WHERE department_id = %s AND name = %s",
+                        (dept, name)).fetchone():
+            continue
+        conn.execute(
+            "INSERT INTO incident_rules (department_id, name, event_kinds, incident_kind,"
+            " priority, dispatch_to, merge_window_s, created_by) VALUES (%s, %s, %s, %s, %s, %s,"
+            " 600, 'demo')", (dept, name, kinds, kind, priority, dispatch))
 
 
 def _demo_grant(conn: psycopg.Connection[Any], config: CityConfig) -> None:

@@ -14,6 +14,7 @@ class Role(enum.StrEnum):
     analyst = "analyst"  #: queries events, counts and readings; exports evidence
     auditor = "auditor"  #: reads the audit log and verifies it
     relay = "relay"  #: service role of the media relay: reports view start/stop
+    supervisor = "supervisor"  #: duty supervisor: verifies and closes incidents, gets escalations
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ const PAGES = {
   map: () => import("./map.js").then((m) => m.mapPage),
   health: () => import("./health.js").then((m) => m.healthPage),
   sensors: () => import("./sensors.js").then((m) => m.sensorsPage),
+  incidents: () => import("./incidents.js").then((m) => m.incidentsPage),
+  "incident-stats": () => import("./incident_stats.js").then((m) => m.incidentStatsPage),
 };
 const ctx = { me: null, config: {} };
 let leave = null;
@@ -32,6 +34,11 @@ async function enter() {
   ctx.me = await api(v1("auth/me"));
   ctx.config = await fetch("/ui/config.json").then((r) => r.json()).catch(() => ({}));
   document.getElementById("who").textContent = `${ctx.me.name} · ${ctx.me.department} · ${ctx.me.roles.join(", ")}`;
+  await import("./incidents_i18n.js").then(async (m) => {
+    await m.loadStrings();
+    document.querySelector('#nav a[data-page="incidents"]').textContent = m.t("incidents.nav");
+    document.querySelector('#nav a[data-page="incident-stats"]').textContent = m.t("incidents.nav.stats");
+  }).catch(() => {});
   document.getElementById("login").hidden = true;
   document.getElementById("shell").hidden = false;
   await route();

@@ -3,6 +3,7 @@
 import { api, authFetch, playToken, streamEvents, v1 } from "./api.js";
 import { download, fmtTime, h, localInput, toast } from "./dom.js";
 import { countsChart } from "./charts.js";
+import { t } from "./incidents_i18n.js";
 
 const SYSTEMS = ["safecity", "traffic", "citymgmt", "overload", "bus", "edge", "other"];
 const RANGES = { "1 h": 3600e3, "24 h": 86400e3, "7 days": 7 * 86400e3 };
@@ -106,7 +107,8 @@ export async function eventsPage(root, ctx) {
         cam && h("button", { id: "open-on-wall", onclick: () => { location.hash = `#/wall?camera=${encodeURIComponent(cam.id)}`; } }, "Open camera on wall"),
         cam && h("button.ghost", { id: "event-snapshot", onclick: () => snapshot(cam, media) }, "Snapshot now"),
         cam && h("button.ghost", { id: "event-clip", onclick: () => clip(cam, media) }, "Clip (last 10 s)"),
-        canExport && h("button.ghost", { id: "export-evidence", onclick: () => exportEvidence(e) }, "Export evidence")),
+        canExport && h("button.ghost", { id: "export-evidence", onclick: () => exportEvidence(e) }, "Export evidence"),
+        h("a.button", { id: "event-incident", href: `#/incidents?new=1&event=${e.id}&kind=${encodeURIComponent(e.kind)}&site=${encodeURIComponent(e.site)}` }, t("incidents.new"))),
       media);
     detail.dataset.event = e.id;
     showPictures(e, media);
