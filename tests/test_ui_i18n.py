@@ -23,7 +23,9 @@ SCRIPTS = sorted((STATIC / "js").glob("*.js"))
 USED = re.compile(r"""\bt\(\s*["']([a-z][\w.-]+)["']""")
 ATTR = re.compile(r"""data-i18n(?:-title|-placeholder)?=["']([a-z][\w.-]+)["']""")
 #: A literal word as a child of h(): h("button", {...}, "Save") or h("h2", "Cameras").
-LITERAL_CHILD = re.compile(r"""\bh\("[\w.#-]+",(?:\s*\{[^{}]*\},)?\s*"([A-Za-z][^"]*[a-z][^"]*)"\s*[,)]""")
+LITERAL_CHILD = re.compile(
+    r"""\bh\("[\w.#-]+",(?:\s*\{[^{}]*\},)?\s*"([A-Za-z][^"]*[a-z][^"]*)"\s*[,)]"""
+)
 
 
 def test_catalogues_are_complete_in_both_languages() -> None:
@@ -72,7 +74,8 @@ def test_the_hub_serves_the_merged_catalogue_and_coded_errors(hub_api: HubApi) -
     config = hub_api.client.get("/ui/config.json").json()
     assert config["time_zone"] == "Asia/Shanghai"
     # Error answers carry a stable code the UI translates (error.<code>).
-    missing = hub_api.client.get("/api/v1/cameras/no-such-camera", headers=hub_api.headers("police"))
+    police = hub_api.headers("police")
+    missing = hub_api.client.get("/api/v1/cameras/no-such-camera", headers=police)
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"
     assert f"error.{missing.json()['code']}" in body["en"]
