@@ -125,9 +125,9 @@ export async function wallPage(root, ctx) {
     }, localStorage.getItem(TRANSPORT_OVERRIDE) || ctx.config.video_transport || "auto");
     el.append(video, img,
       h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
-        h("button.icon", { title: t("core.wall.snapshot"), "aria-label": t("core.wall.snapshot"), onclick: () => snap(player, cam) }, "📷"),
-        h("button.icon", { title: t("core.wall.fullscreen"), "aria-label": t("core.wall.fullscreen"), onclick: () => fullscreen(el) }, "⛶"),
-        h("button.icon", { title: t("core.wall.remove"), "aria-label": t("core.wall.remove"), onclick: () => set(L.clear(layout, i)) }, "✕")));
+        h("button.icon", { dataset: { action: "snapshot" }, title: t("core.wall.snapshot"), "aria-label": t("core.wall.snapshot"), onclick: () => snap(player, cam) }, "📷"),
+        h("button.icon", { dataset: { action: "fullscreen" }, title: t("core.wall.fullscreen"), "aria-label": t("core.wall.fullscreen"), onclick: () => fullscreen(el) }, "⛶"),
+        h("button.icon", { dataset: { action: "remove" }, title: t("core.wall.remove"), "aria-label": t("core.wall.remove"), onclick: () => set(L.clear(layout, i)) }, "✕")));
     if (play) { players.set(`new:${i}`, player); player.start(); } else player.status("offline", t("core.wall.too_many"));
     return el;
   }
