@@ -174,7 +174,7 @@ def test_tiles_fall_back_to_fmp4_then_snapshots_when_webrtc_cannot_connect(ui_pa
     ui.shot("fmp4")
 
     page.evaluate("localStorage.setItem('cityhub.video_transport', 'webrtc')")
-    page.click(".tile[data-camera='tr-renmin-1'] button[aria-label='Remove']")
+    page.click(".tile[data-camera='tr-renmin-1'] button[data-action='remove']")
     page.dblclick(".cam[data-camera='tr-renmin-1']")
     state = _wait_tile(page, "tr-renmin-1",
                        lambda s: s["status"] == "fallback" and s["images"] >= 3)

@@ -17,7 +17,9 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.api.common import CodedError, error_body
 from hub.api.routers import (
     api_keys,
     audit,
@@ -38,7 +40,6 @@ from hub.api.routers import (
     streams,
     users,
 )
-from hub.api.routers.incidents import CodedError, coded_error_response
 from hub.api.runtime import Runtime
 from hub.auth.access import assert_access_declared
 from hub.config import CityConfig
@@ -78,25 +79,33 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     detail = [
         {"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()
     ]
-    return JSONResponse({"detail": detail}, status_code=422)
+    return JSONResponse(error_body(422, detail), status_code=422)
 
 
 def _db_error(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return JSONResponse({"detail": "not allowed"}, status_code=403)
+        return JSONResponse(error_body(403, "not allowed"), status_code=403)
     if isinstance(exc, psycopg.errors.IntegrityError):
-        return JSONResponse({"detail": "conflicts with existing data"}, status_code=409)
+        return JSONResponse(error_body(409, "conflicts with existing data"), status_code=409)
     if isinstance(exc, psycopg.errors.DataError | psycopg.DataError):
-        return JSONResponse({"detail": "value out of range or malformed"}, status_code=422)
+        return JSONResponse(error_body(422, "value out of range or malformed"), status_code=422)
     if isinstance(exc, psycopg.OperationalError | psycopg.errors.QueryCanceled):
         log.warning("database unavailable: %s", type(exc).__name__)
-        return JSONResponse({"detail": "database unavailable"}, status_code=503)
+        return JSONResponse(error_body(503, "database unavailable"), status_code=503)
     log.error("database error %s", type(exc).__name__)  # the message may quote values: not logged
-    return JSONResponse({"detail": "internal error"}, status_code=500)
+    return JSONResponse(error_body(500, "internal error"), status_code=500)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Every HTTP error, coded: its own code (CodedError) or the status's."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = exc.code if isinstance(exc, CodedError) else None
+    return JSONResponse(error_body(exc.status_code, exc.detail, code),
+                        status_code=exc.status_code, headers=exc.headers)
 
 
 def _not_found(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": "not found"}, status_code=404)
+    return JSONResponse(error_body(404, "not found"), status_code=404)
 
 
 def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
@@ -136,7 +145,7 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(psycopg.Error, _db_error)
     app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(CodedError, coded_error_response)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(health.router)
     for module in ROUTERS:
         app.include_router(module.router, prefix=PREFIX)

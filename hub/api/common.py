@@ -25,6 +25,26 @@ class LocationIn(Strict):
     lon: float = Field(ge=-180, le=180)
 
 
+#: The stable code of an error answer without one of its own, by HTTP status.
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
+                429: "throttled", 500: "internal", 502: "upstream", 503: "unavailable"}
+
+
+class CodedError(HTTPException):
+    """An HTTP error with a stable machine ``code`` (answered as {"detail", "code"}); the UI
+    translates ``error.<code>``, so a code never changes once published."""
+
+    def __init__(self, status: int, detail: str, code: str) -> None:
+        super().__init__(status, detail)
+        self.code = code
+
+
+def error_body(status: int, detail: Any, code: str | None = None) -> dict[str, Any]:
+    """Every error answer's shape: the human detail and a stable code."""
+    return {"detail": detail, "code": code or STATUS_CODES.get(status, "error")}
+
+
 def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"no such {what}")
 

@@ -27,6 +27,7 @@ from core.model import Ident
 from hub.api.routers.cameras import COLS as CAMERA_COLS
 from hub.auth.access import Anonymous, Caller, public, require
 from hub.relays import relay_bases
+from hub.ui.i18n import catalogue_json
 
 STATIC = Path(__file__).parent / "static"
 STREAM_WEB = Path(streams.web.__file__).parent
@@ -197,7 +198,15 @@ def ui_config(ctx: Anonymous = public("map settings only; no data", db=False)) -
     ui = ctx.runtime.config.ui
     return {"tile_url": ui.tile_url, "tile_attribution": ui.tile_attribution,
             "tile_max_zoom": ui.tile_max_zoom, "wall_max_tiles": ui.wall_max_tiles,
-            "video_transport": ui.video_transport}
+            "video_transport": ui.video_transport, "time_zone": ui.time_zone,
+            "default_language": ui.default_language}
+
+
+@router.get("/ui/i18n.json")
+def ui_strings(ctx: Anonymous = public("the UI's translations; no data", db=False)) -> Response:
+    """Every area's catalogue (static/i18n/<area>.json) merged: {"en": {...}, "zh-CN": {...}}."""
+    return Response(catalogue_json(), media_type="application/json",
+                    headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/")

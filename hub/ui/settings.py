@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class UiConfig(BaseModel):
@@ -30,6 +31,16 @@ class UiConfig(BaseModel):
     wall_max_tiles: int = Field(
         16, ge=1, le=64, description="Most tiles a wall plays at once (browser decode budget)."
     )
+    time_zone: str = Field(
+        "Asia/Shanghai",
+        description="IANA zone every date and time in the UI is shown in (the city's zone, "
+        "whatever the workstation's clock is set to).",
+    )
+    default_language: Literal["zh-CN", "en"] | None = Field(
+        None,
+        description="Language of the UI when a user has not chosen one: 'zh-CN' or 'en'. "
+        "Unset: the browser's language (Chinese for any zh-*, else English).",
+    )
     video_transport: Literal["auto", "webrtc", "fmp4"] = Field(
         "auto",
         description="How wall tiles play: 'auto' tries WebRTC (WHEP) first and falls back to "
@@ -37,3 +48,12 @@ class UiConfig(BaseModel):
         "refreshed snapshots; 'fmp4' skips WebRTC (networks that block UDP: no 8 s ICE "
         "timeout per tile); 'webrtc' never uses fMP4.",
     )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (IANA, e.g. Asia/Shanghai)") from exc
+        return value

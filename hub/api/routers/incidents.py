@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from core.model import Ident
-from hub.api.common import LocationIn, Strict, Text
+from hub.api.common import CodedError, LocationIn, Strict, Text
 from hub.api.routers.events import fetch_event
 from hub.auth.access import Caller, recheck, require
 from hub.auth.roles import Role
@@ -36,19 +36,6 @@ Body = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
 STATUS = {"incident_not_found": 404, "incident_not_your_side": 403,
           "incident_reason_required": 422, "incident_no_assignees": 422,
           "incident_unknown_action": 422}
-
-
-class CodedError(HTTPException):
-    """An HTTP error with a stable machine ``code`` (answered as {"detail", "code"})."""
-
-    def __init__(self, status: int, detail: str, code: str) -> None:
-        super().__init__(status, detail)
-        self.code = code
-
-
-def coded_error_response(_request: Any, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CodedError)
-    return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status_code)
 
 
 def error(code: str, message: str, status: int | None = None) -> CodedError:

@@ -4,7 +4,8 @@ const BASE = "/api/v1";
 const KEY = "cityhub.tokens";
 
 export class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  /** `code` is the API's stable error code (translated by i18n.errorText as error.<code>). */
+  constructor(status, message, code = null) { super(message); this.status = status; this.code = code; }
 }
 
 function tokens() {
@@ -18,7 +19,8 @@ export const signedIn = () => tokens() !== null;
 export async function login(username, password) {
   const body = new URLSearchParams({ username, password });
   const r = await fetch(`${BASE}/auth/token`, { method: "POST", body });
-  if (!r.ok) throw new ApiError(r.status, r.status === 401 ? "Wrong user or password" : `Login failed (${r.status})`);
+  if (!r.ok) throw new ApiError(r.status, r.status === 401 ? "Wrong user or password" : `Login failed (${r.status})`,
+    r.status === 401 ? "login_failed" : r.status === 429 ? "login_throttled" : "login_error");
   keep(await r.json());
 }
 
@@ -52,12 +54,15 @@ export async function authFetch(path, init = {}) {
   }
   keep(null);
   window.dispatchEvent(new Event("cityhub:signed-out"));
-  throw new ApiError(401, "Signed out");
+  throw new ApiError(401, "Signed out", "signed_out");
 }
 
-async function detail(r) {
-  try { const j = await r.json(); return typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail); }
-  catch { return r.statusText; }
+/** An error answer as an ApiError: its detail text and, when the API gives one, its code. */
+async function failure(r) {
+  try {
+    const j = await r.json();
+    return new ApiError(r.status, typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail), j.code || null);
+  } catch { return new ApiError(r.status, r.statusText); }
 }
 
 export async function api(path, { method = "GET", body, query } = {}) {
@@ -72,7 +77,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   const init = { method };
   if (body !== undefined) { init.body = JSON.stringify(body); init.headers = { "Content-Type": "application/json" }; }
   const r = await authFetch(url, init);
-  if (!r.ok) throw new ApiError(r.status, await detail(r));
+  if (!r.ok) throw await failure(r);
   return r.status === 204 ? null : r.json();
 }
 
@@ -88,7 +93,7 @@ export async function streamEvents(path, onEvent, signal) {
       const headers = { Accept: "text/event-stream" };
       if (lastId) headers["Last-Event-ID"] = lastId;
       const r = await authFetch(path, { signal, headers });
-      if (!r.ok) throw new ApiError(r.status, await detail(r));
+      if (!r.ok) throw await failure(r);
       failures = 0;
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = "";

@@ -1,6 +1,7 @@
 // The shell: login, who am I, hash routes (#/wall, #/events, #/map, #/health, #/sensors).
 import { api, login, logout, signedIn, v1 } from "./api.js";
-import { fmtClock, toast } from "./dom.js";
+import { toast } from "./dom.js";
+import { errorText, fmtClock, LANGUAGES, lang, loadStrings, setLanguage, t, translateStatic } from "./i18n.js";
 
 const PAGES = {
   wall: () => import("./wall.js").then((m) => m.wallPage),
@@ -26,19 +27,16 @@ async function route() {
   try {
     leave = (await (await PAGES[page]())(root, ctx)) || null;
   } catch (e) {
-    if (e.status !== 401) { root.textContent = `Could not load this page: ${e.message}`; toast(e.message, "error"); }
+    if (e.status !== 401) { root.textContent = t("core.page_failed", { error: errorText(e) }); toast(errorText(e), "error"); }
   }
 }
 
 async function enter() {
   ctx.me = await api(v1("auth/me"));
   ctx.config = await fetch("/ui/config.json").then((r) => r.json()).catch(() => ({}));
+  await loadStrings(ctx.config);
+  translateStatic();
   document.getElementById("who").textContent = `${ctx.me.name} · ${ctx.me.department} · ${ctx.me.roles.join(", ")}`;
-  await import("./incidents_i18n.js").then(async (m) => {
-    await m.loadStrings();
-    document.querySelector('#nav a[data-page="incidents"]').textContent = m.t("incidents.nav");
-    document.querySelector('#nav a[data-page="incident-stats"]').textContent = m.t("incidents.nav.stats");
-  }).catch(() => {});
   document.getElementById("login").hidden = true;
   document.getElementById("shell").hidden = false;
   await route();
@@ -62,12 +60,17 @@ document.getElementById("login-form").addEventListener("submit", async (e) => {
     document.getElementById("login-password").value = "";
     await enter();
   } catch (err) {
-    document.getElementById("login-error").textContent = err.message;
+    document.getElementById("login-error").textContent = errorText(err);
   } finally { button.disabled = false; }
 });
 document.getElementById("logout").addEventListener("click", async () => { await logout(); showLogin(); });
-window.addEventListener("cityhub:signed-out", () => showLogin("Your session ended: sign in again."));
+window.addEventListener("cityhub:signed-out", () => showLogin(t("core.session_ended")));
 window.addEventListener("hashchange", () => { if (signedIn()) route(); });
 setInterval(() => { document.getElementById("clock").textContent = fmtClock(new Date()); }, 1000);
 
-if (signedIn()) enter().catch(() => showLogin()); else showLogin();
+const languages = document.getElementById("language");
+languages.replaceChildren(...Object.entries(LANGUAGES).map(([code, name]) => new Option(name, code)));
+languages.addEventListener("change", () => setLanguage(languages.value));
+loadStrings().then(() => { languages.value = lang; translateStatic(); }).finally(() => {
+  if (signedIn()) enter().catch(() => showLogin()); else showLogin();
+});

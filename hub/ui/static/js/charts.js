@@ -1,5 +1,9 @@
 // Charts on uPlot (served locally from /ui/vendor): event counts per kind, sensor series.
 import uPlot from "/ui/vendor/uplot/uPlot.esm.js";
+import { ZONE } from "./i18n.js";
+
+/** Time axes read in the city's zone, not the workstation's. */
+const tzDate = (ts) => uPlot.tzDate(new Date(ts * 1e3), ZONE);
 
 const COLORS = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#90a4ae", "#4db6ac"];
 const AXIS = { stroke: "#9aa5b1", grid: { stroke: "#2a323c" }, ticks: { stroke: "#2a323c" } };
@@ -28,6 +32,7 @@ export function countsChart(el, counts, range = null, height = 140) {
   for (const c of counts) data[1 + groups.indexOf(c.group ?? "all")][idx.get(Date.parse(c.bucket) / 1000)] += c.n;
   const plot = new uPlot({
     ...size(el, height),
+    tzDate,
     series: [{}, ...groups.map((g, i) => ({ label: g, stroke: COLORS[i % COLORS.length], width: 1,
       fill: COLORS[i % COLORS.length] + "99", paths: uPlot.paths.bars({ size: [0.8, 24] }),
       points: { show: false } }))],
@@ -45,6 +50,7 @@ export function seriesChart(el, points, label, range = null, height = 260) {
   const t = points.map((p) => Date.parse(p.time) / 1000);
   const plot = new uPlot({
     ...size(el, height),
+    tzDate,
     series: [{}, { label: `${label} min`, stroke: "#37474f", points: { show: false } },
       { label: `${label} max`, stroke: "#37474f", points: { show: false } },
       { label, stroke: "#4fc3f7", width: 2, points: { show: points.length < 60 } }],

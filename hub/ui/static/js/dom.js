@@ -1,4 +1,4 @@
-// Tiny DOM helpers: h("div.cls", {attrs}, ...children), toast, time formats.
+// Tiny DOM helpers: h("div.cls", {attrs}, ...children), toast, download (times: i18n.js).
 export function h(tag, attrs = {}, ...children) {
   if (attrs instanceof Node || typeof attrs !== "object" || Array.isArray(attrs)) {
     children.unshift(attrs);  // no attributes: the second argument is a child
@@ -28,18 +28,10 @@ export function toast(message, kind = "info") {
   toastTimer = setTimeout(() => { el.hidden = true; }, 4000);
 }
 
-export const fmtTime = (iso) => new Date(iso).toLocaleString(undefined, { hour12: false });
-export const fmtClock = (d) => d.toLocaleTimeString(undefined, { hour12: false });
 
 export function download(blob, name) {
   const a = h("a", { href: URL.createObjectURL(blob), download: name });
   document.body.append(a);
   a.click();
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
-}
-
-/** datetime-local value of a Date, in local time. */
-export function localInput(d) {
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
 }

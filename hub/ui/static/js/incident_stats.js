@@ -2,8 +2,8 @@
 // time to acknowledge and to close, per day; CSV and Excel export.
 import uPlot from "/ui/vendor/uplot/uPlot.esm.js";
 import { api, authFetch, v1 } from "./api.js";
-import { download, h, localInput, toast } from "./dom.js";
-import { fmtDuration, loadStrings, t } from "./incidents_i18n.js";
+import { download, h, toast } from "./dom.js";
+import { fmtDuration, fromZoneInput, loadStrings, t, ZONE, zoneInput } from "./i18n.js";
 
 const AXIS = { stroke: "#9aa5b1", grid: { stroke: "#2a323c" }, ticks: { stroke: "#2a323c" } };
 
@@ -12,6 +12,7 @@ function bars(el, rows, height = 180) {
   if (!rows.length) return null;
   const xs = rows.map((_, i) => i);
   return new uPlot({
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), ZONE),
     width: Math.max(280, el.clientWidth || 400), height,
     scales: { x: { time: false }, y: { range: (u, lo, hi) => [0, Math.max(1, hi) * 1.1] } },
     series: [{}, { label: "n", stroke: "#4fc3f7", fill: "#4fc3f799", paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } }],
@@ -23,11 +24,11 @@ function bars(el, rows, height = 180) {
 export async function incidentStatsPage(root) {
   await loadStrings();
   const until = new Date(), since = new Date(until - 30 * 86400e3);
-  const from = h("input", { id: "st-since", type: "datetime-local", value: localInput(since) });
-  const to = h("input", { id: "st-until", type: "datetime-local", value: localInput(until) });
+  const from = h("input", { id: "st-since", type: "datetime-local", value: zoneInput(since) });
+  const to = h("input", { id: "st-until", type: "datetime-local", value: zoneInput(until) });
   const body = h("div.statbody", { id: "st-body" });
   const plots = [];
-  const query = () => ({ since: new Date(from.value).toISOString(), until: new Date(to.value).toISOString() });
+  const query = () => ({ since: fromZoneInput(from.value).toISOString(), until: fromZoneInput(to.value).toISOString() });
   const exp = async (format) => {
     const q = new URLSearchParams({ ...query(), format });
     const r = await authFetch(v1(`incident-stats/export?${q}`));

@@ -5,7 +5,7 @@ import * as L from "/ui/vendor/leaflet/leaflet-src.esm.js";
 import { api, authFetch, streamEvents, v1 } from "./api.js";
 import { h, toast } from "./dom.js";
 import { CameraPlayer } from "./player.js";
-import { fmtDuration, fmtTime, loadStrings, t } from "./incidents_i18n.js";
+import { fmtDuration, fmtTime, loadStrings, t } from "./i18n.js";
 
 const OPEN = ["new", "acknowledged", "dispatched", "in_progress", "reopened"];
 const LIMITS = [["acknowledge", "acknowledged_at"], ["dispatch", "dispatched_at"], ["resolve", "resolved_at"]];

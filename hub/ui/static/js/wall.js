@@ -2,10 +2,10 @@
 // grids, layouts saved per user and shared per department, live tiles with status.
 import { api, v1 } from "./api.js";
 import { h, toast, download } from "./dom.js";
+import { errorText, t } from "./i18n.js";
 import * as L from "./layout.js";
 import { CameraPlayer } from "./player.js";
 
-const STATUS_TEXT = { connecting: "connecting", live: "live", fallback: "live (snapshots)", offline: "offline" };
 const LAST = "cityhub.wall.current";
 // This workstation's choice of video transport ("auto", "webrtc", "fmp4"), over ui.video_transport.
 const TRANSPORT_OVERRIDE = "cityhub.video_transport";
@@ -21,7 +21,7 @@ export async function wallPage(root, ctx) {
   const shown = new Map();  // tile key -> {el, player}: what the wall shows now
 
   const list = h("div.camlist");
-  const filter = h("input.search", { placeholder: "Filter cameras", type: "search", oninput: () => renderList() });
+  const filter = h("input.search", { placeholder: t("core.wall.filter"), type: "search", oninput: () => renderList() });
   const gridEl = h("div.wall", { id: "wall" });
   const layoutSelect = h("select", { id: "layout-select", onchange: () => openLayout(layoutSelect.value) });
   const shareBox = h("input", { type: "checkbox", id: "layout-shared" });
@@ -29,19 +29,19 @@ export async function wallPage(root, ctx) {
   const rowsIn = h("input.num", { type: "number", min: 1, max: 8, value: layout.rows, id: "grid-rows" });
 
   const toolbar = h("div.toolbar",
-    h("span.label", "Grid"),
+    h("span.label", t("core.wall.grid")),
     ...Object.keys(L.PRESETS).map((p) => h("button.ghost", { dataset: { preset: p }, onclick: () => { set(L.preset(p, layout.tiles.map((t) => t.camera))); } }, p)),
-    h("span.custom", colsIn, "×", rowsIn, h("button.ghost", { id: "grid-custom", onclick: () => set(L.regrid(layout, clampGrid(colsIn.value), clampGrid(rowsIn.value))) }, "Apply")),
+    h("span.custom", colsIn, "×", rowsIn, h("button.ghost", { id: "grid-custom", onclick: () => set(L.regrid(layout, clampGrid(colsIn.value), clampGrid(rowsIn.value))) }, t("core.apply"))),
     h("span.sep"),
-    h("span.label", "Layout"), layoutSelect,
-    h("label.inline", shareBox, " shared with department"),
-    h("button", { id: "layout-save", onclick: () => save(false) }, "Save"),
-    h("button.ghost", { id: "layout-save-as", onclick: () => save(true) }, "Save as…"),
-    h("button.ghost", { id: "layout-delete", onclick: () => remove() }, "Delete"));
+    h("span.label", t("core.wall.layout")), layoutSelect,
+    h("label.inline", shareBox, " ", t("core.wall.shared")),
+    h("button", { id: "layout-save", onclick: () => save(false) }, t("core.save")),
+    h("button.ghost", { id: "layout-save-as", onclick: () => save(true) }, t("core.save_as")),
+    h("button.ghost", { id: "layout-delete", onclick: () => remove() }, t("core.delete")));
 
   root.replaceChildren(h("div.wallpage",
-    h("aside.sidebar", h("h2", "Cameras"), filter, list,
-      h("p.hint", "Drag a camera onto a tile, or double-click it to fill the next empty tile.")),
+    h("aside.sidebar", h("h2", t("core.wall.cameras")), filter, list,
+      h("p.hint", t("core.wall.hint"))),
     h("section.wallmain", toolbar, gridEl)));
 
   function clampGrid(v) { return Math.max(1, Math.min(8, parseInt(v, 10) || 1)); }
@@ -60,13 +60,13 @@ export async function wallPage(root, ctx) {
         ondragstart: (e) => { e.dataTransfer.setData("text/x-camera", c.id); e.dataTransfer.effectAllowed = "copy"; },
         ondblclick: () => set(L.add(layout, c.id)),
       }, h("span.camname", c.name), h("span.dept", c.department))))));
-    if (!cameras.length) list.replaceChildren(h("p.muted", "No cameras are shared with your department."));
+    if (!cameras.length) list.replaceChildren(h("p.muted", t("core.wall.no_cameras")));
   }
 
   function renderLayouts() {
-    layoutSelect.replaceChildren(h("option", { value: "" }, "— unsaved —"),
+    layoutSelect.replaceChildren(h("option", { value: "" }, t("core.wall.unsaved")),
       ...layouts.map((l) => h("option", { value: l.id, selected: current?.id === l.id },
-        `${l.name}${l.shared ? " (shared)" : ""}${l.mine ? "" : ` · ${l.owner}`}`)));
+        `${l.name}${l.shared ? ` (${t("core.wall.shared_mark")})` : ""}${l.mine ? "" : ` · ${l.owner}`}`)));
     shareBox.checked = !!current?.shared;
   }
 
@@ -98,45 +98,45 @@ export async function wallPage(root, ctx) {
     gridEl.replaceChildren(...els);
   }
 
-  function tile(t, i, play) {
-    const cam = t.camera ? byId[t.camera] : null;
+  function tile(spec, i, play) {
+    const cam = spec.camera ? byId[spec.camera] : null;
     const video = h("video", { autoplay: true, muted: true, playsInline: true });
     video.muted = true;
     const img = h("img.fallback", { hidden: true, alt: "" });
     const dot = h("span.dot.connecting");
-    const state = h("span.state", cam ? "connecting" : "");
+    const state = h("span.state", cam ? t("core.status.connecting") : "");
     const el = h("div.tile", {
-      dataset: { index: i, camera: t.camera || "", status: cam ? "connecting" : "empty" },
+      dataset: { index: i, camera: spec.camera || "", status: cam ? "connecting" : "empty" },
       ondragover: (e) => { e.preventDefault(); el.classList.add("drop"); },
       ondragleave: () => el.classList.remove("drop"),
       ondrop: (e) => { e.preventDefault(); el.classList.remove("drop"); const id = e.dataTransfer.getData("text/x-camera"); if (id) set(L.place(layout, i, id)); },
       ondblclick: () => fullscreen(el),
     });
-    el.style.gridArea = L.cssArea(t);
+    el.style.gridArea = L.cssArea(spec);
     if (!cam) {
-      el.append(h("div.empty", t.camera ? "camera not available" : "drop a camera here"));
+      el.append(h("div.empty", spec.camera ? t("core.wall.camera_unavailable") : t("core.wall.drop_here")));
       return el;
     }
     const player = new CameraPlayer(video, img, cam.id, (s, why) => {
       el.dataset.status = s;
       dot.className = `dot ${s}`;
-      state.textContent = s === "live" && video.dataset.transport === "fmp4" ? "live (fMP4)" : STATUS_TEXT[s] || s;
+      state.textContent = t(s === "live" && video.dataset.transport === "fmp4" ? "core.status.live_fmp4" : `core.status.${s}`);
       state.title = why || "";
     }, localStorage.getItem(TRANSPORT_OVERRIDE) || ctx.config.video_transport || "auto");
     el.append(video, img,
       h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
-        h("button.icon", { title: "Snapshot", "aria-label": "Snapshot", onclick: () => snap(player, cam) }, "📷"),
-        h("button.icon", { title: "Full screen", "aria-label": "Full screen", onclick: () => fullscreen(el) }, "⛶"),
-        h("button.icon", { title: "Remove from wall", "aria-label": "Remove", onclick: () => set(L.clear(layout, i)) }, "✕")));
-    if (play) { players.set(`new:${i}`, player); player.start(); } else player.status("offline", "more tiles than the wall plays at once");
+        h("button.icon", { dataset: { action: "snapshot" }, title: t("core.wall.snapshot"), "aria-label": t("core.wall.snapshot"), onclick: () => snap(player, cam) }, "📷"),
+        h("button.icon", { dataset: { action: "fullscreen" }, title: t("core.wall.fullscreen"), "aria-label": t("core.wall.fullscreen"), onclick: () => fullscreen(el) }, "⛶"),
+        h("button.icon", { dataset: { action: "remove" }, title: t("core.wall.remove"), "aria-label": t("core.wall.remove"), onclick: () => set(L.clear(layout, i)) }, "✕")));
+    if (play) { players.set(`new:${i}`, player); player.start(); } else player.status("offline", t("core.wall.too_many"));
     return el;
   }
 
   async function snap(player, cam) {
     try {
       download(await player.snapshot(), `${cam.id}-${new Date().toISOString().replace(/[:.]/g, "-")}.jpg`);
-      toast(`Snapshot of ${cam.name} saved`);
-    } catch (e) { toast(e.message, "error"); }
+      toast(t("core.wall.snapshot_saved", { camera: cam.name }));
+    } catch (e) { toast(errorText(e), "error"); }
   }
 
   function fullscreen(el) {
@@ -147,14 +147,14 @@ export async function wallPage(root, ctx) {
   async function openLayout(id) {
     current = layouts.find((l) => l.id === id) || null;
     if (current) set(current);
-    if (current?.hidden) toast(`${current.hidden} camera(s) of this layout are not shared with you`, "warn");
+    if (current?.hidden) toast(t("core.wall.hidden", { count: current.hidden }), "warn");
     renderLayouts();
   }
 
   async function save(asNew) {
     let name = current?.name;
     if (asNew || !current || !current.mine) {
-      name = prompt("Layout name", current && !asNew ? current.name : "My wall");
+      name = prompt(t("core.wall.layout_name"), current && !asNew ? current.name : t("core.wall.my_wall"));
       if (!name) return;
     }
     const body = { name, shared: shareBox.checked, columns: layout.columns, rows: layout.rows, tiles: layout.tiles };
@@ -165,18 +165,18 @@ export async function wallPage(root, ctx) {
       layouts = await api(v1("layouts"));
       current = layouts.find((l) => l.id === saved.id);
       renderLayouts();
-      toast(`Layout "${saved.name}" saved${saved.shared ? " and shared" : ""}`);
-    } catch (e) { toast(e.message, "error"); }
+      toast(t(saved.shared ? "core.wall.saved_shared" : "core.wall.saved", { name: saved.name }));
+    } catch (e) { toast(errorText(e), "error"); }
   }
 
   async function remove() {
-    if (!current || !confirm(`Delete layout "${current.name}"?`)) return;
+    if (!current || !confirm(t("core.wall.confirm_delete", { name: current.name }))) return;
     try {
       await api(v1(`layouts/${current.id}`), { method: "DELETE" });
       layouts = layouts.filter((l) => l.id !== current.id);
       current = null;
       renderLayouts();
-    } catch (e) { toast(e.message, "error"); }
+    } catch (e) { toast(errorText(e), "error"); }
   }
 
   // A new session opens the user's first layout (own before shared): the wall comes back.
