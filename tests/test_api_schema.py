@@ -8,18 +8,14 @@ tests/test_api_streams.py); fuzzing it would only wait for its end.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 
-from core.net import free_port, port_open
-from devkit.fixtures.hubapi import HubApi, build_hub, seed_city
+from devkit.fixtures.hubapi import HubApi, build_hub, seed_city, serving
 
 
 @pytest.fixture(scope="module")
@@ -29,23 +25,10 @@ def served(
     dsn = pg_server.create_database()
     hub = build_hub(dsn, tmp_path_factory.mktemp("schema"))
     seed_city(hub)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            hub.client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not port_open(port):
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", hub
+        with serving(hub) as base:
+            yield base, hub
     finally:
-        server.should_exit = True
-        thread.join(10)
         hub.runtime.close()
         pg_server.drop_database(dsn)
 

@@ -203,7 +203,9 @@ def require(*roles: Role, hold_db: bool = True) -> Any:
         yield caller
 
     setattr(dependency, ACCESS_MARK, ("roles", tuple(roles)))
-    return Depends(dependency)
+    # scope="function": the transaction commits when the route returns, before the answer is
+    # sent, so a write (above all one that takes access away) is durable once it is answered.
+    return Depends(dependency, scope="function")
 
 
 def audit_now(caller: Caller, action: str, *, target_type: str | None = None,
@@ -247,7 +249,7 @@ def public(reason: str, db: bool = True) -> Any:
             yield Anonymous(runtime, conn)
 
     setattr(dependency, ACCESS_MARK, ("public", reason))
-    return Depends(dependency)
+    return Depends(dependency, scope="function")  # committed before the answer, as require()
 
 
 def _declared(dependant: Any) -> bool:
