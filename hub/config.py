@@ -58,11 +58,25 @@ class SensorConfig(Section):
     location: Location | None = Field(None, description="Where the sensor is, for the map.")
 
 
+#: The signing key's shipped default: usable by tests only, refused by every server.
+DEFAULT_SECRET = "change-me-demo-only"
+MIN_SECRET_CHARS = 32
+
+
+def weak_secret(secret: str) -> str | None:
+    """Why ``secret`` may not sign a real city's tokens, or None when it may."""
+    if secret == DEFAULT_SECRET:
+        return "hub.secret_key is the shipped default: set CITYHUB_HUB__SECRET_KEY"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"hub.secret_key is shorter than {MIN_SECRET_CHARS} characters"
+    return None
+
+
 class HubConfig(Section):
     host: str = Field("127.0.0.1", description="Address the hub's HTTP API and UI listen on.")
     port: int = Field(8080, ge=0, le=65535, description="Port of the API and UI (0: any free).")
     secret_key: SecretStr = Field(
-        SecretStr("change-me-demo-only"),
+        SecretStr(DEFAULT_SECRET),
         description="Key that signs access and play tokens. Set it from the environment.",
     )
 

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from pathlib import Path
 
 from core.config import ConfigError
-from hub.config import CityConfig, load_config
+from core.files import exposed
+from hub.config import CityConfig, load_config, weak_secret
+
+#: Keys whose values are secrets, and URLs with a password in them.
+SECRET_IN_FILE = re.compile(
+    r"(?im)^\s*(secret_key|play_secret|password|credentials_key|service_token)\s*:"
+    r"|://[^/\s:@]+:[^@\s]+@"
+)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -16,11 +25,26 @@ def _check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    for warning in exposure_warnings(Path(args.file), cfg):
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"{args.file}: ok ({len(cfg.departments)} departments, {len(cfg.sites)} sites, "
         f"{len(cfg.cameras)} cameras, {len(cfg.sensors)} sensors)"
     )
     return 0
+
+
+def exposure_warnings(path: Path, cfg: CityConfig) -> list[str]:
+    """What a security review would flag in a configuration that is otherwise valid."""
+    out = []
+    text = path.read_text(encoding="utf-8")
+    if exposed(path) and SECRET_IN_FILE.search(text):
+        out.append(f"{path} holds secrets and is readable by other users: chmod 600 it "
+                   "(or move the secrets to the environment)")
+    weak = weak_secret(cfg.hub.secret_key.get_secret_value())
+    if weak:
+        out.append(f"{weak}; the hub refuses to serve with it")
+    return out
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from core.config import ConfigError
-from hub.config import load_config
+from hub.config import load_config, weak_secret
 from streams.cluster.routing import shard_relay
 from streams.server import serve
 
@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     if updates:
         settings = settings.model_copy(update=updates)
     secret = (settings.play_secret or config.hub.secret_key).get_secret_value()
+    weak = weak_secret(secret)
+    if weak:  # the relay trusts any play token signed with it: never serve with a known key
+        log.error("refusing to start: %s (or streams.play_secret)", weak)
+        return 2
     clips_dir = Path(settings.clips_dir) if settings.clips_dir else config.state_dir / "clips"
     try:  # in a relay cluster: only this node's cameras; the rest redirect to their owners
         cameras, wrap = shard_relay(config.cluster, config.cameras)

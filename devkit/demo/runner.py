@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from core.files import private_dir, write_private
 from core.net import free_port
 from devkit.demo.stack import Stack
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
@@ -25,8 +26,7 @@ def demo_config(state_dir: Path, cameras_at: str) -> CityConfig:
     raw = yaml.safe_load(text.replace("{cameras}", cameras_at))
     raw["state_dir"] = str(state_dir)
     raw.setdefault("hub", {})["secret_key"] = _demo_secret(state_dir)
-    path = state_dir / "city.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    path = write_private(state_dir / "city.yaml", yaml.safe_dump(raw, sort_keys=False))
     return load_config(path)
 
 
@@ -34,8 +34,7 @@ def _demo_secret(state_dir: Path) -> str:
     """A random signing key made on the demo's first start and kept in its state directory."""
     path = state_dir / "secret_key"
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        write_private(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 
@@ -44,7 +43,7 @@ class DemoCity:
 
     def __init__(self, state_dir: Path, camera_size: tuple[int, int] = (640, 360)) -> None:
         self.state_dir = state_dir.absolute()
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.state_dir)  # holds the signing key, logins and the database
         self.stack = Stack(self.state_dir)
         self.camera_size = camera_size
         self.urls: dict[str, str] = {}

@@ -12,7 +12,7 @@ import psycopg
 
 from hub.auth import accounts
 from hub.auth.roles import Role
-from hub.config import CityConfig, load_config
+from hub.config import MIN_SECRET_CHARS, CityConfig, load_config, weak_secret
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,10 @@ def _serve(args: argparse.Namespace) -> int:
     cfg = _config(args)
     host = args.host or cfg.hub.host
     port = args.port if args.port is not None else cfg.hub.port
-    if cfg.hub.secret_key.get_secret_value() == "change-me-demo-only":
-        log.warning("hub.secret_key is the demo default: set CITYHUB_HUB__SECRET_KEY in production")
+    weak = weak_secret(cfg.hub.secret_key.get_secret_value())
+    if weak:  # anyone who knows the key forges tokens: never serve with it
+        log.error("refusing to start: %s (at least %d random characters)", weak, MIN_SECRET_CHARS)
+        return 2
     uvicorn.run(
         create_app(cfg),
         host=host,

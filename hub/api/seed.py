@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from core.files import write_private
 from hub.auth import accounts, keys
 from hub.auth.credentials import CredentialBox
 from hub.config import CityConfig
@@ -35,10 +35,7 @@ def _logins(path: Path, departments: list[str]) -> dict[str, str]:
     for d in departments:
         for kind in DEMO_ROLES:
             known.setdefault(f"{d}-{kind}", secrets.token_urlsafe(12))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(known, f, indent=2)
+    write_private(path, json.dumps(known, indent=2))
     return known
 
 
