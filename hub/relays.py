@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hub.config import CityConfig
+from streams.auth.service import derive_service_token
 from streams.cluster.sharding import ShardMap
 
 
@@ -15,3 +16,10 @@ def relay_bases(config: CityConfig, camera_id: str) -> tuple[str, str]:
         owner = ShardMap(config.cluster.nodes).owner(camera_id)
         return owner.http_url.rstrip("/"), owner.rtsp_url.rstrip("/")
     return config.access.relay_http_url.rstrip("/"), config.access.relay_rtsp_url.rstrip("/")
+
+
+def relay_service_headers(config: CityConfig, play_secret: str) -> dict[str, str]:
+    """The header that lets the hub read a relay's health and metrics (streams.auth.service)."""
+    token = config.streams.service_token
+    value = token.get_secret_value() if token else derive_service_token(play_secret)
+    return {"Authorization": f"Bearer {value}"}

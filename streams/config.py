@@ -75,6 +75,12 @@ class StreamsConfig(BaseModel):
     clips_dir: str | None = Field(
         None, description="Where event clips are written; default <state_dir>/clips."
     )
+    service_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for the relay's /health, /health/{camera} and /metrics "
+        "(Prometheus, the hub's health page). Unset: derived from the play secret, which the "
+        "hub derives the same way. Never logged.",
+    )
     play_secret: SecretStr | None = Field(
         None,
         description="Key that signs play tokens; default the "

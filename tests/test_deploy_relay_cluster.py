@@ -20,6 +20,7 @@ from core.net import free_port, port_open
 from devkit.embedded.process import spawn, stop, tail
 from hub.config import load_config
 from hub.relays import relay_bases
+from streams.auth.service import derive_service_token
 from streams.auth.tokens import issue_play_token
 from streams.cluster.sharding import ShardMap
 
@@ -93,7 +94,8 @@ def cluster(tmp_path: Path, camera_factory, monkeypatch):
 
 
 def _health(port: int) -> dict[str, dict]:
-    body = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    service = {"Authorization": f"Bearer {derive_service_token(SECRET)}"}
+    body = httpx.get(f"http://127.0.0.1:{port}/health", headers=service, timeout=5).json()
     return {h["camera_id"]: h for h in body["cameras"]}
 
 

@@ -26,7 +26,7 @@ import streams.web
 from core.model import Ident
 from hub.api.routers.cameras import COLS as CAMERA_COLS
 from hub.auth.access import Anonymous, Caller, public, require
-from hub.relays import relay_bases
+from hub.relays import relay_bases, relay_service_headers
 from hub.ui.i18n import catalogue_json
 
 STATIC = Path(__file__).parent / "static"
@@ -181,7 +181,8 @@ async def relay_health(caller: Caller = require(hold_db=False)) -> list[dict[str
         except (httpx.HTTPError, ValueError):
             return None  # that node's cameras are missing from the page
 
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+    service = relay_service_headers(caller.runtime.config, caller.runtime.play_secret)
+    async with httpx.AsyncClient(timeout=TIMEOUT, headers=service) as client:
         answers = await asyncio.gather(*(one(client, b) for b in _relay_nodes(caller)))
     if all(a is None for a in answers):
         raise HTTPException(502, "relay unreachable")

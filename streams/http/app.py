@@ -10,12 +10,13 @@ import asyncio
 from importlib import resources
 from typing import Annotated, Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request, Response, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
+from streams.auth.service import bearer_matches, derive_service_token
 from streams.auth.tokens import PlayTokenError
 from streams.core.stream import CameraStream
 from streams.fmp4.websocket import Fmp4Viewer
@@ -186,18 +187,27 @@ def create_app(relay: Relay) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @app.get("/health")
+    service = (relay.settings.service_token.get_secret_value() if relay.settings.service_token
+               else derive_service_token(relay.play_secret))
+
+    def service_only(request: Request) -> None:
+        """Health and metrics name every camera: the service credential only."""
+        if not bearer_matches(request.headers.get("authorization"), service):
+            raise HTTPException(401, "service token required",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/health", dependencies=[Depends(service_only)])
     async def health() -> dict[str, object]:
         return {"rtsp_port": relay.rtsp_port, "cameras": relay.health()}
 
-    @app.get("/health/{camera_id}")
+    @app.get("/health/{camera_id}", dependencies=[Depends(service_only)])
     async def health_one(camera_id: str) -> dict[str, object]:
         for h in relay.health():
             if h["camera_id"] == camera_id:
                 return h
         raise HTTPException(404, f"no camera {camera_id!r}")
 
-    @app.get("/metrics")
+    @app.get("/metrics", dependencies=[Depends(service_only)])
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

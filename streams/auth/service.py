@@ -1,0 +1,27 @@
+"""The relay's service credential: who may read its health and metrics.
+
+``/health``, ``/health/{camera}`` and ``/metrics`` name every camera the relay pulls,
+with states and viewer counts, so they answer only a caller holding the service token
+(Prometheus, the hub's health merge), as ``Authorization: Bearer <token>``. The token is
+``streams.service_token`` when configured, else derived from the play secret (HMAC with
+its own label), so a hub that can sign play tokens can also read health, and knowing a
+play token tells nothing about the service token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+LABEL = b"cityhub relay service token v1"
+
+
+def derive_service_token(play_secret: str) -> str:
+    """The service token both the relay and the hub derive from the shared play secret."""
+    return hmac.new(play_secret.encode(), LABEL, hashlib.sha256).hexdigest()
+
+
+def bearer_matches(authorization: str | None, expected: str) -> bool:
+    """Whether an ``Authorization`` header carries ``expected`` (constant-time)."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
