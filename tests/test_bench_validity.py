@@ -12,6 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import bench.report
+from bench import api
+from core.net import free_port
+from devkit.embedded import EmbeddedPostgres
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -40,3 +47,21 @@ def test_edge_bench_timeout_is_a_failed_run(tmp_path: Path) -> None:
     )
     assert_invalid(code, out, tmp_path, "edge", "timeout")
     assert out["batch_max"] == 200  # read from the configuration the run used
+
+
+def test_relay_bench_refuses_a_dead_camera(tmp_path: Path) -> None:
+    nobody = f"rtsp://127.0.0.1:{free_port()}"  # a camera URL nobody serves
+    code, out = run_bench("relay", "--streams", "2", "--upstream", nobody, results=tmp_path)
+    assert_invalid(code, out, tmp_path, "relay", "cameras: 3 of 3 below")
+
+
+def test_api_bench_refuses_failing_answers_from_a_hub_whose_database_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench.report, "RESULTS", tmp_path / "results")
+    with EmbeddedPostgres(tmp_path / "pg") as pg:
+        dsn = pg.create_database("bench_api")
+        result, problems = api.run(dsn, tmp_path / "state", 200, 3, before_api=pg.stop)
+    assert any("GET /api/v1/events 5" in p for p in problems), (problems, result)
+    assert bench.report.finish("api", result, problems) != 0
+    assert not (tmp_path / "results" / "api.json").exists()
