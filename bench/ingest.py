@@ -207,8 +207,10 @@ async def _copy_baseline(dsn: str, event_packs: list[bytes], senml: list[bytes])
             (sensors,),
         )
         await conn.execute("INSERT INTO metrics (name, unit) VALUES ('temp', 'Cel')")
-        skey = dict(await (await conn.execute("SELECT id, key FROM sensors")).fetchall())
-        mkey = dict(await (await conn.execute("SELECT name, key FROM metrics")).fetchall())
+        srows = await (await conn.execute("SELECT id, key FROM sensors")).fetchall()
+        mrows = await (await conn.execute("SELECT name, key FROM metrics")).fetchall()
+        skey: dict[str, int] = dict(srows)
+        mkey: dict[str, int] = dict(mrows)
         rrows = [(r.time, skey[r.sensor], mkey[r.metric], r.value, r.quality) for r in readings]
         t0 = time.monotonic()
         for i in range(0, len(rows), 20_000):

@@ -133,7 +133,12 @@ def first_frame_s(url: str) -> float:
         "! fakesink name=out sync=false signal-handoffs=true"
     )
     got: list[float] = []
-    pipe.get_by_name("out").connect("handoff", lambda *_: got or got.append(time.monotonic()))
+
+    def first(*_: object) -> None:
+        if not got:
+            got.append(time.monotonic())
+
+    pipe.get_by_name("out").connect("handoff", first)
     pipe.set_state(Gst.State.PLAYING)
     deadline = t0 + 15
     while not got and time.monotonic() < deadline:

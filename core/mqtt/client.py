@@ -282,8 +282,9 @@ class MqttClient:
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         handler = self.on_message
+        payload = msg.payload if isinstance(msg.payload, bytes) else bytes(msg.payload)
         message = Message(
-            msg.topic, msg.payload, msg.qos, msg.retain, msg.mid, bool(msg.dup), self.generation
+            msg.topic, payload, msg.qos, msg.retain, msg.mid, bool(msg.dup), self.generation
         )
         if handler is None:
             self.ack(message)
@@ -392,7 +393,7 @@ class MqttClient:
         """Subscribe (kept across reconnects); raise if the broker refuses it."""
         self._subs[topic] = qos
         rc, mid = self._paho.subscribe(topic, qos)
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise MqttError(f"subscribe {topic} failed: {paho.error_string(rc)}")
         fut: asyncio.Future[list[ReasonCode]] = asyncio.get_running_loop().create_future()
         self._sub_waits[mid] = fut

@@ -114,7 +114,7 @@ class CameraAnalytics:
     def _lines(self, track, at: datetime) -> list[Detection]:  # type: ignore[no-untyped-def]
         out = []
         for line in self.config.lines:
-            a, b = tuple(line.a), tuple(line.b)
+            a, b = (line.a[0], line.a[1]), (line.b[0], line.b[1])
             now = side(a, b, track.centroid)
             if now == 0:
                 continue  # on the line: decided when it leaves

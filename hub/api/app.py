@@ -139,6 +139,6 @@ def routes_and_rules(app: FastAPI) -> list[tuple[str, str, Any]]:
     out = []
     for path, route in iter_routes(app):
         if isinstance(route, APIRoute):
-            for method in sorted(route.methods):
+            for method in sorted(route.methods or ()):
                 out.append((method, path, access_rule(route)))
     return out
