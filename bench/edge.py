@@ -65,11 +65,11 @@ def body() -> bytes:
 class TimedOutbox(Outbox):
     """Records when each row was deleted (its PUBACK processed)."""
 
-    def __init__(self, *a, **kw) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *a, **kw) -> None:
         super().__init__(*a, **kw)
         self.deleted_at: dict[int, float] = {}
 
-    def delete(self, rows) -> None:  # type: ignore[no-untyped-def]
+    def delete(self, rows) -> None:
         rows = list(rows)
         super().delete(rows)
         now = time.monotonic()

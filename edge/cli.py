@@ -47,7 +47,7 @@ def _schema(_args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("edge", help="run the edge-box agent (analytics, outbox, MQTT uplink)")
     p.add_argument("--config", default="/etc/cityhub/site.yaml", help="the box's site.yaml")
     p.set_defaults(func=_run)

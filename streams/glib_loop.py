@@ -24,7 +24,7 @@ def ensure_glib_loop() -> GLib.MainLoop:
         return _loop
 
 
-def call_in_glib(fn, *args) -> None:  # type: ignore[no-untyped-def]
+def call_in_glib(fn, *args) -> None:
     """Run ``fn(*args)`` on the GLib thread (for objects bound to the default context)."""
 
     def once() -> bool:

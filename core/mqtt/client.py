@@ -212,7 +212,7 @@ class MqttClient:
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._sock = sock
-        self._in_loop(lambda: self._loop.add_reader(sock, self._readable))  # type: ignore[union-attr]
+        self._in_loop(lambda: self._loop.add_reader(sock, self._readable))  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         if sock is None or self._loop is None:
@@ -220,18 +220,18 @@ class MqttClient:
 
         def drop() -> None:
             with contextlib.suppress(Exception):
-                self._loop.remove_reader(sock)  # type: ignore[union-attr]
-                self._loop.remove_writer(sock)  # type: ignore[union-attr]
+                self._loop.remove_reader(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
+                self._loop.remove_writer(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
         self._in_loop(drop)
 
     def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(lambda: self._loop.add_writer(sock, self._writable))  # type: ignore[union-attr]
+        self._in_loop(lambda: self._loop.add_writer(sock, self._writable))  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
     def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         def drop() -> None:
             with contextlib.suppress(Exception):
-                self._loop.remove_writer(sock)  # type: ignore[union-attr]
+                self._loop.remove_writer(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
         self._in_loop(drop)
 

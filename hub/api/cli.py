@@ -45,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _owner(cfg: CityConfig) -> psycopg.Connection:  # type: ignore[type-arg]
+def _owner(cfg: CityConfig) -> psycopg.Connection:
     assert cfg.database.url is not None
     return psycopg.connect(cfg.database.url.get_secret_value(), autocommit=True)
 
@@ -81,7 +81,7 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("hub", help="run the hub API; add departments and users")
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--dsn", help="database URL as the tables' owner (overrides the configuration)")

@@ -56,7 +56,7 @@ def _maintain(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="database schema: upgrade, current revision, maintain")
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--dsn", help="database URL (overrides the configuration)")

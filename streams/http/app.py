@@ -220,7 +220,7 @@ class _HealthCollector:
     def __init__(self, relay: Relay) -> None:
         self.relay = relay
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self):
         specs = {
             "fps": ("cityhub_stream_fps", "Frames per second from the camera"),
             "bitrate_bps": ("cityhub_stream_bitrate_bps", "Bits per second from the camera"),
