@@ -35,6 +35,7 @@ from core.model import SourceSystem
 from core.mqtt import MqttClient
 from core.net import free_port, port_open
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from hub.ingest.pipeline import adapt_message
 from hub.store import migrate
 from hub.store.writer import EVENTS, READINGS, event_row
 
@@ -193,7 +194,6 @@ def run_workers(
 
 
 async def _copy_baseline(dsn: str, event_packs: list[bytes], senml: list[bytes]) -> dict[str, int]:
-    from hub.ingest.pipeline import adapt_message
 
     now = datetime.now(UTC)
     events = [e for p in event_packs for e in adapt_message(EVENTS_TOPIC, p, now).events]

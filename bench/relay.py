@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import gi
 import psutil
 import yaml
 
@@ -38,6 +39,11 @@ from bench.report import finish
 from core.net import free_port
 from devkit.embedded.process import spawn, stop, tail
 from streams.auth.tokens import issue_play_token
+from streams.webrtc.client import WhepClient
+from streams.webrtc.ice import configure_ice_hosts
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402 - after require_version
 
 SECRET = "bench-secret-0123456789abcdef012345"
 
@@ -82,11 +88,6 @@ def readers(urls: list[str], log: Path) -> subprocess.Popen[bytes]:
 def delivered_fps(urls: list[str], seconds: float = 3.0) -> dict[str, float]:
     """Rate of access units an extra reader receives on each URL (no decoding): proof that
     the relay under measurement really serves, since a relay that serves nothing is cheap."""
-    import gi
-
-    gi.require_version("Gst", "1.0")
-    from gi.repository import Gst
-
     Gst.init(None)
     counts = dict.fromkeys(urls, 0)
     pipes = []
@@ -121,11 +122,6 @@ def require_fps(what: str, urls: dict[str, str], least: float) -> float:
 
 def first_frame_s(url: str) -> float:
     """Seconds from starting an RTSP reader to its first decoded frame."""
-    import gi
-
-    gi.require_version("Gst", "1.0")
-    from gi.repository import Gst
-
     Gst.init(None)
     t0 = time.monotonic()
     pipe = Gst.parse_launch(
@@ -193,9 +189,6 @@ def token(camera: str) -> str:
 async def webrtc_cpu(
     pid: int, http: int, camera: str, counts: list[int], window: float
 ) -> dict[str, float]:
-    from streams.webrtc.client import WhepClient
-    from streams.webrtc.ice import configure_ice_hosts
-
     configure_ice_hosts(["127.0.0.1"])
     loop = asyncio.get_running_loop()
     idle = (await loop.run_in_executor(None, cpu_of, [pid], window))[0]

@@ -29,6 +29,7 @@ from uuid6 import uuid7
 
 from adapters.model import Event, Reading, Severity
 from core.model import Location, SourceSystem
+from devkit.embedded import EmbeddedPostgres
 from hub.store import migrate
 from hub.store.filters import CountQuery, EventQuery, SeriesQuery
 from hub.store.maintain import ensure_partitions, rebuild_rollups, refresh_aggregates
@@ -298,8 +299,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.dsn:
         result = asyncio.run(bench(args.dsn, args.events, n_readings, args.batch, args.runs))
     else:
-        from devkit.embedded import EmbeddedPostgres
-
         with (
             tempfile.TemporaryDirectory(prefix="bench-store-") as tmp,
             EmbeddedPostgres(Path(tmp) / "pg") as pg,

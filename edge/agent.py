@@ -23,10 +23,13 @@ import uvicorn
 
 from adapters.model import Event, Reading, Severity
 from core.model import SourceSystem
+from core.net import free_port
+from core.topics import events_topic, media_topic, readings_topic
 from edge.analytics import CameraAnalytics
 from edge.clips import ClipCutter
 from edge.config import ConfigError, EdgeCameraConfig, EdgeConfig, parse_push
 from edge.evidence import SnapshotStore, detection_event, snapshot_ref
+from edge.frames import FrameDecoder, camera_stream
 from edge.health import health_report
 from edge.listener import build_app
 from edge.outbox import Message, Outbox
@@ -66,7 +69,6 @@ class EdgeAgent:
         self.outbox = Outbox(self.state_dir / "outbox.sqlite3", config.outbox)
         port = config.listener.port
         if config.listener.enabled and port == 0:
-            from core.net import free_port
 
             port = free_port(config.listener.host)
         self.listener_port = port
@@ -85,7 +87,6 @@ class EdgeAgent:
     ) -> None:
         """Commit events (evidence), the media they reference ((sha256, bytes): evidence,
         ahead of the events) and readings (telemetry) to the outbox. Thread-safe."""
-        from core.topics import events_topic, media_topic, readings_topic
 
         dept, site = self.config.site.department, self.config.site.id
         msgs = []
@@ -145,7 +146,6 @@ class EdgeAgent:
     # -- cameras ---------------------------------------------------------------
 
     def _start_cameras(self) -> None:
-        from edge.frames import FrameDecoder, camera_stream
 
         for cam in self.config.cameras:
             if cam.analytics is None:

@@ -17,7 +17,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from edge.agent import EdgeAgent
+    from edge.agent import EdgeAgent  # lazy: GStreamer/OpenCV load only to run, not for --help
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -17,6 +17,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from hub.api.routers import (
     api_keys,
@@ -36,7 +37,7 @@ from hub.api.routers import (
     users,
 )
 from hub.api.runtime import Runtime
-from hub.auth.access import assert_access_declared
+from hub.auth.access import access_rule, assert_access_declared, iter_routes
 from hub.config import CityConfig
 from hub.store.queries import NotFound
 from hub.ui import layouts, media
@@ -132,10 +133,6 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
 
 def routes_and_rules(app: FastAPI) -> list[tuple[str, str, Any]]:
     """(method, path, access rule) of every API route: documentation and tests."""
-    from fastapi.routing import APIRoute
-
-    from hub.auth.access import access_rule, iter_routes
-
     out = []
     for path, route in iter_routes(app):
         if isinstance(route, APIRoute):

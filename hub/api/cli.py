@@ -25,6 +25,7 @@ def _config(args: argparse.Namespace) -> CityConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # lazy: the API and its server load only to serve, keeping `cityhub --help` fast
     import uvicorn
 
     from hub.api.app import create_app
@@ -74,7 +75,7 @@ def _add_user(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from hub.api.seed import seed
+    from hub.api.seed import seed  # lazy: keeps `cityhub --help` fast
 
     for name, password, dept, roles in seed(_config(args), demo_users=args.demo_users):
         print(f"  {name:<22} {password}  ({dept}: {', '.join(roles)})")

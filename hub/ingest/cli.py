@@ -28,6 +28,7 @@ def _targets(args: argparse.Namespace, cfg: CityConfig) -> tuple[str, str]:
 
 def run_worker(cfg: CityConfig, index: int, dsn: str, broker: str) -> None:
     """Run one worker in this process until SIGTERM/SIGINT."""
+    # lazy: the worker loads only to run, keeping `cityhub --help` fast
     from prometheus_client import start_http_server
 
     from hub.ingest.worker import IngestWorker
