@@ -340,12 +340,11 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
             stop(rd0)
             stop(base)
             warm = [
-                first_frame_s(f"rtsp://127.0.0.1:{rtsp}/{names[i]}?token={token(names[i])}")
-                for i in range(5)
+                first_frame_s(f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}") for n in names[:5]
             ]
             cold = first_frame_s(f"rtsp://127.0.0.1:{rtsp}/cold?token={token('cold')}")
             stop(rd)
-            direct = [first_frame_s(f"{upstream}/{names[i]}") for i in range(3)]
+            direct = [first_frame_s(f"{upstream}/{n}") for n in names[:3]]
             # WebRTC: the camera is held live by one RTSP reader, so only viewers change.
             rd = readers([f"rtsp://127.0.0.1:{rtsp}/small?token={token('small')}"], tmp / "rd2.log")
             time.sleep(3)

@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         for table, n in result["expected"].items()
         if result["stored"][table] != n
     ]
+    if not result["copy_events_per_s"] or not result["copy_readings_per_s"]:
+        problems.append("no baseline: fewer than two batches of events or readings (--batch)")
     return finish("store", result, problems)
 
 

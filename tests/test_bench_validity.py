@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import bench.report
-from bench import api
+from bench import api, docs
 from core.net import free_port
 from devkit.embedded import EmbeddedPostgres
 
@@ -65,3 +65,27 @@ def test_api_bench_refuses_failing_answers_from_a_hub_whose_database_stopped(
     assert any("GET /api/v1/events 5" in p for p in problems), (problems, result)
     assert bench.report.finish("api", result, problems) != 0
     assert not (tmp_path / "results" / "api.json").exists()
+
+
+def test_ingest_bench_timeout_is_a_failed_run(tmp_path: Path) -> None:
+    code, out = run_bench(
+        "ingest", "--timeout", "0.1", "--events", "2000", "--readings", "4000",
+        "--workers", "1", results=tmp_path,
+    )
+    assert_invalid(code, out, tmp_path, "ingest", "timeout")
+
+
+def test_store_bench_without_a_baseline_is_refused(tmp_path: Path) -> None:
+    # one batch of each: the raw COPY baseline never runs, so there is nothing to compare with
+    code, out = run_bench(
+        "store", "--events", "3000", "--readings", "1000", "--batch", "5000", "--runs", "2",
+        results=tmp_path,
+    )
+    assert_invalid(code, out, tmp_path, "store", "no baseline")
+
+
+def test_readme_figures_are_generated_from_the_results_folder() -> None:
+    for doc in docs.DOCS:
+        text = (REPO / doc).read_text(encoding="utf-8")
+        assert "<!-- bench:" in text, f"{doc} has no generated figures block"
+        assert docs.render(text) == text, f"{doc}: run `python -m bench.docs`"
