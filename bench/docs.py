@@ -72,8 +72,8 @@ def _edge(r: dict[str, Any]) -> list[Row]:
     return [
         (f"outbox → MQTT QoS 1, {r['batch_max']} events per message",
          f"live {_k(r['live_events_per_s'])}; drain {_k(r['drain_events_per_s'])} "
-         f"(cap {_k(r['drain_rate_limit'])}); live p99 {r['live_latency_ms_p99']} ms while "
-         "draining",
+         f"of {r['backlog_events']:,} (cap {_k(r['drain_rate_limit'])}); "
+         f"live p99 {r['live_latency_ms_p99']} ms while draining",
          f"raw paho {_k(r['baseline_paho_qos1_events_per_s'])} at the same batching; "
          f"{_k(r['baseline_paho_qos1_events_per_s_unbatched'])} one per message"),
     ]
