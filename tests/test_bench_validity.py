@@ -76,9 +76,9 @@ def test_ingest_bench_timeout_is_a_failed_run(tmp_path: Path) -> None:
 
 
 def test_store_bench_without_a_baseline_is_refused(tmp_path: Path) -> None:
-    # one batch of each: the raw COPY baseline never runs, so there is nothing to compare with
+    # one batch of readings: their raw COPY baseline never runs, nothing to compare with
     code, out = run_bench(
-        "store", "--events", "3000", "--readings", "1000", "--batch", "5000", "--runs", "2",
+        "store", "--events", "20000", "--readings", "4000", "--batch", "5000", "--runs", "2",
         results=tmp_path,
     )
     assert_invalid(code, out, tmp_path, "store", "no baseline")
