@@ -27,7 +27,7 @@ class PlateRead(NativeRecord):
     time: AwareDatetime
     camera: Ident | None = None
     plate: str = Field(min_length=1, max_length=16)
-    plate_color: Literal[PLATE_COLORS] = "unknown"  # type: ignore[valid-type]  # Literal over the code list tuple: valid at runtime, mypy wants spelled-out values
+    plate_color: Literal[PLATE_COLORS] = "unknown"  # type: ignore[valid-type]
     vehicle_type: str | None = Field(None, max_length=32)
     vehicle_color: str | None = Field(None, max_length=32)
     speed_kmh: float | None = Field(None, ge=0, le=400)

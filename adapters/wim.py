@@ -117,7 +117,7 @@ class WimAdapter(Adapter):
     def simulate(self, rng: random.Random, origin: Origin, now: datetime) -> bytes:
         axles = rng.choice([2, 2, 3, 4, 5, 6, 6])
         form = "rigid" if axles == 2 or (axles <= 4 and rng.random() < 0.5) else "combination"
-        limit = legal_limit_kg(axles, form)  # type: ignore[arg-type]  # form is one of the Literal values, chosen just above
+        limit = legal_limit_kg(axles, form)  # type: ignore[arg-type]
         # Most trucks are legal; about one in six is loaded beyond the limit.
         gross = limit * (rng.uniform(1.02, 1.6) if rng.random() < 0.17 else rng.uniform(0.35, 0.98))
         shares = [rng.uniform(0.7, 1.3) for _ in range(axles)]
