@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 
 from hub.api.routers import (
     api_keys,
@@ -37,7 +35,7 @@ from hub.api.routers import (
     users,
 )
 from hub.api.runtime import Runtime
-from hub.auth.access import access_rule, assert_access_declared, iter_routes
+from hub.auth.access import assert_access_declared
 from hub.config import CityConfig
 from hub.store.queries import NotFound
 from hub.ui import layouts, media
@@ -129,13 +127,3 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(ui.router)
     assert_access_declared(app)
     return app
-
-
-def routes_and_rules(app: FastAPI) -> list[tuple[str, str, Any]]:
-    """(method, path, access rule) of every API route: documentation and tests."""
-    out = []
-    for path, route in iter_routes(app):
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods or ()):
-                out.append((method, path, access_rule(route)))
-    return out

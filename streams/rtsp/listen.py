@@ -35,6 +35,3 @@ class ReusableRTSPServer(GstRtspServer.RTSPServer):
             sock.close()
             raise GObject.GError(f"cannot listen on {host}:{port}: {exc}") from exc
         return gsock
-
-    def bound_port(self) -> int:
-        return int(self.get_bound_port())
