@@ -13,8 +13,12 @@ demo: setup
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
+PACKAGES := core adapters streams edge hub devkit bench
+
 lint: setup
-	@$(PY) -m ruff check hub streams adapters edge bench tests
+	@$(PY) -m ruff check $(PACKAGES) tests
+	@$(PY) -m mypy $(PACKAGES)
+	@.venv/bin/lint-imports
 
 clean:
 	rm -rf .venv .cityhub .pytest_cache

@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, stable_event_id, validation_reason
 from adapters.jsonform import NativeRecord, load_record
-from adapters.model import Event, Reading, Severity
+from adapters.model import Event, Reading, ReadingRow, Severity
 from core.model import Ident, Location, SourceSystem
 
 
@@ -79,7 +79,7 @@ class BusAdapter(Adapter):
                 location=r.position,
                 attributes=attrs,
             )
-            readings = [
+            readings: list[Reading | ReadingRow] = [
                 Reading(
                     time=r.time,
                     sensor=r.vehicle,

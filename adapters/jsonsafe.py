@@ -39,7 +39,7 @@ def check_depth(data: Any, max_depth: int = MAX_DEPTH) -> None:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
-            children = item.values()
+            children = list(item.values())
         elif isinstance(item, list):
             children = item
         else:

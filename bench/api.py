@@ -1,6 +1,7 @@
 """API benchmark: what authentication, visibility and the audit add to a query.
 
 ``python -m bench.api [--events N] [--runs R] [--dsn URL]`` prints one JSON object.
+Every response's status is checked: an answer other than 200 makes the run invalid.
 The same events page (limit 100, last 24 h) is timed three ways in one run:
 ``store_query`` (hub.store.queries.query_events on an owner connection, the
 baseline), ``api_own`` (GET /api/v1/events in-process: token check, user lookup,
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
+import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +30,10 @@ from typing import Any
 import psycopg
 
 from adapters.model import Event
+from bench.report import finish
+from core.model import SourceSystem
 from devkit.embedded import EmbeddedPostgres
+from devkit.fixtures.hubapi import PASSWORD, build_hub  # the same wiring the tests use
 from hub.audit import chain
 from hub.store.filters import EventQuery
 from hub.store.queries import query_events
@@ -55,8 +62,6 @@ def _time(fn: Any, runs: int) -> list[float]:
 
 def _batched_rate(batcher: Any, threads: int, seconds: float) -> float:
     """Entries/s when ``threads`` callers each wait for their entry (group commit)."""
-    import threading
-
     counts = [0] * threads
     stop = time.perf_counter() + seconds
 
@@ -75,9 +80,14 @@ def _batched_rate(batcher: Any, threads: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - t)
 
 
-def run(dsn: str, state: Path, n_events: int, runs: int) -> dict[str, Any]:
-    from devkit.fixtures.hubapi import build_hub  # the same wiring the tests use
-
+def run(
+    dsn: str,
+    state: Path,
+    n_events: int,
+    runs: int,
+    before_api: Callable[[], None] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """The figures and the problems found; ``before_api`` runs once the data is loaded."""
     hub = build_hub(dsn, state)
     now = datetime.now(UTC)
     sites = [f"{d}-s{i}" for d in DEPTS for i in range(4)]
@@ -104,7 +114,7 @@ def run(dsn: str, state: Path, n_events: int, runs: int) -> dict[str, Any]:
         Event(
             occurred_at=now - timedelta(seconds=i * 86400 / n_events),
             kind="alarm" if i % 3 else "plate_read",
-            source_system="traffic",
+            source_system=SourceSystem.traffic,
             department=sites[i % 20].split("-")[0],
             site=sites[i % 20],
         )
@@ -135,18 +145,36 @@ def run(dsn: str, state: Path, n_events: int, runs: int) -> dict[str, Any]:
                 out.append(time.perf_counter() - t)
             return out
 
+    statuses: Counter[str] = Counter()
+
+    def get(headers: dict[str, str]) -> None:
+        r = hub.client.get("/api/v1/events", params=params, headers=headers)
+        statuses[f"GET /api/v1/events {r.status_code}"] += 1
+
+    def login_once() -> None:
+        form = {"username": "bus-chief", "password": PASSWORD}
+        r = hub.client.post("/api/v1/auth/token", data=form)
+        statuses[f"POST /api/v1/auth/token {r.status_code}"] += 1
+
     with hub.client:
         police, traffic = hub.headers("police"), hub.headers("traffic")
-        for h in (police, traffic):  # warm up
-            assert hub.client.get("/api/v1/events", params=params, headers=h).status_code == 200
         store = asyncio.run(store_runs())
-        api_own = _time(
-            lambda: hub.client.get("/api/v1/events", params=params, headers=police), runs
-        )
-        api_granted = _time(
-            lambda: hub.client.get("/api/v1/events", params=params, headers=traffic), runs
-        )
-        login = _time(lambda: hub.login("bus-chief"), max(3, runs // 10))
+        if before_api is not None:
+            before_api()
+        for h in (police, traffic):  # warm up; a hub that fails here is not measured
+            get(h)
+            if any(not k.endswith(" 200") for k in statuses):
+                hub.runtime.close()
+                return {"events": n_events, "runs": runs, "statuses": dict(statuses)}, [
+                    f"{n} answers {k}" for k, n in statuses.items()
+                ]
+        api_own = _time(lambda: get(police), runs)
+        api_granted = _time(lambda: get(traffic), runs)
+        login = _time(login_once, max(3, runs // 10))
+    problems = [f"{n} answers {k}" for k, n in statuses.items() if not k.endswith(" 200")]
+    if problems:
+        hub.runtime.close()
+        return {"events": n_events, "runs": runs, "statuses": dict(statuses)}, problems
     with hub.owner() as conn:
         t = time.perf_counter()
         n = 0
@@ -158,7 +186,6 @@ def run(dsn: str, state: Path, n_events: int, runs: int) -> dict[str, Any]:
     batched_rate = _batched_rate(hub.runtime.audit, threads=16, seconds=2.0)
     hub.runtime.close()
     return {
-        "benchmark": "api",
         "events": n_events,
         "runs": runs,
         "store_query": _ms(store),
@@ -170,23 +197,23 @@ def run(dsn: str, state: Path, n_events: int, runs: int) -> dict[str, Any]:
         "audit_appends_per_s": round(append_rate, 1),
         "audit_batched_16_threads_per_s": round(batched_rate, 1),
         "login": _ms(login),
-    }
+        "statuses": dict(statuses),
+    }, []
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=100)
     ap.add_argument("--dsn", help="an empty database as its owner (default: a private cluster)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     if args.dsn:
-        print(json.dumps(run(args.dsn, tmp, args.events, args.runs)))
-        return
+        return finish("api", *run(args.dsn, tmp, args.events, args.runs))
     with EmbeddedPostgres(tmp / "pg") as pg:
         dsn = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-        print(json.dumps(run(dsn, tmp / "state", args.events, args.runs)))
+        return finish("api", *run(dsn, tmp / "state", args.events, args.runs))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

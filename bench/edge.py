@@ -5,8 +5,10 @@ Against a private Mosquitto on loopback, in one process (as on a box):
 A QoS 1 subscriber stands in for the hub's ingest (the box requires one: a PUBACK
 "no matching subscribers" keeps the rows in the outbox).
 
-* ``baseline_paho_qos1_msgs_per_s``: raw paho, one event per QoS 1 message, no
-  outbox: what a naive publisher gets;
+* ``baseline_paho_qos1_events_per_s``: raw paho, no outbox, at the same batching as
+  the box (``batch_max`` events per ``{"events": [...]}`` message, read from the
+  configuration used), and ``..._unbatched``: one event per message, what a naive
+  publisher gets;
 * ``live_events_per_s``: events committed to the SQLite outbox (synchronous=FULL)
   by a producer as fast as it can, published and deleted on PUBACK;
 * ``drain_events_per_s``: a 100k-event backlog (stored while "offline") draining
@@ -18,8 +20,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +30,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from adapters.model import Event, new_event_id, utcnow
+from bench.report import finish
 from core.model import SourceSystem
 from devkit.embedded import EmbeddedBroker
 from edge.config import EdgeConfig, OutboxConfig
@@ -62,11 +65,11 @@ def body() -> bytes:
 class TimedOutbox(Outbox):
     """Records when each row was deleted (its PUBACK processed)."""
 
-    def __init__(self, *a, **kw) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *a, **kw) -> None:
         super().__init__(*a, **kw)
         self.deleted_at: dict[int, float] = {}
 
-    def delete(self, rows) -> None:  # type: ignore[no-untyped-def]
+    def delete(self, rows) -> None:
         rows = list(rows)
         super().delete(rows)
         now = time.monotonic()
@@ -87,8 +90,14 @@ def hub_subscriber(port: int) -> mqtt.Client:
     return c
 
 
-def baseline_paho(port: int, n: int) -> float:
+class RunTimeout(Exception):
+    """A phase did not finish in time: the run is invalid."""
+
+
+def baseline_paho(port: int, n: int, batch: int, timeout: float) -> float:
+    """Events/s of raw paho at QoS 1, ``batch`` events per message."""
     done = threading.Event()
+    n = max(1, n // batch)  # messages
     acked = [0]
 
     def on_publish(*_a: object) -> None:
@@ -103,11 +112,13 @@ def baseline_paho(port: int, n: int) -> float:
     c.loop_start()
     t0 = time.perf_counter()
     for _ in range(n):
-        c.publish(TOPIC, body(), qos=1)
-    done.wait(300)
-    rate = n / (time.perf_counter() - t0)
+        c.publish(TOPIC, b'{"events":[' + b",".join(body() for _ in range(batch)) + b"]}", qos=1)
+    finished = done.wait(timeout)
+    rate = n * batch / (time.perf_counter() - t0)
     c.loop_stop()
     c.disconnect()
+    if not finished:
+        raise RunTimeout(f"baseline ({batch} per message): {acked[0]}/{n} acked in {timeout}s")
     return rate
 
 
@@ -161,7 +172,7 @@ async def run_live(url: str, state: Path, seconds: float) -> float:
 
 
 async def run_drain(
-    url: str, state: Path, backlog: int, live_rate: float, drain_rate: float
+    url: str, state: Path, backlog: int, live_rate: float, drain_rate: float, timeout: float
 ) -> dict[str, float]:
     cfg = config(url, state, drain_rate)
     box = TimedOutbox(state / "drain.db", OutboxConfig())
@@ -191,8 +202,10 @@ async def run_drain(
     t0 = time.perf_counter()
     thread = threading.Thread(target=produce, daemon=True)
     thread.start()
-    while pub.acked["backlog"] < backlog:
+    deadline = time.monotonic() + timeout
+    while pub.acked["backlog"] < backlog and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    drained = pub.acked["backlog"]
     elapsed = time.perf_counter() - t0
     stop.set()
     thread.join()
@@ -201,6 +214,8 @@ async def run_drain(
     await uplink.stop()
     lat = sorted((box.deleted_at[s] - t) * 1000 for s, t in put_at.items() if s in box.deleted_at)
     box.close()
+    if drained < backlog:
+        raise RunTimeout(f"drain: {drained}/{backlog} backlog events acked in {timeout}s")
     return {
         "drain_events_per_s": backlog / elapsed,
         "drain_seconds": elapsed,
@@ -210,7 +225,7 @@ async def run_drain(
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.edge", description=__doc__.split("\n")[0])
     p.add_argument("--backlog", type=int, default=100_000)
     p.add_argument("--live-rate", type=float, default=500.0, help="live events/s during the drain")
@@ -218,30 +233,44 @@ def main() -> None:
         "--drain-rate", type=float, default=20_000.0, help="uplink.drain_rate for the run"
     )
     p.add_argument("--seconds", type=float, default=8.0, help="duration of the live-only phase")
-    p.add_argument("--baseline-messages", type=int, default=20_000)
-    a = p.parse_args()
+    p.add_argument("--baseline-events", type=int, default=20_000)
+    p.add_argument("--timeout", type=float, default=300.0, help="per phase; exceeded = invalid")
+    a = p.parse_args(argv)
+    problems: list[str] = []
+    result: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(Path(tmp) / "mqtt") as broker:
         state = Path(tmp)
+        batch_max = config(broker.url, state, a.drain_rate).uplink.batch_max
         hub = hub_subscriber(broker.port)  # the box publishes only what a consumer receives
-        baseline = baseline_paho(broker.port, a.baseline_messages)
-        live = asyncio.run(run_live(broker.url, state, a.seconds))
-        drain = asyncio.run(run_drain(broker.url, state, a.backlog, a.live_rate, a.drain_rate))
-        hub.loop_stop()
-        hub.disconnect()
-    result = {
-        "live_events_per_s": round(live),
-        "drain_events_per_s": round(drain.pop("drain_events_per_s")),
-        "baseline_paho_qos1_msgs_per_s": round(baseline),
+        try:
+            batched = baseline_paho(broker.port, a.baseline_events, batch_max, a.timeout)
+            single = baseline_paho(broker.port, a.baseline_events, 1, a.timeout)
+            live = asyncio.run(run_live(broker.url, state, a.seconds))
+            drain = asyncio.run(
+                run_drain(broker.url, state, a.backlog, a.live_rate, a.drain_rate, a.timeout)
+            )
+            result = {
+                "live_events_per_s": round(live),
+                "drain_events_per_s": round(drain.pop("drain_events_per_s")),
+                "baseline_paho_qos1_events_per_s": round(batched),
+                "baseline_paho_qos1_events_per_s_unbatched": round(single),
+                **{k: round(v, 2) for k, v in drain.items()},
+            }
+        except RunTimeout as exc:
+            problems.append(f"timeout: {exc}")
+        finally:
+            hub.loop_stop()
+            hub.disconnect()
+    result.update({
         "backlog_events": a.backlog,
         "drain_rate_limit": a.drain_rate,
         "live_rate_during_drain": a.live_rate,
-        **{k: round(v, 2) for k, v in drain.items()},
         "event_bytes": len(TEMPLATE),
-        "batch_max": 200,
+        "batch_max": batch_max,
         "outbox_synchronous": "full",
-    }
-    print(json.dumps(result))
+    })
+    return finish("edge", result, problems)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

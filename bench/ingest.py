@@ -31,10 +31,12 @@ import yaml
 
 from adapters import registry
 from adapters.base import Origin
+from bench.report import finish
 from core.model import SourceSystem
 from core.mqtt import MqttClient
 from core.net import free_port, port_open
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from hub.ingest.pipeline import adapt_message
 from hub.store import migrate
 from hub.store.writer import EVENTS, READINGS, event_row
 
@@ -49,7 +51,7 @@ def make_event_packs(n: int, pack: int) -> tuple[list[bytes], list[str]]:
     origin = Origin("police", "xinhua-5th", SourceSystem.edge, now)
     rng = random.Random(1)
     packs = [
-        adapter.simulate(rng, origin, now, count=min(pack, n - i))  # type: ignore[call-arg]
+        adapter.simulate(rng, origin, now, count=min(pack, n - i))  # type: ignore[call-arg]  # this adapter's simulate() takes sizes beyond the base signature
         for i in range(0, n, pack)
     ]
     ids = [e["id"] for p in packs for e in json.loads(p)["events"]]
@@ -152,6 +154,7 @@ def run_workers(
     senml: list[bytes],
     n_readings: int,
     ingest: dict[str, Any],
+    timeout: float = 600,
 ) -> dict[str, Any]:
     dsn = pg.create_database(f"bench_ingest_w{n}")
     migrate.upgrade(dsn)
@@ -166,10 +169,10 @@ def run_workers(
         try:
             t0 = time.monotonic()
             asyncio.run(publish(broker.url, EVENTS_TOPIC, event_packs, "bench-events"))
-            t1 = wait_stored(ports, "event", len(ids), 600)
+            t1 = wait_stored(ports, "event", len(ids), timeout)
             t2 = time.monotonic()
             asyncio.run(publish(broker.url, READINGS_TOPIC, senml, "bench-readings"))
-            t3 = wait_stored(ports, "reading", n_readings, 600)
+            t3 = wait_stored(ports, "reading", n_readings, timeout)
             time.sleep(1.0)  # let any duplicate or straggler show before counting
         finally:
             for p in procs:
@@ -178,9 +181,9 @@ def run_workers(
                 p.wait(30)
     with psycopg.connect(dsn) as conn:
         stored = {str(r[0]) for r in conn.execute("SELECT id FROM events")}
-        n_events_rows = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
-        n_reading_rows = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
-        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]  # type: ignore[index]
+        n_events_rows = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]  # count(*) always returns one row
+        n_reading_rows = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]  # count(*) always returns one row
+        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]  # type: ignore[index]  # count(*) always returns one row
     lost = len(set(ids) - stored) + max(0, n_readings - n_reading_rows)
     duplicated = (n_events_rows - len(stored)) + max(0, n_reading_rows - n_readings)
     return {
@@ -192,8 +195,7 @@ def run_workers(
     }
 
 
-async def _copy_baseline(dsn: str, event_packs: list[bytes], senml: list[bytes]) -> dict[str, int]:
-    from hub.ingest.pipeline import adapt_message
+async def _copy_baseline(dsn: str, event_packs: list[bytes], senml: list[bytes]) -> dict[str, Any]:
 
     now = datetime.now(UTC)
     events = [e for p in event_packs for e in adapt_message(EVENTS_TOPIC, p, now).events]
@@ -207,8 +209,10 @@ async def _copy_baseline(dsn: str, event_packs: list[bytes], senml: list[bytes])
             (sensors,),
         )
         await conn.execute("INSERT INTO metrics (name, unit) VALUES ('temp', 'Cel')")
-        skey = dict(await (await conn.execute("SELECT id, key FROM sensors")).fetchall())
-        mkey = dict(await (await conn.execute("SELECT name, key FROM metrics")).fetchall())
+        srows = await (await conn.execute("SELECT id, key FROM sensors")).fetchall()
+        mrows = await (await conn.execute("SELECT name, key FROM metrics")).fetchall()
+        skey: dict[str, int] = dict(srows)
+        mkey: dict[str, int] = dict(mrows)
         rrows = [(r.time, skey[r.sensor], mkey[r.metric], r.value, r.quality) for r in readings]
         t0 = time.monotonic()
         for i in range(0, len(rows), 20_000):
@@ -220,12 +224,13 @@ async def _copy_baseline(dsn: str, event_packs: list[bytes], senml: list[bytes])
                 await READINGS.copy(conn, rrows[i : i + 50_000])
         t2 = time.monotonic()
     return {
+        "copied": (len(rows), len(rrows)),
         "copy_events_per_s": round(len(rows) / (t1 - t0)),
         "copy_readings_per_s": round(len(rrows) / (t2 - t1)),
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=100_000)
     ap.add_argument("--readings", type=int, default=500_000)
@@ -235,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--batch-max-bytes", type=int, help="ingest.batch_max_bytes (default: the config's)"
     )
+    ap.add_argument("--timeout", type=float, default=600, help="per phase; exceeded = invalid")
     args = ap.parse_args(argv)
     ingest = {} if args.batch_max_bytes is None else {"batch_max_bytes": args.batch_max_bytes}
 
@@ -252,9 +258,12 @@ def main(argv: list[str] | None = None) -> None:
         tmp = Path(tmpdir)
         with EmbeddedPostgres(tmp / "pg") as pg:
             for n in (int(x) for x in args.workers.split(",")):
-                out[f"workers_{n}"] = run_workers(
-                    n, pg, tmp, event_packs, ids, senml, args.readings, ingest
-                )
+                try:
+                    out[f"workers_{n}"] = run_workers(
+                        n, pg, tmp, event_packs, ids, senml, args.readings, ingest, args.timeout
+                    )
+                except TimeoutError as exc:
+                    return finish("ingest", out, [f"{n} workers: timeout: {exc}"])
             base = pg.create_database("bench_ingest_copy")
             migrate.upgrade(base)
             out.update(asyncio.run(_copy_baseline(base, event_packs, senml)))
@@ -272,8 +281,13 @@ def main(argv: list[str] | None = None) -> None:
         and out["lost"] == 0
         and out["duplicated"] == 0
     )
-    print(json.dumps(out), flush=True)
+    problems = [f"{k}: {r['lost']} lost, {r['duplicated']} duplicated, {r['dead_letters']} "
+                "dead letters" for k, r in out.items() if k.startswith("workers_")
+                and (r["lost"] or r["duplicated"] or r["dead_letters"])]
+    if out.pop("copied") != (args.events, args.readings):
+        problems.append("the COPY baseline did not store every event and reading")
+    return finish("ingest", out, problems)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import subprocess
 import sys
@@ -32,21 +31,32 @@ import tempfile
 import time
 from pathlib import Path
 
+import gi
 import psutil
 import yaml
 
+from bench.report import finish
 from core.net import free_port
 from devkit.embedded.process import spawn, stop, tail
 from streams.auth.tokens import issue_play_token
+from streams.webrtc.client import WhepClient
+from streams.webrtc.ice import configure_ice_hosts
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402 - after require_version
 
 SECRET = "bench-secret-0123456789abcdef012345"
+
+
+class InvalidRun(Exception):
+    """The run cannot be measured (a dead camera, a starved stream): no figures."""
 
 
 def wait_log(proc: subprocess.Popen[bytes], log: Path, text: str, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while text not in (log.read_text() if log.exists() else ""):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{log.name}: no {text!r}:\n{tail(log)}")
+            raise InvalidRun(f"{log.name}: no {text!r}:\n{tail(log)}")
         time.sleep(0.05)
 
 
@@ -75,14 +85,9 @@ def readers(urls: list[str], log: Path) -> subprocess.Popen[bytes]:
     return spawn(argv, log)
 
 
-def delivered_fps(urls: list[str], seconds: float = 3.0) -> float:
-    """Lowest rate of access units an extra reader receives per URL (no decoding): proof that
+def delivered_fps(urls: list[str], seconds: float = 3.0) -> dict[str, float]:
+    """Rate of access units an extra reader receives on each URL (no decoding): proof that
     the relay under measurement really serves, since a relay that serves nothing is cheap."""
-    import gi
-
-    gi.require_version("Gst", "1.0")
-    from gi.repository import Gst
-
     Gst.init(None)
     counts = dict.fromkeys(urls, 0)
     pipes = []
@@ -103,16 +108,20 @@ def delivered_fps(urls: list[str], seconds: float = 3.0) -> float:
     time.sleep(seconds)
     for pipe in pipes:
         pipe.set_state(Gst.State.NULL)
-    return min((counts[u] - start[u]) / seconds for u in urls)
+    return {u: (counts[u] - start[u]) / seconds for u in urls}
+
+
+def require_fps(what: str, urls: dict[str, str], least: float) -> float:
+    """The lowest frame rate over ``urls`` (name -> URL); every one must reach ``least``."""
+    fps = delivered_fps(list(urls.values()))
+    slow = {n: round(fps[u], 1) for n, u in urls.items() if fps[u] < least}
+    if slow:
+        raise InvalidRun(f"{what}: {len(slow)} of {len(urls)} below {least} fps: {slow}")
+    return min(fps.values())
 
 
 def first_frame_s(url: str) -> float:
     """Seconds from starting an RTSP reader to its first decoded frame."""
-    import gi
-
-    gi.require_version("Gst", "1.0")
-    from gi.repository import Gst
-
     Gst.init(None)
     t0 = time.monotonic()
     pipe = Gst.parse_launch(
@@ -120,14 +129,19 @@ def first_frame_s(url: str) -> float:
         "! fakesink name=out sync=false signal-handoffs=true"
     )
     got: list[float] = []
-    pipe.get_by_name("out").connect("handoff", lambda *_: got or got.append(time.monotonic()))
+
+    def first(*_: object) -> None:
+        if not got:
+            got.append(time.monotonic())
+
+    pipe.get_by_name("out").connect("handoff", first)
     pipe.set_state(Gst.State.PLAYING)
     deadline = t0 + 15
     while not got and time.monotonic() < deadline:
         time.sleep(0.005)
     pipe.set_state(Gst.State.NULL)
     if not got:
-        raise RuntimeError(f"no frame from {url}")
+        raise InvalidRun(f"no frame from {url.split('?')[0]}")
     return got[0] - t0
 
 
@@ -175,9 +189,6 @@ def token(camera: str) -> str:
 async def webrtc_cpu(
     pid: int, http: int, camera: str, counts: list[int], window: float
 ) -> dict[str, float]:
-    from streams.webrtc.client import WhepClient
-    from streams.webrtc.ice import configure_ice_hosts
-
     configure_ice_hosts(["127.0.0.1"])
     loop = asyncio.get_running_loop()
     idle = (await loop.run_in_executor(None, cpu_of, [pid], window))[0]
@@ -192,48 +203,68 @@ async def webrtc_cpu(
         frames = [c.frames for c in clients]
         await asyncio.gather(*(c.stop() for c in clients))
         if min(frames) < 10:
-            raise RuntimeError(f"WebRTC viewers got too few frames: {frames}")
+            raise InvalidRun(f"WebRTC viewers got too few frames: {frames}")
         out[str(n)] = round(max(busy - idle, 0.0) / n, 4)
     return out
 
 
-def main() -> None:
+def start_cameras(tmp: Path, names: list[str], procs: list[subprocess.Popen[bytes]]) -> str:
+    """Synthetic 720p25 cameras (loop mode) for ``names`` and 'cold'; their rtsp:// base."""
+    cam_port = free_port()
+    cams = spawn(
+        [
+            sys.executable,
+            "-m",
+            "devkit.synthetic",
+            "--port",
+            str(cam_port),
+            "--cameras",
+            ",".join([*names, "small", "cold"]),
+            "--width",
+            "1280",
+            "--height",
+            "720",
+            "--fps",
+            "25",
+            "--gop",
+            "25",
+            "--bitrate",
+            "2000",
+            "--mode",
+            "loop",
+        ],
+        tmp / "cams.log",
+    )
+    procs.append(cams)
+    wait_log(cams, tmp / "cams.log", "ready", 300)
+    return f"rtsp://127.0.0.1:{cam_port}"
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--streams", type=int, default=16)
     p.add_argument("--window", type=float, default=8.0, help="seconds per CPU measurement")
-    a = p.parse_args()
+    p.add_argument(
+        "--upstream",
+        help="rtsp://host:port of cameras c00.. (and 'cold') already served (default: start "
+        "synthetic 720p25 cameras)",
+    )
+    a = p.parse_args(argv)
+    try:
+        return finish("relay", measure(a))
+    except InvalidRun as exc:
+        return finish("relay", {"streams": a.streams}, [str(exc)])
+
+
+def measure(a: argparse.Namespace) -> dict[str, object]:
     names = [f"c{i:02d}" for i in range(a.streams)]
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as d:
         tmp = Path(d)
         try:
-            cam_port = free_port()
-            cams = spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "devkit.synthetic",
-                    "--port",
-                    str(cam_port),
-                    "--cameras",
-                    ",".join([*names, "small", "cold"]),
-                    "--width",
-                    "1280",
-                    "--height",
-                    "720",
-                    "--fps",
-                    "25",
-                    "--gop",
-                    "25",
-                    "--bitrate",
-                    "2000",
-                    "--mode",
-                    "loop",
-                ],
-                tmp / "cams.log",
-            )
-            procs.append(cams)
-            wait_log(cams, tmp / "cams.log", "ready", 300)
+            upstream = a.upstream or start_cameras(tmp, names, procs)
+            # Every camera must deliver before anything is measured (a dead one is cheap).
+            require_fps("cameras", {n: f"{upstream}/{n}" for n in [*names, "cold"]}, 20)
             small_port = free_port()
             small = spawn(
                 [
@@ -261,7 +292,6 @@ def main() -> None:
             )
             procs.append(small)
             wait_log(small, tmp / "small.log", "ready", 120)
-            upstream = f"rtsp://127.0.0.1:{cam_port}"
 
             # Baseline: bare GStreamer passthrough relay, one reader per stream.
             base_port = free_port()
@@ -292,28 +322,29 @@ def main() -> None:
             rd = readers(
                 [f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names], tmp / "rd1.log"
             )
-            time.sleep(4)
+            # Every stream of both relays delivers the camera's rate before CPU is measured.
+            base_fps = require_fps(
+                "baseline relay", {n: f"rtsp://127.0.0.1:{base_port}/{n}" for n in names}, 20
+            )
+            relay_fps = require_fps(
+                "cityhub relay",
+                {n: f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names},
+                20,
+            )
             # Both measured over the same windows (the machine's load drifts between
             # windows, not within one); the median window ratio is reported.
             windows = [cpu_of([base.pid, relay.pid], a.window) for _ in range(3)]
             baseline_cores = statistics.median(w[0] for w in windows)
             relay_cores = statistics.median(w[1] for w in windows)
             ratio = statistics.median(w[1] / w[0] for w in windows if w[0] > 0)
-            base_fps = delivered_fps([f"rtsp://127.0.0.1:{base_port}/{n}" for n in names[:4]])
-            relay_fps = delivered_fps(
-                [f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names[:4]]
-            )
             stop(rd0)
             stop(base)
-            if min(relay_fps, base_fps) < 20:  # 25 fps cameras
-                raise RuntimeError(f"readers starved: relay {relay_fps} fps, base {base_fps} fps")
             warm = [
-                first_frame_s(f"rtsp://127.0.0.1:{rtsp}/{names[i]}?token={token(names[i])}")
-                for i in range(5)
+                first_frame_s(f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}") for n in names[:5]
             ]
             cold = first_frame_s(f"rtsp://127.0.0.1:{rtsp}/cold?token={token('cold')}")
             stop(rd)
-            direct = [first_frame_s(f"{upstream}/{names[i]}") for i in range(3)]
+            direct = [first_frame_s(f"{upstream}/{n}") for n in names[:3]]
             # WebRTC: the camera is held live by one RTSP reader, so only viewers change.
             rd = readers([f"rtsp://127.0.0.1:{rtsp}/small?token={token('small')}"], tmp / "rd2.log")
             time.sleep(3)
@@ -324,27 +355,23 @@ def main() -> None:
                 stop(proc)
     base_ps = baseline_cores / a.streams
     relay_ps = relay_cores / a.streams
-    print(
-        json.dumps(
-            {
-                "streams": a.streams,
-                "resolution": "1280x720@25, 2 Mb/s, 1 s GOP (loop-mode synthetic)",
-                "cpu_per_stream": round(relay_ps, 4),
-                "baseline_cpu_per_stream": round(base_ps, 4),
-                "cpu_ratio": round(ratio, 3),
-                "cpu_ratio_windows": [round(w[1] / w[0], 3) for w in windows if w[0] > 0],
-                "reader_fps_min": {"relay": round(relay_fps, 1), "baseline": round(base_fps, 1)},
-                "ttff_warm_s": round(statistics.median(warm), 3),
-                "ttff_cold_s": round(cold, 3),
-                "ttff_direct_camera_s": round(statistics.median(direct), 3),
-                "webrtc_cpu_per_viewer": per_viewer,
-                "webrtc_camera": "640x360@25 (aiortc viewers decode in the bench process)",
-                "cpu_unit": "cores (1.0 = one core), relay process only",
-                "machine_cores": psutil.cpu_count(),
-            }
-        )
-    )
+    return {
+        "streams": a.streams,
+        "resolution": "1280x720@25, 2 Mb/s, 1 s GOP (loop-mode synthetic)",
+        "cpu_per_stream": round(relay_ps, 4),
+        "baseline_cpu_per_stream": round(base_ps, 4),
+        "cpu_ratio": round(ratio, 3),
+        "cpu_ratio_windows": [round(w[1] / w[0], 3) for w in windows if w[0] > 0],
+        "reader_fps_min": {"relay": round(relay_fps, 1), "baseline": round(base_fps, 1)},
+        "ttff_warm_s": round(statistics.median(warm), 3),
+        "ttff_cold_s": round(cold, 3),
+        "ttff_direct_camera_s": round(statistics.median(direct), 3),
+        "webrtc_cpu_per_viewer": per_viewer,
+        "webrtc_camera": "640x360@25 (aiortc viewers decode in the bench process)",
+        "cpu_unit": "cores (1.0 = one core), relay process only",
+        "machine_cores": psutil.cpu_count(),
+    }
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

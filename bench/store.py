@@ -28,7 +28,9 @@ import psycopg
 from uuid6 import uuid7
 
 from adapters.model import Event, Reading, Severity
+from bench.report import finish
 from core.model import Location, SourceSystem
+from devkit.embedded import EmbeddedPostgres
 from hub.store import migrate
 from hub.store.filters import CountQuery, EventQuery, SeriesQuery
 from hub.store.maintain import ensure_partitions, rebuild_rollups, refresh_aggregates
@@ -117,7 +119,10 @@ async def _raw_copy(
         await table.copy(conn, rows)
 
 
-async def _load(conn: psycopg.AsyncConnection[Any], data: Dataset, batch: int) -> dict[str, float]:
+async def _load(
+    conn: psycopg.AsyncConnection[Any], data: Dataset, batch: int
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Rows/s of each path, and the rows each path stored."""
     writer = BatchWriter(StoreConfig(max_backlog_days=DAYS + 1))
     t: dict[str, float] = {"store_ev": 0, "raw_ev": 0, "store_rd": 0, "raw_rd": 0}
     n: dict[str, int] = {"store_ev": 0, "raw_ev": 0, "store_rd": 0, "raw_rd": 0}
@@ -147,11 +152,12 @@ async def _load(conn: psycopg.AsyncConnection[Any], data: Dataset, batch: int) -
             rows = [
                 (r.time, sensors[r.sensor], metrics[r.metric], r.value, r.quality) for r in readings
             ]
+            unique = list({(r[1], r[2], r[0]): r for r in rows}.values())
             t0 = time.perf_counter()
-            await _raw_copy(conn, READINGS, list({(r[1], r[2], r[0]): r for r in rows}.values()))
+            await _raw_copy(conn, READINGS, unique)
             t["raw_rd"] += time.perf_counter() - t0
-            n["raw_rd"] += len(rows)
-    return {k: n[k] / t[k] if t[k] else 0.0 for k in t}
+            n["raw_rd"] += len(unique)
+    return {k: n[k] / t[k] if t[k] else 0.0 for k in t}, n
 
 
 async def _p95(fn: Any, runs: int) -> float:
@@ -236,8 +242,12 @@ async def bench(dsn: str, n_events: int, n_readings: int, batch: int, runs: int)
         assert info is not None
         await ensure_partitions(conn, data.start - timedelta(days=1), end + timedelta(days=1))
         t0 = time.perf_counter()
-        rates = await _load(conn, data, batch)
+        rates, loaded = await _load(conn, data, batch)
         load_s = time.perf_counter() - t0
+        stored = {}
+        for table in ("events", "readings"):
+            row = await (await conn.execute(f"SELECT count(*) FROM {table}")).fetchone()
+            stored[table] = int(row[0]) if row else 0
         t0 = time.perf_counter()
         if info[2]:
             await refresh_aggregates(conn, data.start - timedelta(days=1), end)
@@ -257,6 +267,11 @@ async def bench(dsn: str, n_events: int, n_readings: int, batch: int, runs: int)
     return {
         "n_events": n_events,
         "n_readings": n_readings,
+        "stored": stored,
+        "expected": {
+            "events": n_events,
+            "readings": loaded["store_rd"] + loaded["raw_rd"],
+        },
         "batch": batch,
         "timescaledb": bool(info[0]),
         "compression": bool(info[1]),
@@ -275,7 +290,7 @@ async def bench(dsn: str, n_events: int, n_readings: int, batch: int, runs: int)
     }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.store", description=__doc__.splitlines()[0])
     p.add_argument("--events", type=int, default=10_000_000, help="events in the dataset")
     p.add_argument("--readings", type=int, default=None, help="readings (default: events / 5)")
@@ -293,21 +308,25 @@ def main(argv: list[str] | None = None) -> None:
             p.error("--queries-only needs --dsn")
         json.dump(asyncio.run(queries_only(args.dsn, args.events, args.runs)), sys.stdout)
         sys.stdout.write("\n")
-        return
+        return 0
     n_readings = args.events // 5 if args.readings is None else args.readings
     if args.dsn:
         result = asyncio.run(bench(args.dsn, args.events, n_readings, args.batch, args.runs))
     else:
-        from devkit.embedded import EmbeddedPostgres
-
         with (
             tempfile.TemporaryDirectory(prefix="bench-store-") as tmp,
             EmbeddedPostgres(Path(tmp) / "pg") as pg,
         ):
             result = asyncio.run(bench(pg.dsn, args.events, n_readings, args.batch, args.runs))
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
+    problems = [
+        f"{table}: {result['stored'][table]} rows stored, {n} expected"
+        for table, n in result["expected"].items()
+        if result["stored"][table] != n
+    ]
+    if not result["copy_events_per_s"] or not result["copy_readings_per_s"]:
+        problems.append("no baseline: fewer than two batches of events or readings (--batch)")
+    return finish("store", result, problems)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -54,10 +54,6 @@ def readings_topic(department: str, site: str) -> str:
     return f"{ROOT}/{department}/{site}/sensor/readings"
 
 
-def native_topic(department: str, site: str, system: SourceSystem | str, fmt: str) -> str:
-    return f"{ROOT}/{department}/{site}/{SourceSystem(system).value}/native/{fmt}"
-
-
 def media_topic(department: str, site: str, sha256: str) -> str:
     return f"{ROOT}/{department}/{site}/edge/media/{sha256}"
 

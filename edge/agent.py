@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -18,19 +19,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import uvicorn
 
 from adapters.model import Event, Reading, Severity
 from core.model import SourceSystem
+from core.net import free_port
+from core.topics import events_topic, media_topic, readings_topic
 from edge.analytics import CameraAnalytics
 from edge.clips import ClipCutter
 from edge.config import ConfigError, EdgeCameraConfig, EdgeConfig, parse_push
 from edge.evidence import SnapshotStore, detection_event, snapshot_ref
+from edge.frames import FrameDecoder, camera_stream
 from edge.health import health_report
+from edge.listener import build_app
 from edge.outbox import Message, Outbox
 from edge.publisher import Publisher
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
+
+
+class _ListenerServer(uvicorn.Server):
+    """The push listener's server: signals stay with the agent, which stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
 
 
 @dataclass
@@ -54,7 +69,6 @@ class EdgeAgent:
         self.outbox = Outbox(self.state_dir / "outbox.sqlite3", config.outbox)
         port = config.listener.port
         if config.listener.enabled and port == 0:
-            from core.net import free_port
 
             port = free_port(config.listener.host)
         self.listener_port = port
@@ -73,7 +87,6 @@ class EdgeAgent:
     ) -> None:
         """Commit events (evidence), the media they reference ((sha256, bytes): evidence,
         ahead of the events) and readings (telemetry) to the outbox. Thread-safe."""
-        from core.topics import events_topic, media_topic, readings_topic
 
         dept, site = self.config.site.department, self.config.site.id
         msgs = []
@@ -106,6 +119,7 @@ class EdgeAgent:
             return
         quality = cam.analytics.snapshot_quality if cam.analytics else 85
         snap, jpeg = snapshot_ref(self.snapshots, frame, quality)
+        assert snap.sha256 is not None  # a saved snapshot is content-addressed
         events = [detection_event(self.config, cam, d, snap) for d in detections]
         self.submit(events, media=[(snap.sha256, jpeg)])
         evidence = [str(e.id) for e in events if "clip_request" in e.attributes]
@@ -132,7 +146,6 @@ class EdgeAgent:
     # -- cameras ---------------------------------------------------------------
 
     def _start_cameras(self) -> None:
-        from edge.frames import FrameDecoder, camera_stream
 
         for cam in self.config.cameras:
             if cam.analytics is None:
@@ -299,11 +312,7 @@ class EdgeAgent:
             await self.uplink.stop()
             self.outbox.close()
 
-    def _listener(self) -> Any:
-        import uvicorn
-
-        from edge.listener import build_app
-
+    def _listener(self) -> uvicorn.Server:
         app = build_app(self.config, self.submit, self.snapshots, self.health, self.clips.dir)
         cfg = uvicorn.Config(
             app,
@@ -313,6 +322,4 @@ class EdgeAgent:
             access_log=False,
             lifespan="off",
         )
-        server = uvicorn.Server(cfg)
-        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign] # ours rule
-        return server
+        return _ListenerServer(cfg)

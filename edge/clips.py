@@ -22,6 +22,7 @@ from typing import Any
 from adapters.model import Event, MediaRef
 from core.model import SourceSystem
 from edge.config import EdgeCameraConfig, EdgeConfig
+from streams.recorder.clips import ClipError, record_clip
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ class ClipCutter:
         asyncio.ensure_future(self._cut(cam, stream))
 
     async def _cut(self, cam: EdgeCameraConfig, stream: Any) -> None:
-        from streams.recorder.clips import ClipError, record_clip
-
         assert cam.analytics is not None
         spec = cam.analytics.clip
         try:

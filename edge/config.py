@@ -131,8 +131,8 @@ class AnalyticsConfig(Section):
 class EdgeCameraConfig(CameraConfig):
     """A hub camera plus what the edge box analyses on it; site/department default to the box's."""
 
-    site: Ident = Field("", description="Defaults to the box's site.")  # type: ignore[assignment]
-    department: Ident = Field("", description="Defaults to the box's department.")  # type: ignore[assignment]
+    site: Ident = Field("", description="Defaults to the box's site.")
+    department: Ident = Field("", description="Defaults to the box's department.")
     system: SourceSystem = Field(SourceSystem.edge, description="Source system of the camera.")
     analytics: AnalyticsConfig | None = Field(
         None, description="Analytics; unset: none on this camera."

@@ -21,8 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
 
 from adapters import registry
 from adapters.base import AdapterError, Origin
@@ -46,18 +49,33 @@ def dead_letter(directory: Path, fmt: str, payload: bytes, reasons: list[str]) -
     return stem
 
 
+class Rejected(HTTPException):
+    """An error answered as JSON ``{"detail": ...}``; the detail may be structured."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(status_code)
+        self.body = detail
+
+
+async def _error_json(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.body if isinstance(exc, Rejected) else exc.detail
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
 def build_app(
     config: EdgeConfig,
     submit: Submit,
     snapshots: SnapshotStore,
     health: Callable[[], dict[str, Any]],
     clips_dir: Path | None = None,
-) -> FastAPI:
-    app = FastAPI(title=f"cityhub edge {config.device}", docs_url=None, redoc_url=None)
+) -> Starlette:
+    """The listener's routes (Starlette only: an edge box carries no FastAPI)."""
     dead = Path(config.state_dir) / "dead-letter"
 
-    @app.post("/push/{fmt}")
-    async def push(fmt: str, request: Request, system: str | None = None) -> JSONResponse:
+    async def push(request: Request) -> JSONResponse:
+        fmt: str = request.path_params["fmt"]
+        system = request.query_params.get("system")
         if fmt not in config.adapters:
             raise HTTPException(404, f"adapter {fmt[:40]!r} is not enabled on this box")
         body = await _read_limited(request, config.listener.max_body_bytes)
@@ -77,7 +95,7 @@ def build_app(
         if reasons:
             dead_letter(dead, fmt, body, reasons)
         if not adapted.events and not adapted.readings and not adapted.heartbeats:
-            raise HTTPException(422, {"rejected": reasons[:20]})
+            raise Rejected(422, {"rejected": reasons[:20]})
         try:
             readings = [r.to_model() for r in [*adapted.readings, *beats]]  # SenML: tuples
             await asyncio.to_thread(submit, adapted.events, readings)  # fsync off the loop
@@ -92,27 +110,30 @@ def build_app(
             }
         )
 
-    @app.get("/snapshots/{name}")
-    async def snapshot(name: str) -> FileResponse:
-        sha = name.removesuffix(".jpg")
+    async def snapshot(request: Request) -> FileResponse:
+        sha = str(request.path_params["name"]).removesuffix(".jpg")
         path = snapshots.path(sha) if _SHA.match(sha) else None
         if path is None or not path.exists():
             raise HTTPException(404, "no such snapshot")
         return FileResponse(path, media_type="image/jpeg")
 
-    @app.get("/clips/{name}")
-    async def clip(name: str) -> FileResponse:
-        sha = name.removesuffix(".mp4")
+    async def clip(request: Request) -> FileResponse:
+        sha = str(request.path_params["name"]).removesuffix(".mp4")
         path = clips_dir / f"{sha}.mp4" if clips_dir is not None and _SHA.match(sha) else None
         if path is None or not path.exists():
             raise HTTPException(404, "no such clip")
         return FileResponse(path, media_type="video/mp4")
 
-    @app.get("/health")
-    async def get_health() -> dict[str, Any]:
-        return health()
+    async def get_health(request: Request) -> JSONResponse:
+        return JSONResponse(health())
 
-    return app
+    routes = [
+        Route("/push/{fmt}", push, methods=["POST"]),
+        Route("/snapshots/{name}", snapshot, methods=["GET"]),
+        Route("/clips/{name}", clip, methods=["GET"]),
+        Route("/health", get_health, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _error_json})
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

@@ -149,7 +149,7 @@ def _users(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("broker", help="broker identities: per-edge-box users and ACLs")
     bsub = p.add_subparsers(dest="broker_command", required=True)
     u = bsub.add_parser("users", help="write Mosquitto acl, passwd and per-user credentials")

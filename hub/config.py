@@ -10,6 +10,7 @@ shows a documented example.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,11 @@ class CityConfig(BaseSettings):
         depts = {d.id for d in self.departments}
         sites = {s.id for s in self.sites}
         problems: list[str] = []
-        for kind, items in (("cameras", self.cameras), ("sensors", self.sensors)):
+        entries: list[tuple[str, Sequence[CameraConfig | SensorConfig]]] = [
+            ("cameras", self.cameras),
+            ("sensors", self.sensors),
+        ]
+        for kind, items in entries:
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.id in seen:

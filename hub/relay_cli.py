@@ -15,7 +15,7 @@ from streams.server import serve
 log = logging.getLogger(__name__)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("relay", help="run the stream relay (RTSP re-serve, WHEP, snapshots, clips)")
     p.add_argument("--config", type=Path, help="city YAML (cameras + streams section)")
     p.add_argument("--http-port", type=int, help="override streams.http_port")

@@ -22,13 +22,3 @@ def ensure_glib_loop() -> GLib.MainLoop:
             _loop = GLib.MainLoop()
             threading.Thread(target=_loop.run, name="glib-main", daemon=True).start()
         return _loop
-
-
-def call_in_glib(fn, *args) -> None:  # type: ignore[no-untyped-def]
-    """Run ``fn(*args)`` on the GLib thread (for objects bound to the default context)."""
-
-    def once() -> bool:
-        fn(*args)
-        return False
-
-    GLib.idle_add(once)

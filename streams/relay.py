@@ -10,8 +10,10 @@ import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from core.config import CameraConfig
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
 from streams.config import StreamsConfig
 from streams.core.health import StreamEvent
@@ -36,15 +38,14 @@ class CameraSpec:
     always_on: bool = False
 
     @classmethod
-    def from_config(cls, cam: object) -> CameraSpec:
-        pw = getattr(cam, "password", None)
+    def from_config(cls, cam: CameraConfig) -> CameraSpec:
         return cls(
             id=cam.id,
             url=cam.url.get_secret_value(),
-            username=cam.username,  # type: ignore[attr-defined]
-            password=pw.get_secret_value() if pw else None,
+            username=cam.username,
+            password=cam.password.get_secret_value() if cam.password else None,
             always_on=cam.always_on,
-        )  # type: ignore[attr-defined]
+        )
 
 
 class Relay:
@@ -81,6 +82,10 @@ class Relay:
             return False
         return True
 
+    def _emit_threadsafe(self, loop: asyncio.AbstractEventLoop, event: StreamEvent) -> None:
+        """A stream's event from its GStreamer thread, handed to the event loop."""
+        loop.call_soon_threadsafe(self._emit, event)
+
     def _emit(self, event: StreamEvent) -> None:
         log.info(
             "camera %s %s%s", event.camera_id, event.kind, f": {event.error}" if event.error else ""
@@ -112,7 +117,7 @@ class Relay:
                 make,
                 self.settings,
                 spec.always_on,
-                on_event=lambda e: loop.call_soon_threadsafe(self._emit, e),
+                on_event=partial(self._emit_threadsafe, loop),
                 display_url=shown,
             )
             self.streams[spec.id] = stream

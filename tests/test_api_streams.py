@@ -134,6 +134,21 @@ def test_evidence_bundle_verifies_with_the_published_key(hub_api: HubApi) -> Non
     assert "evidence.export" in _actions(hub_api)
 
 
+def _wait_subscribed(hub: HubApi, count: int, timeout: float = 20) -> None:
+    """Until ``count`` live streams have subscribed: each audits its subscription (durably)
+    after taking its starting point, so events written after this are theirs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with hub.owner() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM audit_log WHERE action = 'events.live.subscribe'"
+            ).fetchone()
+        if row and row[0] >= count:
+            return
+        assert time.monotonic() < deadline, f"{row} of {count} live streams subscribed"
+        time.sleep(0.05)
+
+
 def _subscribe(hub: HubApi, dept: str, seconds: int, out: list[dict[str, Any]]) -> None:
     with hub.client.stream(
         "GET", "/api/v1/live/events", params={"seconds": seconds}, headers=hub.headers(dept)
@@ -163,7 +178,7 @@ def test_live_events_follow_grants_as_they_change(hub_api: HubApi) -> None:
     threads = [threading.Thread(target=_subscribe, args=(hub_api, d, 6, got[d])) for d in got]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    _wait_subscribed(hub_api, len(threads))
 
     def ev(dept: str, site: str, system: str) -> Event:
         return Event(
@@ -180,7 +195,12 @@ def test_live_events_follow_grants_as_they_change(hub_api: HubApi) -> None:
         ev("traffic", "traffic-s0", "traffic"),
     )
     _write(hub_api, [shared, private, own])
-    time.sleep(1.5)
+    delivered = {"traffic": {str(shared.id), str(own.id)}, "police": {str(shared.id),
+                                                                      str(private.id)}}
+    deadline = time.monotonic() + 20  # until the grant's events reached the grantee's stream
+    while not all(want <= {e["id"] for e in list(got[d])} for d, want in delivered.items()):
+        assert time.monotonic() < deadline, {d: len(got[d]) for d in got}
+        time.sleep(0.05)
     assert (
         c.post(f"/api/v1/grants/{gid}/revoke", headers=hub_api.headers("police")).status_code == 200
     )
@@ -233,7 +253,7 @@ def test_live_events_resume_after_a_dropped_connection(hub_api: HubApi) -> None:
     first: list[tuple[str, str]] = []
     reader = threading.Thread(target=lambda: first.extend(_frames(hub_api, "police", 3, {})))
     reader.start()
-    time.sleep(1.0)
+    _wait_subscribed(hub_api, 1)
     seen = ev()
     _write(hub_api, [seen])
     reader.join(30)

@@ -212,7 +212,7 @@ class MqttClient:
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._sock = sock
-        self._in_loop(lambda: self._loop.add_reader(sock, self._readable))  # type: ignore[union-attr]
+        self._in_loop(lambda: self._loop.add_reader(sock, self._readable))  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         if sock is None or self._loop is None:
@@ -220,18 +220,18 @@ class MqttClient:
 
         def drop() -> None:
             with contextlib.suppress(Exception):
-                self._loop.remove_reader(sock)  # type: ignore[union-attr]
-                self._loop.remove_writer(sock)  # type: ignore[union-attr]
+                self._loop.remove_reader(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
+                self._loop.remove_writer(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
         self._in_loop(drop)
 
     def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(lambda: self._loop.add_writer(sock, self._writable))  # type: ignore[union-attr]
+        self._in_loop(lambda: self._loop.add_writer(sock, self._writable))  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
     def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         def drop() -> None:
             with contextlib.suppress(Exception):
-                self._loop.remove_writer(sock)  # type: ignore[union-attr]
+                self._loop.remove_writer(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
 
         self._in_loop(drop)
 
@@ -282,8 +282,9 @@ class MqttClient:
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         handler = self.on_message
+        payload = msg.payload if isinstance(msg.payload, bytes) else bytes(msg.payload)
         message = Message(
-            msg.topic, msg.payload, msg.qos, msg.retain, msg.mid, bool(msg.dup), self.generation
+            msg.topic, payload, msg.qos, msg.retain, msg.mid, bool(msg.dup), self.generation
         )
         if handler is None:
             self.ack(message)
@@ -392,7 +393,7 @@ class MqttClient:
         """Subscribe (kept across reconnects); raise if the broker refuses it."""
         self._subs[topic] = qos
         rc, mid = self._paho.subscribe(topic, qos)
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise MqttError(f"subscribe {topic} failed: {paho.error_string(rc)}")
         fut: asyncio.Future[list[ReasonCode]] = asyncio.get_running_loop().create_future()
         self._sub_waits[mid] = fut

@@ -25,7 +25,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo", help="run the demo city (database, broker, cameras, hub, UI) until Ctrl-C"
     )

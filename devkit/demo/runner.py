@@ -13,8 +13,12 @@ import yaml
 
 from core.files import private_dir, write_private
 from core.net import free_port
+from devkit.demo.edge import start_edge  # an edge box analysing one synthetic camera
+from devkit.demo.ingest import start_ingest  # ingest worker + simulated traffic
+from devkit.demo.relay import start_relay  # media relay for the web UI's wall
 from devkit.demo.stack import Stack
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from hub.api.seed import seed
 from hub.config import CityConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -78,26 +82,16 @@ class DemoCity:
         for cam in self.config.cameras:
             self.urls[f"camera {cam.id}"] = f"rtsp://127.0.0.1:{cam_port}/{cam.id}"
 
-        from devkit.demo.relay import start_relay  # media relay for the web UI's wall (hub/ui)
-
         self.urls.update(start_relay(self.stack, self.state_dir))
         self._start_hub(pg.dsn)
         # Store upkeep every minute: partitions ahead, retention, rollups (hub.store.maintain).
         self.stack.cityhub("store-maintain", ["db", "--config", str(self.state_dir / "city.yaml"),
                                               "--dsn", pg.dsn, "maintain", "--every", "60"])
-        from devkit.demo.ingest import start_ingest  # ingest worker + simulated traffic
-
         self.urls.update(start_ingest(self.stack, self.state_dir, pg.dsn, broker.url))
-        from devkit.demo.edge import (
-            start_edge,  # an edge box analysing one of the synthetic cameras
-        )
-
         self.urls.update(start_edge(self.stack, self.state_dir, self.config, broker.url))
 
     def _start_hub(self, dsn: str) -> None:
         """The hub API on a free port, with demo logins per department (hub.api.seed)."""
-        from hub.api.seed import seed
-
         self.logins = seed(load_config(self.state_dir / "city.yaml", database={"url": dsn}),
                            demo_users=True)
         port = free_port()

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypedDict
 
 from core.programs import ServiceError
 
@@ -19,7 +20,13 @@ def _die_with_parent() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def as_user(user: str | None) -> dict[str, object]:
+class UserArgs(TypedDict, total=False):
+    user: str
+    group: str
+    extra_groups: list[str]
+
+
+def as_user(user: str | None) -> UserArgs:
     """Popen arguments that drop to ``user`` with its own group only (not root's)."""
     return {"user": user, "group": user, "extra_groups": []} if user else {}
 
@@ -35,7 +42,7 @@ def spawn(argv: Sequence[str], log: Path, user: str | None = None) -> subprocess
             stdout=out,
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
-            **as_user(user),  # type: ignore[arg-type]
+            **as_user(user),
         )
     finally:
         out.close()

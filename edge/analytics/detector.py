@@ -86,7 +86,7 @@ class CameraAnalytics:
         last = self._last_motion
         return last is None or (at - last).total_seconds() >= self.config.motion.cooldown_s
 
-    def _zones(self, track, at: datetime) -> list[Detection]:  # type: ignore[no-untyped-def]
+    def _zones(self, track, at: datetime) -> list[Detection]:
         out = []
         for zone in self.config.zones:
             if inside(list(zone.polygon), track.centroid):
@@ -111,10 +111,10 @@ class CameraAnalytics:
                 track.zones_raised.discard(zone.id)  # leaving and re-entering raises again
         return out
 
-    def _lines(self, track, at: datetime) -> list[Detection]:  # type: ignore[no-untyped-def]
+    def _lines(self, track, at: datetime) -> list[Detection]:
         out = []
         for line in self.config.lines:
-            a, b = tuple(line.a), tuple(line.b)
+            a, b = (line.a[0], line.a[1]), (line.b[0], line.b[1])
             now = side(a, b, track.centroid)
             if now == 0:
                 continue  # on the line: decided when it leaves

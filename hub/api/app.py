@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -153,17 +152,3 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
         app.include_router(ui.router)
     assert_access_declared(app)
     return app
-
-
-def routes_and_rules(app: FastAPI) -> list[tuple[str, str, Any]]:
-    """(method, path, access rule) of every API route: documentation and tests."""
-    from fastapi.routing import APIRoute
-
-    from hub.auth.access import access_rule, iter_routes
-
-    out = []
-    for path, route in iter_routes(app):
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods):
-                out.append((method, path, access_rule(route)))
-    return out

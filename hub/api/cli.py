@@ -25,6 +25,7 @@ def _config(args: argparse.Namespace) -> CityConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # lazy: the API and its server load only to serve, keeping `cityhub --help` fast
     import uvicorn
 
     from hub.api.app import create_app
@@ -47,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _owner(cfg: CityConfig) -> psycopg.Connection:  # type: ignore[type-arg]
+def _owner(cfg: CityConfig) -> psycopg.Connection:
     assert cfg.database.url is not None
     return psycopg.connect(cfg.database.url.get_secret_value(), autocommit=True)
 
@@ -76,14 +77,14 @@ def _add_user(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from hub.api.seed import seed
+    from hub.api.seed import seed  # lazy: keeps `cityhub --help` fast
 
     for name, password, dept, roles in seed(_config(args), demo_users=args.demo_users):
         print(f"  {name:<22} {password}  ({dept}: {', '.join(roles)})")
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("hub", help="run the hub API; add departments and users")
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--dsn", help="database URL as the tables' owner (overrides the configuration)")

@@ -35,7 +35,7 @@ def api_dsn(config: CityConfig, replica: bool = False) -> str:
     info.pop("password", None)
     if config.access.api_role_password is not None:
         info["password"] = config.access.api_role_password.get_secret_value()
-    return psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+    return psycopg.conninfo.make_conninfo("", **info)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from hub.audit import chain, roots, signing
 from hub.config import load_config
 
 
-def _conn(args: argparse.Namespace) -> psycopg.Connection:  # type: ignore[type-arg]
+def _conn(args: argparse.Namespace) -> psycopg.Connection:
     dsn = args.dsn
     if not dsn:
         cfg = load_config(args.config)
@@ -68,7 +68,7 @@ def _export_root(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit", help="verify the hash-chained audit log; export daily roots")
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--dsn", help="database URL (overrides the configuration)")

@@ -128,7 +128,7 @@ class Anonymous:
 
 
 def _runtime(request: HTTPConnection) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 def authenticate(
@@ -199,7 +199,7 @@ def require(*roles: Role, hold_db: bool = True) -> Any:
             if hold_db:
                 yield caller
                 return
-        caller.db = None  # type: ignore[assignment]
+        caller.db = None  # type: ignore[assignment]  # the connection goes back to the pool; the caller must not use it after
         yield caller
 
     setattr(dependency, ACCESS_MARK, ("roles", tuple(roles)))
@@ -243,7 +243,7 @@ def public(reason: str, db: bool = True) -> Any:
     def dependency(connection: HTTPConnection) -> Iterator[Anonymous]:  # HTTP or WebSocket
         runtime = _runtime(connection)
         if not db:
-            yield Anonymous(runtime, None)  # type: ignore[arg-type]
+            yield Anonymous(runtime, None)  # type: ignore[arg-type]  # anonymous callers carry no connection
             return
         with runtime.pool.connection() as conn:
             yield Anonymous(runtime, conn)

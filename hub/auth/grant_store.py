@@ -37,7 +37,7 @@ def to_grant(row: dict[str, Any]) -> Grant:
 def visibility(conn: psycopg.Connection[Any], department: str) -> Visibility:
     """What ``department`` may see at this instant (read fresh for every request)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        now = cur.execute("SELECT clock_timestamp() AS now").fetchone()["now"]  # type: ignore[index]
+        now = cur.execute("SELECT clock_timestamp() AS now").fetchone()["now"]  # type: ignore[index]  # SELECT of a function always returns one row
         rows = cur.execute(
             f"SELECT {COLUMNS} FROM access_grants WHERE grantee_department = %s"
             " AND revoked_at IS NULL AND expires_at > %s",

@@ -24,6 +24,9 @@ from typing import Any, Literal
 
 from psycopg import sql
 
+from hub.store.visibility import Scope
+from hub.store.visibility import Visibility as StoreVisibility
+
 Resource = Literal["video", "events", "readings"]
 RESOURCES: tuple[Resource, ...] = ("video", "events", "readings")
 
@@ -168,9 +171,6 @@ class Visibility:
 
 def to_store(vis: Visibility, resource: str) -> Any:
     """The store's visibility (``hub.store.visibility``) for ``events`` or ``readings``."""
-    from hub.store.visibility import Scope
-    from hub.store.visibility import Visibility as StoreVisibility
-
     scopes = [Scope.of(departments=[vis.department])]
     for g in vis._for(resource):
         if resource == "events":

@@ -45,7 +45,7 @@ class Conflict(TransitionError):
 def _now(conn: psycopg.Connection[Any]) -> datetime:
     row = conn.execute("SELECT clock_timestamp()").fetchone()
     assert row is not None
-    return row[0]  # type: ignore[no-any-return]
+    return row[0]
 
 
 def get(

@@ -28,6 +28,7 @@ def _targets(args: argparse.Namespace, cfg: CityConfig) -> tuple[str, str]:
 
 def run_worker(cfg: CityConfig, index: int, dsn: str, broker: str) -> None:
     """Run one worker in this process until SIGTERM/SIGINT."""
+    # lazy: the worker loads only to run, keeping `cityhub --help` fast
     from prometheus_client import start_http_server
 
     from hub.ingest.worker import IngestWorker
@@ -97,7 +98,7 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="run MQTT ingest workers (MQTT -> adapters -> store)")
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--dsn", help="database URL (overrides database.url)")

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import logging
+from dataclasses import asdict
+
+import psycopg
 
 from hub.config import load_config
 from hub.store import migrate
+from hub.store.maintain import maintain
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -28,15 +35,6 @@ def _current(args: argparse.Namespace) -> int:
 
 
 def _maintain(args: argparse.Namespace) -> int:
-    import asyncio
-    import json
-    import logging
-    from dataclasses import asdict
-
-    import psycopg
-
-    from hub.store.maintain import maintain
-
     store_cfg = load_config(args.config).store
     log = logging.getLogger("cityhub.store")
 
@@ -56,7 +54,7 @@ def _maintain(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="database schema: upgrade, current revision, maintain")
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--dsn", help="database URL (overrides the configuration)")

@@ -53,7 +53,7 @@ async def ensure_partitions(
         cur = await conn.execute(
             "SELECT store_ensure_partitions(%s::regclass, %s, %s)", (table, start, end)
         )
-        made += int((await cur.fetchone())[0])  # type: ignore[index]
+        made += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
     return made
 
 
@@ -81,7 +81,7 @@ async def maintain(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) -> Main
     timescale, caggs = await _info(conn)
     report = MaintenanceReport(timescaledb=timescale)
     async with conn.transaction():
-        now = (await (await conn.execute("SELECT now()")).fetchone())[0]  # type: ignore[index]
+        now = (await (await conn.execute("SELECT now()")).fetchone())[0]  # type: ignore[index]  # an aggregate/function SELECT always returns one row
         if not timescale:
             for table, keep in (
                 ("events", cfg.events_retention_days),
@@ -92,12 +92,12 @@ async def maintain(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) -> Main
                     "%s + make_interval(days => %s))",
                     (table, now, min(cfg.max_backlog_days, keep), now, cfg.partitions_ahead_days),
                 )
-                report.partitions_created += int((await cur.fetchone())[0])  # type: ignore[index]
+                report.partitions_created += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
                 cur = await conn.execute(
                     "SELECT store_drop_partitions(%s::regclass, %s - make_interval(days => %s))",
                     (table, now, keep),
                 )
-                report.partitions_dropped += int((await cur.fetchone())[0])  # type: ignore[index]
+                report.partitions_dropped += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
         elif caggs:
             await _set_policies(conn, cfg)
         else:
@@ -110,7 +110,7 @@ async def maintain(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) -> Main
                     "make_interval(days => %s))",
                     (table, keep),
                 )
-                report.partitions_dropped += int((await cur.fetchone())[0])  # type: ignore[index]
+                report.partitions_dropped += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
         deletions = [
             ("dead_letters", "received_at", cfg.dead_letter_retention_days),
             ("wim_records", "occurred_at", cfg.wim_retention_days),
@@ -169,7 +169,7 @@ async def _timescale_jobs(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) 
             "older_than => make_interval(days => %s)) c",
             (table, cfg.compress_after_days),
         )
-        compressed += int((await cur.fetchone())[0])  # type: ignore[index]
+        compressed += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
     for table, days in (
         ("events", cfg.events_retention_days),
         ("readings", cfg.readings_retention_days),
@@ -180,7 +180,7 @@ async def _timescale_jobs(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) 
             "SELECT count(*) FROM drop_chunks(%s, older_than => make_interval(days => %s))",
             (table, days),
         )
-        dropped += int((await cur.fetchone())[0])  # type: ignore[index]
+        dropped += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
     return compressed, dropped
 
 

@@ -32,7 +32,7 @@ def sqlalchemy_url(dsn: str) -> str:
     if "port" in parts:
         parts["port"] = int(str(parts["port"]))
     query = {k: v for k, v in info.items() if k not in known}
-    url = URL.create("postgresql+psycopg", query=query, **parts)  # type: ignore[arg-type]
+    url = URL.create("postgresql+psycopg", query=query, **parts)  # type: ignore[arg-type]  # conninfo values are str; URL.create types each keyword
     return url.render_as_string(hide_password=False)
 
 

@@ -54,7 +54,7 @@ class PartitionCoverage:
                 "SELECT store_ensure_partitions(%s::regclass, %s, %s)",
                 (table, first, last + timedelta(microseconds=1)),
             )
-            made = int((await cur.fetchone())[0])  # type: ignore[index]
+            made = int((await cur.fetchone())[0])  # type: ignore[index]  # a function SELECT always returns one row
         known |= needed
         return made
 

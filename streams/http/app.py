@@ -20,7 +20,8 @@ from streams.auth.service import bearer_matches, derive_service_token
 from streams.auth.tokens import PlayTokenError
 from streams.core.stream import CameraStream
 from streams.fmp4.websocket import Fmp4Viewer
-from streams.recorder.clips import Clip, ClipError, record_clip
+from streams.http.clip_table import ClipTable
+from streams.recorder.clips import ClipError, record_clip
 from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
 from streams.relay import Relay
 from streams.webrtc.whep import WhepError
@@ -42,7 +43,7 @@ def _token(request: Request, token: str | None) -> str | None:
 
 def create_app(relay: Relay) -> FastAPI:
     app = FastAPI(title="cityhub relay", docs_url=None, redoc_url=None)
-    clips: dict[str, Clip] = {}
+    clips = ClipTable()
     registry = CollectorRegistry()
     registry.register(_HealthCollector(relay))
 
@@ -157,7 +158,7 @@ def create_app(relay: Relay) -> FastAPI:
             clip = await record_clip(stream, relay.clips_dir, body.pre_s, post)
         except ClipError as exc:
             raise HTTPException(503, str(exc)) from exc
-        clips[clip.id] = clip
+        clips.add(clip)
         return {**clip.describe(), "url": f"/clips/{camera_id}/{clip.id}.mp4"}
 
     @app.get("/clips/{camera_id}/{clip_id}.mp4")
@@ -230,7 +231,7 @@ class _HealthCollector:
     def __init__(self, relay: Relay) -> None:
         self.relay = relay
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self):
         specs = {
             "fps": ("cityhub_stream_fps", "Frames per second from the camera"),
             "bitrate_bps": ("cityhub_stream_bitrate_bps", "Bits per second from the camera"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import av
 import cv2
+import numpy as np
 
 from streams.core.media import AccessUnit
 
@@ -32,7 +33,7 @@ def jpeg_from_gop(gop: list[AccessUnit], quality: int = 85, max_width: int | Non
             pass
     if not frames:
         raise SnapshotError("the keyframe did not decode")
-    image = frames[0].to_ndarray(format="bgr24")
+    image: np.ndarray = frames[0].to_ndarray(format="bgr24")
     if max_width and image.shape[1] > max_width:
         height = int(image.shape[0] * max_width / image.shape[1])
         image = cv2.resize(image, (max_width, height), interpolation=cv2.INTER_AREA)

@@ -33,7 +33,7 @@ TokenCheck = Callable[[str, str | None], bool]  # camera_id, token -> allowed
 
 def token_from_request(query: str | None, authorization: str | None) -> str | None:
     """The play token of a request: ``?token=`` first, else the Basic password."""
-    token = (parse_qs(query or "").get("token") or [None])[0]
+    token = next(iter(parse_qs(query or "").get("token", [])), None)
     if token:  # some readers append the control path to the query: "token=T/stream=0"
         return token.split("/")[0]
     if authorization and authorization[:6].lower() == "basic ":

@@ -33,8 +33,5 @@ class ReusableRTSPServer(GstRtspServer.RTSPServer):
             gsock = Gio.Socket.new_from_fd(sock.detach())
         except OSError as exc:
             sock.close()
-            raise GObject.GError(f"cannot listen on {host}:{port}: {exc}") from exc  # type: ignore[attr-defined]
+            raise GObject.GError(f"cannot listen on {host}:{port}: {exc}") from exc
         return gsock
-
-    def bound_port(self) -> int:
-        return int(self.get_bound_port())

@@ -57,7 +57,7 @@ class WhepClient:
         track = await asyncio.wait_for(track_ready, 10)
         self._task = asyncio.create_task(self._read(track))
 
-    async def _read(self, track) -> None:  # type: ignore[no-untyped-def]
+    async def _read(self, track) -> None:
         try:
             while True:
                 frame = await track.recv()
@@ -72,7 +72,7 @@ class WhepClient:
     def picture(self) -> np.ndarray | None:
         """The latest decoded frame as an RGB array (converted on demand, not per frame)."""
         frame = self.last_frame
-        return None if frame is None else frame.to_ndarray(format="rgb24")  # type: ignore[attr-defined]
+        return None if frame is None else frame.to_ndarray(format="rgb24")  # type: ignore[attr-defined]  # recv() is typed Frame | Packet; a video track yields VideoFrame
 
     async def wait_frames(self, n: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout

@@ -30,7 +30,7 @@ class PassthroughVideoTrack(MediaStreamTrack):
         super().__init__()
         self.fanout = fanout
         self.queue: asyncio.Queue[AccessUnit] = asyncio.Queue(queue_max)
-        self._loop = asyncio.get_running_loop()
+        self._owner_loop = asyncio.get_running_loop()
         self._cid: int | None = None
         self._need_keyframe = True  # until the first keyframe, and after a drop
         self.sent = 0
@@ -50,7 +50,7 @@ class PassthroughVideoTrack(MediaStreamTrack):
 
     def _consume(self, au: AccessUnit) -> None:  # on a GStreamer thread
         if au.codec == "h264":
-            self._loop.call_soon_threadsafe(self._offer, au)
+            self._owner_loop.call_soon_threadsafe(self._offer, au)
 
     async def recv(self) -> av.Packet:
         if self.readyState != "live":
@@ -63,7 +63,7 @@ class PassthroughVideoTrack(MediaStreamTrack):
         packet.time_base = TIME_BASE
         self.sent += 1
         if self.first_sent_at is None:
-            self.first_sent_at = self._loop.time()
+            self.first_sent_at = self._owner_loop.time()
         return packet
 
     def stop(self) -> None:

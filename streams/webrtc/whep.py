@@ -39,7 +39,7 @@ def check_offer(offer_sdp: str) -> None:
     video = [m for m in parsed.media if m.kind == "video"]
     if not video:
         raise WhepError(400, "bad SDP offer: no video section")
-    if not video[0].dtls or not video[0].ice.usernameFragment:
+    if not video[0].dtls or not video[0].ice or not video[0].ice.usernameFragment:
         raise WhepError(400, "bad SDP offer: no ICE credentials or DTLS fingerprint")
     if not any(c.mimeType.lower() == "video/h264" for c in video[0].rtp.codecs):
         raise WhepError(415, "the offer does not accept H.264 (the relay does not re-encode)")

@@ -107,8 +107,8 @@ def _store_secret(
         caller.db,
         camera_id,
         raw,
-        username and username.get_secret_value(),
-        password and password.get_secret_value(),
+        username.get_secret_value() if username else None,
+        password.get_secret_value() if password else None,
     )
 
 

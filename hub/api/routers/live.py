@@ -115,13 +115,13 @@ async def _stream(
         "events.live.subscribe",
         target_type="events",
         seconds=seconds,
-        resumed_from=None if resume is None else since.isoformat(),
+        resumed_from=None if resume is None or since is None else since.isoformat(),
     )
     yield b": subscribed\n\n"
     if gap is not None:
         yield f'event: gap\ndata: {{"since": "{gap.isoformat()}"}}\n\n'.encode()
     try:
-        while since is not None and loop.time() < deadline:
+        while since is not None and floor is not None and loop.time() < deadline:
             generation = await hub.wait(generation, min(POLL_S, max(0.0, deadline - loop.time())))
             events, since = await asyncio.to_thread(_fetch, caller, since, set(sent), floor)
             for e in events:

@@ -31,7 +31,7 @@ PLAYBACK = {"clip", "fmp4"}
 
 class PlayIn(Strict):
     protocols: list[Protocol] = Field(
-        default_factory=lambda: ["webrtc", "rtsp"], min_length=1, max_length=5
+        default_factory=lambda: list[Protocol](["webrtc", "rtsp"]), min_length=1, max_length=5
     )
 
 

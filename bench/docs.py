@@ -1,0 +1,158 @@
+"""The READMEs' figures, generated from ``bench/results/*.json`` (never typed by hand).
+
+``python -m bench.docs`` rewrites every block between ``<!-- bench:figures:start -->`` and
+``<!-- bench:figures:end -->`` (or ``bench:relay``) in README.md, deploy/README.md and
+streams/README.md; ``--check`` exits non-zero when a README differs from what it would write.
+Each row names the benchmark run it comes from, the machine and the date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.report import RESULTS
+
+ROOT = Path(__file__).resolve().parents[1]
+#: README -> the tables it carries
+DOCS: dict[str, list[str]] = {
+    "README.md": ["figures"],
+    "deploy/README.md": ["figures"],
+    "streams/README.md": ["relay"],
+}
+
+Row = tuple[str, str, str]  # figure, value, baseline measured in the same run
+
+
+def _k(n: float) -> str:
+    return f"{n / 1000:.1f}k /s" if n >= 1000 else f"{n:.0f} /s"
+
+
+def _store(r: dict[str, Any]) -> list[Row]:
+    n = f"{r['n_events']:,} events, {r['n_readings']:,} readings"
+    return [
+        (f"events stored/s through the writer ({n})", _k(r["events_per_s"]),
+         f"raw COPY {_k(r['copy_events_per_s'])}"),
+        ("readings stored/s through the writer", _k(r["readings_per_s"]),
+         f"raw COPY {_k(r['copy_readings_per_s'])}"),
+        ("query p95: latest 100 at a site / per-minute 24 h / hourly 30 d / series",
+         " / ".join(f"{r[k]} ms" for k in ("q_latest_p95_ms", "q_minute_p95_ms",
+                                            "q_hourly_p95_ms", "q_series_p95_ms")), "–"),
+    ]
+
+
+def _ingest(r: dict[str, Any]) -> list[Row]:
+    return [
+        (f"MQTT → committed rows, events ({r['events']:,}, {r['events_per_message']} per message)",
+         _k(r["events_per_s"]), f"raw COPY {_k(r['copy_events_per_s'])}"),
+        (f"MQTT → committed rows, SenML readings ({r['readings']:,})",
+         f"{_k(r['readings_per_s'])} ({r['lost']} lost, {r['duplicated']} duplicated)",
+         f"raw COPY {_k(r['copy_readings_per_s'])}"),
+    ]
+
+
+def _relay(r: dict[str, Any]) -> list[Row]:
+    views = ", ".join(f"{v} ({n})" for n, v in r["webrtc_cpu_per_viewer"].items())
+    return [
+        (f"relay CPU per camera, {r['resolution']}, {r['streams']} cameras, one reader each",
+         f"{r['cpu_per_stream']} cores (×{r['cpu_ratio']})",
+         f"bare GStreamer passthrough {r['baseline_cpu_per_stream']} cores"),
+        ("extra relay CPU per WebRTC viewer (viewers)", f"{views} cores each", "–"),
+        ("time to first frame, new RTSP viewer", f"warm {r['ttff_warm_s']} s, cold "
+         f"{r['ttff_cold_s']} s", f"straight from the camera {r['ttff_direct_camera_s']} s"),
+    ]
+
+
+def _edge(r: dict[str, Any]) -> list[Row]:
+    return [
+        (f"outbox → MQTT QoS 1, {r['batch_max']} events per message",
+         f"live {_k(r['live_events_per_s'])}; drain {_k(r['drain_events_per_s'])} "
+         f"of {r['backlog_events']:,} (cap {_k(r['drain_rate_limit'])}); "
+         f"live p99 {r['live_latency_ms_p99']} ms while draining",
+         f"raw paho {_k(r['baseline_paho_qos1_events_per_s'])} at the same batching; "
+         f"{_k(r['baseline_paho_qos1_events_per_s_unbatched'])} one per message"),
+    ]
+
+
+def _api(r: dict[str, Any]) -> list[Row]:
+    return [
+        (f"GET /api/v1/events p50, own department ({r['events']:,} events)",
+         f"{r['api_own']['p50_ms']} ms (+{r['api_overhead_p50_ms']} ms)",
+         f"store query alone {r['store_query']['p50_ms']} ms"),
+        ("audit appends/s, 16 waiting callers (group commit)",
+         _k(r["audit_batched_16_threads_per_s"]),
+         f"one per transaction {_k(r['audit_appends_per_s'])}"),
+    ]
+
+
+def _ui_wall(r: dict[str, Any]) -> list[Row]:
+    return [
+        ("camera dropped on a wall tile → live WebRTC video (median)",
+         f"{r['ui_tile_drop_to_live']['median_ms']} ms (+{r['ui_overhead_median_ms']} ms)",
+         f"relay's WHEP client in a loaded page "
+         f"{r['baseline_relay_whep_first_frame']['median_ms']} ms"),
+        ("4-tile wall, page load → all live",
+         f"{r['wall_4_tiles_page_load_to_all_live']['median_ms']} ms", "–"),
+    ]
+
+
+ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "store": _store, "ingest": _ingest, "relay": _relay, "edge": _edge, "api": _api,
+    "ui_wall": _ui_wall,
+}
+TABLES = {"figures": list(ROWS), "relay": ["relay"]}
+
+
+def table(kind: str, results: Path = RESULTS) -> str:
+    lines = ["| benchmark | figure | value | baseline (same run) | measured |",
+             "|---|---|---|---|---|"]
+    for name in TABLES[kind]:
+        path = results / f"{name}.json"
+        if not path.exists():
+            lines.append(f"| bench.{name} | not measured yet (no bench/results/{name}.json) "
+                         "| – | – | – |")
+            continue
+        r = json.loads(path.read_text(encoding="utf-8"))
+        when = f"{r['measured_at'][:10]}, {r['machine']['cpus']} cores ({r['machine']['host']})"
+        for figure, value, base in ROWS[name](r):
+            lines.append(f"| bench.{name} | {figure} | {value} | {base} | {when} |")
+    return "\n".join(lines)
+
+
+def render(text: str, results: Path = RESULTS) -> str:
+    """``text`` with every bench block regenerated."""
+    def block(m: re.Match[str]) -> str:
+        kind = m.group(1)
+        return (f"<!-- bench:{kind}:start -->\n{table(kind, results)}\n"
+                f"<!-- bench:{kind}:end -->")
+
+    return re.sub(r"<!-- bench:(\w+):start -->.*?<!-- bench:\1:end -->", block, text,
+                  flags=re.S)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.docs", description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="only report READMEs that differ")
+    args = p.parse_args(argv)
+    stale = []
+    for doc in DOCS:
+        path = ROOT / doc
+        text = path.read_text(encoding="utf-8")
+        new = render(text)
+        if new != text:
+            stale.append(doc)
+            if not args.check:
+                path.write_text(new, encoding="utf-8")
+    if args.check and stale:
+        print("figures differ from bench/results in: " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
