@@ -14,9 +14,10 @@ from pathlib import Path
 
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
 from streams.config import StreamsConfig
-from streams.core.health import StreamEvent
+from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
 from streams.glib_loop import ensure_glib_loop
+from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
 from streams.sources import source_for
 from streams.webrtc.ice import configure_ice_hosts
@@ -34,6 +35,7 @@ class CameraSpec:
     username: str | None = None
     password: str | None = None
     always_on: bool = False
+    department: str = ""
 
     @classmethod
     def from_config(cls, cam: object) -> CameraSpec:
@@ -44,6 +46,7 @@ class CameraSpec:
             username=cam.username,  # type: ignore[attr-defined]
             password=pw.get_secret_value() if pw else None,
             always_on=cam.always_on,
+            department=getattr(cam, "department", "") or "",
         )  # type: ignore[attr-defined]
 
 
@@ -67,6 +70,13 @@ class Relay:
         self.fmp4_viewers: dict[str, int] = {}  # camera -> open fMP4 WebSockets
         self.rtsp: RtspReserve | None = None
         self.rtsp_port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.recording = RecordingService(
+            settings.recording,
+            clips_dir.parent / "recordings",
+            {c.id: c.department for c in self.specs.values()},
+            self._alarm,
+        )
 
     def authorize(self, camera_id: str, token: str | None, protocol: str) -> PlayGrant | None:
         """The grant for a play request; PlayTokenError if refused (None: tokens not required)."""
@@ -91,8 +101,16 @@ class Relay:
             self.events.get_nowait()
             self.events.put_nowait(event)
 
+    def _alarm(self, kind: str, message: str) -> None:
+        """A recording alarm (any thread) as an event for the hub to publish."""
+        camera = message.split(":", 1)[0] if kind != "disk_near_full" else ""
+        event = StreamEvent(camera, kind, StreamState.LIVE, message)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._emit, event)
+
     async def start(self) -> None:
         ensure_glib_loop()
+        self._loop = asyncio.get_running_loop()
         configure_ice_hosts(self.settings.ice_hosts)
         loop = asyncio.get_running_loop()
         for spec in self.specs.values():
@@ -126,6 +144,7 @@ class Relay:
         for stream in self.streams.values():
             self.rtsp.add(stream)
         self.rtsp_port = self.rtsp.start()
+        await self.recording.start(self.streams)
         log.info(
             "relay: %d cameras, RTSP on %s:%d",
             len(self.streams),
@@ -134,6 +153,7 @@ class Relay:
         )
 
     async def close(self) -> None:
+        await self.recording.close()
         await self.whep.close()
         if self.rtsp:
             self.rtsp.stop()

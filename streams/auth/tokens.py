@@ -19,7 +19,7 @@ import jwt
 AUDIENCE = "cityhub-play"
 ALGORITHM = "HS256"
 #: Every protocol the relay serves; a token lists the ones it allows.
-PROTOCOLS = frozenset({"rtsp", "webrtc", "snapshot", "clip", "fmp4"})
+PROTOCOLS = frozenset({"rtsp", "webrtc", "snapshot", "clip", "fmp4", "playback"})
 MAX_TTL_S = 24 * 3600
 
 

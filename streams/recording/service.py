@@ -1,0 +1,194 @@
+"""Recording on one relay node: a recorder per recorded camera, reconciled on start, and
+a housekeeping tick that applies schedules, retention, quotas and free-space limits.
+
+Disk full never silently stops recording: the oldest footage that is not held goes
+first (with an alarm); only when nothing may be deleted do recorders stop (alarm), and
+they start again by themselves once space returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from streams.core.stream import CameraStream
+from streams.recording.config import RecordingConfig
+from streams.recording.journal import Journal, Segment
+from streams.recording.reconcile import Reconciled, reconcile
+from streams.recording.recorder import CameraRecorder
+from streams.recording.storage import Storage
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+GB = 1024**3
+
+
+class RecordingService:
+    def __init__(
+        self,
+        settings: RecordingConfig,
+        default_root: Path,
+        departments: dict[str, str],
+        on_alarm: Callable[[str, str], None],
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.settings = settings
+        paths = [Path(p) for p in settings.paths] or [default_root]
+        self.storage = Storage(
+            paths,
+            {p: int(gb * GB) for p, gb in settings.quota_gb.items()},
+            int(settings.min_free_gb * GB),
+        )
+        self.departments = departments  # camera id -> department id
+        self.on_alarm = on_alarm
+        self.zone = ZoneInfo(timezone)
+        self.recorders: dict[str, CameraRecorder] = {}
+        self.reconciled: dict[str, Reconciled] = {}
+        self.deleted = 0  # segments removed by retention or for space
+        self._task: asyncio.Task[None] | None = None
+
+    def journal_dir(self, camera_id: str) -> Path:
+        """A camera's journal lives on the first path (its chain is one, wherever segments are)."""
+        return self.storage.paths[0] / camera_id
+
+    def camera_dirs(self, camera_id: str) -> list[Path]:
+        roots = list(self.storage.paths)
+        if self.settings.archive_path:
+            roots.append(Path(self.settings.archive_path))
+        return [r / camera_id for r in roots]
+
+    async def start(self, streams: dict[str, CameraStream]) -> None:
+        for path in self.storage.paths:
+            path.mkdir(parents=True, exist_ok=True)
+        for camera_id, policy in self.settings.cameras.items():
+            stream = streams.get(camera_id)
+            if stream is None or policy.mode == "off":
+                continue
+            journal = Journal.open(camera_id, self.journal_dir(camera_id))
+            self.reconciled[camera_id] = await asyncio.to_thread(
+                reconcile, journal, self.camera_dirs(camera_id)
+            )
+            self.recorders[camera_id] = CameraRecorder(
+                stream, policy, self.settings, self.storage, journal, self._alarm
+            )
+        self.tick()
+        self._task = asyncio.create_task(self._run(), name="recording")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+        for rec in self.recorders.values():
+            rec.set_enabled(False)
+        await asyncio.to_thread(lambda: [r.close() for r in self.recorders.values()])
+
+    def _alarm(self, kind: str, message: str) -> None:
+        log.error("recording alarm %s: %s", kind, message)
+        self.on_alarm(kind, message)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await asyncio.to_thread(self.housekeep)
+                self.tick()
+            except Exception:
+                log.exception("recording housekeeping failed")
+
+    def tick(self) -> None:
+        """Apply policies on the event loop: start, stop and restart branches."""
+        now = datetime.now(self.zone)
+        for rec in self.recorders.values():
+            if rec.enabled and rec._branch is not None and rec._branch.failed:
+                rec.restart_branch()
+            rec.set_enabled(rec.wants(now))
+
+    # -- housekeeping (worker thread) ----------------------------------------------
+    def housekeep(self) -> None:
+        self._apply_retention(time.time())
+        self._make_room()
+
+    def _retention_s(self, camera_id: str) -> float:
+        dept = self.departments.get(camera_id, "")
+        days = self.settings.department_retention_days.get(dept, self.settings.retention_days)
+        return days * 86400
+
+    def _delete(self, rec: CameraRecorder, seg: Segment, reason: str) -> None:
+        Path(seg.file).unlink(missing_ok=True)
+        rec.journal.append("deleted", seq=seg.seq, file=seg.file, reason=reason)
+        self.deleted += 1
+
+    def _apply_retention(self, now: float) -> None:
+        for rec in self.recorders.values():
+            horizon = now - self._retention_s(rec.camera_id)
+            for seg in rec.journal.ordered():
+                if seg.end >= horizon:
+                    break
+                if not seg.held:
+                    self._delete(rec, seg, "retention")
+
+    def used(self) -> dict[Path, int]:
+        out: dict[Path, int] = {}
+        for rec in self.recorders.values():
+            for seg in rec.journal.segments.values():
+                root = self.storage.owner(seg.file)
+                if root is not None:
+                    out[root] = out.get(root, 0) + seg.bytes
+        return out
+
+    def _short(self, path: Path, used: int) -> int:
+        """Bytes to free on ``path`` (free-space floor and quota)."""
+        need = max(0, self.storage.min_free - self.storage.free(path))
+        quota = self.storage.quota_bytes.get(str(path))
+        if quota is not None:
+            need = max(need, used - quota)
+        return need
+
+    def _make_room(self) -> None:
+        used = self.used()
+        blocked = False
+        for path in self.storage.paths:
+            need = self._short(path, used.get(path, 0))
+            if need <= 0:
+                continue
+            candidates = sorted(
+                (
+                    (seg, rec)
+                    for rec in self.recorders.values()
+                    for seg in rec.journal.segments.values()
+                    if not seg.held and self.storage.owner(seg.file) == path
+                ),
+                key=lambda pair: pair[0].start,
+            )
+            freed = 0
+            for seg, rec in candidates:
+                if freed >= need:
+                    break
+                self._delete(rec, seg, "space")
+                freed += seg.bytes
+            if freed:
+                self._alarm("disk_near_full", f"{path}: deleted {freed} bytes of oldest footage")
+            if freed < need and self._short(path, used.get(path, 0) - freed) > 0:
+                blocked = True
+        self._set_blocked("no space may be freed: all footage left is held" if blocked else None)
+
+    def _set_blocked(self, reason: str | None) -> None:
+        for rec in self.recorders.values():
+            if rec.blocked != reason:
+                if reason is not None:
+                    self._alarm("recording_stopped", f"{rec.camera_id}: {reason}")
+                else:
+                    log.info("%s: space available again, recording resumes", rec.camera_id)
+                rec.blocked = reason
+
+    def health(self) -> dict[str, object]:
+        return {
+            "cameras": {cid: rec.health() for cid, rec in self.recorders.items()},
+            "storage": self.storage.describe(self.used()),
+            "deleted_segments": self.deleted,
+        }
