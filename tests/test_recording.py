@@ -113,3 +113,90 @@ def test_kill_9_during_write_recovers_the_partial_segment(
     wait_for(lambda: len(list(root.glob("cam1/*/*.mp4"))) >= 2, what="a new segment")
     lines = read_lines(root / "cam1" / "index.jsonl")
     assert all(json.dumps(x) for x in lines)
+
+
+def _tampered(src: Path, dst: Path, how: str) -> None:
+    import shutil
+
+    shutil.copytree(src, dst)
+    journal = dst / "cam1" / "index.jsonl"
+    # Segments' journaled paths point into src: rewrite them to the copy (before chaining
+    # matters, so the copy is itself a consistent recording).
+    lines = read_lines(src / "cam1" / "index.jsonl")
+    from streams.recording.journal import GENESIS, link_of
+
+    prev = GENESIS
+    for line in lines:
+        if "file" in line:
+            line["file"] = line["file"].replace(str(src), str(dst))
+        line["prev"] = prev
+        line["link"] = link_of(line)
+        prev = line["link"]
+    files = [Path(x["file"]) for x in lines if x["kind"] == "segment"]
+    if how == "alter":
+        data = bytearray(files[2].read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        files[2].write_bytes(bytes(data))
+    elif how == "delete":
+        files[2].unlink()
+    elif how == "insert":
+        (files[2].parent / "cam1-20300101T000000.000Z.mp4").write_bytes(files[1].read_bytes())
+    elif how == "reorder":
+        a, b = files[1].read_bytes(), files[2].read_bytes()
+        files[1].write_bytes(b)
+        files[2].write_bytes(a)
+    elif how == "edit-index":
+        lines[2]["end"] += 5
+    elif how == "drop-index":
+        del lines[2]
+    elif how == "swap-index":
+        lines[1], lines[2] = lines[2], lines[1]
+    journal.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+@pytest.mark.fault
+def test_verify_names_each_kind_of_tampering(camera_factory, relay_factory, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from streams.recording.verify import verify_camera
+
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=1))
+    wait_for(lambda: len(segments(root, "cam1")) >= 5, what="five segments")
+    relay.stop()
+    clean = verify_camera("cam1", root / "cam1", [root / "cam1"])
+    assert clean.ok, clean.as_dict()
+    files = [Path(s["file"]).name for s in segments(root, "cam1")]
+    expected = {
+        "alter": ("altered", files[2]),
+        "delete": ("deleted", files[2]),
+        "insert": ("inserted", "cam1-20300101T000000.000Z.mp4"),
+        "reorder": ("reordered", files[1]),
+        "edit-index": ("altered", "journal line 3"),
+        "drop-index": ("deleted", "journal line 3"),
+        "swap-index": ("reordered", "journal line 2"),
+    }
+    for how, (kind, name) in expected.items():
+        dst = tmp_path / how
+        _tampered(root, dst, how)
+        report = verify_camera("cam1", dst / "cam1", [dst / "cam1"])
+        found = [(p.kind, p.what) for p in report.problems]
+        assert any(k == kind and name in w for k, w in found), (how, found)
+    # The command says the same and fails.
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", "recordings", "--config", str(relay.config_path), "verify"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    Path(segments(root, "cam1")[0]["file"]).unlink()
+    result = subprocess.run(
+        [sys.executable, "-m", "hub", "recordings", "--config", str(relay.config_path), "verify"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "deleted" in result.stderr, result.stderr

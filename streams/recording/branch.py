@@ -24,6 +24,7 @@ from streams.core.upstream import UpstreamSession, until_keyframe  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+SETTLE_S = 0.3  # quiet time after which a finishing branch has closed all it will
 OnClosed = Callable[[Path, float, float], None]  # file, start wall s, end wall s
 
 
@@ -43,8 +44,8 @@ class RecordingBranch:
         self.on_failed = on_failed
         self.failed = False
         self._open: dict[str, float] = {}  # file -> start (wall)
-        self._all_closed = threading.Event()
-        self._all_closed.set()
+        self._changed = threading.Condition()
+        self._messages = 0  # fragment messages seen (finish waits for them to settle)
         codec = session.codec or "h264"
         self.queue = Gst.ElementFactory.make("queue")
         self.queue.set_property("max-size-time", 5 * Gst.SECOND)
@@ -103,16 +104,17 @@ class RecordingBranch:
             return True
         s = msg.get_structure()
         name = s.get_name() if s is not None else ""
+        log.debug("%s: %s %s", self.session.name, name, s.to_string() if s else "")
         if name == "splitmuxsink-fragment-opened":
-            self._all_closed.clear()
             self._open[s.get_string("location")] = self._wall(s.get_value("running-time"))
         elif name == "splitmuxsink-fragment-closed":
             location = s.get_string("location")
             end = self._wall(s.get_value("running-time"))
             start = self._open.pop(location, end)
-            if not self._open:
-                self._all_closed.set()
             self.on_closed(Path(location), start, end)
+        with self._changed:
+            self._messages += 1
+            self._changed.notify_all()
         return True
 
     def _drop_input(self) -> None:
@@ -129,8 +131,16 @@ class RecordingBranch:
         if self.failed:
             return
         self.queue.get_static_pad("sink").send_event(Gst.Event.new_eos())
-        if not self._all_closed.wait(timeout):
-            log.warning("%s: segment not closed within %.0fs", self.session.name, timeout)
+        # On EOS splitmuxsink closes the segment it was in, may open and close one more for
+        # what it had queued, then falls silent: wait for nothing open and a quiet moment.
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while time.monotonic() < deadline:
+                seen = self._messages
+                self._changed.wait(min(SETTLE_S, max(0.0, deadline - time.monotonic())))
+                if seen == self._messages and not self._open:
+                    return
+        log.warning("%s: segment not closed within %.0fs", self.session.name, timeout)
 
     def detach(self) -> None:
         """Finish, then take the branch out of a session that goes on (schedule ends, disk

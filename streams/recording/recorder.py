@@ -132,7 +132,10 @@ class CameraRecorder:
         return root / self.camera_id / day / segment_name(self.camera_id, now)
 
     def _closed(self, path: Path, start: float, end: float) -> None:
-        self._writer.submit(self._journal_segment, path, start, end)
+        try:
+            self._writer.submit(self._journal_segment, path, start, end)
+        except RuntimeError:  # shutting down: index it here, it must not be lost
+            self._journal_segment(path, start, end)
 
     def _journal_segment(self, path: Path, start: float, end: float) -> None:
         try:
@@ -161,8 +164,16 @@ class CameraRecorder:
             self.set_enabled(False)
             self.set_enabled(True)
 
-    def close(self) -> None:
-        self._writer.shutdown(wait=True)
+    async def close(self) -> None:
+        """Close the open segment properly and index it (relay shutdown)."""
+        branch, self._branch = self._branch, None
+        self.enabled = False
+        if branch is not None:
+            await asyncio.to_thread(branch.finish)
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
+        await asyncio.to_thread(self._writer.shutdown, True)
 
     def health(self) -> dict[str, object]:
         segs = self.journal.ordered()

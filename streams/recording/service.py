@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from streams.core.stream import CameraStream
 from streams.recording.config import RecordingConfig
 from streams.recording.journal import Journal, Segment
+from streams.recording.layout import Layout
 from streams.recording.reconcile import Reconciled, reconcile
 from streams.recording.recorder import CameraRecorder
 from streams.recording.storage import Storage
@@ -39,9 +40,9 @@ class RecordingService:
         timezone: str = "Asia/Shanghai",
     ) -> None:
         self.settings = settings
-        paths = [Path(p) for p in settings.paths] or [default_root]
+        self.layout = Layout.of(settings, default_root)
         self.storage = Storage(
-            paths,
+            self.layout.paths,
             {p: int(gb * GB) for p, gb in settings.quota_gb.items()},
             int(settings.min_free_gb * GB),
         )
@@ -53,16 +54,6 @@ class RecordingService:
         self.deleted = 0  # segments removed by retention or for space
         self._task: asyncio.Task[None] | None = None
 
-    def journal_dir(self, camera_id: str) -> Path:
-        """A camera's journal lives on the first path (its chain is one, wherever segments are)."""
-        return self.storage.paths[0] / camera_id
-
-    def camera_dirs(self, camera_id: str) -> list[Path]:
-        roots = list(self.storage.paths)
-        if self.settings.archive_path:
-            roots.append(Path(self.settings.archive_path))
-        return [r / camera_id for r in roots]
-
     async def start(self, streams: dict[str, CameraStream]) -> None:
         for path in self.storage.paths:
             path.mkdir(parents=True, exist_ok=True)
@@ -70,9 +61,9 @@ class RecordingService:
             stream = streams.get(camera_id)
             if stream is None or policy.mode == "off":
                 continue
-            journal = Journal.open(camera_id, self.journal_dir(camera_id))
+            journal = Journal.open(camera_id, self.layout.journal_dir(camera_id))
             self.reconciled[camera_id] = await asyncio.to_thread(
-                reconcile, journal, self.camera_dirs(camera_id)
+                reconcile, journal, self.layout.camera_dirs(camera_id)
             )
             self.recorders[camera_id] = CameraRecorder(
                 stream, policy, self.settings, self.storage, journal, self._alarm
@@ -83,9 +74,7 @@ class RecordingService:
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
-        for rec in self.recorders.values():
-            rec.set_enabled(False)
-        await asyncio.to_thread(lambda: [r.close() for r in self.recorders.values()])
+        await asyncio.gather(*(rec.close() for rec in self.recorders.values()))
 
     def _alarm(self, kind: str, message: str) -> None:
         log.error("recording alarm %s: %s", kind, message)
