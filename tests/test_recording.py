@@ -11,7 +11,7 @@ import pytest
 
 from devkit.embedded.process import stop
 from streams.recording.journal import read_lines
-from streams.recording.reconcile import media_span
+from streams.recording.salvage import media_span
 
 
 def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
@@ -200,3 +200,96 @@ def test_verify_names_each_kind_of_tampering(camera_factory, relay_factory, tmp_
         timeout=60,
     )
     assert result.returncode == 1 and "deleted" in result.stderr, result.stderr
+
+
+def _hold(relay, start: float, end: float, held: bool = True) -> list[int]:
+    import httpx
+
+    r = httpx.post(
+        f"{relay.http}/recordings/cam1/hold",
+        json={"start": start, "end": end, "held": held, "reason": "case 17"},
+        headers={"Authorization": f"Bearer {relay.token('cam1', ('clip',))}"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["segments"]
+
+
+def test_retention_deletes_the_oldest_and_never_a_held_segment(
+    camera_factory, relay_factory, tmp_path
+) -> None:
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    # 0.0001 days: footage older than 8.64 s goes.
+    relay = relay_factory(
+        {"cam1": cam.url("cam1")}, recording=recording(root, segment_s=1, retention_days=0.0001)
+    )
+    first = wait_for(lambda: segments(root, "cam1"), what="a first segment")[0]
+    held = _hold(relay, first["start"], first["end"])
+    assert held == [first["seq"]]
+    lines = lambda: read_lines(root / "cam1" / "index.jsonl")  # noqa: E731
+    wait_for(lambda: sum(1 for x in lines() if x["kind"] == "deleted") >= 3, what="three deletions")
+    deleted = [x["seq"] for x in lines() if x["kind"] == "deleted"]
+    assert first["seq"] not in deleted and Path(first["file"]).exists()
+    assert deleted == sorted(deleted)  # the oldest first
+    assert all(not Path(x["file"]).exists() for x in lines() if x["kind"] == "deleted")
+    live = segments(root, "cam1")
+    assert live[0]["seq"] == first["seq"] and len(live) >= 3
+    # Metrics count it.
+    import httpx
+
+    text = httpx.get(f"{relay.http}/metrics", timeout=10).text
+    assert "cityhub_recording_deleted_segments_total" in text
+
+
+@pytest.mark.fault
+def test_full_disk_deletes_oldest_unheld_then_stops_only_when_all_held_and_resumes(
+    camera_factory, relay_factory, tmp_path
+) -> None:
+    import subprocess
+
+    import httpx
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], check=True)
+    try:
+        cam = camera_factory(["cam1"], mode="loop")
+        # Keep 1.5 MB free of 3 MB: ~1.5 MB of footage fits (~20 s of this camera).
+        relay = relay_factory(
+            {"cam1": cam.url("cam1")},
+            recording=recording(disk, segment_s=1, min_free_gb=1.5 / 1024),
+        )
+        lines = lambda: read_lines(disk / "cam1" / "index.jsonl")  # noqa: E731
+        wait_for(
+            lambda: any(x["kind"] == "deleted" and x["reason"] == "space" for x in lines()),
+            timeout=60,
+            what="a deletion for space",
+        )
+        n = len(segments(disk, "cam1"))
+        wait_for(lambda: segments(disk, "cam1")[-1]["seq"] >= n + 3, what="recording goes on")
+        state = httpx.get(f"{relay.http}/recordings", timeout=10).json()
+        assert state["cameras"]["cam1"]["recording"] is True
+        assert state["storage"][0]["free_bytes"] > 0
+        # Everything held: nothing may be deleted, so recording stops (alarm), and only then.
+        _hold(relay, 0, 4e9)
+
+        def stopped() -> bool:
+            _hold(relay, 0, 4e9)  # new segments get held too
+            cams = httpx.get(f"{relay.http}/recordings", timeout=10).json()["cameras"]
+            return cams["cam1"]["blocked"] is not None and not cams["cam1"]["recording"]
+
+        wait_for(stopped, timeout=60, what="recording to stop with all footage held")
+        assert all(Path(s["file"]).exists() for s in segments(disk, "cam1"))
+        log = relay.log.read_text()
+        assert "recording alarm recording_stopped" in log
+        assert "recording alarm disk_near_full" in log
+        # Space returns (the holds are released): recording resumes by itself.
+        last = segments(disk, "cam1")[-1]["seq"]
+        _hold(relay, 0, 4e9, held=False)
+        wait_for(lambda: segments(disk, "cam1")[-1]["seq"] > last + 2, what="recording resumes")
+        cams = httpx.get(f"{relay.http}/recordings", timeout=10).json()["cameras"]
+        assert cams["cam1"]["recording"] and cams["cam1"]["blocked"] is None
+        relay.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

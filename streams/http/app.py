@@ -21,6 +21,7 @@ from streams.core.stream import CameraStream
 from streams.fmp4.websocket import Fmp4Viewer
 from streams.recorder.clips import Clip, ClipError, record_clip
 from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
+from streams.recording import http as recording_http
 from streams.relay import Relay
 from streams.webrtc.whep import WhepError
 
@@ -44,6 +45,8 @@ def create_app(relay: Relay) -> FastAPI:
     clips: dict[str, Clip] = {}
     registry = CollectorRegistry()
     registry.register(_HealthCollector(relay))
+    registry.register(recording_http.RecordingCollector(relay))
+    app.include_router(recording_http.router(relay))
 
     def stream_for(
         camera_id: str, request: Request, token: str | None, protocol: str

@@ -124,6 +124,10 @@ class RecordingBranch:
                 Gst.PadProbeType.BUFFER, lambda *_: Gst.PadProbeReturn.DROP
             )
 
+    def open_files(self) -> list[tuple[Path, float]]:
+        """Segments opened and never closed (a failed write): (file, start)."""
+        return [(Path(f), start) for f, start in self._open.items()]
+
     # -- control (worker threads) ---------------------------------------------
     def finish(self, timeout: float = 5.0) -> None:
         """Close the open segment properly (EOS through the branch); blocking."""

@@ -22,6 +22,7 @@ from streams.core.upstream import UpstreamSession
 from streams.recording.branch import RecordingBranch
 from streams.recording.config import CameraRecording, RecordingConfig
 from streams.recording.journal import Journal, Segment
+from streams.recording.salvage import recover
 from streams.recording.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -159,10 +160,26 @@ class CameraRecorder:
         return seg
 
     def restart_branch(self) -> None:
-        """After a write failure: a fresh branch on the running session (event loop)."""
+        """After a write failure: keep what the broken segment holds, then a fresh branch on
+        the running session (event loop)."""
+        branch = self._branch
+        if branch is not None:
+            self._writer.submit(self._salvage, list(branch.open_files()))
         if self.enabled:
             self.set_enabled(False)
             self.set_enabled(True)
+
+    def _salvage(self, files: list[tuple[Path, float]]) -> None:
+        for path, start in files:
+            try:
+                duration = recover(path) if path.exists() else None
+            except OSError as exc:
+                log.error("%s: cannot salvage %s: %s", self.camera_id, path.name, exc)
+                continue
+            if duration is None:
+                path.unlink(missing_ok=True)
+            else:
+                self.journal.add_segment(path, start, start + duration, recovered=True)
 
     async def close(self) -> None:
         """Close the open segment properly and index it (relay shutdown)."""
