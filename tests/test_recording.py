@@ -293,3 +293,40 @@ def test_full_disk_deletes_oldest_unheld_then_stops_only_when_all_held_and_resum
         relay.stop()
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_event_recording_holds_the_pre_event_seconds(
+    camera_factory, relay_factory, tmp_path
+) -> None:
+    import httpx
+
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    policy = {"mode": "events", "pre_s": 4, "post_s": 2}
+    relay = relay_factory(
+        {"cam1": cam.url("cam1")}, recording=recording(root, cameras={"cam1": policy})
+    )
+    # Pulled for its ring even with no viewer; nothing recorded before an event.
+    assert relay.wait_state("cam1", "live", 20)["state"] == "live"
+    started = time.monotonic()
+    wait_for(lambda: time.monotonic() - started > 5, what="the ring to fill")
+    assert segments(root, "cam1") == []
+    at = time.time()
+    r = httpx.post(
+        f"{relay.http}/recordings/cam1/events",
+        json={"event_id": "ev-1"},
+        headers={"Authorization": f"Bearer {relay.token('cam1', ('clip',))}"},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    segs = segments(root, "cam1")
+    assert len(segs) == 1
+    seg = segs[0]
+    # Starts on the keyframe at or before at - pre_s (1 s GOP), ends post_s after.
+    assert at - 4 - 1.2 <= seg["start"] <= at - 4 + 0.3, (seg["start"] - at)
+    assert seg["end"] >= at + 2 - 0.3
+    span = media_span(Path(seg["file"]))
+    assert span is not None and span[0] >= 5.5
+    # Without a token allowing it, no event recording and no ranges.
+    r = httpx.post(f"{relay.http}/recordings/cam1/events", json={}, timeout=10)
+    assert r.status_code == 401

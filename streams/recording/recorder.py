@@ -76,6 +76,8 @@ class CameraRecorder:
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"rec-{self.camera_id}")
         stream.add_session_listener(self._on_session)
+        # Event recording takes its pre-event seconds from the ring: the camera stays pulled.
+        self._ring_lease = stream.acquire("recording") if policy.mode == "events" else None
 
     # -- policy ----------------------------------------------------------------
     def wants(self, now: datetime) -> bool:
@@ -187,9 +189,10 @@ class CameraRecorder:
         self.enabled = False
         if branch is not None:
             await asyncio.to_thread(branch.finish)
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
+        for lease in (self._lease, self._ring_lease):
+            if lease is not None:
+                lease.release()
+        self._lease = self._ring_lease = None
         await asyncio.to_thread(self._writer.shutdown, True)
 
     def health(self) -> dict[str, object]:
