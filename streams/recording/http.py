@@ -7,19 +7,23 @@ department holding a ``playback`` grant); holding footage and recording an event
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, WebSocket
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, Field
 
 from streams.auth.tokens import PlayGrant, PlayTokenError
+from streams.playback.session import PlaybackSession
 from streams.recorder.clips import ClipError, record_clip
 from streams.recording.recorder import CameraRecorder, segment_name
 from streams.relay import Relay
+
+log = logging.getLogger(__name__)
 
 
 class HoldRequest(BaseModel):
@@ -83,6 +87,22 @@ def router(relay: Relay) -> APIRouter:
         authorized(relay, camera_id, bearer(request, token), "playback")
         rec = recorder_for(relay, camera_id)
         return {"camera": camera_id, **ranges(rec, start, end or time.time() + 3600)}
+
+    @api.websocket("/playback/{camera_id}")
+    async def playback(ws: WebSocket, camera_id: str, token: str | None = None) -> None:
+        """Recorded fMP4 over WebSocket (streams/playback/session.py)."""
+        await ws.accept()
+        rec = relay.recording.recorders.get(camera_id)
+        if rec is None:
+            return await ws.close(4404, f"camera {camera_id!r} is not recorded here")
+        try:
+            grant = relay.authorize(camera_id, token, "playback")
+        except PlayTokenError as exc:
+            return await ws.close(4401, str(exc)[:120])
+        who = grant.subject if grant else "-"
+        log.info("playback %s by %s (token %s)", camera_id, who, grant.token_id if grant else "-")
+        codec = rec.stream.codec or rec.stream.upstream_codec or "h264"
+        await PlaybackSession(rec.journal, ws, codec, grant.window if grant else None).run()
 
     @api.post("/recordings/{camera_id}/hold")
     async def hold(

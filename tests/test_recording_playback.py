@@ -1,0 +1,119 @@
+"""Playback of recorded footage over fMP4/WebSocket: from an instant, seek, 4x, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+
+import websockets
+
+from tests.test_recording import recording, segments, wait_for
+
+
+async def _timeline(ws, media_s: float) -> tuple[dict, bytes]:
+    """The next init message and the fMP4 bytes of ``media_s`` seconds of its timeline."""
+    while True:
+        msg = await asyncio.wait_for(ws.recv(), 20)
+        if isinstance(msg, str) and json.loads(msg)["type"] == "init":
+            hello = json.loads(msg)
+            break
+    data = await asyncio.wait_for(ws.recv(), 20)
+    frames = 0
+    while frames < media_s * 15 / (4 if hello["speed"] > 2 else 1):
+        msg = await asyncio.wait_for(ws.recv(), 20)
+        if isinstance(msg, str):
+            break
+        data += msg
+        frames += 1
+    return hello, data
+
+
+def _packets(path: Path) -> list[dict]:
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts_time,flags",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return json.loads(out.stdout)["packets"]
+
+
+def test_playback_from_an_instant_seeks_and_plays_at_4x(
+    camera_factory, relay_factory, tmp_path
+) -> None:
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
+    wait_for(lambda: len(segments(root, "cam1")) >= 6, timeout=40, what="12 s of footage")
+    segs = segments(root, "cam1")
+    token = relay.token("cam1", ("playback",))
+    url = f"ws://127.0.0.1:{relay.http_port}/playback/cam1?token={token}"
+
+    async def scenario() -> None:
+        async with websockets.connect(url, max_size=16 * 1024 * 1024) as ws:
+            at = segs[1]["start"] + 1.4
+            await ws.send(json.dumps({"type": "play", "at": at, "speed": 1}))
+            hello, data = await _timeline(ws, 2)
+            # Starts on the keyframe at or before the instant: within one GOP (1 s) of it.
+            assert hello["start"] <= at + 0.01 and at - hello["start"] <= 1.05, (hello, at)
+            (tmp_path / "a.mp4").write_bytes(data)
+            packets = _packets(tmp_path / "a.mp4")
+            assert packets[0]["flags"].startswith("K") and float(packets[0]["pts_time"]) < 0.01
+            assert len(packets) >= 20
+            # Seek back to another instant.
+            at2 = segs[3]["start"] + 0.5
+            await ws.send(json.dumps({"type": "play", "at": at2, "speed": 1}))
+            hello2, _ = await _timeline(ws, 1)
+            assert hello2["start"] <= at2 + 0.01 and at2 - hello2["start"] <= 1.05
+            # 4x: keyframes only, timestamps scaled by the server.
+            await ws.send(json.dumps({"type": "play", "at": segs[0]["start"], "speed": 4}))
+            hello4, data4 = await _timeline(ws, 6)
+            assert hello4["speed"] == 4
+            (tmp_path / "b.mp4").write_bytes(data4)
+            packets4 = _packets(tmp_path / "b.mp4")
+            assert len(packets4) >= 4
+            assert all(p["flags"].startswith("K") for p in packets4), packets4
+            steps = [
+                float(b["pts_time"]) - float(a["pts_time"])
+                for a, b in zip(packets4, packets4[1:], strict=False)
+            ]
+            assert all(0.2 <= s <= 0.3 for s in steps), steps  # 1 s GOP at 4x
+
+    asyncio.run(scenario())
+
+
+def test_playback_needs_a_playback_token(camera_factory, relay_factory, tmp_path) -> None:
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root))
+    live_only = relay.token("cam1", ("rtsp", "webrtc", "fmp4"))
+
+    async def scenario() -> None:
+        url = f"ws://127.0.0.1:{relay.http_port}/playback/cam1?token={live_only}"
+        async with websockets.connect(url) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed as exc:
+                assert exc.rcvd is not None and exc.rcvd.code == 4401
+            else:
+                raise AssertionError("playback served without a playback token")
+
+    asyncio.run(scenario())
+    import httpx
+
+    r = httpx.get(f"{relay.http}/recordings/cam1/segments?token={live_only}", timeout=10)
+    assert r.status_code == 401
