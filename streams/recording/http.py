@@ -7,17 +7,22 @@ department holding a ``playback`` grant); holding footage and recording an event
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket
+from fastapi.responses import FileResponse
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, Field
 
 from streams.auth.tokens import PlayGrant, PlayTokenError
+from streams.playback.export import ExportError, manifest_for, write_range
 from streams.playback.session import PlaybackSession
 from streams.recorder.clips import ClipError, record_clip
 from streams.recording.recorder import CameraRecorder, segment_name
@@ -31,6 +36,11 @@ class HoldRequest(BaseModel):
     end: float = Field(description="To (unix seconds).")
     held: bool = Field(True, description="True: never deleted by retention; False: release.")
     reason: str = Field("", max_length=500, description="Why (case number, request).")
+
+
+class ExportRequest(BaseModel):
+    start: float = Field(description="From (unix seconds).")
+    end: float = Field(description="To (unix seconds).")
 
 
 class EventRequest(BaseModel):
@@ -103,6 +113,53 @@ def router(relay: Relay) -> APIRouter:
         log.info("playback %s by %s (token %s)", camera_id, who, grant.token_id if grant else "-")
         codec = rec.stream.codec or rec.stream.upstream_codec or "h264"
         await PlaybackSession(rec.journal, ws, codec, grant.window if grant else None).run()
+
+    @api.post("/recordings/{camera_id}/exports", status_code=201)
+    async def export(
+        camera_id: str, body: ExportRequest, request: Request, token: str | None = None
+    ) -> dict[str, object]:
+        """Cut [start, end] into an MP4 and a signed manifest; the segments become held."""
+        grant = authorized(relay, camera_id, bearer(request, token), "playback")
+        rec = recorder_for(relay, camera_id)
+        if (
+            grant
+            and grant.window
+            and not (grant.window[0] <= body.start and body.end <= grant.window[1])
+        ):
+            raise HTTPException(403, "outside the time window this token may play back")
+        folder = relay.recording.layout.paths[0] / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        export_id = uuid.uuid4().hex
+        mp4 = folder / f"{camera_id}-{export_id}.mp4"
+        codec = rec.stream.codec or "h264"
+        try:
+            frames = await asyncio.to_thread(
+                write_range, rec.journal, body.start, body.end, codec, mp4
+            )
+        except ExportError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        who = grant.subject if grant else "-"
+        manifest = manifest_for(rec.journal, body.start, body.end, mp4, relay.play_secret, who)
+        (folder / f"{camera_id}-{export_id}.json").write_text(json.dumps(manifest, indent=2))
+        for seg in manifest["segments"]:
+            rec.journal.append("hold", seq=seg["seq"], held=True, reason=f"export {export_id}")
+        log.info("export %s %s..%s by %s: %s", camera_id, body.start, body.end, who, export_id)
+        base = f"/recordings/{camera_id}/exports/{export_id}"
+        return {"id": export_id, "frames": frames, "mp4": f"{base}.mp4", "manifest": manifest}
+
+    @api.get("/recordings/{camera_id}/exports/{export_id}.{kind}")
+    async def export_file(
+        camera_id: str, export_id: str, kind: str, request: Request, token: str | None = None
+    ) -> FileResponse:
+        """The exported MP4 (byte ranges served) or its manifest."""
+        authorized(relay, camera_id, bearer(request, token), "playback")
+        if kind not in ("mp4", "json") or not export_id.isalnum():
+            raise HTTPException(404, "no such export")
+        path = relay.recording.layout.paths[0] / "exports" / f"{camera_id}-{export_id}.{kind}"
+        if not path.is_file():
+            raise HTTPException(404, "no such export")
+        media = "video/mp4" if kind == "mp4" else "application/json"
+        return FileResponse(path, media_type=media)
 
     @api.post("/recordings/{camera_id}/hold")
     async def hold(
