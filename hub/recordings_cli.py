@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from hub.audit import chain
 from hub.config import load_config
-from streams.recording.journal import Journal
+from hub.recordings_index import anchor, anchored_heads, index_camera
 from streams.recording.layout import Layout
 from streams.recording.verify import verify_camera
-
-ANCHOR_ACTION = "recordings.chain_heads"
 
 
 def _layout(args: argparse.Namespace) -> tuple[Layout, list[str], Any]:
@@ -33,17 +31,6 @@ def _dsn(args: argparse.Namespace, cfg: Any) -> str | None:
     if args.dsn:
         return str(args.dsn)
     return cfg.database.url.get_secret_value() if cfg.database.url else None
-
-
-def anchored_heads(dsn: str) -> dict[str, str]:
-    """The latest anchored chain head per camera, from the audit log."""
-    heads: dict[str, str] = {}
-    with psycopg.connect(dsn) as conn:
-        for (detail,) in conn.execute(
-            "SELECT detail FROM audit_log WHERE action = %s ORDER BY seq", (ANCHOR_ACTION,)
-        ):
-            heads.update({cam: h["link"] for cam, h in (detail or {}).get("heads", {}).items()})
-    return heads
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -68,13 +55,23 @@ def _anchor(args: argparse.Namespace) -> int:
     dsn = _dsn(args, cfg)
     if not dsn:
         raise SystemExit("no database: pass --dsn or set database.url")
-    heads = {}
-    for cam in cameras:
-        journal = Journal.open(cam, layout.journal_dir(cam))
-        heads[cam] = {"link": journal.head, "segments": len(journal.segments)}
     with psycopg.connect(dsn) as conn:
-        chain.append(conn, actor="recorder", action=ANCHOR_ACTION, detail={"heads": heads})
+        heads = anchor(conn, {cam: layout.journal_dir(cam) for cam in cameras})
     print(json.dumps(heads, indent=2))
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    layout, cameras, cfg = _layout(args)
+    dsn = _dsn(args, cfg)
+    if not dsn:
+        raise SystemExit("no database: pass --dsn or set database.url")
+    with psycopg.connect(dsn) as conn:
+        counts = {
+            cam: index_camera(conn, cam, layout.journal_dir(cam), args.node or socket.gethostname())
+            for cam in cameras
+        }
+    print(json.dumps(counts))
     return 0
 
 
@@ -93,3 +90,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.set_defaults(func=_verify)
     a = rsub.add_parser("anchor", help="write every camera's chain head into the audit log")
     a.set_defaults(func=_anchor)
+    i = rsub.add_parser("index", help="copy the segment journals into the store's index")
+    i.add_argument("--node", help="this relay node's name (default: the host name)")
+    i.set_defaults(func=_index)
