@@ -330,3 +330,30 @@ def test_event_recording_holds_the_pre_event_seconds(
     # Without a token allowing it, no event recording and no ranges.
     r = httpx.post(f"{relay.http}/recordings/cam1/events", json={}, timeout=10)
     assert r.status_code == 401
+
+
+def test_older_segments_move_to_the_archive_and_still_verify(
+    camera_factory, relay_factory, tmp_path
+) -> None:
+    from streams.recording.verify import verify_camera
+
+    root, archive = tmp_path / "fast", tmp_path / "nas"
+    archive.mkdir()
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory(
+        {"cam1": cam.url("cam1")},
+        recording=recording(root, segment_s=1, archive_path=str(archive), archive_after_h=0.001),
+    )
+    lines = lambda: read_lines(root / "cam1" / "index.jsonl")  # noqa: E731
+    wait_for(lambda: sum(1 for x in lines() if x["kind"] == "moved") >= 2, what="two moves")
+    moved = [x for x in lines() if x["kind"] == "moved"]
+    for m in moved:
+        assert m["file"].startswith(str(archive)) and Path(m["file"]).exists()
+        span = media_span(Path(m["file"]))
+        assert span is not None and span[1] > 5
+    relay.stop()
+    report = verify_camera("cam1", root / "cam1", [root / "cam1", archive / "cam1"])
+    assert report.ok, report.problems
+    # The fast path keeps only what is newer than the archive horizon.
+    fast = list(root.glob("cam1/*/*.mp4"))
+    assert not any(str(p) == m["file"] for p in fast for m in moved)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -28,6 +30,15 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0
 GB = 1024**3
+
+
+def copy_synced(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(".part")
+    shutil.copyfile(src, tmp)
+    with tmp.open("rb+") as f:
+        os.fsync(f.fileno())
+    tmp.rename(dst)
 
 
 class RecordingService:
@@ -99,7 +110,9 @@ class RecordingService:
 
     # -- housekeeping (worker thread) ----------------------------------------------
     def housekeep(self) -> None:
-        self._apply_retention(time.time())
+        now = time.time()
+        self._apply_retention(now)
+        self._archive(now)
         self._make_room()
 
     def _retention_s(self, camera_id: str) -> float:
@@ -120,6 +133,29 @@ class RecordingService:
                     break
                 if not seg.held:
                     self._delete(rec, seg, "retention")
+
+    def _archive(self, now: float) -> None:
+        """Move segments older than ``archive_after_h`` from the fast paths to the archive
+        (copy, fsync, journal, then delete the original: a crash never loses one)."""
+        archive = self.layout.archive
+        if archive is None or not self.storage.usable(archive):
+            return
+        horizon = now - self.settings.archive_after_h * 3600
+        for rec in self.recorders.values():
+            for seg in rec.journal.ordered():
+                if seg.end >= horizon:
+                    break
+                if seg.tier == "archive":
+                    continue
+                src = Path(seg.file)
+                dst = archive / src.relative_to(self.storage.owner(seg.file) or src.parent)
+                try:
+                    copy_synced(src, dst)
+                except OSError as exc:
+                    self._alarm("archive_failed", f"{rec.camera_id}: {src.name}: {exc}")
+                    return
+                rec.journal.append("moved", seq=seg.seq, file=str(dst), tier="archive")
+                src.unlink(missing_ok=True)
 
     def used(self) -> dict[Path, int]:
         out: dict[Path, int] = {}
