@@ -323,7 +323,7 @@ def test_event_recording_holds_the_pre_event_seconds(
     assert len(segs) == 1
     seg = segs[0]
     # Starts on the keyframe at or before at - pre_s (1 s GOP), ends post_s after.
-    assert at - 4 - 1.2 <= seg["start"] <= at - 4 + 0.3, (seg["start"] - at)
+    assert at - 4 - 1.2 <= seg["start"] <= at - 4 + 0.3, seg["start"] - at
     assert seg["end"] >= at + 2 - 0.3
     span = media_span(Path(seg["file"]))
     assert span is not None and span[0] >= 5.5
@@ -357,3 +357,34 @@ def test_older_segments_move_to_the_archive_and_still_verify(
     # The fast path keeps only what is newer than the archive horizon.
     fast = list(root.glob("cam1/*/*.mp4"))
     assert not any(str(p) == m["file"] for p in fast for m in moved)
+
+
+@pytest.mark.fault
+def test_a_storage_path_that_disappears_raises_an_alarm_and_recording_goes_on(
+    camera_factory, relay_factory, tmp_path
+) -> None:
+    import subprocess
+
+    nas, local = tmp_path / "nas", tmp_path / "local"
+    nas.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(nas)], check=True)
+    try:
+        cam = camera_factory(["cam1"], mode="loop")
+        relay = relay_factory(
+            {"cam1": cam.url("cam1")},
+            recording={**recording(nas, segment_s=1), "paths": [str(local), str(nas)]},
+        )
+        wait_for(lambda: len(segments(local, "cam1")) >= 2, what="segments")
+        subprocess.run(["umount", "-l", str(nas)], check=True)  # the NAS goes away
+        gone = time.time()
+        wait_for(lambda: "storage_unavailable" in relay.log.read_text(), what="an alarm")
+        wait_for(
+            lambda: len([s for s in segments(local, "cam1") if s["start"] > gone + 1.5]) >= 3,
+            what="recording to go on",
+        )
+        late = [s for s in segments(local, "cam1") if s["start"] > gone + 1.5]
+        assert all(s["file"].startswith(str(local)) for s in late)
+        assert not list(nas.glob("cam1/*/*.mp4"))  # nothing lands in the empty mount point
+        relay.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(nas)], check=False, capture_output=True)

@@ -36,14 +36,20 @@ def test_index_is_a_hypertable_on_timescale_and_follows_the_journal(store_dsn, t
             "SELECT seq, held, deleted_at IS NOT NULL, bytes, node FROM recording_segments"
             " ORDER BY seq"
         ).fetchall()
-        hyper = conn.execute(
-            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
-        ).fetchone()[0] and conn.execute(
-            "SELECT count(*) FROM timescaledb_information.hypertables"
-            " WHERE hypertable_name = 'recording_segments'"
-        ).fetchone()[0]
-    assert rows == [(0, False, True, 1000, "node-a"), (1, True, False, 1000, "node-a"),
-                    (2, False, False, 1000, "node-a")]
+        hyper = (
+            conn.execute(
+                "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
+            ).fetchone()[0]
+            and conn.execute(
+                "SELECT count(*) FROM timescaledb_information.hypertables"
+                " WHERE hypertable_name = 'recording_segments'"
+            ).fetchone()[0]
+        )
+    assert rows == [
+        (0, False, True, 1000, "node-a"),
+        (1, True, False, 1000, "node-a"),
+        (2, False, False, 1000, "node-a"),
+    ]
     assert bool(hyper) == store_layout(store_dsn)["timescaledb"]
 
 

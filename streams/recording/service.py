@@ -63,11 +63,11 @@ class RecordingService:
         self.recorders: dict[str, CameraRecorder] = {}
         self.reconciled: dict[str, Reconciled] = {}
         self.deleted = 0  # segments removed by retention or for space
+        self._gone: set[Path] = set()  # storage paths found unusable (alarm raised)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, streams: dict[str, CameraStream]) -> None:
-        for path in self.storage.paths:
-            path.mkdir(parents=True, exist_ok=True)
+        self.storage.prepare()
         for camera_id, policy in self.settings.cameras.items():
             stream = streams.get(camera_id)
             if stream is None or policy.mode == "off":
@@ -110,10 +110,23 @@ class RecordingService:
 
     # -- housekeeping (worker thread) ----------------------------------------------
     def housekeep(self) -> None:
+        self._watch_paths()
         now = time.time()
         self._apply_retention(now)
         self._archive(now)
         self._make_room()
+
+    def _watch_paths(self) -> None:
+        """Alarm once when a storage path goes away (and log its return); new segments go to
+        the paths still usable."""
+        for path in self.storage.paths:
+            usable = self.storage.usable(path)
+            if not usable and path not in self._gone:
+                self._gone.add(path)
+                self._alarm("storage_unavailable", f"{path}: storage path is gone or read-only")
+            elif usable and path in self._gone:
+                self._gone.discard(path)
+                log.info("recording: storage path %s is back", path)
 
     def _retention_s(self, camera_id: str) -> float:
         dept = self.departments.get(camera_id, "")
@@ -175,32 +188,45 @@ class RecordingService:
         return need
 
     def _make_room(self) -> None:
+        """Free space on every usable path; recording stops only when no usable path has
+        room and nothing more may be deleted."""
         used = self.used()
-        blocked = False
-        for path in self.storage.paths:
+        full = []
+        usable = [p for p in self.storage.paths if self.storage.usable(p)]
+        for path in usable:
             need = self._short(path, used.get(path, 0))
             if need <= 0:
                 continue
-            candidates = sorted(
-                (
-                    (seg, rec)
-                    for rec in self.recorders.values()
-                    for seg in rec.journal.segments.values()
-                    if not seg.held and self.storage.owner(seg.file) == path
-                ),
-                key=lambda pair: pair[0].start,
-            )
-            freed = 0
-            for seg, rec in candidates:
-                if freed >= need:
-                    break
-                self._delete(rec, seg, "space")
-                freed += seg.bytes
+            freed = self._free(path, need)
             if freed:
                 self._alarm("disk_near_full", f"{path}: deleted {freed} bytes of oldest footage")
-            if freed < need and self._short(path, used.get(path, 0) - freed) > 0:
-                blocked = True
-        self._set_blocked("no space may be freed: all footage left is held" if blocked else None)
+            if self._short(path, used.get(path, 0) - freed) > 0:
+                full.append(path)
+        if not usable:
+            self._set_blocked("no storage path is available")
+        elif len(full) == len(usable):
+            self._set_blocked("no space may be freed: all footage left is held")
+        else:
+            self._set_blocked(None)
+
+    def _free(self, path: Path, need: int) -> int:
+        """Delete the oldest segments on ``path`` that are not held until ``need`` bytes go."""
+        candidates = sorted(
+            (
+                (seg, rec)
+                for rec in self.recorders.values()
+                for seg in rec.journal.segments.values()
+                if not seg.held and self.storage.owner(seg.file) == path
+            ),
+            key=lambda pair: pair[0].start,
+        )
+        freed = 0
+        for seg, rec in candidates:
+            if freed >= need:
+                break
+            self._delete(rec, seg, "space")
+            freed += seg.bytes
+        return freed
 
     def _set_blocked(self, reason: str | None) -> None:
         for rec in self.recorders.values():

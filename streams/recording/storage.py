@@ -6,6 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
+#: Written in every storage path when recording starts: a path whose marker is gone is a
+#: mount that went away (the empty mount point left behind must not take footage).
+MARKER = ".cityhub-recordings"
+
 
 class Storage:
     def __init__(self, paths: list[Path], quota_bytes: dict[str, int], min_free: int) -> None:
@@ -13,9 +17,14 @@ class Storage:
         self.quota_bytes = quota_bytes  # str(path) -> bytes allowed
         self.min_free = min_free
 
+    def prepare(self) -> None:
+        for path in self.paths:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / MARKER).touch()
+
     def usable(self, path: Path) -> bool:
         """Mounted and writable (a NAS that went away is not)."""
-        return path.is_dir() and os.access(path, os.W_OK)
+        return (path / MARKER).exists() and os.access(path, os.W_OK)
 
     def free(self, path: Path) -> int:
         try:
@@ -29,7 +38,8 @@ class Storage:
         usable = [p for p in self.paths if self.usable(p)]
         if not usable:
             return self.paths[0]
-        return max(usable, key=self.free)
+        roomy = [p for p in usable if self.free(p) > self.min_free]
+        return max(roomy or usable, key=self.free)
 
     def owner(self, file: str) -> Path | None:
         for path in self.paths:
