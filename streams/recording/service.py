@@ -24,7 +24,7 @@ from streams.recording.journal import Journal, Segment
 from streams.recording.layout import Layout
 from streams.recording.reconcile import Reconciled, reconcile
 from streams.recording.recorder import CameraRecorder
-from streams.recording.storage import Storage
+from streams.recording.storage import MARKER, Storage
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ class RecordingService:
 
     async def start(self, streams: dict[str, CameraStream]) -> None:
         self.storage.prepare()
+        archive = self.layout.archive
+        if archive is not None and archive.is_dir():  # a mount that is there at start
+            (archive / MARKER).touch()
         for camera_id, policy in self.settings.cameras.items():
             stream = streams.get(camera_id)
             if stream is None or policy.mode == "off":
