@@ -52,6 +52,8 @@ class RecordingBranch:
         self.queue.set_property("max-size-buffers", 0)
         self.queue.set_property("max-size-bytes", 0)
         self.queue.set_property("leaky", 2)  # a slow disk drops frames here, never stalls live
+        self.overruns = 0  # times the queue was full and dropped (a disk too slow)
+        self.queue.connect("overrun", self._overrun)
         self.parse = Gst.ElementFactory.make(f"{codec}parse")
         mux = Gst.ElementFactory.make("mp4mux")
         mux.set_property("fragment-duration", fragment_ms)  # a crash loses at most a fragment
@@ -77,6 +79,9 @@ class RecordingBranch:
         tee.link(self.queue)
 
     # -- GStreamer threads ---------------------------------------------------
+    def _overrun(self, _queue: Gst.Element) -> None:
+        self.overruns += 1
+
     def _format_location(self, _sink: Gst.Element, _fragment: int) -> str:
         path = self.name_file()
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -206,4 +206,5 @@ class CameraRecorder:
             "oldest": segs[0].start if segs else None,
             "newest": segs[-1].end if segs else None,
             "last_error": self.stats.last_error,
+            "dropped": self._branch.overruns if self._branch is not None else 0,
         }
