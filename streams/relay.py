@@ -17,6 +17,7 @@ from streams.config import StreamsConfig
 from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
 from streams.glib_loop import ensure_glib_loop
+from streams.playback.rtsp import RecordedMediaFactory
 from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
 from streams.sources import source_for
@@ -84,6 +85,16 @@ class Relay:
             return None
         return verify_play_token(self.play_secret, token or "", camera_id, protocol=protocol)
 
+    def _playback_window(
+        self, camera_id: str, token: str | None
+    ) -> tuple[float, float] | None | bool:
+        """The recorded time a token may play back (None: any); False if refused."""
+        try:
+            grant = self.authorize(camera_id, token, "playback")
+        except PlayTokenError:
+            return False
+        return grant.window if grant is not None else None
+
     def _rtsp_allowed(self, camera_id: str, token: str | None) -> bool:
         try:
             self.authorize(camera_id, token, "rtsp")
@@ -145,6 +156,10 @@ class Relay:
             self.rtsp.add(stream)
         self.rtsp_port = self.rtsp.start()
         await self.recording.start(self.streams)
+        for camera_id, rec in self.recording.recorders.items():
+            codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
+            factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
+            self.rtsp.mounts.add_factory(f"/{camera_id}/recorded", factory)
         log.info(
             "relay: %d cameras, RTSP on %s:%d",
             len(self.streams),

@@ -191,3 +191,69 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
         timeout=10,
     )
     assert r.status_code == 401
+
+
+def test_rtsp_playback_in_ffmpeg_from_an_instant_and_with_a_range(
+    camera_factory, relay_factory, tmp_path
+) -> None:
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
+    wait_for(lambda: len(segments(root, "cam1")) >= 5, timeout=40, what="10 s of footage")
+    segs = segments(root, "cam1")
+    token = relay.token("cam1", ("rtsp", "playback"))
+    at = segs[1]["start"] + 0.5
+    url = f"rtsp://127.0.0.1:{relay.rtsp_port}/cam1/recorded?token={token}&start={at}"
+
+    def grab(name: str, *before: str) -> list[dict]:
+        out = tmp_path / name
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-rtsp_transport",
+                "tcp",
+                *before,
+                "-i",
+                url,
+                "-t",
+                "2",
+                "-c",
+                "copy",
+                "-y",
+                str(out),
+            ],
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
+        return _packets(out)
+
+    packets = grab("rtsp.mp4")
+    assert len(packets) >= 20 and packets[0]["flags"].startswith("K")
+    # A Range (ffmpeg -ss): plays from later in the recording.
+    later = grab("rtsp-ss.mp4", "-ss", "3")
+    assert len(later) >= 20 and later[0]["flags"].startswith("K")
+    # A token without playback gets nothing.
+    live = relay.token("cam1", ("rtsp",))
+    bad = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            "tcp",
+            "-i",
+            url.replace(token, live),
+            "-t",
+            "1",
+            "-c",
+            "copy",
+            "-y",
+            str(tmp_path / "no.mp4"),
+        ],
+        timeout=60,
+        capture_output=True,
+    )
+    assert bad.returncode != 0
