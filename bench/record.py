@@ -149,9 +149,11 @@ def main() -> None:
             relay, http = start_relay(tmp, {n: f"{upstream}/{n}" for n in names}, 10)
             procs.append(relay)
             time.sleep(5)
-            b0, t0 = dir_bytes(tmp / "rec"), time.monotonic()
+            b0, r0, t0 = dir_bytes(tmp / "rec"), dir_bytes(tmp / "base"), time.monotonic()
             windows = [cpu_of([base.pid, relay.pid], a.window) for _ in range(3)]
-            written = (dir_bytes(tmp / "rec") - b0) / (time.monotonic() - t0) / 1e6
+            span = time.monotonic() - t0
+            written = (dir_bytes(tmp / "rec") - b0) / span / 1e6
+            base_written = (dir_bytes(tmp / "base") - r0) / span / 1e6
             state = httpx.get(f"http://127.0.0.1:{http}/recordings", timeout=10).json()
             recording = sum(1 for c in state["cameras"].values() if c["recording"])
             dropped = sum(int(c.get("dropped", 0)) for c in state["cameras"].values())
@@ -175,8 +177,9 @@ def main() -> None:
     relay_cores = statistics.median(w[1] for w in windows)
     ratio = statistics.median(w[1] / w[0] for w in windows if w[0] > 0)
     expected = a.streams * 2.0 / 8  # MB/s at 2 Mb/s each
-    if written < 0.7 * expected:
-        problems.append(f"wrote {written:.2f} MB/s, expected about {expected:.1f}")
+    for who, rate in (("relay", written), ("baseline", base_written)):
+        if rate < 0.7 * expected:
+            problems.append(f"{who} wrote {rate:.2f} MB/s, expected about {expected:.1f}")
     q = statistics.quantiles(seeks, n=20) if len(seeks) >= 2 else [0.0] * 19
     result = {
         "streams": a.streams,
@@ -186,6 +189,7 @@ def main() -> None:
         "record_cpu_ratio": round(ratio, 3),
         "record_cpu_ratio_windows": [round(w[1] / w[0], 3) for w in windows if w[0] > 0],
         "write_mb_per_s": round(written, 2),
+        "baseline_write_mb_per_s": round(base_written, 2),
         "dropped_frames": dropped,
         "playback_seek_first_frame_s": {
             "p50": round(statistics.median(seeks), 3) if seeks else None,
