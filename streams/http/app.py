@@ -209,7 +209,7 @@ def create_app(relay: Relay) -> FastAPI:
         return resources.files("streams.web").joinpath("player.html").read_text(encoding="utf-8")
 
     @app.get("/{module}.js", response_class=PlainTextResponse)
-    async def web_module(module: Literal["whep", "mse"]) -> Response:
+    async def web_module(module: Literal["whep", "mse", "playback"]) -> Response:
         """The player's ES modules (streams/web): whep.js imports mse.js for the fallback."""
         text = resources.files("streams.web").joinpath(f"{module}.js").read_text(encoding="utf-8")
         return Response(text, media_type="text/javascript")
