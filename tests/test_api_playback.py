@@ -91,7 +91,6 @@ def test_evidence_bundle_gains_the_recorded_footage_around_the_event(
     import asyncio
     import io
     import json
-    import time
     import zipfile
 
     import psycopg
