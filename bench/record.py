@@ -17,6 +17,7 @@ import asyncio
 import json
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +34,9 @@ from devkit.embedded.process import spawn, stop
 from streams.auth.tokens import issue_play_token
 
 
-def start_relay(tmp: Path, cameras: dict[str, str], segment_s: float) -> tuple[object, int]:
+def start_relay(
+    tmp: Path, cameras: dict[str, str], segment_s: float
+) -> tuple[subprocess.Popen[bytes], int]:
     http = free_port()
     cfg = {
         "state_dir": str(tmp / "state"),

@@ -41,7 +41,7 @@ def index_camera(
     n = 0
     with conn.cursor() as cur:
         for line in lines:
-            kind, seq = line.get("kind"), line.get("seq")
+            kind, seq = line.get("kind"), int(line.get("seq", -1))
             if kind == "segment":
                 starts[seq] = _ts(line["start"])
                 cur.execute(

@@ -67,6 +67,7 @@ class RecordingBranch:
     def attach(self) -> None:
         """Link to the session's tee (before or while it flows)."""
         pipeline, tee = self.session.pipeline, self.session.tee
+        assert tee is not None  # listeners run once the session is linked
         for element in (self.queue, self.parse, self.sink):
             pipeline.add(element)
         self.queue.link(self.parse)
@@ -156,9 +157,10 @@ class RecordingBranch:
         full); blocking."""
         self.finish()
         tee_pad = self.queue.get_static_pad("sink").get_peer()
-        if tee_pad is not None:
+        tee = self.session.tee
+        if tee_pad is not None and tee is not None:
             tee_pad.unlink(self.queue.get_static_pad("sink"))
-            self.session.tee.release_request_pad(tee_pad)
+            tee.release_request_pad(tee_pad)
         for element in (self.queue, self.parse, self.sink):
             element.set_state(Gst.State.NULL)
             self.session.pipeline.remove(element)

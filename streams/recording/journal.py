@@ -100,7 +100,7 @@ class Journal:
 
     def _apply(self, line: dict[str, Any]) -> None:
         self.head = line.get("link", self.head)
-        kind, seq = line.get("kind"), line.get("seq")
+        kind, seq = line.get("kind"), int(line.get("seq", -1))
         if kind == "segment":
             self.segments[seq] = Segment(
                 seq,

@@ -36,13 +36,16 @@ def media_span(path: Path) -> tuple[float, int] | None:
     try:
         with av.open(str(path)) as container:
             video = container.streams.video[0]
+            base = video.time_base
+            if base is None:
+                return None
             first = last = None
             frames = 0
             for packet in container.demux(video):
                 if packet.pts is None:
                     continue
-                t = float(packet.pts * video.time_base)
-                dur = float((packet.duration or 0) * video.time_base)
+                t = float(packet.pts * base)
+                dur = float((packet.duration or 0) * base)
                 first = t if first is None else min(first, t)
                 last = t + dur if last is None else max(last, t + dur)
                 frames += 1
