@@ -235,4 +235,12 @@ class RecordingCollector:
             "cityhub_recording_deleted_segments", "Segments deleted by retention or for space"
         )
         deleted.add_metric([], service.deleted)
-        yield from (written, segments, active, free, deleted)
+        alarms = CounterMetricFamily(
+            "cityhub_recording_alarms",
+            "Recording alarms: recording_failed, recording_stopped, disk_near_full, "
+            "storage_unavailable, archive_failed",
+            labels=["kind"],
+        )
+        for kind, n in sorted(service.alarms.items()):
+            alarms.add_metric([kind], n)
+        yield from (written, segments, active, free, deleted, alarms)

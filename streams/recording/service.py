@@ -63,6 +63,7 @@ class RecordingService:
         self.recorders: dict[str, CameraRecorder] = {}
         self.reconciled: dict[str, Reconciled] = {}
         self.deleted = 0  # segments removed by retention or for space
+        self.alarms: dict[str, int] = {}  # alarms raised, by kind
         self._gone: set[Path] = set()  # storage paths found unusable (alarm raised)
         self._task: asyncio.Task[None] | None = None
 
@@ -92,6 +93,7 @@ class RecordingService:
 
     def _alarm(self, kind: str, message: str) -> None:
         log.error("recording alarm %s: %s", kind, message)
+        self.alarms[kind] = self.alarms.get(kind, 0) + 1
         self.on_alarm(kind, message)
 
     async def _run(self) -> None:
@@ -245,4 +247,5 @@ class RecordingService:
             "cameras": {cid: rec.health() for cid, rec in self.recorders.items()},
             "storage": self.storage.describe(self.used()),
             "deleted_segments": self.deleted,
+            "alarms": dict(self.alarms),
         }
