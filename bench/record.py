@@ -70,11 +70,11 @@ def dir_bytes(path: Path) -> int:
 
 
 async def seek_times(
-    http: int, camera: str, ranges: list[tuple[float, float]], n: int
+    http: int, camera: str, ranges: list[tuple[float, float]], n: int, failed: list[float]
 ) -> list[float]:
     token = issue_play_token(SECRET, camera, "bench", ttl_s=600, protocols=["playback"])
     url = f"ws://127.0.0.1:{http}/playback/{camera}?token={token}"
-    out = []
+    out: list[float] = []
     async with websockets.connect(url, max_size=32 * 1024 * 1024) as ws:
         for _ in range(n):
             start, end = random.choice(ranges)
@@ -85,7 +85,11 @@ async def seek_times(
             while True:
                 msg = await asyncio.wait_for(ws.recv(), 10)
                 if isinstance(msg, str):
-                    init_seen = init_seen or json.loads(msg).get("type") == "init"
+                    kind = json.loads(msg).get("type")
+                    init_seen = init_seen or kind == "init"
+                    if kind in ("end", "error") and not init_seen:
+                        failed.append(at)
+                        break
                 elif init_seen and msg[4:8] == b"moof":
                     out.append(time.perf_counter() - t0)
                     break
@@ -101,6 +105,7 @@ def main() -> None:
     names = [f"c{i:02d}" for i in range(a.streams)]
     procs: list = []
     problems: list[str] = []
+    failed: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-record-") as d:
         tmp = Path(d)
         try:
@@ -170,7 +175,9 @@ def main() -> None:
                 timeout=10,
             ).json()["segments"]
             ranges = [(s["start"], s["end"]) for s in segs]
-            seeks = asyncio.run(seek_times(http, names[0], ranges, a.seeks)) if ranges else []
+            seeks = (
+                asyncio.run(seek_times(http, names[0], ranges, a.seeks, failed)) if ranges else []
+            )
         finally:
             for proc in reversed(procs):
                 stop(proc)
@@ -178,6 +185,8 @@ def main() -> None:
         problems.append(f"only {recording} of {a.streams} cameras recording")
     if not seeks:
         problems.append("no closed segment to seek in")
+    if failed:
+        problems.append(f"{len(failed)} seeks got no frame")
     base_cores = statistics.median(w[0] for w in windows)
     relay_cores = statistics.median(w[1] for w in windows)
     ratio = statistics.median(w[1] / w[0] for w in windows if w[0] > 0)

@@ -213,6 +213,8 @@ class _Timeline:
 
     async def close(self) -> None:
         if self._muxer is not None:
+            self._muxer.src.emit("end-of-stream")  # the last frame's fragment goes out too
+            await asyncio.sleep(0.05)
             await asyncio.get_running_loop().run_in_executor(None, self._muxer.close)
         if self._sender is not None:
             # Let what the muxer already produced go out before this timeline ends.
