@@ -16,6 +16,12 @@ gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
 
+def _until_keyframe(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    if info.get_buffer().has_flags(Gst.BufferFlags.DELTA_UNIT):
+        return Gst.PadProbeReturn.DROP
+    return Gst.PadProbeReturn.REMOVE
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--upstream", required=True)
@@ -27,8 +33,18 @@ def main() -> None:
     for name in a.cameras.split(","):
         pipeline = Gst.parse_launch(
             f"rtspsrc location={a.upstream}/{name} latency=0 protocols=tcp ! rtph264depay "
-            f'! h264parse ! splitmuxsink max-size-time=60000000000 muxer="mp4mux '
+            "! video/x-h264,stream-format=avc,alignment=au "
+            f'! h264parse name=parse ! splitmuxsink max-size-time=60000000000 muxer="mp4mux '
             f'fragment-duration=1000" location={a.out}/{name}-%05d.mp4'
+        )
+        # Start on a keyframe (mp4mux refuses what comes before it); the probe then goes.
+        pad = pipeline.get_by_name("parse").get_static_pad("src")
+        pad.add_probe(Gst.PadProbeType.BUFFER, _until_keyframe)
+        bus = pipeline.get_bus()
+        bus.add_signal_watch()
+        bus.connect(
+            "message::error",
+            lambda _b, m, n=name: print(f"{n}: {m.parse_error()[0].message}", flush=True),
         )
         pipeline.set_state(Gst.State.PLAYING)
         pipelines.append(pipeline)
