@@ -271,11 +271,11 @@ def test_full_disk_deletes_oldest_unheld_then_stops_only_when_all_held_and_resum
         state = httpx.get(f"{relay.http}/recordings", timeout=10).json()
         assert state["cameras"]["cam1"]["recording"] is True
         assert state["storage"][0]["free_bytes"] > 0
-        # Everything held: nothing may be deleted, so recording stops (alarm), and only then.
+        # Everything held, from now on too (a standing hold): nothing may be deleted, so
+        # recording stops (alarm), and only then.
         _hold(relay, 0, 4e9)
 
         def stopped() -> bool:
-            _hold(relay, 0, 4e9)  # new segments get held too
             cams = httpx.get(f"{relay.http}/recordings", timeout=10).json()["cameras"]
             return cams["cam1"]["blocked"] is not None and not cams["cam1"]["recording"]
 

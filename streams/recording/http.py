@@ -168,6 +168,10 @@ def router(relay: Relay) -> APIRouter:
         grant = authorized(relay, camera_id, bearer(request, token), "clip")
         rec = recorder_for(relay, camera_id)
         changed = []
+        if body.end > time.time():  # reaches into the future: footage still to come is held
+            rec.journal.append(
+                "hold_range", start=body.start, end=body.end, held=body.held, reason=body.reason
+            )
         for seg in rec.journal.ordered():
             if seg.end > body.start and seg.start < body.end and seg.held != body.held:
                 rec.journal.append(

@@ -88,6 +88,8 @@ class Journal:
     segments: dict[int, Segment] = field(default_factory=dict)
     head: str = GENESIS
     next_seq: int = 0
+    #: Standing holds (start, end): segments recorded later inside them are held too.
+    hold_ranges: list[tuple[float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -119,6 +121,18 @@ class Journal:
             self.segments[seq].tier = line.get("tier", "archive")
         elif kind == "hold" and seq in self.segments:
             self.segments[seq].held = bool(line.get("held"))
+        elif kind == "hold_range":
+            span = (float(line["start"]), float(line["end"]))
+            if line.get("held"):
+                self.hold_ranges.append(span)
+            else:
+                self.hold_ranges = [
+                    r for r in self.hold_ranges if r[1] <= span[0] or r[0] >= span[1]
+                ]
+        if kind == "segment" and any(
+            a < line["end"] and line["start"] < b for a, b in self.hold_ranges
+        ):
+            self.segments[seq].held = True
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Chain, write and fsync one line; returns it."""
