@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from streams.recording.config import RecordingConfig
+
 
 class StreamsConfig(BaseModel):
     """How the relay pulls cameras and serves RTSP, WebRTC (WHEP), snapshots and clips."""
@@ -108,4 +110,8 @@ class StreamsConfig(BaseModel):
         le=10000,
         description="fMP4-over-WebSocket viewers per relay (the fallback where WebRTC cannot "
         "pass; each costs one GStreamer muxer, no re-encoding); 0 turns the fallback off.",
+    )
+    recording: RecordingConfig = Field(
+        default_factory=RecordingConfig,
+        description="Recording: storage paths, segments, per-camera policies, retention.",
     )

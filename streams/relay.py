@@ -16,9 +16,11 @@ from pathlib import Path
 from core.config import CameraConfig
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
 from streams.config import StreamsConfig
-from streams.core.health import StreamEvent
+from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
 from streams.glib_loop import ensure_glib_loop
+from streams.playback.rtsp import RecordedMediaFactory
+from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
 from streams.sources import source_for
 from streams.webrtc.ice import configure_ice_hosts
@@ -36,6 +38,7 @@ class CameraSpec:
     username: str | None = None
     password: str | None = None
     always_on: bool = False
+    department: str = ""
 
     @classmethod
     def from_config(cls, cam: CameraConfig) -> CameraSpec:
@@ -45,6 +48,7 @@ class CameraSpec:
             username=cam.username,
             password=cam.password.get_secret_value() if cam.password else None,
             always_on=cam.always_on,
+            department=cam.department,
         )
 
 
@@ -68,12 +72,29 @@ class Relay:
         self.fmp4_viewers: dict[str, int] = {}  # camera -> open fMP4 WebSockets
         self.rtsp: RtspReserve | None = None
         self.rtsp_port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.recording = RecordingService(
+            settings.recording,
+            clips_dir.parent / "recordings",
+            {c.id: c.department for c in self.specs.values()},
+            self._alarm,
+        )
 
     def authorize(self, camera_id: str, token: str | None, protocol: str) -> PlayGrant | None:
         """The grant for a play request; PlayTokenError if refused (None: tokens not required)."""
         if not self.settings.require_token:
             return None
         return verify_play_token(self.play_secret, token or "", camera_id, protocol=protocol)
+
+    def _playback_window(
+        self, camera_id: str, token: str | None
+    ) -> tuple[float, float] | None | bool:
+        """The recorded time a token may play back (None: any); False if refused."""
+        try:
+            grant = self.authorize(camera_id, token, "playback")
+        except PlayTokenError:
+            return False
+        return grant.window if grant is not None else None
 
     def _rtsp_allowed(self, camera_id: str, token: str | None) -> bool:
         try:
@@ -96,8 +117,16 @@ class Relay:
             self.events.get_nowait()
             self.events.put_nowait(event)
 
+    def _alarm(self, kind: str, message: str) -> None:
+        """A recording alarm (any thread) as an event for the hub to publish."""
+        camera = message.split(":", 1)[0] if kind != "disk_near_full" else ""
+        event = StreamEvent(camera, kind, StreamState.LIVE, message)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._emit, event)
+
     async def start(self) -> None:
         ensure_glib_loop()
+        self._loop = asyncio.get_running_loop()
         configure_ice_hosts(self.settings.ice_hosts)
         loop = asyncio.get_running_loop()
         for spec in self.specs.values():
@@ -131,6 +160,11 @@ class Relay:
         for stream in self.streams.values():
             self.rtsp.add(stream)
         self.rtsp_port = self.rtsp.start()
+        await self.recording.start(self.streams)
+        for camera_id, rec in self.recording.recorders.items():
+            codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
+            factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
+            self.rtsp.mounts.add_factory(f"/{camera_id}/recorded", factory)
         log.info(
             "relay: %d cameras, RTSP on %s:%d",
             len(self.streams),
@@ -139,6 +173,7 @@ class Relay:
         )
 
     async def close(self) -> None:
+        await self.recording.close()
         await self.whep.close()
         if self.rtsp:
             self.rtsp.stop()

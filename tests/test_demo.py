@@ -44,6 +44,14 @@ def test_demo_serves_cameras_and_stops_cleanly(tmp_path: Path) -> None:
         assert probe.stdout.strip() == "h264", probe.stderr
         with psycopg.connect(urls["database"]) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
+        # Two cameras are recorded continuously into the state directory (10 s segments).
+        journal = state / "recordings" / "sc-xinhua-1" / "index.jsonl"
+        wait = time.monotonic() + 40
+        while time.monotonic() < wait and '"kind":"segment"' not in (
+            journal.read_text() if journal.exists() else ""
+        ):
+            time.sleep(0.2)
+        assert '"kind":"segment"' in journal.read_text()
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the demo runs its parts as child processes"
     finally:

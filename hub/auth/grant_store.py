@@ -12,7 +12,7 @@ from hub.auth.grants import Grant, Visibility, as_set
 COLUMNS = (
     "id, grantor_department, grantee_department, resources, cameras, sites, sensors,"
     " systems, kinds, purpose, starts_at, expires_at, created_by, created_at, revoked_at,"
-    " revoked_by"
+    " revoked_by, playback_from, playback_to"
 )
 
 
@@ -31,6 +31,8 @@ def to_grant(row: dict[str, Any]) -> Grant:
         systems=as_set(row["systems"]),
         kinds=as_set(row["kinds"]),
         purpose=row["purpose"],
+        playback_from=row.get("playback_from"),
+        playback_to=row.get("playback_to"),
     )
 
 
@@ -72,11 +74,19 @@ def create_grant(
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "INSERT INTO access_grants (grantor_department, grantee_department, resources, cameras,"
-            " sites, sensors, systems, kinds, purpose, starts_at, expires_at, created_by)"
+            " sites, sensors, systems, kinds, purpose, starts_at, expires_at, created_by,"
+            " playback_from, playback_to)"
             " VALUES (%(grantor)s, %(grantee)s, %(resources)s, %(cameras)s, %(sites)s, %(sensors)s,"
-            f" %(systems)s, %(kinds)s, %(purpose)s, %(starts_at)s, %(expires_at)s, %(by)s)"
+            " %(systems)s, %(kinds)s, %(purpose)s, %(starts_at)s, %(expires_at)s, %(by)s,"
+            " %(playback_from)s, %(playback_to)s)"
             f" RETURNING {COLUMNS}",
-            {**fields, "grantor": grantor, "by": created_by},
+            {
+                "playback_from": None,
+                "playback_to": None,
+                **fields,
+                "grantor": grantor,
+                "by": created_by,
+            },
         ).fetchone()
     assert row is not None
     return row

@@ -27,8 +27,8 @@ from psycopg import sql
 from hub.store.visibility import Scope
 from hub.store.visibility import Visibility as StoreVisibility
 
-Resource = Literal["video", "events", "readings"]
-RESOURCES: tuple[Resource, ...] = ("video", "events", "readings")
+Resource = Literal["video", "events", "readings", "playback"]
+RESOURCES: tuple[Resource, ...] = ("video", "events", "readings", "playback")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,9 @@ class Grant:
     systems: frozenset[str] | None = None
     kinds: frozenset[str] | None = None
     purpose: str = ""
+    #: ``playback`` only: footage recorded in [playback_from, playback_to] (None: open end).
+    playback_from: datetime | None = None
+    playback_to: datetime | None = None
 
     def active(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -91,6 +94,32 @@ class Visibility:
             and _in(g.systems, system)
             for g in self._for("video")
         )
+
+    def playback_window(
+        self, department: str, site: str, camera: str, system: str
+    ) -> tuple[datetime | None, datetime | None] | None:
+        """The recorded time the caller may play back of a camera it sees (None: none;
+        (None, None): any). Watching live (``video``) does not include playback."""
+        if department == self.department:
+            return (None, None)
+        windows = [
+            (g.playback_from, g.playback_to)
+            for g in self._for("playback")
+            if g.grantor == department
+            and _in(g.cameras, camera)
+            and _in(g.sites, site)
+            and _in(g.systems, system)
+        ]
+        if not windows:
+            return None
+        if any(w == (None, None) for w in windows):
+            return (None, None)
+        # Several grants: the widest span they cover together (grants rarely overlap oddly).
+        starts = [w[0] for w in windows]
+        ends = [w[1] for w in windows]
+        start = None if None in starts else min(s for s in starts if s is not None)
+        end = None if None in ends else max(e for e in ends if e is not None)
+        return (start, end)
 
     def sees_event(
         self, department: str, site: str, camera: str | None, system: str, kind: str

@@ -19,7 +19,7 @@ import jwt
 AUDIENCE = "cityhub-play"
 ALGORITHM = "HS256"
 #: Every protocol the relay serves; a token lists the ones it allows.
-PROTOCOLS = frozenset({"rtsp", "webrtc", "snapshot", "clip", "fmp4"})
+PROTOCOLS = frozenset({"rtsp", "webrtc", "snapshot", "clip", "fmp4", "playback"})
 MAX_TTL_S = 24 * 3600
 
 
@@ -36,6 +36,8 @@ class PlayGrant:
     protocols: frozenset[str]
     expires_at: float
     token_id: str
+    #: Footage this token may play back (unix s from, to); None: any time.
+    window: tuple[float, float] | None = None
 
     def allows(self, protocol: str) -> bool:
         return protocol in self.protocols
@@ -54,6 +56,7 @@ def issue_play_token(
     subject: str,
     ttl_s: float = 300,
     protocols: Iterable[str] = ("webrtc", "rtsp", "snapshot"),
+    window: tuple[float, float] | None = None,
 ) -> str:
     """A signed token letting ``subject`` play ``camera_id`` over ``protocols`` for ``ttl_s``."""
     protos = sorted(set(protocols))
@@ -76,6 +79,8 @@ def issue_play_token(
         "cam": camera_id,
         "proto": protos,
     }
+    if window is not None:  # playback limited to footage recorded in [from, to]
+        claims["win"] = [float(window[0]), float(window[1])]
     return jwt.encode(claims, _secret(secret), algorithm=ALGORITHM)
 
 
@@ -113,7 +118,16 @@ def verify_play_token(
         protocols=frozenset(protos),
         expires_at=float(claims["exp"]),
         token_id=str(claims["jti"]),
+        window=_window(claims.get("win")),
     )
     if protocol is not None and not grant.allows(protocol):
         raise PlayTokenError(f"play token does not allow {protocol}")
     return grant
+
+
+def _window(value: object) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == 2):
+        raise PlayTokenError("invalid play token: bad 'win' claim")
+    return float(value[0]), float(value[1])

@@ -65,6 +65,7 @@ class CameraStream:
             on_count=lambda _n: self._update_live(),
         )
         self._proxysink_listeners: list[Callable[[Any], None]] = []
+        self._session_listeners: list[Callable[[UpstreamSession], None]] = []
         self.state = StreamState.IDLE
         self.codec: str | None = None
         self.last_error: str | None = None
@@ -260,7 +261,17 @@ class CameraStream:
         """``listener(proxysink)`` on every new upstream session (called on a GStreamer thread)."""
         self._proxysink_listeners.append(listener)
 
+    def add_session_listener(self, listener: Callable[[UpstreamSession], None]) -> None:
+        """``listener(session)`` once each new upstream session is linked (GStreamer thread),
+        before its first frame: C branches (recording) attach to ``session.tee`` there."""
+        self._session_listeners.append(listener)
+
     def _on_linked(self, session: UpstreamSession) -> None:
+        for hook in list(self._session_listeners):
+            try:
+                hook(session)
+            except Exception:
+                log.exception("%s: session listener failed", self.camera_id)
         for listener in list(self._proxysink_listeners):
             try:
                 listener(session.proxysink)

@@ -54,6 +54,11 @@ class UpstreamSession:
         self.codec: str | None = None
         self.proxysink: Gst.Element | None = None
         self.ring: Gst.Element | None = None
+        self.tee: Gst.Element | None = None  # more C branches (recording) attach here
+        #: Called with every element message; True when handled. Errors whose source a hook
+        #: claims (a recording branch) do not fail the camera.
+        self.message_hooks: list[Callable[[Gst.Message], bool]] = []
+        self.stop_hooks: list[Callable[[], None]] = []  # before teardown (finish a segment)
         self._live = True  # until told otherwise: the first frame must be seen at once
         self._pull_lock = threading.Lock()
         self._linked = False
@@ -73,6 +78,11 @@ class UpstreamSession:
     def stop(self) -> None:
         """Tear down (blocking; call from a worker thread, never a GStreamer thread)."""
         self._stopped.set()
+        for hook in list(self.stop_hooks):
+            try:
+                hook()
+            except Exception:
+                log.exception("%s: stop hook failed", self.name)
         self.pipeline.set_state(Gst.State.NULL)
         self.pipeline.get_bus().set_sync_handler(None)
 
@@ -81,12 +91,23 @@ class UpstreamSession:
             self.on_error(message)
 
     def _on_message(self, _bus: Gst.Bus, msg: Gst.Message) -> Gst.BusSyncReply:
+        if msg.type in (Gst.MessageType.ELEMENT, Gst.MessageType.ERROR) and self._hooked(msg):
+            return Gst.BusSyncReply.DROP
         if msg.type == Gst.MessageType.ERROR:
             err, _debug = msg.parse_error()
             self._fail(_explain(err.message))
         elif msg.type == Gst.MessageType.EOS:
             self._fail("camera ended the stream")
         return Gst.BusSyncReply.DROP
+
+    def _hooked(self, msg: Gst.Message) -> bool:
+        for hook in list(self.message_hooks):
+            try:
+                if hook(msg):
+                    return True
+            except Exception:
+                log.exception("%s: message hook failed", self.name)
+        return False
 
     def _on_no_more_pads(self, _src: Gst.Element) -> None:
         if not self._linked:
@@ -142,7 +163,7 @@ class UpstreamSession:
         proxysink.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, _hold_eos)
         # Readers start on a keyframe: what the camera sends before its first one is dropped.
         proxysink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, until_keyframe)
-        self.proxysink, self.ring = proxysink, ring
+        self.proxysink, self.ring, self.tee = proxysink, ring, tee
         self.codec = codec  # last: a reader seeing the codec finds the proxysink set
         if self.on_linked is not None:
             self.on_linked(self)

@@ -23,6 +23,7 @@ from streams.fmp4.websocket import Fmp4Viewer
 from streams.http.clip_table import ClipTable
 from streams.recorder.clips import ClipError, record_clip
 from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
+from streams.recording import http as recording_http
 from streams.relay import Relay
 from streams.webrtc.whep import WhepError
 
@@ -46,6 +47,8 @@ def create_app(relay: Relay) -> FastAPI:
     clips = ClipTable()
     registry = CollectorRegistry()
     registry.register(_HealthCollector(relay))
+    registry.register(recording_http.RecordingCollector(relay))
+    app.include_router(recording_http.router(relay))
 
     def stream_for(
         camera_id: str, request: Request, token: str | None, protocol: str
@@ -217,7 +220,7 @@ def create_app(relay: Relay) -> FastAPI:
         return resources.files("streams.web").joinpath("player.html").read_text(encoding="utf-8")
 
     @app.get("/{module}.js", response_class=PlainTextResponse)
-    async def web_module(module: Literal["whep", "mse"]) -> Response:
+    async def web_module(module: Literal["whep", "mse", "playback"]) -> Response:
         """The player's ES modules (streams/web): whep.js imports mse.js for the fallback."""
         text = resources.files("streams.web").joinpath(f"{module}.js").read_text(encoding="utf-8")
         return Response(text, media_type="text/javascript")

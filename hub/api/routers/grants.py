@@ -21,7 +21,11 @@ MAX_GRANT = timedelta(days=366)
 
 class GrantIn(Strict):
     grantee: Ident = Field(description="Department receiving access.")
-    resources: list[Literal["video", "events", "readings"]] = Field(min_length=1, max_length=3)
+    resources: list[Literal["video", "events", "readings", "playback"]] = Field(
+        min_length=1,
+        max_length=4,
+        description="video: live and camera metadata; playback: recorded footage (with video).",
+    )
     purpose: Text = Field(description="Why: recorded in the audit log and shown to both sides.")
     expires_at: AwareDatetime = Field(description="When access ends (at most a year ahead).")
     starts_at: AwareDatetime | None = None
@@ -30,6 +34,12 @@ class GrantIn(Strict):
     sensors: IdList | None = Field(None, description="Only these sensors (None: any).")
     systems: list[SourceSystem] | None = Field(None, max_length=10)
     kinds: IdList | None = Field(None, description="Only these event kinds (None: any).")
+    playback_from: AwareDatetime | None = Field(
+        None, description="playback: only footage recorded from then (None: any earlier)."
+    )
+    playback_to: AwareDatetime | None = Field(
+        None, description="playback: only footage recorded until then (None: any later)."
+    )
 
 
 class GrantOut(BaseModel):
@@ -45,6 +55,8 @@ class GrantOut(BaseModel):
     sensors: list[str] | None
     systems: list[str] | None
     kinds: list[str] | None
+    playback_from: datetime | None = None
+    playback_to: datetime | None = None
     created_by: str
     created_at: datetime
     revoked_at: datetime | None
@@ -97,6 +109,8 @@ def create_grant(body: GrantIn, caller: Caller = require(Role.admin)) -> dict[st
         raise unprocessable("expires_at must be in the future and at most a year ahead")
     if body.starts_at is not None and body.starts_at >= body.expires_at:
         raise unprocessable("starts_at must be before expires_at")
+    if body.playback_from and body.playback_to and body.playback_from >= body.playback_to:
+        raise unprocessable("playback_from must be before playback_to")
     if (
         caller.db.execute("SELECT 1 FROM departments WHERE id = %s", (body.grantee,)).fetchone()
         is None
@@ -121,6 +135,10 @@ def create_grant(body: GrantIn, caller: Caller = require(Role.admin)) -> dict[st
         purpose=body.purpose,
         expires_at=body.expires_at.isoformat(),
         scope={d: fields[d] for d in ("cameras", "sites", "sensors", "systems", "kinds")},
+        playback_window=[
+            body.playback_from.isoformat() if body.playback_from else None,
+            body.playback_to.isoformat() if body.playback_to else None,
+        ],
     )
     return _out(row)
 

@@ -25,13 +25,13 @@ from hub.relays import relay_bases
 from streams.auth.tokens import PlayTokenError, issue_play_token, verify_play_token
 
 router = APIRouter(tags=["streams"])
-Protocol = Literal["webrtc", "rtsp", "snapshot", "clip", "fmp4"]
-PLAYBACK = {"clip", "fmp4"}
+Protocol = Literal["webrtc", "rtsp", "snapshot", "clip", "fmp4", "playback"]
+PLAYBACK = {"clip", "fmp4", "playback"}
 
 
 class PlayIn(Strict):
     protocols: list[Protocol] = Field(
-        default_factory=lambda: list[Protocol](["webrtc", "rtsp"]), min_length=1, max_length=5
+        default_factory=lambda: list[Protocol](["webrtc", "rtsp"]), min_length=1, max_length=6
     )
 
 
@@ -43,6 +43,12 @@ class PlayOut(BaseModel):
     expires_at: datetime
     whep_url: str | None
     rtsp_url: str | None
+    playback_url: str | None = Field(
+        None, description="WebSocket of recorded footage (needs a playback grant)."
+    )
+    playback_window: list[float | None] | None = Field(
+        None, description="Recorded time this token may play back (unix s; None: open end)."
+    )
 
 
 class ViewReport(Strict):
@@ -72,12 +78,14 @@ def play(camera_id: Ident, body: PlayIn, caller: Caller = require(Role.operator)
     camera = caller.camera_or_404(camera_id)
     ttl = caller.runtime.config.access.play_token_seconds
     protocols = sorted(set(body.protocols))
+    window = _playback_window(caller, camera) if "playback" in protocols else None
     token = issue_play_token(
         caller.runtime.play_secret,
         camera_id,
         caller.principal.actor,
         ttl_s=ttl,
         protocols=protocols,
+        window=_bounded(window),
     )
     grant = verify_play_token(caller.runtime.play_secret, token, camera_id)
     expires = datetime.fromtimestamp(grant.expires_at, UTC)
@@ -101,6 +109,7 @@ def play(camera_id: Ident, body: PlayIn, caller: Caller = require(Role.operator)
         department=camera["department_id"],
         session=grant.token_id,
         protocols=protocols,
+        playback_window=window,
     )
     # the relay that owns the camera (cluster.nodes), else access.relay_*_url
     http_base, rtsp_base = relay_bases(caller.runtime.config, camera_id)
@@ -112,7 +121,30 @@ def play(camera_id: Ident, body: PlayIn, caller: Caller = require(Role.operator)
         "expires_at": expires,
         "whep_url": f"{http_base}/whep/{camera_id}" if "webrtc" in protocols else None,
         "rtsp_url": f"{rtsp_base}/{camera_id}" if "rtsp" in protocols else None,
+        "playback_url": (
+            f"{http_base.replace('http', 'ws', 1)}/playback/{camera_id}" if window else None
+        ),
+        "playback_window": window,
     }
+
+
+def _playback_window(caller: Caller, camera: dict[str, Any]) -> list[float | None]:
+    """The recorded time the caller may play back; 403 without a playback grant."""
+    window = caller.visibility.playback_window(
+        camera["department_id"], camera["site_id"], camera["id"], camera["source_system"]
+    )
+    if window is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "no playback grant for this camera: watching live does not include recordings",
+        )
+    return [w.timestamp() if w is not None else None for w in window]
+
+
+def _bounded(window: list[float | None] | None) -> tuple[float, float] | None:
+    if window is None or window == [None, None]:
+        return None
+    return (window[0] if window[0] is not None else 0.0, window[1] or 4102444800.0)
 
 
 def _report(caller: Caller, session_id: UUID, body: ViewReport, what: str) -> dict[str, Any]:

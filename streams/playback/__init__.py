@@ -1,0 +1,1 @@
+"""Playback of recorded footage: fMP4 over WebSocket (browser), export to MP4."""
