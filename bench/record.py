@@ -31,7 +31,11 @@ from bench.relay import SECRET, cpu_of, wait_log
 from bench.report import finish
 from core.net import free_port
 from devkit.embedded.process import spawn, stop
+from streams.auth.service import derive_service_token
 from streams.auth.tokens import issue_play_token
+
+#: Reads the relay's health (streams.auth.service).
+SERVICE = {"Authorization": f"Bearer {derive_service_token(SECRET)}"}
 
 
 def start_relay(
@@ -162,7 +166,7 @@ def main() -> None:
             span = time.monotonic() - t0
             written = (dir_bytes(tmp / "rec") - b0) / span / 1e6
             base_written = (dir_bytes(tmp / "base") - r0) / span / 1e6
-            health = httpx.get(f"http://127.0.0.1:{http}/health", timeout=10).json()["cameras"]
+            health = httpx.get(f"http://127.0.0.1:{http}/health", headers=SERVICE, timeout=10).json()["cameras"]
             camera_mb_s = sum(h["bitrate_bps"] for h in health) / 8e6  # what the cameras send
             state = httpx.get(f"http://127.0.0.1:{http}/recordings", timeout=10).json()
             recording = sum(1 for c in state["cameras"].values() if c["recording"])

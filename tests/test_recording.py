@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from devkit.embedded.process import stop
+from devkit.fixtures.streams import SERVICE
 from streams.recording.journal import read_lines
 from streams.recording.salvage import media_span
 
@@ -238,7 +239,7 @@ def test_retention_deletes_the_oldest_and_never_a_held_segment(
     # Metrics count it.
     import httpx
 
-    text = httpx.get(f"{relay.http}/metrics", timeout=10).text
+    text = httpx.get(f"{relay.http}/metrics", headers=SERVICE, timeout=10).text
     assert "cityhub_recording_deleted_segments_total" in text
 
 
