@@ -166,7 +166,8 @@ def main() -> None:
             span = time.monotonic() - t0
             written = (dir_bytes(tmp / "rec") - b0) / span / 1e6
             base_written = (dir_bytes(tmp / "base") - r0) / span / 1e6
-            health = httpx.get(f"http://127.0.0.1:{http}/health", headers=SERVICE, timeout=10).json()["cameras"]
+            health = httpx.get(f"http://127.0.0.1:{http}/health", headers=SERVICE,
+                               timeout=10).json()["cameras"]
             camera_mb_s = sum(h["bitrate_bps"] for h in health) / 8e6  # what the cameras send
             state = httpx.get(f"http://127.0.0.1:{http}/recordings", timeout=10).json()
             recording = sum(1 for c in state["cameras"].values() if c["recording"])
