@@ -169,7 +169,8 @@ def main() -> None:
             health = httpx.get(f"http://127.0.0.1:{http}/health", headers=SERVICE,
                                timeout=10).json()["cameras"]
             camera_mb_s = sum(h["bitrate_bps"] for h in health) / 8e6  # what the cameras send
-            state = httpx.get(f"http://127.0.0.1:{http}/recordings", timeout=10).json()
+            state = httpx.get(f"http://127.0.0.1:{http}/recordings", headers=SERVICE,
+                              timeout=10).json()
             recording = sum(1 for c in state["cameras"].values() if c["recording"])
             dropped = sum(int(c.get("dropped", 0)) for c in state["cameras"].values())
             stop(base)

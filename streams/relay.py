@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from core.config import CameraConfig
+from streams.auth.service import derive_service_token
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
 from streams.config import StreamsConfig
 from streams.core.health import StreamEvent, StreamState
@@ -62,6 +63,9 @@ class Relay:
     ) -> None:
         self.settings = settings
         self.play_secret = play_secret
+        #: Reads health, metrics and recording state (streams.auth.service).
+        self.service_token = (settings.service_token.get_secret_value()
+                              if settings.service_token else derive_service_token(play_secret))
         self.clips_dir = clips_dir
         self.specs = {c.id: c for c in cameras}
         self.streams: dict[str, CameraStream] = {}

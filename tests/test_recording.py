@@ -269,7 +269,7 @@ def test_full_disk_deletes_oldest_unheld_then_stops_only_when_all_held_and_resum
         )
         n = len(segments(disk, "cam1"))
         wait_for(lambda: segments(disk, "cam1")[-1]["seq"] >= n + 3, what="recording goes on")
-        state = httpx.get(f"{relay.http}/recordings", timeout=10).json()
+        state = httpx.get(f"{relay.http}/recordings", headers=SERVICE, timeout=10).json()
         assert state["cameras"]["cam1"]["recording"] is True
         assert state["storage"][0]["free_bytes"] > 0
         # Everything held, from now on too (a standing hold): nothing may be deleted, so
@@ -277,7 +277,8 @@ def test_full_disk_deletes_oldest_unheld_then_stops_only_when_all_held_and_resum
         _hold(relay, 0, 4e9)
 
         def stopped() -> bool:
-            cams = httpx.get(f"{relay.http}/recordings", timeout=10).json()["cameras"]
+            answer = httpx.get(f"{relay.http}/recordings", headers=SERVICE, timeout=10)
+            cams = answer.json()["cameras"]
             return cams["cam1"]["blocked"] is not None and not cams["cam1"]["recording"]
 
         wait_for(stopped, timeout=60, what="recording to stop with all footage held")
@@ -289,7 +290,7 @@ def test_full_disk_deletes_oldest_unheld_then_stops_only_when_all_held_and_resum
         last = segments(disk, "cam1")[-1]["seq"]
         _hold(relay, 0, 4e9, held=False)
         wait_for(lambda: segments(disk, "cam1")[-1]["seq"] > last + 2, what="recording resumes")
-        cams = httpx.get(f"{relay.http}/recordings", timeout=10).json()["cameras"]
+        cams = httpx.get(f"{relay.http}/recordings", headers=SERVICE, timeout=10).json()["cameras"]
         assert cams["cam1"]["recording"] and cams["cam1"]["blocked"] is None
         relay.stop()
     finally:

@@ -9,7 +9,7 @@ from devkit.fixtures.streams import SERVICE
 from streams.auth.service import bearer_matches, derive_service_token
 
 NAMING_A_CAMERA = [
-    ("GET", "/health"), ("GET", "/health/cam1"), ("GET", "/metrics"),
+    ("GET", "/health"), ("GET", "/health/cam1"), ("GET", "/metrics"), ("GET", "/recordings"),
     ("GET", "/snapshot/cam1.jpg"), ("POST", "/whep/cam1"), ("POST", "/clips/cam1"),
 ]
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+
+from fastapi import HTTPException, Request
 
 LABEL = b"cityhub relay service token v1"
 
@@ -25,3 +28,14 @@ def bearer_matches(authorization: str | None, expected: str) -> bool:
     """Whether an ``Authorization`` header carries ``expected`` (constant-time)."""
     scheme, _, given = (authorization or "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+
+
+def service_only(expected: str) -> Callable[[Request], None]:
+    """A FastAPI dependency admitting the service credential only (401 otherwise)."""
+
+    def check(request: Request) -> None:
+        if not bearer_matches(request.headers.get("authorization"), expected):
+            raise HTTPException(401, "service token required",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    return check

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
-from streams.auth.service import bearer_matches, derive_service_token
+from streams.auth.service import service_only
 from streams.auth.tokens import PlayTokenError
 from streams.core.stream import CameraStream
 from streams.fmp4.websocket import Fmp4Viewer
@@ -191,27 +191,21 @@ def create_app(relay: Relay) -> FastAPI:
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    service = (relay.settings.service_token.get_secret_value() if relay.settings.service_token
-               else derive_service_token(relay.play_secret))
+    # Health and metrics name every camera: the service credential only.
+    service = Depends(service_only(relay.service_token))
 
-    def service_only(request: Request) -> None:
-        """Health and metrics name every camera: the service credential only."""
-        if not bearer_matches(request.headers.get("authorization"), service):
-            raise HTTPException(401, "service token required",
-                                headers={"WWW-Authenticate": "Bearer"})
-
-    @app.get("/health", dependencies=[Depends(service_only)])
+    @app.get("/health", dependencies=[service])
     async def health() -> dict[str, object]:
         return {"rtsp_port": relay.rtsp_port, "cameras": relay.health()}
 
-    @app.get("/health/{camera_id}", dependencies=[Depends(service_only)])
+    @app.get("/health/{camera_id}", dependencies=[service])
     async def health_one(camera_id: str) -> dict[str, object]:
         for h in relay.health():
             if h["camera_id"] == camera_id:
                 return h
         raise HTTPException(404, f"no camera {camera_id!r}")
 
-    @app.get("/metrics", dependencies=[Depends(service_only)])
+    @app.get("/metrics", dependencies=[service])
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -16,11 +16,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from pydantic import BaseModel, Field
 
+from streams.auth.service import service_only
 from streams.auth.tokens import PlayGrant, PlayTokenError
 from streams.playback.export import ExportError, manifest_for, write_range
 from streams.playback.session import PlaybackSession
@@ -82,7 +83,7 @@ def ranges(rec: CameraRecorder, start: float, end: float, gap_s: float = 0.5) ->
 def router(relay: Relay) -> APIRouter:
     api = APIRouter()
 
-    @api.get("/recordings")
+    @api.get("/recordings", dependencies=[Depends(service_only(relay.service_token))])
     async def state() -> dict[str, object]:
         return relay.recording.health()
 
