@@ -29,6 +29,7 @@ from core.config import (
 from core.model import Ident, Location
 from hub.auth.settings import AccessConfig
 from hub.ingest.config import IngestConfig
+from hub.ops.config import OpsConfig
 from hub.store.settings import StoreConfig
 from hub.ui.settings import UiConfig
 from streams.cluster.config import ClusterConfig
@@ -97,6 +98,9 @@ class CityConfig(BaseSettings):
         default_factory=AccessConfig, description="API authentication, authorisation and audit."
     )
     ui: UiConfig = Field(default_factory=UiConfig, description="The control-room web UI.")
+    ops: OpsConfig = Field(
+        default_factory=OpsConfig, description="What the hub watches for on call (disks, certs)."
+    )
     departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
     sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")

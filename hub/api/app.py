@@ -29,6 +29,7 @@ from hub.api.routers import (
     grants,
     health,
     live,
+    metrics,
     readings,
     sensors,
     sites,
@@ -38,6 +39,7 @@ from hub.api.routers import (
 from hub.api.runtime import Runtime
 from hub.auth.access import assert_access_declared
 from hub.config import CityConfig
+from hub.ops.metrics import AuditVerifier, OpsCollector, registry_for
 from hub.store.queries import NotFound
 from hub.ui import layouts, media
 from hub.ui import router as ui
@@ -94,11 +96,14 @@ def _not_found(_request: Request, exc: Exception) -> JSONResponse:
 def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
     """The API; ``runtime`` defaults to one built (and closed on shutdown) from ``config``."""
     rt = runtime or Runtime.from_config(config)
+    verifier = AuditVerifier(rt.pool, config.ops.audit_verify_every_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await rt.apool.open()
+        verifier.start()
         yield
+        verifier.stop()
         await rt.live.close()
         await rt.apool.close()
         if runtime is None:
@@ -118,10 +123,13 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.state.audit_verifier = verifier
+    app.state.metrics = registry_for(OpsCollector(config.ops, config.state_dir, verifier))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(psycopg.Error, _db_error)
     app.add_exception_handler(NotFound, _not_found)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for module in ROUTERS:
         app.include_router(module.router, prefix=PREFIX)
     if config.ui.enabled:
