@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from adapters.model import Event, Reading, Severity
+from core import sdnotify
 from core.model import SourceSystem
 from edge.analytics import CameraAnalytics
 from edge.clips import ClipCutter
@@ -257,6 +258,11 @@ class EdgeAgent:
 
     # -- life cycle --------------------------------------------------------------
 
+    async def _alive(self) -> bool:
+        """Liveness for systemd's watchdog: this loop runs and the outbox answers."""
+        self.outbox.stats()
+        return True
+
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -278,6 +284,8 @@ class EdgeAgent:
             server = self._listener()
             self._tasks.append(asyncio.create_task(server.serve()))
         self._start_cameras()
+        self._tasks.append(asyncio.create_task(sdnotify.watchdog(self._alive)))
+        sdnotify.notify("READY=1")
         log.info(
             "edge agent %s up: site %s, %d cameras, outbox depth %d",
             self.config.device,
@@ -288,6 +296,7 @@ class EdgeAgent:
         try:
             await stop.wait()
         finally:
+            sdnotify.notify("STOPPING=1")
             if server is not None:
                 server.should_exit = True
             await self._stop_cameras()
