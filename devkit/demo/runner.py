@@ -6,6 +6,7 @@ import logging
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import yaml
 
 from core.net import free_port
 from devkit.demo.stack import Stack
+from devkit.demo.supervisor import Part
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from devkit.embedded.process import stop
 from hub.config import CityConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,17 @@ def _demo_secret(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def restarter(service: EmbeddedPostgres | EmbeddedBroker) -> Callable[[], None]:
+    """SIGKILL what is left of an embedded service, then start it on its port again."""
+
+    def restart() -> None:
+        stop(service.proc, signal.SIGKILL)
+        service.proc = None
+        service.start()
+
+    return restart
+
+
 class DemoCity:
     """Embedded database, broker, synthetic cameras and every cityhub part that exists."""
 
@@ -60,11 +74,16 @@ class DemoCity:
         pg = EmbeddedPostgres(self.state_dir / "postgres")
         pg.start()
         self.stack.add("postgres", pg.stop)
+        self.stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg)))
         self.urls["database"] = pg.dsn
 
         broker = EmbeddedBroker(self.state_dir / "mosquitto")
         broker.start()
         self.stack.add("mosquitto", broker.stop)
+        self.stack.supervisor.add(Part(
+            "mosquitto", lambda: broker.proc is not None and broker.proc.poll() is None,
+            restarter(broker),
+        ))
         self.urls["broker"] = broker.url
 
         cam_port = free_port()
@@ -106,13 +125,15 @@ class DemoCity:
                                   str(self.state_dir / "city.yaml"), "--dsn", dsn, "serve",
                                   "--port", str(port)])
         self.stack.wait_port("hub", port)
+        self.stack.set_liveness("hub", f"http://127.0.0.1:{port}/healthz")
+        self.hub_url = f"http://127.0.0.1:{port}"
         self.urls["web UI"] = f"http://127.0.0.1:{port}/ui/  (video wall, events, map)"
         self.urls["hub API"] = f"http://127.0.0.1:{port}/docs"
         for name, password, _dept, roles in self.logins:
             self.urls[f"login {name}"] = f"{password}  ({', '.join(roles)})"
 
     def watch(self) -> None:
-        """Block until Ctrl-C/SIGTERM or until a part dies."""
+        """Block until Ctrl-C/SIGTERM, restarting parts that die or hang meanwhile."""
         stopping = False
 
         def _stop(*_: object) -> None:
@@ -122,9 +143,7 @@ class DemoCity:
         signal.signal(signal.SIGTERM, _stop)
         try:
             while not stopping:
-                failed = self.stack.failed()
-                if failed:
-                    raise RuntimeError("a demo part stopped:\n" + "\n".join(failed))
+                self.stack.supervisor.check()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
