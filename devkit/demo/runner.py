@@ -73,12 +73,14 @@ class DemoCity:
     def _start(self) -> None:
         pg = EmbeddedPostgres(self.state_dir / "postgres")
         pg.start()
+        self.pg = pg
         self.stack.add("postgres", pg.stop)
         self.stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg)))
         self.urls["database"] = pg.dsn
 
         broker = EmbeddedBroker(self.state_dir / "mosquitto")
         broker.start()
+        self.broker = broker
         self.stack.add("mosquitto", broker.stop)
         self.stack.supervisor.add(Part(
             "mosquitto", lambda: broker.proc is not None and broker.proc.poll() is None,

@@ -25,6 +25,7 @@ class Stack:
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self._procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         self.supervisor = Supervisor()
+        self.edge_url: str | None = None  #: the demo edge box's listener, once started
 
     def add(self, name: str, stop_fn: Callable[[], None]) -> None:
         self._stops.append((name, stop_fn))
