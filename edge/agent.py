@@ -22,6 +22,7 @@ import numpy as np
 import uvicorn
 
 from adapters.model import Event, Reading, Severity
+from core import sdnotify
 from core.model import SourceSystem
 from core.net import free_port
 from core.topics import events_topic, media_topic, readings_topic
@@ -270,6 +271,11 @@ class EdgeAgent:
 
     # -- life cycle --------------------------------------------------------------
 
+    async def _alive(self) -> bool:
+        """Liveness for systemd's watchdog: this loop runs and the outbox answers."""
+        self.outbox.stats()
+        return True
+
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -291,6 +297,8 @@ class EdgeAgent:
             server = self._listener()
             self._tasks.append(asyncio.create_task(server.serve()))
         self._start_cameras()
+        self._tasks.append(asyncio.create_task(sdnotify.watchdog(self._alive)))
+        sdnotify.notify("READY=1")
         log.info(
             "edge agent %s up: site %s, %d cameras, outbox depth %d",
             self.config.device,
@@ -301,6 +309,7 @@ class EdgeAgent:
         try:
             await stop.wait()
         finally:
+            sdnotify.notify("STOPPING=1")
             if server is not None:
                 server.should_exit = True
             await self._stop_cameras()

@@ -31,6 +31,7 @@ from core.model import Ident, Location
 from hub.auth.settings import AccessConfig
 from hub.incidents.settings import IncidentsConfig
 from hub.ingest.config import IngestConfig
+from hub.ops.config import OpsConfig
 from hub.store.settings import StoreConfig
 from hub.ui.settings import UiConfig
 from streams.cluster.config import ClusterConfig
@@ -116,6 +117,9 @@ class CityConfig(BaseSettings):
     incidents: IncidentsConfig = Field(
         default_factory=IncidentsConfig,
         description="Incidents: time limits, escalation steps, the rule and escalation worker.",
+    )
+    ops: OpsConfig = Field(
+        default_factory=OpsConfig, description="What the hub watches for on call (disks, certs)."
     )
     departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
     sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")

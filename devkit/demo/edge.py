@@ -24,7 +24,7 @@ def start_edge(stack: Stack, state_dir: Path, city: CityConfig, broker_url: str)
         "state_dir": str(state_dir / "edge"),
         "uplink": {"broker": {"url": broker_url}},
         "listener": {"port": port},
-        "adapters": ["isapi", "wim", "anpr-json"],
+        "adapters": ["isapi", "wim", "anpr-json", "cityhub-events"],
         "cameras": [
             {
                 "id": cam.id,
@@ -58,6 +58,8 @@ def start_edge(stack: Stack, state_dir: Path, city: CityConfig, broker_url: str)
     config.write_text(yaml.safe_dump(doc, sort_keys=False))
     stack.cityhub("edge", ["edge", "--config", str(config)])
     stack.wait_port("edge", port)
+    stack.set_liveness("edge", f"http://127.0.0.1:{port}/health")
+    stack.edge_url = f"http://127.0.0.1:{port}"
     return {
         "edge box": f"http://127.0.0.1:{port}/health  (site {DEMO_SITE}, camera {cam.id}: "
         "motion, intrusion, line counts; pushes at /push/isapi|wim|anpr-json)",

@@ -26,4 +26,5 @@ def start_relay(stack: Stack, state_dir: Path, timeout: float = 60) -> dict[str,
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     stack.cityhub("relay", ["relay", "--config", str(path)])
     stack.wait_log("relay", "relay: ready", timeout)
+    stack.set_liveness("relay", f"http://127.0.0.1:{http_port}/healthz")
     return {"relay": f"http://127.0.0.1:{http_port}"}

@@ -6,6 +6,7 @@ import logging
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -17,7 +18,9 @@ from devkit.demo.edge import start_edge  # an edge box analysing one synthetic c
 from devkit.demo.ingest import start_ingest  # ingest worker + simulated traffic
 from devkit.demo.relay import start_relay  # media relay for the web UI's wall
 from devkit.demo.stack import Stack
+from devkit.demo.supervisor import Part
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from devkit.embedded.process import stop
 from hub.api.seed import seed
 from hub.config import CityConfig, load_config
 
@@ -42,6 +45,17 @@ def _demo_secret(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def restarter(service: EmbeddedPostgres | EmbeddedBroker) -> Callable[[], None]:
+    """SIGKILL what is left of an embedded service, then start it on its port again."""
+
+    def restart() -> None:
+        stop(service.proc, signal.SIGKILL)
+        service.proc = None
+        service.start()
+
+    return restart
+
+
 class DemoCity:
     """Embedded database, broker, synthetic cameras and every cityhub part that exists."""
 
@@ -62,12 +76,19 @@ class DemoCity:
     def _start(self) -> None:
         pg = EmbeddedPostgres(self.state_dir / "postgres")
         pg.start()
+        self.pg = pg
         self.stack.add("postgres", pg.stop)
+        self.stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg)))
         self.urls["database"] = pg.dsn
 
         broker = EmbeddedBroker(self.state_dir / "mosquitto")
         broker.start()
+        self.broker = broker
         self.stack.add("mosquitto", broker.stop)
+        self.stack.supervisor.add(Part(
+            "mosquitto", lambda: broker.proc is not None and broker.proc.poll() is None,
+            restarter(broker),
+        ))
         self.urls["broker"] = broker.url
 
         cam_port = free_port()
@@ -99,13 +120,15 @@ class DemoCity:
                                   str(self.state_dir / "city.yaml"), "--dsn", dsn, "serve",
                                   "--port", str(port)])
         self.stack.wait_port("hub", port)
+        self.stack.set_liveness("hub", f"http://127.0.0.1:{port}/healthz")
+        self.hub_url = f"http://127.0.0.1:{port}"
         self.urls["web UI"] = f"http://127.0.0.1:{port}/ui/  (video wall, events, map)"
         self.urls["hub API"] = f"http://127.0.0.1:{port}/docs"
         for name, password, _dept, roles in self.logins:
             self.urls[f"login {name}"] = f"{password}  ({', '.join(roles)})"
 
     def watch(self) -> None:
-        """Block until Ctrl-C/SIGTERM or until a part dies."""
+        """Block until Ctrl-C/SIGTERM, restarting parts that die or hang meanwhile."""
         stopping = False
 
         def _stop(*_: object) -> None:
@@ -115,9 +138,7 @@ class DemoCity:
         signal.signal(signal.SIGTERM, _stop)
         try:
             while not stopping:
-                failed = self.stack.failed()
-                if failed:
-                    raise RuntimeError("a demo part stopped:\n" + "\n".join(failed))
+                self.stack.supervisor.check()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass

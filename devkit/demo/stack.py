@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.net import port_open
+from devkit.demo.supervisor import Part, Supervisor
 from devkit.embedded.process import spawn, stop, tail
 
 log = logging.getLogger(__name__)
@@ -22,17 +24,34 @@ class Stack:
         self.state_dir = state_dir
         self._stops: list[tuple[str, Callable[[], None]]] = []
         self._procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+        self.supervisor = Supervisor()
+        self.edge_url: str | None = None  #: the demo edge box's listener, once started
 
     def add(self, name: str, stop_fn: Callable[[], None]) -> None:
         self._stops.append((name, stop_fn))
 
     def python(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
-        """Run ``python -m ...`` of this interpreter as a child that dies with us."""
+        """Run ``python -m ...`` of this interpreter as a child that dies with us; the
+        supervisor restarts it with the same arguments if it dies or hangs."""
         logfile = self.log_of(name)
         proc = spawn([sys.executable, *argv], logfile)
         self._procs[name] = (proc, logfile)
-        self.add(name, lambda: stop(proc))
+        self.add(name, lambda: stop(self._procs[name][0]))
+
+        def restart() -> None:
+            stop(self._procs[name][0], signal.SIGKILL)
+            self._procs[name] = (spawn([sys.executable, *argv], logfile), logfile)
+
+        self.supervisor.add(Part(name, lambda: self._procs[name][0].poll() is None, restart))
         return proc
+
+    def pid(self, name: str) -> int:
+        """The current process id of a child (changes when the supervisor restarts it)."""
+        return self._procs[name][0].pid
+
+    def set_liveness(self, name: str, url: str) -> None:
+        """A /healthz-style URL: the supervisor restarts the part when it stops answering."""
+        self.supervisor.parts[name].live_url = url
 
     def cityhub(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
         """Run a ``cityhub`` subcommand of this installation as a child."""

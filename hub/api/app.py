@@ -33,6 +33,7 @@ from hub.api.routers import (
     incident_stats,
     incidents,
     live,
+    metrics,
     readings,
     sensors,
     sites,
@@ -43,6 +44,7 @@ from hub.api.runtime import Runtime
 from hub.auth.access import assert_access_declared
 from hub.config import CityConfig
 from hub.incidents.worker import IncidentWorker
+from hub.ops.metrics import AuditVerifier, OpsCollector, registry_for
 from hub.store.queries import NotFound
 from hub.ui import layouts, media
 from hub.ui import router as ui
@@ -110,6 +112,7 @@ def _not_found(_request: Request, exc: Exception) -> JSONResponse:
 def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
     """The API; ``runtime`` defaults to one built (and closed on shutdown) from ``config``."""
     rt = runtime or Runtime.from_config(config)
+    verifier = AuditVerifier(rt.pool, config.ops.audit_verify_every_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,7 +122,9 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
             worker = IncidentWorker(config.database.url.get_secret_value(), config.incidents)
             worker.start()
         app.state.incident_worker = worker
+        verifier.start()
         yield
+        verifier.stop()
         if worker is not None:
             worker.stop()
         await rt.live.close()
@@ -141,11 +146,14 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = rt
+    app.state.audit_verifier = verifier
+    app.state.metrics = registry_for(OpsCollector(config.ops, config.state_dir, verifier))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(psycopg.Error, _db_error)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for module in ROUTERS:
         app.include_router(module.router, prefix=PREFIX)
     if config.ui.enabled:

@@ -1,4 +1,4 @@
-"""``cityhub db upgrade|current``: the store's schema."""
+"""``cityhub db upgrade|current|maintain|backup|restore``: the store's schema and safety."""
 
 from __future__ import annotations
 
@@ -54,8 +54,47 @@ def _maintain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from hub.ops import backup
+
+    if args.list:
+        print(json.dumps([asdict(b) for b in backup.list_backups(args.repo)], indent=2))
+        return 0
+    try:
+        if args.setup:
+            restart = backup.enable_archiving(_dsn(args), args.repo, args.archive_timeout)
+            print("archiving set; restart PostgreSQL now" if restart else "archiving is on")
+            return 0
+        print(json.dumps(asdict(backup.base_backup(_dsn(args), args.repo)), indent=2))
+    except backup.BackupError as exc:
+        raise SystemExit(str(exc)) from exc
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from hub.ops import backup
+
+    target = datetime.fromisoformat(args.target_time) if args.target_time else None
+    if target is not None and target.tzinfo is None:
+        raise SystemExit("--target-time needs a zone, e.g. 2026-12-05T13:00:00+08:00")
+    try:
+        chosen = backup.prepare_restore(args.repo, args.data_dir, target, args.owner)
+    except backup.BackupError as exc:
+        raise SystemExit(str(exc)) from exc
+    print(f"restored base backup {chosen.path} into {args.data_dir}; start PostgreSQL on it:")
+    print("it replays archived WAL up to the target, promotes, and accepts writes")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("db", help="database schema: upgrade, current revision, maintain")
+    p = sub.add_parser(
+        "db", help="database: schema upgrade, current revision, maintain, backup, restore"
+    )
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--dsn", help="database URL (overrides the configuration)")
     dsub = p.add_subparsers(dest="db_command", required=True)
@@ -69,3 +108,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--every", type=float, default=0, help="repeat every so many seconds (default: once)"
     )
     m.set_defaults(func=_maintain)
+    b = dsub.add_parser(
+        "backup",
+        help="base backup (pg_basebackup) into a repository that also holds the WAL archive",
+    )
+    b.add_argument("--repo", required=True, help="backup repository directory (other disk/NAS)")
+    b.add_argument(
+        "--setup", action="store_true", help="turn on WAL archiving into the repository (restart)"
+    )
+    b.add_argument(
+        "--archive-timeout", type=int, default=60, help="with --setup: archive at least every N s"
+    )
+    b.add_argument("--list", action="store_true", help="list the repository's base backups")
+    b.set_defaults(func=_backup)
+    r = dsub.add_parser(
+        "restore", help="prepare a fresh data directory that recovers to a point in time"
+    )
+    r.add_argument("--repo", required=True, help="backup repository directory")
+    r.add_argument("--data-dir", required=True, help="new, empty PostgreSQL data directory")
+    r.add_argument("--target-time", help="ISO time with zone; default: the end of the archive")
+    r.add_argument("--owner", help="user the server runs as (files are chowned to it)")
+    r.set_defaults(func=_restore)

@@ -1,0 +1,84 @@
+"""The demo's supervisor restarts a part that was killed (SIGKILL) and one that hangs
+(SIGSTOP: alive, but its liveness URL stops answering), including the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from core.net import free_port
+from devkit.demo.runner import restarter
+from devkit.demo.stack import Stack
+from devkit.demo.supervisor import Part
+from devkit.embedded import EmbeddedPostgres
+
+
+def _until(stack: Stack, done: Callable[[], bool], timeout: float = 30) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        stack.supervisor.check()
+        if done():
+            return time.monotonic() - t0
+        time.sleep(0.2)
+    raise AssertionError("not back in time")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_a_killed_or_hung_child_is_restarted(stack: Stack, tmp_path: Path) -> None:
+    port = free_port()
+    stack.python(
+        "web", ["-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+    )
+    url = f"http://127.0.0.1:{port}/"
+    stack.set_liveness("web", url)
+    _until(stack, lambda: _answers(url))
+    first = stack.pid("web")
+
+    os.kill(first, signal.SIGKILL)
+    _until(stack, lambda: stack.pid("web") != first and _answers(url))
+    assert len(stack.supervisor.parts["web"].restarts) == 1
+
+    second = stack.pid("web")
+    os.kill(second, signal.SIGSTOP)  # alive to the kernel, dead to its users
+    _until(stack, lambda: stack.pid("web") != second and _answers(url))
+    assert len(stack.supervisor.parts["web"].restarts) == 2
+
+
+def test_a_killed_postgres_is_restarted(stack: Stack, tmp_path: Path) -> None:
+    pg = EmbeddedPostgres(tmp_path / "pg").start()
+    stack.add("postgres", pg.stop)
+    stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg)))
+    assert pg.proc is not None
+    os.kill(pg.proc.pid, signal.SIGKILL)
+
+    def serving() -> bool:
+        try:
+            with psycopg.connect(pg.dsn, connect_timeout=1) as conn:
+                return conn.execute("SELECT 1").fetchone() == (1,)
+        except psycopg.OperationalError:
+            return False
+
+    _until(stack, serving, timeout=60)
+    assert stack.supervisor.parts["postgres"].restarts
