@@ -28,6 +28,7 @@ from core.config import (
 )
 from core.model import Ident, Location
 from hub.auth.settings import AccessConfig
+from hub.gb28181.config import Gb28181Config
 from hub.ingest.config import IngestConfig
 from hub.store.settings import StoreConfig
 from hub.ui.settings import UiConfig
@@ -97,6 +98,9 @@ class CityConfig(BaseSettings):
         default_factory=AccessConfig, description="API authentication, authorisation and audit."
     )
     ui: UiConfig = Field(default_factory=UiConfig, description="The control-room web UI.")
+    gb28181: Gb28181Config = Field(
+        default_factory=Gb28181Config, description="GB/T 28181 SIP service and devices."
+    )
     departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
     sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
