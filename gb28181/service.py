@@ -52,6 +52,7 @@ class SipService:
         self._catalogs: dict[tuple[str, int], _Catalog] = {}
         self._sn = secrets.randbelow(10**5)
         self._watch: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self.bad_inputs = 0
 
     @property
@@ -68,6 +69,8 @@ class SipService:
     async def close(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
+        for task in list(self._tasks):
+            task.cancel()
         await self.endpoint.close()
 
     def _bad(self, peer: Peer, reason: str) -> None:
@@ -125,7 +128,9 @@ class SipService:
         await self.dir.register(device_id, peer, expires, self.s.instance)
         await self.endpoint.send(self._ok_register(msg, expires), peer)
         log.info("sip: %s registered from %s for %d s", device_id, peer, expires)
-        asyncio.ensure_future(self.query_all(device_id, peer))
+        task = asyncio.ensure_future(self.query_all(device_id, peer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _challenge(self, msg: sip.SipMessage, peer: Peer, realm: str,
                          stale: bool = False) -> None:

@@ -160,7 +160,7 @@ class TcpFramer:
                 if len(self.buffer) > MAX_MESSAGE:
                     raise SipError("header block exceeds the message limit")
                 return out
-            m = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d{1,6})[ \t]*\r?$",
+            m = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)[ \t]*\r?$",
                           bytes(self.buffer[:end]))
             length = int(m.group(1)) if m else 0
             total = end + 4 + length

@@ -64,12 +64,14 @@ class SipEndpoint:
     async def close(self) -> None:
         if self._udp is not None:
             self._udp.close()
+            self._udp = None
         if self._tcp_server is not None:
             self._tcp_server.close()
         for w in list(self._tcp.values()):
             w.close()
         for t in list(self._tasks):
             t.cancel()
+        await asyncio.sleep(0)  # the sockets close on the next loop turn: the port is free after
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                          ) -> None:

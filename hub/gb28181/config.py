@@ -14,7 +14,7 @@ GbId = Annotated[str, StringConstraints(pattern=r"^[0-9]{20}$")]
 
 class Gb28181DeviceConfig(Section):
     id: GbId = Field(description="The device's (or lower platform's) 20-digit SIP ID.")
-    name: str = Field("", max_length=200, description="A name for lists (the catalog names channels).")
+    name: str = Field("", max_length=200, description="Name in lists.")
     department: Ident = Field(description="Department owning the device and its channels.")
     site: Ident = Field(description="Site its channels (cameras) are filed under.")
     password: SecretStr = Field(description="Digest password (stored sealed; never shown).")

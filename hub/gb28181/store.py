@@ -234,11 +234,21 @@ class PgDirectory:
                 return
             topic = f"city/{row[0]}/{row[1]}/safecity/native/gb28181"
             out = adapt_message(topic, body, datetime.now(UTC))
+            events = [await self._on_camera(conn, device_id, e) for e in out.events]
             letters = [DeadLetter(x.topic, x.reason, x.payload) for x in out.letters]
             for x in out.letters:
                 log.warning("sip: %s alarm dead-lettered: %s", device_id, x.reason)
-            await self.writer.write(conn, events=out.events, dead_letters=letters,
-                                    topic=topic)
+            await self.writer.write(conn, events=events, dead_letters=letters, topic=topic)
+
+    @staticmethod
+    async def _on_camera(conn: psycopg.AsyncConnection[Any], device_id: str, event: Event
+                         ) -> Event:
+        """An alarm naming one of the device's channels is that camera's event."""
+        cur = await conn.execute(
+            "SELECT camera_id FROM gb_channels WHERE device_id = %s AND id = %s"
+            " AND camera_id IS NOT NULL", (device_id, event.device))
+        row = await cur.fetchone()
+        return event.model_copy(update={"camera": row[0]}) if row else event
 
     async def refused(self, device_id: str, peer: Peer, reason: str) -> None:
         async with self.pool.connection() as conn:
