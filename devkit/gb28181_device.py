@@ -10,8 +10,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gb28181 import digest, manscdp, sip
+from gb28181 import digest, manscdp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
+from streams.gb28181.sender import PsRtpSender
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ class DeviceSim:
     per_page: int = 2
     host: str = "127.0.0.1"
     port: int = 0
+    units: list[bytes] = field(default_factory=list)  #: access units looped as live video
+    codec: str = "h264"
+    fps: int = 25
 
     def __post_init__(self) -> None:
         self.endpoint = SipEndpoint(self._handle, host=self.host, port=self.port)
@@ -45,6 +49,9 @@ class DeviceSim:
         self.queries: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.keepalives_sent = 0
+        self.streams: dict[str, asyncio.Task[None]] = {}  #: call-id -> media task
+        self._offers: dict[str, tuple[sdp.MediaOffer, asyncio.Future[PsRtpSender]]] = {}
+        self.sent_frames = 0
 
     @property
     def uri(self) -> str:
@@ -56,7 +63,7 @@ class DeviceSim:
         self.port = self.endpoint.port
 
     async def close(self) -> None:
-        for t in self._tasks:
+        for t in [*self._tasks, *self.streams.values()]:
             t.cancel()
         await self.endpoint.close()
 
@@ -120,6 +127,9 @@ class DeviceSim:
         return reply.status if reply else 0
 
     async def _handle(self, msg: sip.SipMessage, peer: Peer) -> None:
+        if msg.method in ("INVITE", "ACK", "BYE"):
+            await self._call(msg, peer)
+            return
         if msg.method != "MESSAGE":
             await self.endpoint.send(sip.response(msg, 405, "Method Not Allowed"), peer)
             return
@@ -141,6 +151,71 @@ class DeviceSim:
                 "<Encode>ON</Encode>\r\n<Record>OFF</Record>\r\n"))
 
 
+    # -- live video ---------------------------------------------------------------
+
+    async def _call(self, msg: sip.SipMessage, peer: Peer) -> None:
+        if msg.method == "INVITE":
+            await self._invited(msg, peer)
+        elif msg.method == "ACK" and msg.call_id in self._offers:
+            offer, ready = self._offers.pop(msg.call_id)
+            self.streams[msg.call_id] = asyncio.ensure_future(self._media(offer, ready))
+        elif msg.method == "BYE":
+            await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+            task = self.streams.pop(msg.call_id, None)
+            if task is not None:
+                task.cancel()
+
+    async def _invited(self, msg: sip.SipMessage, peer: Peer) -> None:
+        offer = sdp.parse(msg.body)
+        if not self.units:
+            await self.endpoint.send(sip.response(msg, 488, "Not Acceptable Here"), peer)
+            return
+        await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
+        ready: asyncio.Future[PsRtpSender] = asyncio.get_running_loop().create_future()
+        port = 15060
+        if offer.transport == "tcp-active":  # the platform connects to us
+            async def accepted(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+                sender = PsRtpSender(int(offer.ssrc or "0"), self.codec)
+                sender.tcp_accepted(w)
+                if not ready.done():
+                    ready.set_result(sender)
+            server = await asyncio.start_server(accepted, self.host, 0)
+            port = server.sockets[0].getsockname()[1]
+        answer = sdp.MediaOffer(
+            host=self.host, port=port, ssrc=offer.ssrc, owner=self.device_id,
+            direction="sendonly", payloads={96: "PS/90000"},
+            transport={"tcp-active": "tcp-passive", "tcp-passive": "tcp-active"}.get(
+                offer.transport, "udp"))
+        self._offers[msg.call_id] = (offer, ready)
+        out = sip.response(msg, 200, "OK", sdp.build(answer), "APPLICATION/SDP", sip.new_tag())
+        out.headers.append(("contact", f"<sip:{self.device_id}@{self.host}:{self.port}>"))
+        await self.endpoint.send(out, peer)
+
+    async def _media(self, offer: sdp.MediaOffer, ready: asyncio.Future[PsRtpSender]) -> None:
+        ssrc = int(offer.ssrc or "0")
+        if offer.transport == "udp":
+            sender = PsRtpSender(ssrc, self.codec)
+            sender.udp(offer.host, offer.port)
+        elif offer.transport == "tcp-passive":  # the platform listens: we connect
+            sender = PsRtpSender(ssrc, self.codec)
+            await sender.tcp_connect(offer.host, offer.port)
+        else:
+            sender = await ready
+        try:
+            loop = asyncio.get_running_loop()
+            start, i = loop.time(), 0
+            while True:
+                au = self.units[i % len(self.units)]
+                await sender.send(au, (i * 90000 // self.fps) & 0xFFFFFFFF)
+                self.sent_frames += 1
+                i += 1
+                await asyncio.sleep(max(0.0, start + i / self.fps - loop.time()))
+        except (ConnectionError, OSError) as exc:
+            log.info("sim %s: media ended: %s", self.device_id, exc)
+        finally:
+            sender.close()
+
+
 def make_channels(device_id: str, n: int, lat: float = 30.66, lon: float = 104.06
                   ) -> list[manscdp.CatalogItem]:
     return [manscdp.CatalogItem(id=cid, name=f"模拟通道{i}", status="ON",
@@ -148,3 +223,4 @@ def make_channels(device_id: str, n: int, lat: float = 30.66, lon: float = 104.0
                                 manufacturer="cityhub", model="SIM-1",
                                 lat=lat + i * 0.001, lon=lon + i * 0.001)
             for i, cid in enumerate(channel_ids(device_id, n), start=1)]
+

@@ -41,5 +41,9 @@ class Gb28181Config(Section):
         "MD5", description="Digest algorithm offered (GB/T 28181-2016: MD5).")
     catalog_timeout_s: float = Field(
         10.0, gt=0, description="A catalog not complete by then is applied without retiring.")
+    control_host: str = Field("127.0.0.1", description="Address of the relays' control API.")
+    control_port: int = Field(5061, ge=0, le=65535, description="Control API port (0: any).")
+    media_transport: Literal["udp", "tcp-passive", "tcp-active"] = Field(
+        "udp", description="Default RTP transport relays ask devices for.")
     devices: list[Gb28181DeviceConfig] = Field(
         default_factory=list, description="Devices and lower platforms allowed to register.")

@@ -13,6 +13,7 @@ from gb28181.service import ServiceSettings, SipService
 from hub.auth import keys
 from hub.auth.credentials import CredentialBox
 from hub.config import CityConfig
+from hub.gb28181.control import serve_control
 from hub.gb28181.store import PgDirectory, add_device
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,18 @@ async def start(config: CityConfig) -> tuple[SipService, AsyncConnectionPool]:
         dsn, min_size=1, max_size=8, open=False, kwargs={"application_name": "cityhub-sip"})
     await pool.open()
     settings = settings_of(config)
-    service = SipService(settings, PgDirectory(pool, box, settings.zone))
+    directory = PgDirectory(pool, box, settings.zone)
+    service = SipService(settings, directory)
+    g = config.gb28181
+    token = control_token(config)
+    _server, _task, port = await serve_control(service, token, g.control_host, g.control_port)
+    directory.source_query = f"&control=http://{g.control_host}:{port}&token={token}"
     await service.start()
     return service, pool
+
+
+def control_token(config: CityConfig) -> str:
+    return keys.derive(config.hub.secret_key.get_secret_value(), "gb28181-control").hex()
 
 
 async def serve(config: CityConfig) -> None:

@@ -54,8 +54,11 @@ def _reg(row: tuple[Any, ...]) -> Registration:
 
 
 class PgDirectory:
-    def __init__(self, pool: AsyncConnectionPool, box: CredentialBox, zone: str) -> None:
+    def __init__(self, pool: AsyncConnectionPool, box: CredentialBox, zone: str,
+                 source_query: str = "") -> None:
         self.pool, self.box, self.zone = pool, box, zone
+        #: appended to each channel's ``gb28181://`` URL: the control address and token
+        self.source_query = source_query
         self.writer = BatchWriter()
 
     async def device(self, device_id: str) -> DeviceRecord | None:
@@ -148,8 +151,8 @@ class PgDirectory:
     async def catalog(self, device_id: str, items: list[CatalogItem], complete: bool) -> None:
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
-                "SELECT department_id, site_id, source_system FROM gb_devices WHERE id = %s",
-                (device_id,))
+                "SELECT department_id, site_id, source_system, media_transport FROM gb_devices"
+                " WHERE id = %s", (device_id,))
             owner = await cur.fetchone()
             if owner is None:
                 return
@@ -171,7 +174,7 @@ class PgDirectory:
 
     async def _upsert_channel(self, conn: psycopg.AsyncConnection[Any], device_id: str,
                               owner: tuple[Any, ...], it: CatalogItem) -> None:
-        dept, site, system = owner
+        dept, site, system, media = owner
         cur = await conn.execute(
             "INSERT INTO cameras (id, name, site_id, department_id, source_system, lat, lon)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
@@ -185,7 +188,9 @@ class PgDirectory:
                         device_id, it.id)
         else:
             await conn.execute("SELECT cityhub_set_camera_secret(%s, %s)",
-                               (it.id, self.box.seal(f"gb28181://{device_id}/{it.id}",
+                               (it.id, self.box.seal(
+                                   f"gb28181://{device_id}/{it.id}?transport={media}"
+                                   f"{self.source_query}",
                                                      None, None)))
         await conn.execute(
             "INSERT INTO gb_channels (device_id, id, camera_id, name, status, civil_code,"
@@ -249,6 +254,20 @@ class PgDirectory:
             " AND camera_id IS NOT NULL", (device_id, event.device))
         row = await cur.fetchone()
         return event.model_copy(update={"camera": row[0]}) if row else event
+
+    async def session_opened(self, call_id: str, device_id: str, channel_id: str, ssrc: str,
+                             transport: str, peer: str, instance: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO gb_sessions (call_id, device_id, channel_id, ssrc, transport, peer,"
+                " instance) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (call_id, device_id, channel_id, ssrc, transport, peer, instance))
+
+    async def session_closed(self, call_id: str, reason: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE gb_sessions SET ended_at = now(), end_reason = %s"
+                " WHERE call_id = %s AND ended_at IS NULL", (reason[:200], call_id))
 
     async def refused(self, device_id: str, peer: Peer, reason: str) -> None:
         async with self.pool.connection() as conn:
