@@ -159,10 +159,14 @@ class _Session:
 
     def _push(self, codec: str, data: bytes, keyframe: bool) -> None:
         if self._pad is None:
-            self.appsrc.set_property("caps", Gst.Caps.from_string(
-                f"video/x-{codec},stream-format=byte-stream,alignment=au"))
+            caps = Gst.Caps.from_string(f"video/x-{codec},stream-format=byte-stream,alignment=au")
+            self.appsrc.set_property("caps", caps)
             pad = Gst.GhostPad.new("src", self.appsrc.get_static_pad("src"))
             pad.set_active(True)
+            # The linker reads the codec from the pad's current caps: make them known now
+            # rather than when the first buffer has travelled (a race with pad-added).
+            pad.store_sticky_event(Gst.Event.new_stream_start(self.src.channel))
+            pad.store_sticky_event(Gst.Event.new_caps(caps))
             self._pad = pad
             self.bin.add_pad(pad)  # "pad-added": the upstream session links its chain
         buf = Gst.Buffer.new_wrapped(data)
