@@ -4,9 +4,12 @@ MESSAGEs, names in GB2312), sends alarms. Real SIP on real sockets."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import os
 import secrets
+import signal
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -224,3 +227,41 @@ def make_channels(device_id: str, n: int, lat: float = 30.66, lon: float = 104.0
                                 lat=lat + i * 0.001, lon=lon + i * 0.001)
             for i, cid in enumerate(channel_ids(device_id, n), start=1)]
 
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``cityhub simulate gb28181-device``: register, keep alive, answer, stream until killed."""
+    from gi.repository import Gst
+
+    from devkit.synthetic import CameraSpec
+    from devkit.synthetic_clip import encode_clip, read_access_units
+
+    Gst.init(None)
+    host, _, port = args.server.rpartition(":")
+    password = args.password or os.environ.get("CITYHUB_GB_PASSWORD", "")
+    spec = CameraSpec(name=f"gb-{args.device_id[-6:]}", codec=args.codec)
+    units = read_access_units(encode_clip(spec), args.codec)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        sim = DeviceSim(args.device_id, password,
+                        Peer(args.sip_transport.upper(), host or "127.0.0.1", int(port)),
+                        args.platform_id, args.platform_id[:10],
+                        channels=make_channels(args.device_id, args.channels),
+                        keepalive_s=args.keepalive, units=units, codec=args.codec, fps=spec.fps)
+        await sim.start()
+        while (status := await sim.register()) != 200 and not stop.is_set():
+            log.warning("gb28181-device %s: REGISTER answered %s; retrying", args.device_id,
+                        status)
+            await asyncio.sleep(5)
+        if status == 200:
+            print(f"gb28181-device {args.device_id}: registered", flush=True)
+        sim.run_keepalive()
+        await stop.wait()
+        await sim.register(expires=0)
+        await sim.close()
+
+    asyncio.run(main())
+    return 0
