@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import signal
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -206,9 +207,11 @@ class DeviceSim:
             sender = await ready
         try:
             loop = asyncio.get_running_loop()
+            # Like a real camera, the stream starts wherever the encoder is in its GOP.
+            first = int(time.time() * self.fps) % len(self.units)
             start, i = loop.time(), 0
             while True:
-                au = self.units[i % len(self.units)]
+                au = self.units[(first + i) % len(self.units)]
                 await sender.send(au, (i * 90000 // self.fps) & 0xFFFFFFFF)
                 self.sent_frames += 1
                 i += 1
