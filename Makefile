@@ -13,7 +13,7 @@ demo: setup
 test: setup
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-PACKAGES := core adapters streams edge hub devkit bench
+PACKAGES := core adapters gb28181 streams edge hub devkit bench
 
 lint: setup
 	@$(PY) -m ruff check $(PACKAGES) tests

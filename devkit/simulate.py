@@ -135,6 +135,11 @@ def _sources(args: argparse.Namespace) -> list[Source]:
 def _run(args: argparse.Namespace) -> int:
     from hub.config import load_config
 
+    if args.system == "gb28181-device":
+        from devkit.gb28181_device import run_cli
+
+        return run_cli(args)
+
     broker = args.broker or load_config(args.config).broker.url
     if not broker:
         raise SystemExit(
@@ -164,7 +169,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="publish simulated traffic of a city system over MQTT")
-    p.add_argument("system", choices=[*DEFAULT_SOURCES, "all"], help="which system (or all)")
+    p.add_argument("system", choices=[*DEFAULT_SOURCES, "all", "gb28181-device"],
+                   help="which system (or all); gb28181-device: a simulated GB/T 28181 device")
     p.add_argument("--rate", type=float, default=10.0, help="records (events/readings) per second")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--count", type=int, help="stop after this many records")
@@ -175,4 +181,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--seed", type=int, help="random seed, for reproducible traffic")
     p.add_argument("--client-id", default="cityhub-simulate", help="MQTT client id")
+    g = p.add_argument_group("gb28181-device")
+    g.add_argument("--server", default="127.0.0.1:5060", help="the platform's SIP host:port")
+    g.add_argument("--sip-transport", choices=["udp", "tcp"], default="udp")
+    g.add_argument("--device-id", default="34020000001320000001", help="20-digit device ID")
+    g.add_argument("--password", default="", help="digest password (or CITYHUB_GB_PASSWORD)")
+    g.add_argument("--platform-id", default="34020000002000000001", help="the platform's ID")
+    g.add_argument("--channels", type=int, default=4, help="channels in its catalog")
+    g.add_argument("--keepalive", type=float, default=60.0, help="keepalive interval (s)")
+    g.add_argument("--codec", choices=["h264", "h265"], default="h264")
     p.set_defaults(func=_run)

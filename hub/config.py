@@ -29,6 +29,7 @@ from core.config import (
 )
 from core.model import Ident, Location
 from hub.auth.settings import AccessConfig
+from hub.gb28181.config import Gb28181Config
 from hub.incidents.settings import IncidentsConfig
 from hub.ingest.config import IngestConfig
 from hub.ops.config import OpsConfig
@@ -120,6 +121,9 @@ class CityConfig(BaseSettings):
     )
     ops: OpsConfig = Field(
         default_factory=OpsConfig, description="What the hub watches for on call (disks, certs)."
+    )
+    gb28181: Gb28181Config = Field(
+        default_factory=Gb28181Config, description="GB/T 28181 SIP service and devices."
     )
     departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
     sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")

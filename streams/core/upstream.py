@@ -27,6 +27,9 @@ from streams.core.media import SUPPORTED_CODECS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+#: Caps of elementary-stream pads (no RTP depayloader needed) -> encoding name.
+ELEMENTARY = {"video/x-h264": "H264", "video/x-h265": "H265"}
+
 OnUnit = Callable[
     [bytes, float | None, bool, str], None
 ]  # data, pts s (None: unknown), keyframe, codec
@@ -118,6 +121,10 @@ class UpstreamSession:
         s = caps.get_structure(0)
         media = s.get_string("media") or ""
         encoding = (s.get_string("encoding-name") or "").upper()
+        # Sources that demultiplex themselves (gb28181: PS over RTP) give elementary streams.
+        elementary = ELEMENTARY.get(s.get_name())
+        if elementary:
+            media, encoding = "video", elementary
         if media != "video" or self._linked:
             self._sink_away(pad)  # audio, metadata, or a second video track
             return
@@ -132,7 +139,7 @@ class UpstreamSession:
             )
             return
         chain = [
-            Gst.ElementFactory.make(f"rtp{codec}depay"),
+            Gst.ElementFactory.make("identity" if elementary else f"rtp{codec}depay"),
             Gst.ElementFactory.make(f"{codec}parse"),
             Gst.ElementFactory.make("capsfilter"),
             Gst.ElementFactory.make("tee"),
@@ -152,7 +159,10 @@ class UpstreamSession:
         ring.connect("new-sample", self._on_sample)
         for element in [*chain, proxysink, ring]:
             self.pipeline.add(element)
-        chain[0].link_filtered(chain[1], whole_access_units(codec))
+        if elementary:
+            chain[0].link(chain[1])
+        else:
+            chain[0].link_filtered(chain[1], whole_access_units(codec))
         for a, b in zip(chain[1:], chain[2:], strict=False):
             a.link(b)
         tee.link(proxysink)

@@ -1,0 +1,345 @@
+"""The SIP service's protocol logic: registrar with digest, keepalive watchdog, catalog
+assembly, DeviceInfo/DeviceStatus and alarms. State goes to a ``Directory``."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from gb28181 import digest, manscdp, sdp, sip
+from gb28181.directory import Directory
+from gb28181.transport import Peer, SipEndpoint
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSettings:
+    platform_id: str  #: the 20-digit SIP ID of this platform
+    domain: str  #: SIP domain (the first 10 digits of the platform ID, by convention)
+    host: str = "127.0.0.1"
+    port: int = 5060
+    realm: str | None = None  #: digest realm; the domain when unset
+    nonce_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    nonce_max_age_s: float = 300.0
+    algorithm: str = "MD5"
+    expires_min_s: int = 1
+    expires_max_s: int = 86400
+    keepalive_s: int = 60  #: interval devices are told (and assumed) to use
+    missed_keepalives: int = 3
+    catalog_timeout_s: float = 10.0  #: a catalog not complete by then is applied partially
+    instance: str = field(default_factory=lambda: secrets.token_hex(4))
+    zone: str = "Asia/Shanghai"
+
+
+class InviteError(RuntimeError):
+    """The device did not accept the INVITE (the reason says how)."""
+
+
+@dataclass
+class Dialog:
+    call_id: str
+    device_id: str
+    channel_id: str
+    peer: Peer
+    from_tag: str
+    to_tag: str
+    ssrc: str
+    answer: sdp.MediaOffer
+    cseq: int = 1
+
+
+@dataclass
+class _Catalog:
+    total: int | None
+    items: dict[str, manscdp.CatalogItem]
+    started: float
+
+
+class SipService:
+    def __init__(self, settings: ServiceSettings, directory: Directory) -> None:
+        self.s, self.dir = settings, directory
+        self.endpoint = SipEndpoint(self.handle, self._bad, settings.host, settings.port)
+        self._catalogs: dict[tuple[str, int], _Catalog] = {}
+        self._sn = secrets.randbelow(10**5)
+        self._watch: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.dialogs: dict[str, Dialog] = {}
+        self.bad_inputs = 0
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.s.platform_id}@{self.s.domain}"
+
+    async def start(self) -> None:
+        await self.endpoint.start()
+        self.s.port = self.endpoint.port
+        self._watch = asyncio.ensure_future(self._watchdog())
+        log.info("sip: platform %s listening on %s:%d (udp+tcp)", self.s.platform_id,
+                 self.s.host, self.s.port)
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.endpoint.close()
+
+    def _bad(self, peer: Peer, reason: str) -> None:
+        self.bad_inputs += 1
+
+    # -- inbound ----------------------------------------------------------------
+
+    async def handle(self, msg: sip.SipMessage, peer: Peer) -> None:
+        if msg.method == "REGISTER":
+            await self._register(msg, peer)
+        elif msg.method in ("MESSAGE", "NOTIFY"):
+            await self._message(msg, peer)
+        elif msg.method == "ACK":
+            return
+        elif msg.method == "BYE":
+            await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+            if self.dialogs.pop(msg.call_id, None) is not None:
+                await self.dir.session_closed(msg.call_id, "BYE from the device")
+        elif msg.method == "OPTIONS":
+            await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        else:
+            await self.endpoint.send(sip.response(msg, 405, "Method Not Allowed"), peer)
+
+    async def _refuse(self, msg: sip.SipMessage, peer: Peer, device_id: str, reason: str
+                      ) -> None:
+        log.warning("sip: REGISTER of %r from %s refused: %s", device_id[:32], peer, reason)
+        await self.dir.refused(device_id[:32], peer, reason)
+        await self.endpoint.send(sip.response(msg, 403, "Forbidden"), peer)
+
+    async def _register(self, msg: sip.SipMessage, peer: Peer) -> None:
+        device_id = msg.user_of("from")
+        record = await self.dir.device(device_id) if device_id.isdigit() else None
+        if record is None or not record.enabled:
+            await self._refuse(msg, peer, device_id, "unknown or disabled device ID")
+            return
+        if record.allow_from and not _allowed(peer.host, record.allow_from):
+            await self._refuse(msg, peer, device_id, f"address {peer.host} not allowed")
+            return
+        auth = msg.get("authorization")
+        realm = self.s.realm or self.s.domain
+        if auth is None:
+            await self._challenge(msg, peer, realm)
+            return
+        p = digest.params(auth)
+        if not digest.nonce_fresh(self.s.nonce_secret, p.get("nonce", ""), self.s.nonce_max_age_s):
+            await self._challenge(msg, peer, realm, stale=True)
+            return
+        if p.get("username") != device_id or not record.password or not digest.verify(
+                auth, "REGISTER", record.password):
+            await self._refuse(msg, peer, device_id, "wrong password")
+            return
+        expires = sip.expires_of(msg)
+        if expires == 0:
+            await self.dir.unregister(device_id, "unregistered by the device")
+            await self.endpoint.send(self._ok_register(msg, 0), peer)
+            log.info("sip: %s unregistered", device_id)
+            return
+        expires = max(self.s.expires_min_s, min(expires, self.s.expires_max_s))
+        await self.dir.register(device_id, peer, expires, self.s.instance)
+        await self.endpoint.send(self._ok_register(msg, expires), peer)
+        log.info("sip: %s registered from %s for %d s", device_id, peer, expires)
+        task = asyncio.ensure_future(self.query_all(device_id, peer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _challenge(self, msg: sip.SipMessage, peer: Peer, realm: str,
+                         stale: bool = False) -> None:
+        out = sip.response(msg, 401, "Unauthorized")
+        nonce = digest.make_nonce(self.s.nonce_secret)
+        out.headers.append(("www-authenticate",
+                            digest.challenge(realm, nonce, self.s.algorithm, stale)))
+        await self.endpoint.send(out, peer)
+
+    def _ok_register(self, msg: sip.SipMessage, expires: int) -> sip.SipMessage:
+        out = sip.response(msg, 200, "OK")
+        if contact := msg.get("contact"):
+            out.headers.append(("contact", contact))
+        out.headers.append(("expires", str(expires)))
+        # GB/T 28181 time sync (9.10): devices set their clock from the Date header.
+        now = datetime.now(ZoneInfo(self.s.zone)).replace(tzinfo=None)
+        out.headers.append(("date", now.isoformat(timespec="milliseconds")))
+        return out
+
+    async def _message(self, msg: sip.SipMessage, peer: Peer) -> None:
+        device_id = msg.user_of("from")
+        reg = await self.dir.registration(device_id) if device_id.isdigit() else None
+        if reg is None:
+            # Not registered (or expired): 403 makes a device register again.
+            await self.endpoint.send(sip.response(msg, 403, "Forbidden"), peer)
+            return
+        try:
+            doc = manscdp.read(msg.body)
+        except manscdp.BodyError as exc:
+            self.bad_inputs += 1
+            log.warning("sip: %s from %s: unreadable body: %s", msg.method, device_id, exc)
+            await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
+            return
+        await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        await self._document(device_id, doc, msg.body, peer, reg.online)
+
+    async def _document(self, device_id: str, doc: manscdp.Doc, body: bytes, peer: Peer,
+                        online: bool) -> None:
+        cmd = doc.cmd
+        if cmd == "Keepalive":
+            if await self.dir.seen(device_id, peer):
+                log.info("sip: %s back online (keepalive)", device_id)
+        elif cmd == "Catalog" and doc.root == "Notify":
+            await self.dir.seen(device_id, peer)
+            _total, items = manscdp.catalog(doc)
+            await self.dir.catalog_events(device_id, items)
+        elif cmd == "Catalog":
+            await self._catalog_page(device_id, doc)
+        elif cmd in ("DeviceInfo", "DeviceStatus"):
+            await self.dir.details(device_id, cmd, manscdp.fields(doc))
+        elif cmd == "Alarm" and doc.root == "Notify":
+            await self.dir.alarm(device_id, body)
+        else:
+            log.info("sip: %s sent %s/%s (ignored)", device_id, doc.root, cmd[:32])
+
+    async def _catalog_page(self, device_id: str, doc: manscdp.Doc) -> None:
+        total, items = manscdp.catalog(doc)
+        key = (device_id, doc.sn)
+        cat = self._catalogs.setdefault(key, _Catalog(total, {}, time.monotonic()))
+        cat.total = total if total is not None else cat.total
+        for it in items:
+            cat.items[it.id] = it
+        if cat.total is not None and len(cat.items) >= cat.total:
+            del self._catalogs[key]
+            await self.dir.catalog(device_id, list(cat.items.values()), complete=True)
+            log.info("sip: %s catalog complete: %d channels", device_id, len(cat.items))
+
+    # -- outbound ---------------------------------------------------------------
+
+    def next_sn(self) -> int:
+        self._sn = (self._sn + 1) % 10**9
+        return self._sn
+
+    async def send_message(self, device_id: str, peer: Peer, body: bytes) -> bool:
+        msg = sip.request(
+            "MESSAGE", f"sip:{device_id}@{peer.host}:{peer.port}", via_host=self.s.host,
+            via_port=self.s.port, transport=peer.transport, from_uri=self.uri,
+            from_tag=sip.new_tag(), to_uri=f"sip:{device_id}@{self.s.domain}",
+            call_id=secrets.token_hex(10), cseq=1, body=body,
+            content_type=manscdp.CONTENT_TYPE)
+        reply = await self.endpoint.request(msg, peer)
+        return reply is not None and reply.status == 200
+
+    async def query(self, device_id: str, cmd: str, peer: Peer | None = None) -> bool:
+        """Send a Query (Catalog / DeviceInfo / DeviceStatus) to a registered device."""
+        if peer is None:
+            reg = await self.dir.registration(device_id)
+            if reg is None:
+                return False
+            peer = reg.peer
+        return await self.send_message(device_id, peer,
+                                       manscdp.query(cmd, self.next_sn(), device_id))
+
+    async def query_all(self, device_id: str, peer: Peer) -> None:
+        for cmd in ("DeviceInfo", "Catalog", "DeviceStatus"):
+            if not await self.query(device_id, cmd, peer):
+                log.info("sip: %s did not accept the %s query", device_id, cmd)
+
+    async def invite(self, device_id: str, channel_id: str, host: str, port: int,
+                     transport: str = "udp") -> Dialog:
+        """Ask a channel for live video to ``host:port`` (PS over RTP); raises InviteError."""
+        reg = await self.dir.registration(device_id)
+        if reg is None or not reg.online:
+            raise InviteError(f"device {device_id} is not registered")
+        ssrc = sdp.make_ssrc(self.s.domain, self.next_sn())
+        offer = sdp.MediaOffer(host=host, port=port, transport=transport, ssrc=ssrc,
+                               owner=self.s.platform_id,
+                               payloads={96: "PS/90000", 98: "H264/90000", 99: "H265/90000"})
+        tag, call_id = sip.new_tag(), secrets.token_hex(10)
+        peer = reg.peer
+        msg = sip.request(
+            "INVITE", f"sip:{channel_id}@{peer.host}:{peer.port}", via_host=self.s.host,
+            via_port=self.s.port, transport=peer.transport, from_uri=self.uri, from_tag=tag,
+            to_uri=f"sip:{channel_id}@{self.s.domain}", call_id=call_id, cseq=1,
+            body=sdp.build(offer), content_type="APPLICATION/SDP",
+            extra=[("contact", f"<{self.uri}>"), ("subject", f"{channel_id}:{ssrc},"
+                                                             f"{self.s.platform_id}:0")])
+        reply = await self.endpoint.request(msg, peer, timeout=6.0)
+        if reply is None:
+            raise InviteError(f"{device_id}/{channel_id}: no answer to INVITE")
+        if reply.status != 200:
+            raise InviteError(f"{device_id}/{channel_id}: INVITE answered {reply.status}")
+        try:
+            answer = sdp.parse(reply.body)
+        except sdp.SdpError as exc:
+            raise InviteError(f"{device_id}/{channel_id}: bad SDP answer: {exc}") from None
+        dialog = Dialog(call_id, device_id, channel_id, peer, tag, reply.tag_of("to") or "",
+                        answer.ssrc or ssrc, answer)
+        await self.endpoint.send(self._in_dialog("ACK", dialog), peer)
+        self.dialogs[call_id] = dialog
+        await self.dir.session_opened(call_id, device_id, channel_id, dialog.ssrc, transport,
+                                      f"{host}:{port}", self.s.instance)
+        log.info("sip: INVITE %s/%s -> %s:%d %s ssrc %s", device_id, channel_id, host, port,
+                 transport, dialog.ssrc)
+        return dialog
+
+    def _in_dialog(self, method: str, d: Dialog) -> sip.SipMessage:
+        if method != "ACK":
+            d.cseq += 1
+        return sip.request(
+            method, f"sip:{d.channel_id}@{d.peer.host}:{d.peer.port}", via_host=self.s.host,
+            via_port=self.s.port, transport=d.peer.transport, from_uri=self.uri,
+            from_tag=d.from_tag, to_uri=f"sip:{d.channel_id}@{self.s.domain}",
+            call_id=d.call_id, cseq=d.cseq, to_tag=d.to_tag)
+
+    async def bye(self, call_id: str, reason: str = "no viewers") -> bool:
+        dialog = self.dialogs.pop(call_id, None)
+        if dialog is None:
+            return False
+        await self.endpoint.request(self._in_dialog("BYE", dialog), dialog.peer, timeout=2.0)
+        await self.dir.session_closed(call_id, reason)
+        return True
+
+    # -- watchdog ---------------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        tick = max(0.2, min(1.0, self.s.keepalive_s / 4))
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                await self.sweep()
+            except Exception:  # a store hiccup: try again next tick
+                log.exception("sip: watchdog sweep failed")
+
+    async def sweep(self) -> None:
+        now = datetime.now(UTC)
+        for reg in await self.dir.online():
+            silent = (now - reg.last_seen).total_seconds()
+            if reg.expires_at <= now:
+                await self.dir.offline(reg.device_id, "registration expired")
+            elif silent > reg.keepalive_s * self.s.missed_keepalives:
+                await self.dir.offline(
+                    reg.device_id, f"no keepalive for {silent:.0f} s "
+                                   f"({self.s.missed_keepalives} intervals)")
+        stale = time.monotonic() - self.s.catalog_timeout_s
+        for key, cat in list(self._catalogs.items()):
+            if cat.started < stale:
+                del self._catalogs[key]
+                # Incomplete: add and update what came, but retire nothing.
+                await self.dir.catalog(key[0], list(cat.items.values()), complete=False)
+                log.warning("sip: %s catalog incomplete (%d of %s): nothing retired", key[0],
+                            len(cat.items), cat.total)
+
+
+def _allowed(host: str, networks: tuple[str, ...]) -> bool:
+    try:
+        addr = ipaddress.ip_address(host)
+        return any(addr in ipaddress.ip_network(n, strict=False) for n in networks)
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""GB/T 28181 media: MPEG-PS over RTP (UDP, or TCP with RFC 4571 framing) in and out."""
