@@ -10,8 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from fastapi.testclient import TestClient
 
-from devkit.fixtures.hubapi import HubApi, seed_city, serving
+from devkit.fixtures.hubapi import PASSWORD, HubApi, seed_city, serving
+from hub.api.app import create_app
+from hub.api.runtime import Runtime
 
 ROUNDS = 100
 
@@ -60,3 +63,27 @@ def test_a_deleted_key_and_a_disabled_user_never_work_after_the_answer(hub_api: 
             assert admin.patch(f"/api/v1/users/{made.json()['id']}", headers=chief,
                                json={"disabled": True}).status_code == 200
             assert user.get("/api/v1/auth/me", headers=bearer).status_code == 401
+
+
+def test_a_logged_out_session_is_refused_by_every_hub_process(hub_api: HubApi) -> None:
+    """Two hub processes on one database: logging out through one ends the session's access
+    token in both at once, not when the token expires; another session of the user lives on."""
+    other = TestClient(create_app(hub_api.config, Runtime.from_config(hub_api.config)))
+    login = {"username": "police-chief", "password": PASSWORD}
+    with other:
+        first = hub_api.client.post("/api/v1/auth/token", data=login).json()
+        second = other.post("/api/v1/auth/token", data=login).json()
+        bearer = {"Authorization": f"Bearer {first['access_token']}"}
+        kept = {"Authorization": f"Bearer {second['access_token']}"}
+        for client in (hub_api.client, other):
+            assert client.get("/api/v1/auth/me", headers=bearer).status_code == 200
+        out = other.post("/api/v1/auth/logout", json={"refresh_token": first["refresh_token"]})
+        assert out.status_code == 204
+        for client in (hub_api.client, other):
+            assert client.get("/api/v1/auth/me", headers=bearer).status_code == 401
+            assert client.get("/api/v1/auth/me", headers=kept).status_code == 200
+        # A refreshed token of the ended session is no way back in.
+        again = hub_api.client.post("/api/v1/auth/refresh",
+                                    json={"refresh_token": first["refresh_token"]})
+        assert again.status_code == 401
+    other.app.state.runtime.close()  # type: ignore[attr-defined]

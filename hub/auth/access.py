@@ -142,11 +142,11 @@ def authenticate(
             principal = accounts.api_key_principal(conn, bearer)
         else:
             try:
-                principal = accounts.user_principal(
-                    conn, tokens.verify_access_token(runtime.access_key, bearer)
-                )
+                user_id, session = tokens.access_claims(runtime.access_key, bearer)
             except tokens.TokenError:
-                principal = None
+                raise UNAUTHORIZED from None
+            if session is None or not accounts.session_ended(conn, session):
+                principal = accounts.user_principal(conn, user_id)
     if principal is None:
         raise UNAUTHORIZED
     return principal

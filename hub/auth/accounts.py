@@ -153,8 +153,11 @@ def issue_refresh(
     return value
 
 
-def rotate_refresh(conn: psycopg.Connection[Any], value: str, days: int) -> tuple[str, str] | None:
-    """(user id, new refresh token) for a live token; a reused one revokes its whole family."""
+def rotate_refresh(
+    conn: psycopg.Connection[Any], value: str, days: int
+) -> tuple[str, str, str] | None:
+    """(user id, new refresh token, session) for a live token; a reused one revokes its whole
+    family (the session: every access token issued in it ends too)."""
     row = conn.execute(
         "SELECT user_id, family, used_at, revoked_at, expires_at > now() FROM refresh_tokens"
         " WHERE token_sha256 = %s FOR UPDATE",
@@ -175,7 +178,16 @@ def rotate_refresh(conn: psycopg.Connection[Any], value: str, days: int) -> tupl
     conn.execute(
         "UPDATE refresh_tokens SET used_at = now() WHERE token_sha256 = %s", (tokens.digest(value),)
     )
-    return str(user_id), issue_refresh(conn, str(user_id), days, family)
+    return str(user_id), issue_refresh(conn, str(user_id), days, family), str(family)
+
+
+def session_ended(conn: psycopg.Connection[Any], session: str) -> bool:
+    """Whether a login session (refresh-token family) was logged out or caught replayed."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE family = %s AND revoked_at IS NOT NULL)",
+        (session,),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def revoke_refresh(conn: psycopg.Connection[Any], value: str) -> str | None:

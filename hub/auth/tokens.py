@@ -24,9 +24,13 @@ class TokenError(Exception):
     """A token that is malformed, expired, or not meant for this use."""
 
 
-def issue_access_token(secret: str, user_id: str, minutes: int, now: datetime | None = None) -> str:
+def issue_access_token(
+    secret: str, user_id: str, minutes: int, now: datetime | None = None, session: str | None = None
+) -> str:
+    """An access token for ``user_id``; ``session`` (the login's refresh-token family) lets a
+    logout end it at once (``hub.auth.accounts.session_ended``)."""
     now = now or datetime.now(UTC)
-    claims = {
+    claims: dict[str, object] = {
         "sub": user_id,
         "typ": "access",
         "aud": AUDIENCE,
@@ -34,11 +38,18 @@ def issue_access_token(secret: str, user_id: str, minutes: int, now: datetime | 
         "exp": now + timedelta(minutes=minutes),
         "jti": uuid.uuid4().hex,
     }
+    if session is not None:
+        claims["sid"] = session
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def verify_access_token(secret: str, token: str) -> str:
     """The user id of a valid access token."""
+    return access_claims(secret, token)[0]
+
+
+def access_claims(secret: str, token: str) -> tuple[str, str | None]:
+    """(user id, session) of a valid access token; session is None for tokens without one."""
     try:
         claims = jwt.decode(
             token,
@@ -51,7 +62,8 @@ def verify_access_token(secret: str, token: str) -> str:
         raise TokenError(str(exc)) from exc
     if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
         raise TokenError("not an access token")
-    return str(claims["sub"])
+    session = claims.get("sid")
+    return str(claims["sub"]), session if isinstance(session, str) else None
 
 
 def digest(secret_value: str) -> str:

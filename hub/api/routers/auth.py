@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
@@ -37,10 +38,12 @@ class Me(BaseModel):
     )
 
 
-def _pair(ctx: Anonymous, user_id: str, refresh: str) -> TokenPair:
+def _pair(ctx: Anonymous, user_id: str, refresh: str, session: str) -> TokenPair:
     minutes = ctx.runtime.config.access.access_token_minutes
     return TokenPair(
-        access_token=tokens.issue_access_token(ctx.runtime.access_key, user_id, minutes),
+        access_token=tokens.issue_access_token(
+            ctx.runtime.access_key, user_id, minutes, session=session
+        ),
         expires_in=minutes * 60,
         refresh_token=refresh,
     )
@@ -66,10 +69,11 @@ def login(
         ctx.audit("auth.login.failed", actor=f"user:{username}", reason=reason)
         raise _refuse(ctx)
     ctx.audit("auth.login", actor=principal.actor, actor_department=principal.department)
+    session = uuid.uuid4()  # the refresh-token family: logging out ends its access tokens
     refresh = accounts.issue_refresh(
-        ctx.db, principal.id, ctx.runtime.config.access.refresh_token_days
+        ctx.db, principal.id, ctx.runtime.config.access.refresh_token_days, session
     )
-    return _pair(ctx, principal.id, refresh)
+    return _pair(ctx, principal.id, refresh, str(session))
 
 
 @router.post("/refresh", response_model=TokenPair, summary="Trade a refresh token for new tokens")
@@ -82,7 +86,7 @@ def refresh(body: RefreshIn, ctx: Anonymous = public("holds a refresh token inst
         ctx.audit("auth.refresh.failed", actor="anonymous")
         raise _refuse(ctx)
     ctx.audit("auth.refresh", actor=principal.actor, actor_department=principal.department)
-    return _pair(ctx, rotated[0], rotated[1])
+    return _pair(ctx, *rotated)
 
 
 @router.post("/logout", status_code=204, summary="End the session the refresh token belongs to")
