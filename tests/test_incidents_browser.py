@@ -67,7 +67,7 @@ def test_alarm_to_closed_case_between_two_departments(ui_page: UiPage) -> None:
     ui.city.run_python(ALARM.format(dsn=ui.city.dsn, camera=CAMERA))
     # Traffic's queue: the dispatched case arrives (rule listener), with its countdown.
     page.goto(ui.city.url + "#/incidents?side=assigned")
-    page.wait_for_selector("#inc-list .inc-row[data-state='dispatched']", timeout=20000)
+    page.wait_for_selector("#inc-list .inc-row[data-state='dispatched']", timeout=90000)
     page.click("#inc-list .inc-row[data-state='dispatched']")
     page.wait_for_selector("#inc-actions button[data-action='start']")
     incident = page.evaluate("new URLSearchParams(location.hash.split('?')[1]).get('id')")
