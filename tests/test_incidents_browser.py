@@ -97,6 +97,8 @@ def test_alarm_to_closed_case_between_two_departments(ui_page: UiPage) -> None:
     act(ui, "verify", "verified")
     act(ui, "close", "closed")
     actions = page.eval_on_selector_all("#inc-timeline li", "els => els.map(e => e.dataset.action)")
+    # The demo's station keeps weighing: later alarms on the same camera merge into the case.
+    actions = [a for a in actions if a != "merge"]
     assert actions[:2] == ["create", "dispatch"], actions
     assert actions[-6:] == ["start", "photo", "comment", "resolve", "verify", "close"], actions
     closed = time.monotonic()
