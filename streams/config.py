@@ -88,6 +88,17 @@ class StreamsConfig(BaseModel):
         description="Key that signs play tokens; default the "
         "hub's secret_key. Set it from the environment.",
     )
+    hub_url: str | None = Field(
+        None,
+        description="Base URL of the hub (e.g. http://127.0.0.1:8080) the relay asks whether a "
+        "view may start and, every access_check_s, go on (streams/auth/guard.py): a revoked "
+        "grant, disabled user, deleted key or logout then ends live views. Unset: the play "
+        "token alone decides (an isolated relay on a test bench).",
+    )
+    access_check_s: float = Field(
+        1.0, gt=0, le=60,
+        description="Seconds between re-checks of live views with the hub (ends revoked views).",
+    )
     require_token: bool = Field(
         True,
         description="Refuse play requests without a valid play token "

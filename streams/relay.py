@@ -14,6 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from core.config import CameraConfig
+from streams.auth.guard import ViewGuard
 from streams.auth.service import derive_service_token
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
 from streams.config import StreamsConfig
@@ -66,6 +67,8 @@ class Relay:
         #: Reads health, metrics and recording state (streams.auth.service).
         self.service_token = (settings.service_token.get_secret_value()
                               if settings.service_token else derive_service_token(play_secret))
+        self.guard = ViewGuard(settings.hub_url, self.service_token, settings.access_check_s)
+        self._guard_task: asyncio.Task[None] | None = None
         self.clips_dir = clips_dir
         self.specs = {c.id: c for c in cameras}
         self.streams: dict[str, CameraStream] = {}
@@ -90,6 +93,12 @@ class Relay:
             return None
         return verify_play_token(self.play_secret, token or "", camera_id, protocol=protocol)
 
+    async def admit(self, camera_id: str, token: str | None, protocol: str) -> PlayGrant | None:
+        """:meth:`authorize`, then the hub's word that the view may start (streams.auth.guard)."""
+        grant = self.authorize(camera_id, token, protocol)
+        await self.guard.admit(grant)
+        return grant
+
     def _playback_window(
         self, camera_id: str, token: str | None
     ) -> tuple[float, float] | None | bool:
@@ -100,12 +109,15 @@ class Relay:
             return False
         return grant.window if grant is not None else None
 
-    def _rtsp_allowed(self, camera_id: str, token: str | None) -> bool:
+    def _rtsp_allowed(self, camera_id: str, token: str | None) -> PlayGrant | bool:
+        """The grant of an RTSP reader (True: tokens not required), False if refused."""
         try:
-            self.authorize(camera_id, token, "rtsp")
-        except PlayTokenError:
+            grant = self.authorize(camera_id, token, "rtsp")
+            self.guard.admit_blocking(grant)
+        except PlayTokenError as exc:
+            log.info("rtsp %s: refused (%s)", camera_id, exc)
             return False
-        return True
+        return grant if grant is not None else True
 
     def _emit_threadsafe(self, loop: asyncio.AbstractEventLoop, event: StreamEvent) -> None:
         """A stream's event from its GStreamer thread, handed to the event loop."""
@@ -159,12 +171,14 @@ class Relay:
             self.settings.rtsp_host,
             self.settings.rtsp_port,
             check_token=self._rtsp_allowed if self.settings.require_token else None,
+            watch=self.guard.watch,
             wait_codec_s=self.settings.connect_timeout_s,
         )
         for stream in self.streams.values():
             self.rtsp.add(stream)
         self.rtsp_port = self.rtsp.start()
         await self.recording.start(self.streams)
+        self._guard_task = asyncio.create_task(self.guard.run(), name="view-guard")
         for camera_id, rec in self.recording.recorders.items():
             codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
             factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
@@ -177,6 +191,8 @@ class Relay:
         )
 
     async def close(self) -> None:
+        if self._guard_task is not None:
+            self._guard_task.cancel()
         await self.recording.close()
         await self.whep.close()
         if self.rtsp:

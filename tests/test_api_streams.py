@@ -8,12 +8,14 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 
 from adapters.model import Event
 from devkit.fixtures.hubapi import HubApi, seed_city
 from hub.audit import evidence, signing
+from hub.relays import relay_service_headers
 from hub.store.writer import BatchWriter
 from streams.auth.tokens import verify_play_token
 
@@ -48,43 +50,25 @@ def test_play_token_view_start_stop_audited(hub_api: HubApi) -> None:
         "/police-s0-c0"
     )
 
-    key = c.post(
-        "/api/v1/api-keys",
-        json={"name": "relay", "roles": ["relay"]},
-        headers=hub_api.headers("police"),
-    ).json()["key"]
-    relay = {"X-API-Key": key}
     sid = play["session_id"]
-    # only the relay role reports, and only with the session's own token
-    assert (
-        c.post(
-            f"/api/v1/streams/sessions/{sid}/start",
-            json={"token": play["token"]},
-            headers=hub_api.headers("police"),
-        ).status_code
-        == 403
-    )
-    other = c.post(
-        "/api/v1/cameras/police-s0-c1/play", json={}, headers=hub_api.headers("police")
-    ).json()
-    assert (
-        c.post(
-            f"/api/v1/streams/sessions/{sid}/start", json={"token": other["token"]}, headers=relay
-        ).status_code
-        == 403
-    )
-    started = c.post(
-        f"/api/v1/streams/sessions/{sid}/start", json={"token": play["token"]}, headers=relay
-    )
-    assert started.status_code == 200 and started.json()["started_at"]
-    stopped = c.post(
-        f"/api/v1/streams/sessions/{sid}/stop", json={"token": play["token"]}, headers=relay
-    )
-    assert stopped.status_code == 200 and stopped.json()["stopped_at"]
+    sync = "/api/v1/streams/sessions/sync"
+    # only the relay's service token may report views
+    police_sync = c.post(sync, json={"started": [sid]}, headers=hub_api.headers("police"))
+    assert police_sync.status_code == 401
+    relay = relay_service_headers(hub_api.runtime.config, hub_api.runtime.play_secret)
+    unknown = str(uuid4())
+    started = c.post(sync, json={"started": [sid, unknown]}, headers=relay)
+    assert started.status_code == 200, started.text
+    assert started.json()["ended"] == {
+        unknown: {"code": "unknown_session", "reason": "no such view session"}}
+    assert c.post(sync, json={"live": [sid]}, headers=relay).json()["ended"] == {}
+    assert c.post(sync, json={"stopped": [sid]}, headers=relay).status_code == 200
     sessions = c.get("/api/v1/streams/sessions", headers=hub_api.headers("police")).json()
     assert {s["id"] for s in sessions} >= {sid}
+    ours = next(s for s in sessions if s["id"] == sid)
+    assert ours["started_at"] and ours["stopped_at"]
     actions = _actions(hub_api)
-    assert actions.count("video.live.authorize") == 2
+    assert actions.count("video.live.authorize") == 1
     assert "video.live.start" in actions and "video.live.stop" in actions
 
 

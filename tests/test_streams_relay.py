@@ -13,14 +13,6 @@ import pytest
 
 from devkit.fixtures.streams import GstReader
 from streams.webrtc.client import WhepClient
-from streams.webrtc.ice import configure_ice_hosts
-
-
-@pytest.fixture
-def loopback_ice():
-    configure_ice_hosts(["127.0.0.1"])
-    yield
-    configure_ice_hosts([])
 
 
 @pytest.mark.fault

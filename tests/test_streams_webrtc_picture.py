@@ -14,14 +14,6 @@ import pytest
 
 from devkit.fixtures.picture import picture_problems, rtsp_picture
 from streams.webrtc.client import WhepClient
-from streams.webrtc.ice import configure_ice_hosts
-
-
-@pytest.fixture
-def loopback_ice():
-    configure_ice_hosts(["127.0.0.1"])
-    yield
-    configure_ice_hosts([])
 
 
 @pytest.mark.parametrize("slices", [4])

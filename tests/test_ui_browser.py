@@ -183,3 +183,38 @@ def test_tiles_fall_back_to_fmp4_then_snapshots_when_webrtc_cannot_connect(ui_pa
     assert state["images"] >= 3, state  # snapshots keep coming (one a second)
     ui.shot("fallback")
     assert not ui.errors, ui.errors
+
+
+GRANT_JS = """async ([user, password, camera]) => {
+    const form = new URLSearchParams({username: user, password});
+    const login = await (await fetch('/api/v1/auth/token', {method: 'POST', body: form})).json();
+    const h = {Authorization: 'Bearer ' + login.access_token, 'Content-Type': 'application/json'};
+    const expires = new Date(Date.now() + 86400000).toISOString();
+    const r = await fetch('/api/v1/grants', {method: 'POST', headers: h, body: JSON.stringify({
+        grantee: 'police', resources: ['video'], purpose: 'flood watch', expires_at: expires,
+        cameras: [camera]})});
+    return {status: r.status, id: (await r.json()).id, token: login.access_token}; }"""
+REVOKE_JS = """async ([id, token]) => (await fetch('/api/v1/grants/' + id + '/revoke', {
+    method: 'POST', headers: {Authorization: 'Bearer ' + token}})).status"""
+
+
+def test_a_tile_stops_and_says_why_when_its_grant_is_revoked(ui_page: UiPage) -> None:
+    """City management shares its park camera with the police, then takes it back: the
+    police wall's tile stops (the relay ends the view) and tells the operator why."""
+    ui, page = ui_page, ui_page.page
+    camera = "cm-river-1"
+    ui.login("police-operator")
+    made = page.evaluate(GRANT_JS, ["citymgmt-admin", ui.city.logins["citymgmt-admin"], camera])
+    assert made["status"] == 201, made
+    page.reload()  # the camera list now includes the shared camera
+    page.wait_for_selector(f".cam[data-camera='{camera}']")
+    page.dblclick(f".cam[data-camera='{camera}']")
+    live = _wait_tile(page, camera, lambda s: s["status"] == "live" and s["frames"] > 5)
+    assert live["status"] == "live", live
+    assert page.evaluate(REVOKE_JS, [made["id"], made["token"]]) == 200
+    ended = _wait_tile(page, camera, lambda s: s["status"] == "offline", timeout=20)
+    assert ended["status"] == "offline" and ended["why"].startswith("Access ended"), ended
+    assert page.eval_on_selector(f".tile[data-camera='{camera}'] video",
+                                 "v => v.dataset.ended") == "access_revoked"
+    ui.shot("tile-access-ended")
+    assert not ui.errors, ui.errors

@@ -103,19 +103,19 @@ class DemoCity:
         for cam in self.config.cameras:
             self.urls[f"camera {cam.id}"] = f"rtsp://127.0.0.1:{cam_port}/{cam.id}"
 
-        self.urls.update(start_relay(self.stack, self.state_dir))
-        self._start_hub(pg.dsn)
+        hub_port = free_port()
+        self.urls.update(start_relay(self.stack, self.state_dir, hub_port))
+        self._start_hub(pg.dsn, hub_port)
         # Store upkeep every minute: partitions ahead, retention, rollups (hub.store.maintain).
         self.stack.cityhub("store-maintain", ["db", "--config", str(self.state_dir / "city.yaml"),
                                               "--dsn", pg.dsn, "maintain", "--every", "60"])
         self.urls.update(start_ingest(self.stack, self.state_dir, pg.dsn, broker.url))
         self.urls.update(start_edge(self.stack, self.state_dir, self.config, broker.url))
 
-    def _start_hub(self, dsn: str) -> None:
+    def _start_hub(self, dsn: str, port: int) -> None:
         """The hub API on a free port, with demo logins per department (hub.api.seed)."""
         self.logins = seed(load_config(self.state_dir / "city.yaml", database={"url": dsn}),
                            demo_users=True)
-        port = free_port()
         self.stack.cityhub("hub", ["hub", "--config",
                                   str(self.state_dir / "city.yaml"), "--dsn", dsn, "serve",
                                   "--port", str(port)])

@@ -18,7 +18,7 @@ caller's rights, so that ids of other departments' cameras are not confirmed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -147,6 +147,8 @@ def authenticate(
                 raise UNAUTHORIZED from None
             if session is None or not accounts.session_ended(conn, session):
                 principal = accounts.user_principal(conn, user_id)
+            if principal is not None:
+                principal = replace(principal, session=session)
     if principal is None:
         raise UNAUTHORIZED
     return principal

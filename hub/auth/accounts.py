@@ -203,3 +203,13 @@ def revoke_refresh(conn: psycopg.Connection[Any], value: str) -> str | None:
         (row[1],),
     )
     return str(row[0])
+
+
+def api_key_by_id(conn: psycopg.Connection[Any], key_id: str) -> Principal | None:
+    """The principal of a key that is still valid, by id (view sessions keep the id only)."""
+    row = conn.execute(
+        "SELECT id, name, department_id, roles FROM api_keys WHERE id = %s"
+        " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
+        (key_id,),
+    ).fetchone()
+    return Principal("api_key", row[0], row[1], row[2], _roles(row[3])) if row else None

@@ -26,6 +26,8 @@ class Principal:
     name: str  #: username or key name, as written in the audit log
     department: str
     roles: frozenset[Role] = field(default_factory=frozenset)
+    #: The login session (refresh-token family) a user's access token belongs to.
+    session: str | None = None
 
     def has(self, *roles: Role) -> bool:
         return bool(self.roles.intersection(roles))

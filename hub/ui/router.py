@@ -88,6 +88,14 @@ async def whep_delete(camera_id: Ident, session_id: Ident,
     return await _forward(ctx, request, "DELETE", camera_id, f"/whep/{camera_id}/{session_id}")
 
 
+@router.get("/ui/relay/sessions/{camera_id}/{session_id}")
+async def view_state(camera_id: Ident, session_id: Ident, request: Request,
+                     ctx: Anonymous = public("the session id, from the viewer's play token, is "
+                                             "the capability", db=False)) -> Response:
+    """Why a view ended (the player tells its viewer)."""
+    return await _forward(ctx, request, "GET", camera_id, f"/sessions/{session_id}")
+
+
 @router.get("/ui/relay/snapshot/{camera_id}.jpg")
 async def snapshot(camera_id: Ident, request: Request,
                    ctx: Anonymous = public(TOKEN_RULE, db=False)) -> Response:

@@ -17,7 +17,8 @@ from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel, Field
 
 from streams.auth.service import service_only
-from streams.auth.tokens import PlayTokenError
+from streams.auth.tokens import PlayGrant, PlayTokenError
+from streams.auth.views import until_access_ends
 from streams.core.stream import CameraStream
 from streams.fmp4.websocket import Fmp4Viewer
 from streams.http.clip_table import ClipTable
@@ -50,22 +51,22 @@ def create_app(relay: Relay) -> FastAPI:
     registry.register(recording_http.RecordingCollector(relay))
     app.include_router(recording_http.router(relay))
 
-    def stream_for(
+    async def stream_for(
         camera_id: str, request: Request, token: str | None, protocol: str
-    ) -> CameraStream:
+    ) -> tuple[CameraStream, PlayGrant | None]:
         stream = relay.streams.get(camera_id)
         if stream is None:
             raise HTTPException(404, f"no camera {camera_id!r}")
         try:
-            relay.authorize(camera_id, _token(request, token), protocol)
+            grant = await relay.admit(camera_id, _token(request, token), protocol)
         except PlayTokenError as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
-        return stream
+        return stream, grant
 
     @app.post("/whep/{camera_id}", status_code=201)
     @app.post("/{camera_id}/whep", status_code=201)  # MediaMTX-style, as the hub's play URLs
     async def whep_offer(camera_id: str, request: Request, token: str | None = None) -> Response:
-        stream = stream_for(camera_id, request, token, "webrtc")
+        stream, grant = await stream_for(camera_id, request, token, "webrtc")
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         if ctype != "application/sdp":
             raise HTTPException(415, "WHEP offers must be Content-Type: application/sdp")
@@ -80,6 +81,10 @@ def create_app(relay: Relay) -> FastAPI:
             session = await relay.whep.create(stream, offer)
         except WhepError as exc:
             raise HTTPException(exc.status, str(exc)) from exc
+        def end(_why: str) -> None:  # its player asks GET /sessions/{id} why
+            asyncio.ensure_future(relay.whep.delete(session.id))
+
+        session.on_close(relay.guard.watch(grant, end))
         location = f"/whep/{camera_id}/{session.id}"
         return Response(
             session.pc.localDescription.sdp,
@@ -113,14 +118,15 @@ def create_app(relay: Relay) -> FastAPI:
         if stream is None:
             return await ws.close(4404, f"no camera {camera_id!r}")
         try:
-            relay.authorize(camera_id, token, "fmp4")
+            grant = await relay.admit(camera_id, token, "fmp4")
         except PlayTokenError as exc:
             return await ws.close(4401, str(exc)[:120])
         if sum(relay.fmp4_viewers.values()) >= relay.settings.fmp4_max_viewers:
             return await ws.close(4503, "too many fMP4 viewers on this relay")
         relay.fmp4_viewers[camera_id] = relay.fmp4_viewers.get(camera_id, 0) + 1
         try:
-            await Fmp4Viewer(stream, ws, relay.settings.connect_timeout_s).run()
+            viewer = Fmp4Viewer(stream, ws, relay.settings.connect_timeout_s).run()
+            await until_access_ends(relay.guard, grant, ws, viewer)
         finally:
             relay.fmp4_viewers[camera_id] -= 1
 
@@ -131,7 +137,7 @@ def create_app(relay: Relay) -> FastAPI:
         token: str | None = None,
         width: Annotated[int | None, Query(ge=16, le=7680)] = None,
     ) -> Response:
-        stream = stream_for(camera_id, request, token, "snapshot")
+        stream, _ = await stream_for(camera_id, request, token, "snapshot")
         lease = stream.acquire("snapshot")
         try:
             if not await stream.wait_live(relay.settings.connect_timeout_s):
@@ -155,7 +161,7 @@ def create_app(relay: Relay) -> FastAPI:
     async def make_clip(
         camera_id: str, request: Request, body: ClipRequest, token: str | None = None
     ) -> dict[str, object]:
-        stream = stream_for(camera_id, request, token, "clip")
+        stream, _ = await stream_for(camera_id, request, token, "clip")
         post = min(body.post_s, relay.settings.clip_post_s_max)
         try:
             clip = await record_clip(stream, relay.clips_dir, body.pre_s, post)
@@ -168,13 +174,19 @@ def create_app(relay: Relay) -> FastAPI:
     async def get_clip(
         camera_id: str, clip_id: str, request: Request, token: str | None = None
     ) -> Response:
-        stream_for(camera_id, request, token, "clip")
+        await stream_for(camera_id, request, token, "clip")
         clip = clips.get(clip_id)
         if clip is None or clip.camera_id != camera_id:
             raise HTTPException(404, "no such clip")
         return FileResponse(
             clip.path, media_type="video/mp4", headers={"X-Content-SHA256": clip.sha256}
         )
+
+    @app.get("/sessions/{session_id}")
+    async def view_state(session_id: str) -> dict[str, object]:
+        """Why a view ended, for its player (the session id, from the play token, is the
+        capability); ``ended`` is null while nothing ended it."""
+        return {"session": session_id, "ended": relay.guard.why(session_id)}
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from streams.auth.service import service_only
 from streams.auth.tokens import PlayGrant, PlayTokenError
+from streams.auth.views import until_access_ends
 from streams.playback.export import ExportError, manifest_for, write_range
 from streams.playback.session import PlaybackSession
 from streams.recorder.clips import ClipError, record_clip
@@ -55,9 +56,11 @@ def bearer(request: Request, token: str | None) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else token
 
 
-def authorized(relay: Relay, camera_id: str, token: str | None, protocol: str) -> PlayGrant | None:
+async def authorized(
+    relay: Relay, camera_id: str, token: str | None, protocol: str
+) -> PlayGrant | None:
     try:
-        return relay.authorize(camera_id, token, protocol)
+        return await relay.admit(camera_id, token, protocol)
     except PlayTokenError as exc:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
@@ -95,7 +98,7 @@ def router(relay: Relay) -> APIRouter:
         end: float | None = None,
         token: str | None = None,
     ) -> dict[str, object]:
-        authorized(relay, camera_id, bearer(request, token), "playback")
+        await authorized(relay, camera_id, bearer(request, token), "playback")
         rec = recorder_for(relay, camera_id)
         return {"camera": camera_id, **ranges(rec, start, end or time.time() + 3600)}
 
@@ -107,20 +110,22 @@ def router(relay: Relay) -> APIRouter:
         if rec is None:
             return await ws.close(4404, f"camera {camera_id!r} is not recorded here")
         try:
-            grant = relay.authorize(camera_id, token, "playback")
+            grant = await relay.admit(camera_id, token, "playback")
         except PlayTokenError as exc:
             return await ws.close(4401, str(exc)[:120])
         who = grant.subject if grant else "-"
-        log.info("playback %s by %s (token %s)", camera_id, who, grant.token_id if grant else "-")
+        log.info("playback %s by %s (session %s)", camera_id, who,
+                 grant.token_id[:8] if grant else "-")
         codec = rec.stream.codec or rec.stream.upstream_codec or "h264"
-        await PlaybackSession(rec.journal, ws, codec, grant.window if grant else None).run()
+        session = PlaybackSession(rec.journal, ws, codec, grant.window if grant else None)
+        await until_access_ends(relay.guard, grant, ws, session.run())
 
     @api.post("/recordings/{camera_id}/exports", status_code=201)
     async def export(
         camera_id: str, body: ExportRequest, request: Request, token: str | None = None
     ) -> dict[str, object]:
         """Cut [start, end] into an MP4 and a signed manifest; the segments become held."""
-        grant = authorized(relay, camera_id, bearer(request, token), "playback")
+        grant = await authorized(relay, camera_id, bearer(request, token), "playback")
         rec = recorder_for(relay, camera_id)
         if (
             grant
@@ -153,7 +158,7 @@ def router(relay: Relay) -> APIRouter:
         camera_id: str, export_id: str, kind: str, request: Request, token: str | None = None
     ) -> FileResponse:
         """The exported MP4 (byte ranges served) or its manifest."""
-        authorized(relay, camera_id, bearer(request, token), "playback")
+        await authorized(relay, camera_id, bearer(request, token), "playback")
         if kind not in ("mp4", "json") or not export_id.isalnum():
             raise HTTPException(404, "no such export")
         path = relay.recording.layout.paths[0] / "exports" / f"{camera_id}-{export_id}.{kind}"
@@ -166,7 +171,7 @@ def router(relay: Relay) -> APIRouter:
     async def hold(
         camera_id: str, body: HoldRequest, request: Request, token: str | None = None
     ) -> dict[str, object]:
-        grant = authorized(relay, camera_id, bearer(request, token), "clip")
+        grant = await authorized(relay, camera_id, bearer(request, token), "clip")
         rec = recorder_for(relay, camera_id)
         changed = []
         if body.end > time.time():  # reaches into the future: footage still to come is held
@@ -189,7 +194,7 @@ def router(relay: Relay) -> APIRouter:
     async def event(
         camera_id: str, body: EventRequest, request: Request, token: str | None = None
     ) -> dict[str, object]:
-        authorized(relay, camera_id, bearer(request, token), "clip")
+        await authorized(relay, camera_id, bearer(request, token), "clip")
         rec = recorder_for(relay, camera_id)
         pre = rec.policy.pre_s if body.pre_s is None else body.pre_s
         post = rec.policy.post_s if body.post_s is None else body.post_s

@@ -24,11 +24,16 @@ import gi
 
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import GLib, GstRtsp, GstRtspServer  # noqa: E402
+
+from streams.auth.tokens import PlayGrant  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-TokenCheck = Callable[[str, str | None], bool]  # camera_id, token -> allowed
+#: camera_id, token -> the grant (True where tokens carry none), False if refused
+TokenCheck = Callable[[str, str | None], "PlayGrant | bool"]
+#: keep a view's closer until the returned release is called (streams.auth.guard.ViewGuard)
+Watch = Callable[["PlayGrant", Callable[[str], None]], Callable[[], None]]
 
 
 def token_from_request(query: str | None, authorization: str | None) -> str | None:
@@ -49,13 +54,15 @@ def token_from_request(query: str | None, authorization: str | None) -> str | No
 class PlayTokenAuth(GstRtspServer.RTSPAuth):
     """gst-rtsp-server auth that lets a request through when it carries a valid play token."""
 
-    def __init__(self, check_token: TokenCheck) -> None:
+    def __init__(self, check_token: TokenCheck, watch: Watch | None = None) -> None:
         super().__init__()
         self.check_token = check_token
+        self.watch = watch
         self.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
         self.refused = 0
         # id(client) -> (client, cameras it showed a valid token for); GLib thread only
         self._granted: dict[int, tuple[GstRtspServer.RTSPClient, set[str]]] = {}
+        self._watched: dict[int, dict[str, Callable[[], None]]] = {}  # id(client) -> releases
 
     def do_authenticate(self, ctx: GstRtspServer.RTSPContext) -> bool:
         return False  # only reached for refused requests: the default check then answers 401
@@ -75,9 +82,10 @@ class PlayTokenAuth(GstRtspServer.RTSPAuth):
         granted = self._granted.get(id(client))
         if camera and token is None and granted is not None and camera in granted[1]:
             return True
-        if camera and self.check_token(camera, token):
+        grant = self.check_token(camera, token) if camera else False
+        if grant:
             if client is not None:
-                self._grant(client, camera)
+                self._grant(client, camera, grant)
             return True
         self.refused += 1
         if token:
@@ -88,9 +96,23 @@ class PlayTokenAuth(GstRtspServer.RTSPAuth):
             self, ctx, GstRtspServer.RTSP_AUTH_CHECK_MEDIA_FACTORY_ACCESS
         )
 
-    def _grant(self, client: GstRtspServer.RTSPClient, camera: str) -> None:
+    def _grant(self, client: GstRtspServer.RTSPClient, camera: str, grant: object) -> None:
         entry = self._granted.get(id(client))
         if entry is None:
             entry = self._granted[id(client)] = (client, set())
-            client.connect("closed", lambda c: self._granted.pop(id(c), None))
+            client.connect("closed", self._closed)
         entry[1].add(camera)
+        if self.watch is not None and isinstance(grant, PlayGrant):
+            views = self._watched.setdefault(id(client), {})
+            if grant.token_id not in views:
+                views[grant.token_id] = self.watch(grant, lambda why: self._end(client, why))
+
+    def _end(self, client: GstRtspServer.RTSPClient, why: str) -> None:
+        """Access ended (any thread): drop the reader's connection on the GLib thread."""
+        log.info("rtsp: closing a reader: %s", why)
+        GLib.idle_add(lambda: client.close() and False)
+
+    def _closed(self, client: GstRtspServer.RTSPClient) -> None:
+        self._granted.pop(id(client), None)
+        for release in self._watched.pop(id(client), {}).values():
+            release()

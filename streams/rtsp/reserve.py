@@ -26,7 +26,7 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import Gst, GstRtspServer  # noqa: E402
 
 from streams.core.stream import CameraStream, Lease  # noqa: E402
-from streams.rtsp.auth import PlayTokenAuth, TokenCheck  # noqa: E402
+from streams.rtsp.auth import PlayTokenAuth, TokenCheck, Watch  # noqa: E402
 from streams.rtsp.listen import ReusableRTSPServer  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -141,12 +141,13 @@ class RtspReserve:
         port: int,
         check_token: TokenCheck | None = None,
         wait_codec_s: float = 10.0,
+        watch: Watch | None = None,
     ) -> None:
         self.server = ReusableRTSPServer()
         self.server.set_address(host)
         self.server.set_service(str(port))
         self.mounts = self.server.get_mount_points()
-        self.auth = PlayTokenAuth(check_token) if check_token else None
+        self.auth = PlayTokenAuth(check_token, watch) if check_token else None
         if self.auth is not None:
             self.server.set_auth(self.auth)
         self.wait_codec_s = wait_codec_s

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription, sdp
 from aiortc.rtcrtpsender import RTCRtpSender
@@ -53,6 +54,11 @@ class WhepSession:
     track: PassthroughVideoTrack
     lease: Lease
     subject: str | None
+    #: called once the session is gone (access bookkeeping: streams.auth.guard)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        self.closers.append(fn)
 
 
 class WhepSessions:
@@ -137,6 +143,8 @@ class WhepSessions:
             return False
         session.track.stop()
         session.lease.release()
+        for fn in session.closers:
+            fn()
         await session.pc.close()
         log.info("whep %s: session %s closed", session.camera_id, session_id[:8])
         return True

@@ -1,32 +1,36 @@
-"""Play tokens for cameras the caller may watch, and the relay's view start/stop reports.
+"""Play tokens for cameras the caller may watch, and the relay's view checks.
 
 ``POST /cameras/{id}/play`` checks the camera against the caller's rights, issues a
 short-lived play token (``streams.auth.tokens``: HS256 with ``hub.secret_key``,
-audience ``cityhub-play``) and opens a view session named by the token's id. The
-relay verifies the token on WHEP/RTSP and reports, with an API key holding the
-``relay`` role, when the viewer really starts and stops: each is audited.
+audience ``cityhub-play``) and opens a view session named by the token's id, keeping
+who asked. The relay verifies the token, then asks ``/streams/sessions/sync`` (with its
+service token) whether the view may start, and every second whether it may go on
+(``hub.auth.view_guard``); starts, stops and forced ends are audited.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from core.model import Ident
-from hub.api.common import Strict, not_found
-from hub.auth.access import Caller, require
+from hub.api.common import Strict
+from hub.auth import view_guard
+from hub.auth.access import Anonymous, Caller, public, require
 from hub.auth.roles import Role
-from hub.relays import relay_bases
-from streams.auth.tokens import PlayTokenError, issue_play_token, verify_play_token
+from hub.relays import relay_bases, relay_service_headers
+from streams.auth.service import bearer_matches
+from streams.auth.tokens import issue_play_token, verify_play_token
 
 router = APIRouter(tags=["streams"])
 Protocol = Literal["webrtc", "rtsp", "snapshot", "clip", "fmp4", "playback"]
-PLAYBACK = {"clip", "fmp4", "playback"}
+#: Protocols that show recorded footage (fMP4 is also the live fallback: live)
+PLAYBACK = {"clip", "playback"}
 
 
 class PlayIn(Strict):
@@ -51,9 +55,23 @@ class PlayOut(BaseModel):
     )
 
 
-class ViewReport(Strict):
-    token: str = Field(
-        min_length=10, max_length=4096, description="The play token the viewer used."
+class SyncIn(Strict):
+    """A relay's views: new ones to admit, live ones to re-check, finished ones."""
+
+    started: list[UUID] = Field(default_factory=list, max_length=10000)
+    live: list[UUID] = Field(default_factory=list, max_length=10000)
+    stopped: list[UUID] = Field(default_factory=list, max_length=10000)
+
+
+class EndedOut(BaseModel):
+    code: str = Field(description="access_revoked, user_disabled, logged_out, key_revoked, "
+                      "role_removed or unknown_session")
+    reason: str = Field(description="What to tell the viewer.")
+
+
+class SyncOut(BaseModel):
+    ended: dict[str, EndedOut] = Field(
+        description="Views (started or live) that must end now, with why."
     )
 
 
@@ -74,7 +92,9 @@ class SessionOut(BaseModel):
     response_model=PlayOut,
     summary="A short-lived play token for one camera (WHEP and RTSP URLs)",
 )
-def play(camera_id: Ident, body: PlayIn, caller: Caller = require(Role.operator)) -> dict[str, Any]:
+def play(
+    camera_id: Ident, body: PlayIn, caller: Caller = require(*view_guard.VIEW_ROLES)
+) -> dict[str, Any]:
     camera = caller.camera_or_404(camera_id)
     ttl = caller.runtime.config.access.play_token_seconds
     protocols = sorted(set(body.protocols))
@@ -90,8 +110,8 @@ def play(camera_id: Ident, body: PlayIn, caller: Caller = require(Role.operator)
     grant = verify_play_token(caller.runtime.play_secret, token, camera_id)
     expires = datetime.fromtimestamp(grant.expires_at, UTC)
     caller.db.execute(
-        "INSERT INTO view_sessions (id, camera_id, department_id, viewer, protocols, expires_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
+        "INSERT INTO view_sessions (id, camera_id, department_id, viewer, protocols, expires_at,"
+        " principal_kind, principal_id, login_session) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             UUID(grant.token_id),
             camera_id,
@@ -99,6 +119,9 @@ def play(camera_id: Ident, body: PlayIn, caller: Caller = require(Role.operator)
             caller.principal.actor,
             protocols,
             expires,
+            caller.principal.kind,
+            caller.principal.id,
+            caller.principal.session,
         ),
     )
     action = "video.playback.authorize" if PLAYBACK & set(protocols) else "video.live.authorize"
@@ -147,61 +170,65 @@ def _bounded(window: list[float | None] | None) -> tuple[float, float] | None:
     return (window[0] if window[0] is not None else 0.0, window[1] or 4102444800.0)
 
 
-def _report(caller: Caller, session_id: UUID, body: ViewReport, what: str) -> dict[str, Any]:
-    with caller.db.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT * FROM view_sessions WHERE id = %s", (session_id,)).fetchone()
-        if row is None:
-            raise not_found("view session")
-        try:
-            grant = verify_play_token(
-                caller.runtime.play_secret,
-                body.token,
-                row["camera_id"],
-                leeway_s=(timedelta(hours=1).total_seconds() if what == "stop" else 5),
-            )
-        except PlayTokenError as exc:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-        if UUID(grant.token_id) != session_id:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "token belongs to another session")
-        column = "started_at" if what == "start" else "stopped_at"
-        row = cur.execute(
-            f"UPDATE view_sessions SET {column} = coalesce({column}, now()) WHERE id = %s"
+def _audit_view(db: Anonymous, row: dict[str, Any], what: str, **detail: Any) -> None:
+    kind = "playback" if PLAYBACK & set(row["protocols"]) else "live"
+    db.audit(f"video.{kind}.{what}", actor="relay", target_type="camera",
+             target_id=row["camera_id"], actor_department=row["department_id"],
+             session=str(row["id"]), viewer=row["viewer"], **detail)
+
+
+def _mark(db: Anonymous, session_id: UUID, column: str) -> dict[str, Any] | None:
+    """Set ``column`` once; the row when this call set it (so it is audited once)."""
+    with db.db.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"UPDATE view_sessions SET {column} = now() WHERE id = %s AND {column} IS NULL"
             " RETURNING *",
             (session_id,),
         ).fetchone()
-    assert row is not None
-    playback = bool(PLAYBACK & set(row["protocols"]))
-    caller.audit(
-        f"video.{'playback' if playback else 'live'}.{what}",
-        target_type="camera",
-        target_id=row["camera_id"],
-        department=row["department_id"],
-        session=str(session_id),
-        viewer=row["viewer"],
-    )
-    return row
+
+
+def _end(db: Anonymous, session_id: UUID, ended: view_guard.Ended) -> None:
+    with db.db.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "UPDATE view_sessions SET ended_at = now(), ended_code = %s, ended_reason = %s"
+            " WHERE id = %s AND ended_at IS NULL RETURNING *",
+            (ended.code, ended.reason, session_id),
+        ).fetchone()
+    if row is not None:
+        _audit_view(db, row, "ended", code=ended.code, reason=ended.reason)
 
 
 @router.post(
-    "/streams/sessions/{session_id}/start",
-    response_model=SessionOut,
-    summary="Relay: the viewer's media started flowing",
+    "/streams/sessions/sync",
+    response_model=SyncOut,
+    summary="Relay: admit new views, re-check live ones, close finished ones",
 )
-def view_started(
-    session_id: UUID, body: ViewReport, caller: Caller = require(Role.relay)
+def sync_views(
+    body: SyncIn,
+    request: Request,
+    db: Anonymous = public("relay service token, checked in the route"),
 ) -> dict[str, Any]:
-    return _report(caller, session_id, body, "start")
-
-
-@router.post(
-    "/streams/sessions/{session_id}/stop",
-    response_model=SessionOut,
-    summary="Relay: the viewer left",
-)
-def view_stopped(
-    session_id: UUID, body: ViewReport, caller: Caller = require(Role.relay)
-) -> dict[str, Any]:
-    return _report(caller, session_id, body, "stop")
+    """The relay calls this before serving a view and every second while views last
+    (``streams/auth/guard.py``); views listed in ``ended`` must stop at once."""
+    expected = relay_service_headers(db.runtime.config, db.runtime.play_secret)
+    if not bearer_matches(request.headers.get("authorization"), expected["Authorization"][7:]):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "relay service token required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    ended: dict[str, Any] = {}
+    for sid in dict.fromkeys([*body.started, *body.live]):
+        with db.db.cursor(row_factory=dict_row) as cur:
+            row = cur.execute("SELECT * FROM view_sessions WHERE id = %s", (sid,)).fetchone()
+        verdict = view_guard.view_ended(db.db, row)
+        if verdict is not None:
+            if row is not None:
+                _end(db, sid, verdict)
+            ended[str(sid)] = {"code": verdict.code, "reason": verdict.reason}
+        elif sid in body.started and (started := _mark(db, sid, "started_at")) is not None:
+            _audit_view(db, started, "start")
+    for sid in body.stopped:
+        if (stopped := _mark(db, sid, "stopped_at")) is not None:
+            _audit_view(db, stopped, "stop")
+    return {"ended": ended}
 
 
 @router.get(

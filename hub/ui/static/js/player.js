@@ -4,6 +4,7 @@
 // snapshots. ui.video_transport: "auto" (that order), "fmp4" (skip WebRTC), "webrtc".
 // Reports "connecting" | "live" | "fallback" | "offline"; video.dataset.transport says how.
 import { playToken } from "./api.js";
+import { t } from "./i18n.js";
 import { fmp4Play } from "/ui/stream/mse.js";
 
 const RELAY = "/ui/relay";
@@ -39,7 +40,7 @@ export class CameraPlayer {
     const protocols = ["webrtc", "snapshot", "clip"];
     if (this.transport !== "webrtc") protocols.push("fmp4");
     try {
-      this.token = (await playToken(this.camera, protocols)).token;
+      ({ token: this.token, session_id: this.session } = await playToken(this.camera, protocols));
     } catch (e) {
       return this.status("offline", e.message);
     }
@@ -141,13 +142,32 @@ export class CameraPlayer {
     }, 1000);
   }
 
-  _lost(why) {
+  async _lost(why) {
     if (this.stopped) return;
     this._closePc();
+    const ended = await this._whyEnded();
+    if (ended) {  // access was taken away: say so, and do not knock again
+      this.stopped = true;
+      this.video.dataset.ended = ended.code;
+      const reason = t(`core.view.ended.${ended.code}`);
+      return this.status("offline", t("core.view.ended", { reason }));
+    }
     this.status("connecting", why);
     const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)];
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.start(), wait);
+  }
+
+  /** Why the relay ended this view ({code, reason}), or null when access did not end it. */
+  async _whyEnded() {
+    if (!this.session) return null;
+    try {
+      const path = `${encodeURIComponent(this.camera)}/${encodeURIComponent(this.session)}`;
+      const r = await fetch(`${RELAY}/sessions/${path}`);
+      return r.ok ? (await r.json()).ended : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Refreshed snapshots until WebRTC is worth trying again (every 30 s). */
