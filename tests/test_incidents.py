@@ -8,7 +8,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,15 @@ def test_rule_dispatches_shares_merges_and_closing_revokes(hub: HubApi) -> None:
     assert hub.client.get(cam, headers=hub.headers("police")).status_code == 200
     assert hub.client.get("/api/v1/cameras/traffic-s1-c0",
                           headers=hub.headers("police")).status_code == 404
+    # ...and its recordings for the attached time span, no more.
+    with hub.owner() as conn:
+        span = conn.execute("SELECT min(starts_at), max(ends_at) FROM incident_cameras"
+                            " WHERE incident_id = %s", (inc["id"],)).fetchone()
+    played = hub.client.post(f"{cam}/play", json={"protocols": ["playback"]},
+                             headers=hub.headers("police"))
+    assert played.status_code == 200, played.text
+    assert span is not None and played.json()["playback_window"] == [
+        span[0].timestamp(), span[1].timestamp()]
     # A repeat at the same place joins the open incident.
     write_events(hub, alarm())
     wait_for(lambda: queue(hub, "traffic")[0]["event_count"] == 2, what="merge")
@@ -204,6 +213,16 @@ def test_breach_escalates_level_by_level(hub: HubApi) -> None:
     d = hub.client.get(f"/api/v1/incidents/{iid}", headers=hub.headers("traffic")).json()
     assert d["escalation_level"] == 0
     assert [t["detail"]["level"] for t in d["timeline"] if t["action"] == "escalate"] == [1, 2]
+    # Each level is also an event of its own, in the filing department's event console.
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(days=1)).isoformat(),
+              "end": (now + timedelta(days=1)).isoformat(), "kinds": "incident_escalation"}
+    events = hub.client.get("/api/v1/events", params=window, headers=hub.headers("traffic"))
+    assert events.status_code == 200, events.text
+    mine = [e for e in events.json()["items"] if e["attributes"]["incident"] == iid]
+    assert sorted(e["attributes"]["level"] for e in mine) == [1, 2], mine
+    assert {(e["site"], e["source_system"], e["attributes"]["limit"]) for e in mine} == {
+        ("traffic-s0", "hub", "acknowledge")}
 
 
 def test_photos_are_checked_by_content_and_stats_export(hub: HubApi) -> None:

@@ -1,7 +1,8 @@
 """Sharing what an incident holds with the departments it is dispatched to.
 
 Through the existing grants (``access_grants``), bound to the incident by ``incident_id``:
-a ``video`` grant for the attached cameras (live and recordings) and an ``events`` grant
+a ``video`` grant for the attached cameras (live), a ``playback`` grant per attached camera
+for the time span it was attached with (its recordings, no more), and an ``events`` grant
 for the sites and kinds of the attached events. Only what the filing department owns is
 shared (a department cannot grant another's resources). Grants are revoked with
 :func:`hub.auth.grant_store.revoke_grant` like any revocation, when the assignment ends
@@ -44,9 +45,16 @@ def _scope(conn: psycopg.Connection[Any], incident: dict[str, Any]) -> list[dict
         " array_agg(DISTINCT kind ORDER BY kind)"
         " FROM incident_events WHERE incident_id = %s AND department_id = %s",
         (incident["id"], owner)).fetchone()
+    spans = conn.execute(
+        "SELECT camera_id, min(starts_at), max(ends_at) FROM incident_cameras"
+        " WHERE incident_id = %s AND department_id = %s GROUP BY camera_id ORDER BY 1",
+        (incident["id"], owner)).fetchall()
     scopes = []
     if cams:
         scopes.append({"resources": ["video"], "cameras": cams, "sites": None, "kinds": None})
+    for camera, start, end in spans:  # recordings: the attached time span of each camera
+        scopes.append({"resources": ["playback"], "cameras": [camera], "sites": None,
+                       "kinds": None, "playback_from": start, "playback_to": end})
     if ev is not None and ev[0]:
         scopes.append({"resources": ["events"], "cameras": None, "sites": ev[0], "kinds": ev[1]})
     return scopes
