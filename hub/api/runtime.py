@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -51,6 +53,8 @@ class Runtime:
     live: LiveHub
     apool: AsyncConnectionPool  #: the store's read-only queries (on database.read_url if set)
     audit: AuditBatcher  #: group commit of entries outside a request's own transaction
+    #: "now" for the login throttle; tests replace it instead of sleeping through delays
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod
     def from_config(cls, config: CityConfig, open_pool: bool = True) -> Runtime:
