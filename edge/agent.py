@@ -23,6 +23,7 @@ import uvicorn
 
 from adapters.model import Event, Reading, Severity
 from core import sdnotify
+from core.logging import uvicorn_log_config
 from core.model import SourceSystem
 from core.net import free_port
 from core.topics import events_topic, media_topic, readings_topic
@@ -328,6 +329,7 @@ class EdgeAgent:
             host=self.config.listener.host,
             port=self.listener_port,
             log_level="warning",
+            log_config=uvicorn_log_config(),
             access_log=False,
             lifespan="off",
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from core.config import CameraConfig
+from core.logging import uvicorn_log_config
 from streams.cluster.routing import ASGIApp
 from streams.config import StreamsConfig
 from streams.http.app import create_app
@@ -36,6 +37,7 @@ async def serve(
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
+            log_config=uvicorn_log_config(),
             lifespan="off",
         )
     )

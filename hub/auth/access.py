@@ -28,6 +28,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg.rows import dict_row
 from starlette.requests import HTTPConnection
 
+from hub.api.common import not_found
 from hub.audit import chain
 from hub.auth import accounts, grant_store, tokens
 from hub.auth.grants import Visibility
@@ -94,7 +95,7 @@ class Caller:
         if row is None or not self.visibility.sees_camera(
             row["department_id"], row["site_id"], row["id"], row["source_system"]
         ):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such camera")
+            raise not_found("camera")
         return row
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
 from core.model import Ident, SourceSystem
-from hub.api.common import IdList, Strict, Text, not_found, unprocessable
+from hub.api.common import IdList, Strict, Text, not_found, unknown_id, unprocessable
 from hub.auth import grant_store
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
@@ -82,7 +82,7 @@ def _owned(caller: Caller, table: str, ids: list[str] | None) -> None:
         (ids, caller.department),
     ).fetchone()
     if found is None or found[0] != len(set(ids)):
-        raise unprocessable(f"{table}: a department can only share {table} it owns")
+        raise unknown_id(f"{table}: a department can only share {table} it owns", 422)
 
 
 @router.get("", response_model=list[GrantOut], summary="Grants given or received by the department")
