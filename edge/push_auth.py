@@ -84,7 +84,7 @@ class PushAuth:
                 self.refused[verdict.reason] += 1
         if not verdict.accepted:
             level = logging.INFO if verdict.reason in HANDSHAKE else logging.WARNING
-            log.log(level, "push refused (%d %s): device=%s address=%s format=%s",
+            log.log(level, "push refused (%d %s): device=%s address=%s format=%r",
                     verdict.status, verdict.reason, verdict.device or "-", address, fmt[:40])
         return verdict
 

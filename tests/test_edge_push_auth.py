@@ -1,4 +1,5 @@
-"""Who may push to the edge listener: per-device digest credentials, allow-lists, formats.
+"""Who may push to the edge listener: per-device digest credentials, allow-lists, formats;
+and the demo city's box, whose device's password the demo keeps in a private file.
 
 The listener's app on a real uvicorn server on a loopback port; pushes are ISAPI alerts
 and cityhub event packs, answered by the same adapters as on a box; what is accepted
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import stat
 import subprocess
 import sys
 import time
@@ -27,6 +29,10 @@ from adapters.isapi import IsapiAdapter
 from adapters.model import Event, Reading, new_event_id
 from core import digest
 from core.files import write_private
+from devkit.demo.edge import start_edge
+from devkit.demo.runner import demo_config
+from devkit.demo.stack import Stack
+from devkit.embedded import EmbeddedBroker
 from devkit.fixtures.hubapi import serve_asgi
 from edge.config import EdgeConfig
 from edge.evidence import SnapshotStore
@@ -269,3 +275,28 @@ def test_check_warns_about_exposed_password_files_and_anonymous_pushes(tmp_path:
         out.stderr)
     assert CAMERA_PW not in out.stdout + out.stderr and WIM_PW not in out.stdout + out.stderr
     assert "3 push devices" in out.stdout
+
+
+def test_the_demo_box_takes_pushes_from_its_own_device_only(
+    private_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    city = demo_config(tmp_path, "127.0.0.1:1")  # no camera server: the box reports it, runs on
+    stack = Stack(tmp_path)
+    try:
+        start_edge(stack, tmp_path, city, private_broker.url)
+        assert stack.edge_push is not None and stack.edge_url is not None
+        user, password = stack.edge_push
+        assert stat.S_IMODE((tmp_path / "edge-push-password").stat().st_mode) == 0o600
+        body = json.dumps({"events": [{
+            "id": str(new_event_id()), "occurred_at": "2026-01-01T00:00:00+00:00",
+            "source_system": "edge", "kind": "probe", "department": "police",
+            "site": "xinhua-5th"}]}).encode()
+        url = f"{stack.edge_url}/push/cityhub-events?system=edge"
+        assert httpx.post(url, content=body, timeout=10).status_code == 401
+        ok = httpx.post(url, content=body, timeout=10, auth=httpx.DigestAuth(user, password))
+        assert ok.status_code == 200, ok.text
+        health = httpx.get(f"{stack.edge_url}/health", timeout=10).json()
+        assert health["push"] == {"accepted": {user: 1}, "refused": {"missing": 2}}
+        assert password not in (tmp_path / "edge-site.yaml").read_text()
+    finally:
+        stack.close()
