@@ -36,6 +36,7 @@ from edge.health import health_report
 from edge.listener import build_app
 from edge.outbox import Message, Outbox
 from edge.publisher import Publisher
+from edge.push_auth import PushAuth
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class EdgeAgent:
         base = config.listener.public_url or f"http://{config.listener.host}:{port}"
         self.snapshots = SnapshotStore(self.state_dir / "snapshots", base)
         self.clips = ClipCutter(config, self.state_dir / "clips", base, self.submit)
+        self.push_auth = PushAuth(config)
         self._load_pushed()
 
     # -- producing -------------------------------------------------------------
@@ -252,6 +254,7 @@ class EdgeAgent:
                 **self.publisher.stats(),
             },
             self.config_version,
+            self.push_auth.stats(),
         )
 
     async def _heartbeat(self) -> None:
@@ -323,7 +326,14 @@ class EdgeAgent:
             self.outbox.close()
 
     def _listener(self) -> uvicorn.Server:
-        app = build_app(self.config, self.submit, self.snapshots, self.health, self.clips.dir)
+        push = self.config.push
+        if push.allow_anonymous:
+            log.warning("push.allow_anonymous: anyone who reaches %s:%d may push events",
+                        self.config.listener.host, self.listener_port)
+        elif self.config.adapters and not push.devices:
+            log.warning("no push.devices configured: every push to the listener is refused")
+        app = build_app(self.config, self.submit, self.snapshots, self.health, self.push_auth,
+                        self.clips.dir)
         cfg = uvicorn.Config(
             app,
             host=self.config.listener.host,
