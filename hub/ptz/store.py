@@ -44,11 +44,13 @@ def _lock(row: dict[str, Any] | None) -> Lock | None:
 def _locked(conn: psycopg.Connection[Any], camera_id: str
             ) -> tuple[Lease | None, Lock | None, datetime]:
     """The camera's lease and lock, its lease row locked until the transaction ends."""
-    conn.execute("INSERT INTO ptz_leases (camera_id) VALUES (%s) ON CONFLICT DO NOTHING",
-                 (camera_id,))
+    select = f"SELECT {LEASE_COLS} FROM ptz_leases WHERE camera_id = %s FOR UPDATE"
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"SELECT {LEASE_COLS} FROM ptz_leases WHERE camera_id = %s FOR UPDATE",
-                          (camera_id,)).fetchone()
+        row = cur.execute(select, (camera_id,)).fetchone()
+        if row is None:  # first use: a concurrent first use waits here for the other's row
+            cur.execute("INSERT INTO ptz_leases (camera_id) VALUES (%s) ON CONFLICT DO NOTHING",
+                        (camera_id,))
+            row = cur.execute(select, (camera_id,)).fetchone()
         lock = cur.execute(f"SELECT {LOCK_COLS} FROM ptz_locks WHERE camera_id = %s",
                            (camera_id,)).fetchone()
         now = cur.execute("SELECT clock_timestamp() AS now").fetchone()["now"]  # type: ignore[index]  # one row
@@ -89,7 +91,7 @@ def claim(conn: psycopg.Connection[Any], camera_id: str, claimant: Holder, idle_
 def _release(conn: psycopg.Connection[Any], camera_id: str) -> None:
     conn.execute(
         "UPDATE ptz_leases SET holder_kind = NULL, holder_id = NULL, holder_actor = NULL,"
-        " department_id = NULL, priority = 0, expires_at = '-infinity' WHERE camera_id = %s",
+        " department_id = NULL, priority = 0, expires_at = NULL WHERE camera_id = %s",
         (camera_id,))
 
 

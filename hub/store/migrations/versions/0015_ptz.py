@@ -6,7 +6,7 @@ Create Date: 2026-12-06
 
 The state lives here so that every hub replica arbitrates alike: a command locks the
 camera's ``ptz_leases`` row (``SELECT ... FOR UPDATE``; the row is created on first use).
-A free camera's row has no holder. ``ptz_locks`` holds a lock by the camera's owning
+A free camera's row has no holder (and no expiry). ``ptz_locks`` holds a lock by the camera's owning
 department (optionally for an incident); ``ptz_notices`` tells a controller it lost a
 camera. Grants gain the ``ptz`` resource (moving a camera; narrowed by cameras, sites and
 systems like ``video``, which it needs as well). Row-level security: a lease is read by
@@ -32,7 +32,7 @@ CREATE TABLE ptz_leases (
     priority integer NOT NULL DEFAULT 0,
     acquired_at timestamptz,
     renewed_at timestamptz,
-    expires_at timestamptz NOT NULL DEFAULT '-infinity',
+    expires_at timestamptz,
     CHECK ((holder_id IS NULL) = (department_id IS NULL))
 );
 CREATE TABLE ptz_locks (
