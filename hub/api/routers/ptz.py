@@ -2,7 +2,9 @@
 
 A camera the caller cannot see answers 404 like an unknown one; one it may watch but not
 move (no ``ptz`` grant) answers 403 ``ptz_not_granted``. Refusals answer 409
-``ptz_controlled_by_higher`` (with the holder) or ``ptz_locked`` (with the lock). Every
+``ptz_controlled_by_higher`` (with the holder) or ``ptz_locked`` (with the lock); a
+camera the hub has no PTZ driver for answers 409 ``ptz_not_supported`` (after arbitration,
+so the lease is taken), one that fails 502 ``ptz_camera_failed``. Every
 command, refusal, take-over, lock and unlock is audited.
 """
 
@@ -142,7 +144,7 @@ def _movable(caller: Caller, camera_id: str) -> dict[str, Any]:
 
 
 def _failed(caller: Caller, camera: dict[str, Any], command: str, exc: Exception) -> CodedError:
-    code, status_ = (("ptz_not_supported", 501) if isinstance(exc, NotSupported)
+    code, status_ = (("ptz_not_supported", 409) if isinstance(exc, NotSupported)
                      else ("ptz_camera_failed", 502))
     caller.audit("ptz.command.failed", target_type="camera", target_id=camera["id"],
                  department=camera["department_id"], command=command, code=code, reason=str(exc))
@@ -201,8 +203,9 @@ def _refusal(outcome: Outcome, extra: dict[str, Any]) -> str:
 PREFIX = "/cameras/{camera_id}/ptz"
 COMMAND: dict[str, Any] = {"response_model": CommandOut, "responses": {
     403: {"description": "may watch, not move (ptz_not_granted)"},
-    409: {"description": "ptz_controlled_by_higher (holder) or ptz_locked (lock)"},
-    501: {"description": "ptz_not_supported"}, 502: {"description": "ptz_camera_failed"}}}
+    409: {"description": "ptz_controlled_by_higher (holder), ptz_locked (lock), or "
+          "ptz_not_supported (the hub cannot steer this camera)"},
+    502: {"description": "ptz_camera_failed: the camera did not do it"}}}
 
 
 @router.post(f"{PREFIX}/move", summary="Move continuously (speeds) until stop", **COMMAND)
