@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hub.config import load_config
+from hub.ptz import control
 from hub.ptz.arbitration import Holder, Lease, Lock, Outcome, decide
-from hub.ptz.drivers import NotSupported, Target, driver_for
+from hub.ptz.drivers import DriverError, NotSupported, PtzDriver, Target, driver_for
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 POLICE = Holder("user", "1", "user:p", "police", 300)
@@ -69,3 +71,25 @@ def test_cameras_without_a_ptz_driver_answer_not_supported() -> None:
         with pytest.raises(NotSupported, match=why):
             driver_for(Target("cam", url))
     assert "secret" not in repr(Target("cam", "rtsp://a:secret@h/", "a", "secret"))
+
+
+def test_a_slow_or_broken_driver_is_a_clear_driver_error() -> None:
+    """The control layer's deadline and error mapping (pure: no camera is involved)."""
+
+    async def hang(_: PtzDriver) -> None:
+        await asyncio.Event().wait()
+
+    async def crash(_: PtzDriver) -> None:
+        raise OSError("connect to rtsp://admin:secret@10.0.0.1 failed")
+
+    async def unsupported(_: PtzDriver) -> None:
+        raise NotSupported("no presets")
+
+    driver: PtzDriver = None  # type: ignore[assignment]  # the functions above ignore it
+    with pytest.raises(DriverError, match="did not answer within 0.05 s"):
+        asyncio.run(control.call(driver, hang, 0.05))
+    with pytest.raises(DriverError, match=r"failed \(OSError\)") as err:
+        asyncio.run(control.call(driver, crash, 1))
+    assert "secret" not in str(err.value)
+    with pytest.raises(NotSupported):
+        asyncio.run(control.call(driver, unsupported, 1))

@@ -32,12 +32,17 @@ def target(owner_dsn: str | None, box: CredentialBox, camera_id: str) -> Target:
 
 async def call(driver: PtzDriver, fn: Callable[[PtzDriver], Awaitable[T]], timeout_s: float
                ) -> T:
-    """``fn(driver)`` within ``timeout_s``; a timeout or a driver's own failure is a
-    :class:`DriverError`, :class:`NotSupported` passes through."""
+    """``fn(driver)`` within ``timeout_s``. A timeout or any failure of the driver becomes a
+    :class:`DriverError` (an unexpected one named by its type only: its message may quote
+    the camera's URL); :class:`NotSupported` and :class:`DriverError` pass through."""
     try:
         return await asyncio.wait_for(fn(driver), timeout_s)
+    except (NotSupported, DriverError):
+        raise
     except TimeoutError as exc:
         raise DriverError(f"the camera did not answer within {timeout_s:g} s") from exc
+    except Exception as exc:  # noqa: BLE001 - a driver's bug must not become a 500 or leak
+        raise DriverError(f"the camera's PTZ driver failed ({type(exc).__name__})") from exc
 
 
 def driver(owner_dsn: str | None, box: CredentialBox, camera_id: str) -> PtzDriver:
