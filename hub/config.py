@@ -33,6 +33,7 @@ from hub.gb28181.config import Gb28181Config
 from hub.incidents.settings import IncidentsConfig
 from hub.ingest.config import IngestConfig
 from hub.ops.config import OpsConfig
+from hub.ptz.settings import PtzConfig
 from hub.store.settings import StoreConfig
 from hub.ui.settings import UiConfig
 from streams.cluster.config import ClusterConfig
@@ -125,6 +126,10 @@ class CityConfig(BaseSettings):
     gb28181: Gb28181Config = Field(
         default_factory=Gb28181Config, description="GB/T 28181 SIP service and devices."
     )
+    ptz: PtzConfig = Field(
+        default_factory=PtzConfig,
+        description="PTZ control: controller leases and department priorities.",
+    )
     departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
     sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
@@ -166,6 +171,9 @@ class CityConfig(BaseSettings):
         for i, site in enumerate(self.sites):
             if depts and site.department not in depts:
                 problems.append(f"sites.{i}.department: unknown department {site.department!r}")
+        for dept in self.ptz.priorities:
+            if depts and dept not in depts:
+                problems.append(f"ptz.priorities.{dept}: unknown department {dept!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -33,16 +33,20 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
 
 class CodedError(HTTPException):
     """An HTTP error with a stable machine ``code`` (answered as {"detail", "code"}); the UI
-    translates ``error.<code>``, so a code never changes once published."""
+    translates ``error.<code>``, so a code never changes once published. ``extra``: further
+    fields of the answer (e.g. who holds a camera)."""
 
-    def __init__(self, status: int, detail: str, code: str) -> None:
+    def __init__(self, status: int, detail: str, code: str,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(status, detail)
         self.code = code
+        self.extra = extra or {}
 
 
-def error_body(status: int, detail: Any, code: str | None = None) -> dict[str, Any]:
-    """Every error answer's shape: the human detail and a stable code."""
-    return {"detail": detail, "code": code or STATUS_CODES.get(status, "error")}
+def error_body(status: int, detail: Any, code: str | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every error answer's shape: the human detail and a stable code (and any extra)."""
+    return {**(extra or {}), "detail": detail, "code": code or STATUS_CODES.get(status, "error")}
 
 
 def unknown_id(detail: str, status: int = 404, code: str | None = None) -> CodedError:

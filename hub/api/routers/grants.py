@@ -21,10 +21,11 @@ MAX_GRANT = timedelta(days=366)
 
 class GrantIn(Strict):
     grantee: Ident = Field(description="Department receiving access.")
-    resources: list[Literal["video", "events", "readings", "playback"]] = Field(
+    resources: list[Literal["video", "events", "readings", "playback", "ptz"]] = Field(
         min_length=1,
-        max_length=4,
-        description="video: live and camera metadata; playback: recorded footage (with video).",
+        max_length=5,
+        description="video: live and camera metadata; playback: recorded footage (with video); "
+        "ptz: moving the cameras (with video).",
     )
     purpose: Text = Field(description="Why: recorded in the audit log and shown to both sides.")
     expires_at: AwareDatetime = Field(description="When access ends (at most a year ahead).")
