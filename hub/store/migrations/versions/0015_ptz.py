@@ -1,7 +1,7 @@
 """PTZ arbitration: controller leases, incident locks, take-over notices; the ``ptz`` grant.
 
 Revision ID: 0015_ptz
-Revises: 0013_view_guard
+Revises: 0014_login_throttle
 Create Date: 2026-12-06
 
 The state lives here so that every hub replica arbitrates alike: a command locks the
@@ -16,7 +16,7 @@ whoever sees the camera and written by whoever may move it; locks by the owner o
 from alembic import op
 
 revision = "0015_ptz"
-down_revision = "0013_view_guard"
+down_revision = "0014_login_throttle"
 branch_labels = None
 depends_on = None
 
