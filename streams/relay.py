@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,7 @@ from streams.glib_loop import ensure_glib_loop
 from streams.playback.rtsp import RecordedMediaFactory
 from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
-from streams.sources import source_for
+from streams.sources import element_factory
 from streams.webrtc.ice import configure_ice_hosts
 from streams.webrtc.whep import WhepSessions
 
@@ -38,6 +38,7 @@ class CameraSpec:
     url: str
     username: str | None = None
     password: str | None = None
+    credentials_file: Path | None = None
     always_on: bool = False
     department: str = ""
 
@@ -48,6 +49,7 @@ class CameraSpec:
             url=cam.url.get_secret_value(),
             username=cam.username,
             password=cam.password.get_secret_value() if cam.password else None,
+            credentials_file=cam.credentials_file,
             always_on=cam.always_on,
             department=cam.department,
         )
@@ -60,12 +62,16 @@ class Relay:
         settings: StreamsConfig,
         play_secret: str,
         clips_dir: Path,
+        verify_secrets: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.play_secret = play_secret
-        #: Reads health, metrics and recording state (streams.auth.service).
-        self.service_token = (settings.service_token.get_secret_value()
-                              if settings.service_token else derive_service_token(play_secret))
+        #: Play tokens verify with these: the signing key, then keys accepted in a rotation.
+        self.play_secrets = tuple(dict.fromkeys([play_secret, *verify_secrets]))
+        #: Read health, metrics and recording state (streams.auth.service).
+        self.service_tokens: tuple[str, ...] = (
+            (settings.service_token.get_secret_value(),) if settings.service_token
+            else tuple(derive_service_token(s) for s in self.play_secrets))
         self.clips_dir = clips_dir
         self.specs = {c.id: c for c in cameras}
         self.streams: dict[str, CameraStream] = {}
@@ -88,7 +94,7 @@ class Relay:
         """The grant for a play request; PlayTokenError if refused (None: tokens not required)."""
         if not self.settings.require_token:
             return None
-        return verify_play_token(self.play_secret, token or "", camera_id, protocol=protocol)
+        return verify_play_token(self.play_secrets, token or "", camera_id, protocol=protocol)
 
     def _playback_window(
         self, camera_id: str, token: str | None
@@ -135,9 +141,8 @@ class Relay:
         loop = asyncio.get_running_loop()
         for spec in self.specs.values():
             try:
-                source = source_for(spec.url, spec.username, spec.password, self.settings.transport)
-                make = source.make_element
-                shown = source.display_url
+                make, shown = element_factory(spec.url, spec.username, spec.password,
+                                              spec.credentials_file, self.settings.transport)
             except ValueError as exc:  # unsupported scheme: this camera fails, the others run
                 message = str(exc)
 

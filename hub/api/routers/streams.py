@@ -87,7 +87,7 @@ def play(camera_id: Ident, body: PlayIn, caller: Caller = require(Role.operator)
         protocols=protocols,
         window=_bounded(window),
     )
-    grant = verify_play_token(caller.runtime.play_secret, token, camera_id)
+    grant = verify_play_token(caller.runtime.play_secrets, token, camera_id)
     expires = datetime.fromtimestamp(grant.expires_at, UTC)
     caller.db.execute(
         "INSERT INTO view_sessions (id, camera_id, department_id, viewer, protocols, expires_at)"
@@ -154,7 +154,7 @@ def _report(caller: Caller, session_id: UUID, body: ViewReport, what: str) -> di
             raise not_found("view session")
         try:
             grant = verify_play_token(
-                caller.runtime.play_secret,
+                caller.runtime.play_secrets,
                 body.token,
                 row["camera_id"],
                 leeway_s=(timedelta(hours=1).total_seconds() if what == "stop" else 5),
