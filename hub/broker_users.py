@@ -13,9 +13,9 @@ the configuration:
   (PBKDF2-SHA512), never plaintext on disk after the run.
 - ``DIR/credentials/<user>.env``: ``CITYHUB_BROKER__USERNAME/PASSWORD`` for
   provisioning each box or service, and ``<user>.password`` with the password alone
-  (a docker secret or systemd credential for ``CITYHUB_BROKER__PASSWORD_FILE``), mode 0600. Existing passwords are kept
-  on re-runs, so adding a site does not rotate everyone; delete a file to
-  rotate that user.
+  (a docker secret or systemd credential for ``CITYHUB_BROKER__PASSWORD_FILE``), mode
+  0600. Existing passwords are kept on re-runs, so adding a site does not rotate
+  everyone; delete a user's ``.env`` to rotate that user.
 """
 
 from __future__ import annotations
