@@ -162,6 +162,7 @@ class EdgeAgent:
                 cam.password.get_secret_value() if cam.password else None,
                 on_event=partial(self._on_stream_event, cam),
                 prebuffer_s=cam.analytics.clip.pre_s + 2 if cam.analytics.clip.enabled else 0,
+                credentials_file=cam.credentials_file,
             )
             decoder = FrameDecoder(
                 partial(self._on_frame, cam, analytics),

@@ -37,6 +37,7 @@ from core.config import (
     read_yaml,
 )
 from core.model import Ident, SourceSystem
+from core.secret_files import read_secret
 
 DigestAlgorithm = Literal["MD5", "SHA-256"]
 
@@ -477,14 +478,18 @@ def load_edge_config(path: Path | str) -> EdgeConfig:
 def _broker_from_env() -> dict[str, str]:
     """The box's broker identity from the environment (``cityhub broker users`` writes
     ``CITYHUB_BROKER__USERNAME/PASSWORD`` files for systemd's EnvironmentFile), so the
-    secret need not be in site.yaml."""
+    secret need not be in site.yaml; or ``..._FILE`` naming a file that holds it."""
     keys = {
         "url": "CITYHUB_BROKER__URL",
         "username": "CITYHUB_BROKER__USERNAME",
         "password": "CITYHUB_BROKER__PASSWORD",
         "client_id": "CITYHUB_BROKER__CLIENT_ID",
     }
-    return {k: os.environ[v] for k, v in keys.items() if os.environ.get(v)}
+    found = {k: os.environ[v] for k, v in keys.items() if os.environ.get(v)}
+    for k, v in keys.items():  # <NAME>_FILE: the value from a file (LoadCredential=, secrets)
+        if k not in found and os.environ.get(f"{v}_FILE"):
+            found[k] = read_secret(os.environ[f"{v}_FILE"], f"{v}_FILE")
+    return found
 
 
 def parse_push(payload: bytes) -> PushedConfig:

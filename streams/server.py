@@ -26,9 +26,11 @@ async def serve(
     secret: str,
     clips_dir: Path,
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    verify_secrets: Sequence[str] = (),
 ) -> int:
     """Pull ``cameras`` and serve them over RTSP and HTTP until SIGINT/SIGTERM."""
-    relay = Relay([CameraSpec.from_config(c) for c in cameras], settings, secret, clips_dir)
+    specs = [CameraSpec.from_config(c) for c in cameras]
+    relay = Relay(specs, settings, secret, clips_dir, verify_secrets)
     await relay.start()
     app = create_app(relay)
     server = uvicorn.Server(

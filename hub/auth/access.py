@@ -143,7 +143,7 @@ def authenticate(
             principal = accounts.api_key_principal(conn, bearer)
         else:
             try:
-                user_id, session = tokens.access_claims(runtime.access_key, bearer)
+                user_id, session = tokens.access_claims(runtime.access_keys, bearer)
             except tokens.TokenError:
                 raise UNAUTHORIZED from None
             if session is None or not accounts.session_ended(conn, session):

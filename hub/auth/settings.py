@@ -72,7 +72,9 @@ class AccessConfig(BaseModel):
         "changed). Unset: database.url with its user replaced by cityhub_api.",
     )
     api_role_password: SecretStr | None = Field(
-        None, description="Password of cityhub_api when api_database_url is unset."
+        None,
+        description="Password of cityhub_api when api_database_url is unset; `cityhub db "
+        "upgrade` sets it on the role (SCRAM-SHA-256), which SCRAM servers require.",
     )
     relay_http_url: str = Field(
         "http://127.0.0.1:8889",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from core.secret_files import read_camera_credentials
 from streams.sources.gb28181 import Gb28181Source
 from streams.sources.rtsp import RtspSource
 
@@ -29,3 +33,23 @@ def source_for(
             f"unsupported camera URL scheme {scheme!r}; known: {sorted(SOURCES)}"
         )
     return cls(url, username=username, password=password, transport=transport)
+
+
+def element_factory(
+    url: str,
+    username: str | None = None,
+    password: str | None = None,
+    credentials_file: Path | None = None,
+    transport: str = "tcp",
+) -> tuple[Callable[[], Any], str]:
+    """(make the upstream element, URL safe to show). With ``credentials_file`` the login
+    is read at every (re)connect, so rewriting the file rotates it without a restart."""
+    source = source_for(url, username, password, transport)
+    if credentials_file is None:
+        return source.make_element, source.display_url
+
+    def make() -> Any:
+        user, secret = read_camera_credentials(credentials_file)
+        return source_for(url, user, secret, transport).make_element()
+
+    return make, source.display_url

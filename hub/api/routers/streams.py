@@ -107,7 +107,7 @@ def play(
         protocols=protocols,
         window=_bounded(window),
     )
-    grant = verify_play_token(caller.runtime.play_secret, token, camera_id)
+    grant = verify_play_token(caller.runtime.play_secrets, token, camera_id)
     expires = datetime.fromtimestamp(grant.expires_at, UTC)
     caller.db.execute(
         "INSERT INTO view_sessions (id, camera_id, department_id, viewer, protocols, expires_at,"
