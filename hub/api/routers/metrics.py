@@ -2,7 +2,7 @@
 
 The gauges name watched disks and certificate paths, so the route answers the service
 token only, the same one Prometheus sends to the relays (``streams.service_token``, or
-derived from the signing key: ``hub.relays.relay_service_headers``).
+derived from the signing keys: ``hub.relays.service_tokens``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hub.auth.access import Anonymous, public
-from hub.relays import relay_service_headers
+from hub.relays import service_tokens
 from streams.auth.service import bearer_matches
 
 router = APIRouter(tags=["health"])
@@ -22,7 +22,7 @@ def metrics(
     request: Request,
     ctx: Anonymous = public("scraped by Prometheus with the service token", db=False),
 ) -> Response:
-    expected = relay_service_headers(ctx.runtime.config, ctx.runtime.play_secret)
-    if not bearer_matches(request.headers.get("authorization"), expected["Authorization"][7:]):
+    expected = service_tokens(ctx.runtime.config, ctx.runtime.play_secrets)
+    if not bearer_matches(request.headers.get("authorization"), expected):
         raise HTTPException(401, "service token required", headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -23,7 +23,7 @@ from hub.api.common import Strict
 from hub.auth import view_guard
 from hub.auth.access import Anonymous, Caller, public, require
 from hub.auth.roles import Role
-from hub.relays import relay_bases, relay_service_headers
+from hub.relays import relay_bases, service_tokens
 from streams.auth.service import bearer_matches
 from streams.auth.tokens import issue_play_token, verify_play_token
 
@@ -210,8 +210,8 @@ def sync_views(
 ) -> dict[str, Any]:
     """The relay calls this before serving a view and every second while views last
     (``streams/auth/guard.py``); views listed in ``ended`` must stop at once."""
-    expected = relay_service_headers(db.runtime.config, db.runtime.play_secret)
-    if not bearer_matches(request.headers.get("authorization"), expected["Authorization"][7:]):
+    expected = service_tokens(db.runtime.config, db.runtime.play_secrets)
+    if not bearer_matches(request.headers.get("authorization"), expected):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "relay service token required",
                             headers={"WWW-Authenticate": "Bearer"})
     ended: dict[str, Any] = {}
