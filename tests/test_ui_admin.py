@@ -4,10 +4,17 @@ in real Chromium against the demo city (devkit/fixtures/browser.py)."""
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from playwright.sync_api import Browser, Page
+
+from devkit.fixtures.browser import VISIBLE_TEXT, UiCity, UiPage
 from devkit.fixtures.hubapi import HubApi
+from hub.ui.i18n import load_catalogue
 
 CAMERA = "tr-renmin-1"  # traffic's camera, shared with citymgmt through the Sharing form
 
@@ -63,6 +70,10 @@ def test_incident_bound_grants_are_marked_and_not_revoked_by_hand(hub_api: HubAp
     r = c.post(f"/api/v1/grants/{grant['id']}/revoke", headers=traffic)
     assert r.status_code == 409 and r.json()["code"] == "grant_incident_bound"
     assert c.get(f"/api/v1/grants/{grant['id']}", headers=traffic).json()["active"]
+    short = c.post("/api/v1/grants", headers=traffic, json={
+        "grantee": "police", "resources": ["events"], "purpose": " ab ",
+        "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+    assert short.status_code == 422 and "purpose" in short.json()["detail"]
 
 
 def test_view_sessions_say_why_the_hub_ended_them(hub_api: HubApi) -> None:
@@ -77,3 +88,135 @@ def test_view_sessions_say_why_the_hub_ended_them(hub_api: HubApi) -> None:
     row = next(r for r in rows if r["id"] == str(sid))
     assert row["ended_code"] == "grant_revoked" and row["ended_reason"] == "the grant was revoked"
     assert row["ended_at"] is not None
+
+
+# --- the pages in Chromium -------------------------------------------------------------------
+
+PURPOSE = "ui test: Renmin camera for city management"
+#: Revokes a grant with the signed-in page's token (clean-up when a test fails half-way).
+REVOKE_JS = """async (id) => {
+    const t = JSON.parse(sessionStorage.getItem('cityhub.tokens')).access_token;
+    return (await fetch('/api/v1/grants/' + id + '/revoke', {method: 'POST',
+        headers: {Authorization: 'Bearer ' + t}})).status; }"""
+
+
+@pytest.fixture
+def second_page(chromium_browser: Browser, ui_world: UiCity,
+                request: pytest.FixtureRequest) -> Iterator[UiPage]:
+    """Another workstation (its own browser context) on the same demo city."""
+    context = chromium_browser.new_context(viewport={"width": 1600, "height": 900})
+    ui = UiPage(context.new_page(), ui_world, f"{request.node.name}-second")
+    try:
+        yield ui
+    finally:
+        try:
+            ui.shot("final")
+        finally:
+            context.close()
+
+
+def _tile_status(page: Page, camera: str, status: str, timeout: float = 40_000) -> None:
+    page.wait_for_function(
+        "([c, s]) => document.querySelector(`.tile[data-camera='${c}']`)?.dataset.status === s",
+        arg=[camera, status], timeout=timeout)
+
+
+def _share_through_the_form(page: Page) -> str:
+    """traffic-admin shares CAMERA's live video with citymgmt; the new row's grant id."""
+    page.click("#nav a[data-page='sharing']")
+    page.wait_for_selector("#grant-form")
+    page.click("#grant-create")  # nothing filled in: the form says what is missing
+    page.wait_for_selector("#grant-errors li")
+    assert page.locator("#grant-errors li").count() == 3  # grantee, resource, purpose
+    form = page.locator("#grant-form")
+    form.locator("select[name=grantee]").select_option("citymgmt")
+    form.locator("input[name=resources][value=video]").check()
+    form.locator("input[name=resources][value=playback]").check()  # shows the window...
+    form.locator("input[name=playback_from]").wait_for()
+    form.locator("input[name=resources][value=playback]").uncheck()
+    form.locator(f"input[name=cameras][value='{CAMERA}']").check()
+    form.locator("input[name=purpose]").fill("ok")  # too short
+    page.click("#grant-create")
+    page.wait_for_function("document.querySelectorAll('#grant-errors li').length === 1")
+    form.locator("input[name=purpose]").fill(PURPOSE)
+    page.click("#grant-create")
+    row = page.wait_for_selector(f"#grants-given tr[data-state='active']:has-text('{PURPOSE}')")
+    assert row is not None
+    assert page.locator("#grant-errors li").count() == 0
+    text = row.inner_text()
+    assert "citymgmt" in text and CAMERA in text and "Live video" in text, text
+    return str(row.get_attribute("data-id"))
+
+
+def test_admin_shares_a_camera_audits_it_and_takes_it_back(
+        ui_page: UiPage, second_page: UiPage) -> None:
+    admin, page = ui_page, ui_page.page
+    viewer, wall = second_page, second_page.page
+    admin.login("traffic-admin")
+    for entry in ("sharing", "audit"):
+        assert page.is_visible(f"#nav a[data-page='{entry}']"), entry
+    grant = _share_through_the_form(page)
+    try:
+        admin.shot("sharing-given")
+        # City management's operator: no admin pages, but the shared camera on the wall.
+        viewer.login("citymgmt-operator")
+        for entry in ("sharing", "audit"):
+            assert wall.is_hidden(f"#nav a[data-page='{entry}']"), entry
+        wall.goto(f"{viewer.city.url}#/sharing")  # typed in by hand: the wall instead
+        wall.wait_for_selector("#page[data-page='wall'] #wall")
+        wall.wait_for_selector(f".cam[data-camera='{CAMERA}']")
+        wall.dblclick(f".cam[data-camera='{CAMERA}']")
+        _tile_status(wall, CAMERA, "live")
+
+        # Revoke, confirmed in a dialog: the row turns revoked at once, the view ends.
+        page.once("dialog", lambda d: d.accept())
+        page.click(f"#grants-given tr[data-id='{grant}'] button.revoke")
+        page.wait_for_selector(f"#grants-given tr[data-id='{grant}'][data-state='revoked']")
+        assert page.locator(f"#grants-given tr[data-id='{grant}'] button.revoke").count() == 0
+        _tile_status(wall, CAMERA, "offline", timeout=20_000)
+        wall.reload()
+        wall.wait_for_selector(".cam[data-camera='cm-river-1']")  # the list is there...
+        assert wall.locator(f".cam[data-camera='{CAMERA}']").count() == 0  # ...without it
+    finally:
+        if page.locator(f"#grants-given tr[data-id='{grant}'][data-state='active']").count():
+            page.evaluate(REVOKE_JS, grant)
+
+    # The audit log (newest first) has both, with the grant as their target.
+    page.click("#nav a[data-page='audit']")
+    page.wait_for_selector("#audit-chain[data-ok='true']")
+    page.click("#audit-filters button[data-prefix='grant.']")
+    page.wait_for_selector("#audit-table tr[data-action='grant.revoke']")
+    rows = page.eval_on_selector_all("#audit-table tbody tr", "rs => rs.map(r => r.innerText)")
+    actions = [r.split("\t")[2] for r in rows if grant in r]
+    assert actions[:2] == ["grant.revoke", "grant.create"], rows
+    assert all(r.split("\t")[2].startswith("grant.") for r in rows), rows
+    admin.shot("audit-log")
+    # The Views tab: citymgmt's view of the camera, ended by the hub when access went.
+    page.click(".tabs button[data-tab='views']")
+    ended = page.wait_for_selector(f"#views-table tr[data-camera='{CAMERA}']"
+                                   ":has-text('citymgmt-operator')"
+                                   " td.ended:has-text('access_revoked')")
+    assert ended is not None
+    admin.shot("audit-views")
+    assert not admin.errors and not viewer.errors, (admin.errors, viewer.errors)
+
+
+def test_admin_pages_in_chinese(ui_page: UiPage) -> None:
+    ui, page = ui_page, ui_page.page
+    cat = load_catalogue()
+    english = {v for v in cat["en"].values() if re.search(r"[a-z]{3}", v)}
+    english -= set(cat["zh-CN"].values())
+    ui.login("traffic-admin")
+    page.select_option("#language", "zh-CN")  # reloads the page in Chinese
+    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    page.wait_for_selector("#wall")
+    for name, ready in (("sharing", "#grants-given tbody tr"), ("audit", "#audit-chain[data-ok]")):
+        page.click(f"#nav a[data-page='{name}']")
+        page.wait_for_selector(ready)
+        page.wait_for_load_state("networkidle")
+        ui.shot(f"zh-{name}")
+        assert page.inner_text(f"#nav a[data-page='{name}']") == cat["zh-CN"][f"admin.nav.{name}"]
+        shown = page.evaluate(VISIBLE_TEXT)
+        left = sorted({s for s in shown if s in english})
+        assert not left, f"{name}: English left on the Chinese page: {left}"
+    assert not ui.errors, ui.errors

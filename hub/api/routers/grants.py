@@ -117,6 +117,8 @@ def create_grant(body: GrantIn, caller: Caller = require(Role.admin)) -> dict[st
     now = datetime.now(UTC)
     if body.grantee == caller.department:
         raise unprocessable("a department already sees what it owns")
+    if len(body.purpose.strip()) < 3:
+        raise unprocessable("purpose: say why, in at least 3 characters")
     if body.expires_at <= now or body.expires_at - now > MAX_GRANT:
         raise unprocessable("expires_at must be in the future and at most a year ahead")
     if body.starts_at is not None and body.starts_at >= body.expires_at:
