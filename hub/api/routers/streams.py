@@ -85,6 +85,9 @@ class SessionOut(BaseModel):
     expires_at: datetime
     started_at: datetime | None
     stopped_at: datetime | None
+    ended_at: datetime | None = None
+    ended_code: str | None = Field(None, description="Why the hub ended the view (revocation).")
+    ended_reason: str | None = None
 
 
 @router.post(
