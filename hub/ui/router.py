@@ -1,11 +1,12 @@
 """Serves the web UI (``/ui/``) and a same-origin gateway to the relay (``/ui/relay/...``).
 
-The gateway lets the browser reach WHEP, snapshots, clips and the fMP4-over-WebSocket
-fallback through the hub's own origin (one port to open on a government network, no
-CORS): each request carries the camera's play token (from
-``POST /api/v1/cameras/{id}/play``), which the relay verifies; the hub only forwards.
-Relay health is filtered to the caller's cameras. The relay's browser modules
-(``streams/web``: WHEP and MSE players) are served at ``/ui/stream/``.
+The gateway lets the browser reach WHEP, snapshots, clips, the fMP4-over-WebSocket
+fallback, recorded ranges and recorded playback (WebSocket) through the hub's own origin
+(one port to open on a government network, no CORS): each request carries the camera's
+play token (from ``POST /api/v1/cameras/{id}/play``), which the relay verifies; the hub
+only forwards. Relay health and recording state are filtered to the caller's cameras. The
+relay's browser modules (``streams/web``: WHEP, MSE and playback players) are served at
+``/ui/stream/``.
 """
 
 from __future__ import annotations

@@ -52,8 +52,11 @@ export async function healthPage(root) {
   return () => clearInterval(timer);
 }
 
-const GB = 1024 ** 3;
-const gb = (n) => (n / GB).toFixed(n < 10 * GB ? 2 : 1);
+/** 812 MB, 1.25 GB, 250 GB. */
+function size(n) {
+  const gb = n / 1024 ** 3;
+  return gb < 1 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${gb.toFixed(gb < 10 ? 2 : 1)} GB`;
+}
 
 /** Recording state per camera and disk per storage path (/ui/relay/recordings). */
 function recording(cameras) {
@@ -80,7 +83,7 @@ function recording(cameras) {
         h("td", c.name), h("td", t(`recording.mode.${x.mode}`)),
         h("td", h("span", { class: `pill ${state === "recording" ? "live" : state === "blocked" ? "failed" : ""}` }, t(`recording.state.${state}`))),
         h("td", x.oldest == null ? "" : `${fmtTime(x.oldest * 1000)} – ${fmtTime(x.newest * 1000)}`),
-        h("td", String(x.segments)), h("td", `${gb(x.bytes)} GB`), h("td.err", x.last_error || ""));
+        h("td", String(x.segments)), h("td", size(x.bytes)), h("td.err", x.last_error || ""));
     }));
     if (!recorded.length) body.replaceChildren(h("tr", h("td", { colspan: 7 }, t("recording.health.none"))));
     disks.replaceChildren(...rec.storage.map(disk));
@@ -101,8 +104,8 @@ function disk(d) {
     h("div.diskname", h("code", d.path), d.node ? h("span.muted", ` · ${d.node}`) : null,
       d.usable ? null : h("span.pill.failed", t("recording.health.unusable"))),
     h("div.diskbar",
-      part("rec", d.recordings_bytes, t("recording.health.recordings", { gb: gb(d.recordings_bytes) })),
-      part("other", other, t("recording.health.other", { gb: gb(other) }))),
-    h("div.muted", t("recording.health.disk", { rec: gb(d.recordings_bytes), used: gb(total - d.free_bytes), free: gb(d.free_bytes), total: gb(total) })
-      + (d.quota_bytes ? ` · ${t("recording.health.quota", { gb: gb(d.quota_bytes) })}` : "")));
+      part("rec", d.recordings_bytes, t("recording.health.recordings", { size: size(d.recordings_bytes) })),
+      part("other", other, t("recording.health.other", { size: size(other) }))),
+    h("div.muted", t("recording.health.disk", { rec: size(d.recordings_bytes), used: size(total - d.free_bytes), free: size(d.free_bytes), total: size(total) })
+      + (d.quota_bytes ? ` · ${t("recording.health.quota", { size: size(d.quota_bytes) })}` : "")));
 }

@@ -38,7 +38,7 @@ export class Timeline {
   _build() {
     const button = (cls, attrs, label) => h(`button.ghost.${cls}`, { type: "button", ...attrs }, label);
     this.clock = h("span.tl-clock");
-    this.pauseBtn = button("tl-pause", { dataset: { action: "pause" }, title: t("recording.pause"), onclick: () => this.togglePause() }, "⏸");
+    this.pauseBtn = button("tl-pause", { dataset: { action: "pause" }, onclick: () => this.togglePause() }, t("recording.pause"));
     this.speedBtns = SPEEDS.map((s) => button("tl-speed", { dataset: { speed: s }, title: t("recording.speed", { speed: s }), onclick: () => this.setSpeed(s) }, `${s}×`));
     this.liveBtn = button("tl-live", { dataset: { action: "live" }, onclick: () => this.goLive() }, t("recording.live"));
     this.msg = h("span.tl-msg");
@@ -271,8 +271,7 @@ export class Timeline {
   _controls() {
     const playing = this.mode === "playback";
     this.pauseBtn.disabled = !playing;
-    this.pauseBtn.textContent = this.paused ? "▶" : "⏸";
-    this.pauseBtn.title = t(this.paused ? "recording.resume" : "recording.pause");
+    this.pauseBtn.textContent = t(this.paused ? "recording.resume" : "recording.pause");
     this.pauseBtn.dataset.paused = this.paused;
     this.liveBtn.disabled = !playing;
     for (const b of this.speedBtns) b.classList.toggle("active", Number(b.dataset.speed) === this.speed);

@@ -128,7 +128,7 @@ export async function wallPage(root, ctx) {
     el.append(video, img,
       h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
         h("button.icon", { dataset: { action: "snapshot" }, title: t("core.wall.snapshot"), "aria-label": t("core.wall.snapshot"), onclick: () => snap(player, cam) }, "📷"),
-        h("button.icon", { dataset: { action: "timeline" }, title: t("recording.timeline"), "aria-label": t("recording.timeline"), onclick: () => toggleTimeline(el, video, player, state) }, "⏱"),
+        h("button.icon", { dataset: { action: "timeline" }, title: t("recording.timeline"), "aria-label": t("recording.timeline"), onclick: () => toggleTimeline(el, video, player, state) }, "◷"),
         h("button.icon", { dataset: { action: "fullscreen" }, title: t("core.wall.fullscreen"), "aria-label": t("core.wall.fullscreen"), onclick: () => fullscreen(el) }, "⛶"),
         h("button.icon", { dataset: { action: "remove" }, title: t("core.wall.remove"), "aria-label": t("core.wall.remove"), onclick: () => set(L.clear(layout, i)) }, "✕")));
     if (play) { players.set(`new:${i}`, player); player.start(); } else player.status("offline", t("core.wall.too_many"));
@@ -146,7 +146,7 @@ export async function wallPage(root, ctx) {
     }
     el.timeline = new Timeline({ camera: el.dataset.camera, video, live: player, onMode: (mode) => {
       el.dataset.mode = mode;
-      if (mode === "playback") { el.dataset.status = "playback"; state.textContent = t("recording.status.playback"); state.title = ""; }
+      if (mode === "playback") { el.dataset.status = "playback"; el.querySelector(".dot").className = "dot playback"; state.textContent = t("recording.status.playback"); state.title = ""; }
     } });
     el.classList.add("with-timeline");
     el.append(el.timeline.el);
