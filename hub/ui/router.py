@@ -1,11 +1,12 @@
 """Serves the web UI (``/ui/``) and a same-origin gateway to the relay (``/ui/relay/...``).
 
-The gateway lets the browser reach WHEP, snapshots, clips and the fMP4-over-WebSocket
-fallback through the hub's own origin (one port to open on a government network, no
-CORS): each request carries the camera's play token (from
-``POST /api/v1/cameras/{id}/play``), which the relay verifies; the hub only forwards.
-Relay health is filtered to the caller's cameras. The relay's browser modules
-(``streams/web``: WHEP and MSE players) are served at ``/ui/stream/``.
+The gateway lets the browser reach WHEP, snapshots, clips, the fMP4-over-WebSocket
+fallback, recorded ranges and recorded playback (WebSocket) through the hub's own origin
+(one port to open on a government network, no CORS): each request carries the camera's
+play token (from ``POST /api/v1/cameras/{id}/play``), which the relay verifies; the hub
+only forwards. Relay health and recording state are filtered to the caller's cameras. The
+relay's browser modules (``streams/web``: WHEP, MSE and playback players) are served at
+``/ui/stream/``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import websockets
@@ -33,6 +34,7 @@ STATIC = Path(__file__).parent / "static"
 STREAM_WEB = Path(streams.web.__file__).parent
 router = APIRouter(include_in_schema=False)
 FORWARD_HEADERS = ("authorization", "content-type")
+FORWARD_PARAMS = ("token", "width", "start", "end")
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -55,7 +57,7 @@ def _relay_nodes(ctx: Anonymous | Caller) -> list[str]:
 async def _forward(ctx: Anonymous, request: Request, method: str, camera_id: str, path: str,
                    body: bytes | None = None) -> Response:
     headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARD_HEADERS}
-    params = {k: v for k, v in request.query_params.items() if k in ("token", "width")}
+    params = {k: v for k, v in request.query_params.items() if k in FORWARD_PARAMS}
     try:
         # Redirects are followed (a 307 keeps method and body): ownership may have moved.
         async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as client:
@@ -117,18 +119,37 @@ async def clip_file(camera_id: Ident, clip_id: Ident, request: Request,
     return await _forward(ctx, request, "GET", camera_id, f"/clips/{camera_id}/{clip_id}.mp4")
 
 
+@router.get("/ui/relay/recordings/{camera_id}/segments")
+async def recorded_ranges(camera_id: Ident, request: Request,
+                          ctx: Anonymous = public(TOKEN_RULE, db=False)) -> Response:
+    """Recorded segments and gaps between ``start`` and ``end`` (the token needs playback)."""
+    return await _forward(ctx, request, "GET", camera_id, f"/recordings/{camera_id}/segments")
+
+
 @router.websocket("/ui/relay/fmp4/{camera_id}")
 async def fmp4(websocket: WebSocket, camera_id: Ident,
                ctx: Anonymous = public(TOKEN_RULE, db=False)) -> None:
-    """Pipes the relay's fMP4 WebSocket (``streams/fmp4``) through: messages both ways and
-    the relay's close code and reason (its refusals are 4000 + HTTP status)."""
+    """Live fMP4 (``streams/fmp4``) piped through."""
+    await _pipe(websocket, ctx, camera_id, "fmp4")
+
+
+@router.websocket("/ui/relay/playback/{camera_id}")
+async def playback(websocket: WebSocket, camera_id: Ident,
+                   ctx: Anonymous = public(TOKEN_RULE, db=False)) -> None:
+    """Recorded fMP4 and its play/pause/seek commands (``streams/playback``) piped through."""
+    await _pipe(websocket, ctx, camera_id, "playback")
+
+
+async def _pipe(websocket: WebSocket, ctx: Anonymous, camera_id: str, kind: str) -> None:
+    """Pipes the relay's WebSocket ``/{kind}/{camera}``: messages both ways and the relay's
+    close code and reason (its refusals are 4000 + HTTP status)."""
     token = websocket.query_params.get("token", "")
     base = _relay_base(ctx, camera_id)
     base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     await websocket.accept()
     try:
         upstream = await websockets.connect(
-            f"{base}/fmp4/{camera_id}?{urlencode({'token': token})}",
+            f"{base}/{kind}/{camera_id}?{urlencode({'token': token})}",
             open_timeout=5, max_size=16 * 1024 * 1024,
         )
     except (OSError, websockets.WebSocketException, TimeoutError):
@@ -172,34 +193,66 @@ def stream_module(name: Ident,
     return FileResponse(target, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
-@router.get("/ui/relay/health")
-async def relay_health(caller: Caller = require(hold_db=False)) -> list[dict[str, Any]]:
-    """The relay's per-camera health, for the cameras the caller may watch only."""
+def _visible_cameras(caller: Caller) -> set[str]:
+    """The cameras the caller may watch."""
     with caller.runtime.pool.connection() as conn:
         conn.execute("SELECT set_config('cityhub.department', %s, true)", (caller.department,))
         rows = conn.execute(sql.SQL("SELECT id FROM cameras WHERE {}").format(
             caller.visibility.sql("video", CAMERA_COLS))).fetchall()
-    visible = {r[0] for r in rows}
+    return {r[0] for r in rows}
 
-    async def one(client: httpx.AsyncClient, base: str) -> list[dict[str, Any]] | None:
+
+async def _ask_relays(caller: Caller, path: str) -> list[tuple[str, Any]]:
+    """``GET path`` from every relay as the hub's service: (node, JSON) of those that
+    answered (a node that did not is left out); 502 when none did."""
+    async def one(client: httpx.AsyncClient, base: str) -> Any:
         try:
-            r = await client.get(f"{base}/health")
+            r = await client.get(f"{base}{path}")
             r.raise_for_status()
-            return list(r.json().get("cameras", []))
+            return r.json()
         except (httpx.HTTPError, ValueError):
-            return None  # that node's cameras are missing from the page
+            return None
 
+    nodes = _relay_nodes(caller)
     service = relay_service_headers(caller.runtime.config, caller.runtime.play_secret)
     async with httpx.AsyncClient(timeout=TIMEOUT, headers=service) as client:
-        answers = await asyncio.gather(*(one(client, b) for b in _relay_nodes(caller)))
+        answers = await asyncio.gather(*(one(client, b) for b in nodes))
     if all(a is None for a in answers):
         raise HTTPException(502, "relay unreachable")
-    cams = [c for answer in answers if answer is not None for c in answer]
+    return [(urlsplit(n).netloc, a) for n, a in zip(nodes, answers, strict=True) if a is not None]
+
+
+def _no_credentials(text: Any) -> Any:
+    """An upstream error could quote a URL: never show credentials."""
+    return re.sub(r"//[^/@\s]+@", "//***@", text) if isinstance(text, str) else text
+
+
+@router.get("/ui/relay/health")
+async def relay_health(caller: Caller = require(hold_db=False)) -> list[dict[str, Any]]:
+    """The relay's per-camera health, for the cameras the caller may watch only."""
+    visible = _visible_cameras(caller)
+    answers = await _ask_relays(caller, "/health")
+    cams = [c for _, answer in answers for c in answer.get("cameras", [])]
     out = [c for c in cams if c.get("camera_id") in visible]
-    for c in out:  # an upstream error could quote a URL: never show credentials
-        if isinstance(c.get("error"), str):
-            c["error"] = re.sub(r"//[^/@\s]+@", "//***@", c["error"])
+    for c in out:
+        c["error"] = _no_credentials(c.get("error"))
     return out
+
+
+@router.get("/ui/relay/recordings")
+async def recording_state(caller: Caller = require(hold_db=False)) -> dict[str, Any]:
+    """Recording state of the caller's recorded cameras, and disk use per storage path of
+    every relay (``node``: which relay), for the health page."""
+    visible = _visible_cameras(caller)
+    answers = await _ask_relays(caller, "/recordings")
+    cameras: dict[str, Any] = {}
+    storage: list[dict[str, Any]] = []
+    for node, answer in answers:
+        for cid, state in (answer.get("cameras") or {}).items():
+            if cid in visible:
+                cameras[cid] = {**state, "last_error": _no_credentials(state.get("last_error"))}
+        storage += [{**path, "node": node} for path in answer.get("storage") or []]
+    return {"cameras": cameras, "storage": storage}
 
 
 @router.get("/ui/config.json")

@@ -3,6 +3,7 @@
 import { api, authFetch, playToken, streamEvents, v1 } from "./api.js";
 import { download, h, toast } from "./dom.js";
 import { countsChart } from "./charts.js";
+import { closePlayer, openPlayer } from "./fullplayer.js";
 import { errorText, fmtTime, fromZoneInput, t, zoneInput } from "./i18n.js";
 
 const SYSTEMS = ["safecity", "traffic", "citymgmt", "overload", "bus", "edge", "other"];
@@ -105,6 +106,7 @@ export async function eventsPage(root, ctx) {
       h("pre.attrs", JSON.stringify(e.attributes, null, 2)),
       h("div.actions",
         cam && h("button", { id: "open-on-wall", onclick: () => { location.hash = `#/wall?camera=${encodeURIComponent(cam.id)}`; } }, t("core.events.open_wall")),
+        cam && h("button", { id: "event-play", onclick: () => openPlayer(cam.id, { name: cam.name, at: Date.parse(e.occurred_at) / 1000 - 10, transport: localStorage.getItem("cityhub.video_transport") || ctx.config.video_transport || "auto" }) }, t("recording.play_before")),
         cam && h("button.ghost", { id: "event-snapshot", onclick: () => snapshot(cam, media) }, t("core.events.snapshot")),
         cam && h("button.ghost", { id: "event-clip", onclick: () => clip(cam, media) }, t("core.events.clip")),
         canExport && h("button.ghost", { id: "export-evidence", onclick: () => exportEvidence(e) }, t("core.events.export")),
@@ -191,5 +193,5 @@ export async function eventsPage(root, ctx) {
   function stopLive() { abort?.abort(); abort = null; }
 
   await load(true);
-  return () => { stopLive(); chartHandle?.destroy(); };
+  return () => { stopLive(); chartHandle?.destroy(); closePlayer(); };
 }

@@ -125,8 +125,9 @@ export class CameraPlayer {
   }
 
   _countFrames() {
+    const gen = this.gen = (this.gen || 0) + 1;  // one counting chain, also after resume()
     const tick = () => {
-      if (this.stopped) return;
+      if (this.stopped || gen !== this.gen) return;
       this.frames++;
       this.lastFrameAt = Date.now();
       this.video.dataset.frames = this.frames;
@@ -218,6 +219,14 @@ export class CameraPlayer {
     if (ws) ws.stop();
     if (pc) pc.close();
     if (resource) fetch(resource, { method: "DELETE" }).catch(() => {});
+  }
+
+  /** Live again after stop() (the timeline hands the video back from recorded footage). */
+  resume() {
+    this.stopped = false;
+    this.failures = 0;
+    this._countFrames();
+    this.start();
   }
 
   stop() {

@@ -5,6 +5,7 @@ import { h, toast, download } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import * as L from "./layout.js";
 import { CameraPlayer } from "./player.js";
+import { Timeline } from "./timeline.js";
 
 const LAST = "cityhub.wall.current";
 // This workstation's choice of video transport ("auto", "webrtc", "fmp4"), over ui.video_transport.
@@ -94,7 +95,7 @@ export async function wallPage(root, ctx) {
       shown.set(key, entry);
       return entry.el;
     });
-    for (const { player } of old.values()) player?.stop();
+    for (const { el, player } of old.values()) { el.timeline?.close(); player?.stop(); }
     gridEl.replaceChildren(...els);
   }
 
@@ -118,6 +119,7 @@ export async function wallPage(root, ctx) {
       return el;
     }
     const player = new CameraPlayer(video, img, cam.id, (s, why) => {
+      if (el.timeline?.mode === "playback") return;  // a stopping live view does not say over it
       el.dataset.status = s;
       dot.className = `dot ${s}`;
       state.textContent = t(s === "live" && video.dataset.transport === "fmp4" ? "core.status.live_fmp4" : `core.status.${s}`);
@@ -126,10 +128,28 @@ export async function wallPage(root, ctx) {
     el.append(video, img,
       h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
         h("button.icon", { dataset: { action: "snapshot" }, title: t("core.wall.snapshot"), "aria-label": t("core.wall.snapshot"), onclick: () => snap(player, cam) }, "📷"),
+        h("button.icon", { dataset: { action: "timeline" }, title: t("recording.timeline"), "aria-label": t("recording.timeline"), onclick: () => toggleTimeline(el, video, player, state) }, "◷"),
         h("button.icon", { dataset: { action: "fullscreen" }, title: t("core.wall.fullscreen"), "aria-label": t("core.wall.fullscreen"), onclick: () => fullscreen(el) }, "⛶"),
         h("button.icon", { dataset: { action: "remove" }, title: t("core.wall.remove"), "aria-label": t("core.wall.remove"), onclick: () => set(L.clear(layout, i)) }, "✕")));
     if (play) { players.set(`new:${i}`, player); player.start(); } else player.status("offline", t("core.wall.too_many"));
     return el;
+  }
+
+  /** The camera's recorded timeline along the bottom of its tile, on and off (off: live). */
+  function toggleTimeline(el, video, player, state) {
+    if (el.timeline) {
+      el.timeline.goLive();
+      el.timeline.close();
+      el.timeline.el.remove();
+      el.timeline = null;
+      return el.classList.remove("with-timeline");
+    }
+    el.timeline = new Timeline({ camera: el.dataset.camera, video, live: player, onMode: (mode) => {
+      el.dataset.mode = mode;
+      if (mode === "playback") { el.dataset.status = "playback"; el.querySelector(".dot").className = "dot playback"; state.textContent = t("recording.status.playback"); state.title = ""; }
+    } });
+    el.classList.add("with-timeline");
+    el.append(el.timeline.el);
   }
 
   async function snap(player, cam) {
@@ -190,5 +210,5 @@ export async function wallPage(root, ctx) {
   renderList();
   renderLayouts();
   set(layout);
-  return () => { for (const { player } of shown.values()) player?.stop(); };
+  return () => { for (const { el, player } of shown.values()) { el.timeline?.close(); player?.stop(); } };
 }
