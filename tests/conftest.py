@@ -13,4 +13,5 @@ pytest_plugins = [
     "devkit.fixtures.ingest",
     "devkit.fixtures.edge",
     "devkit.fixtures.browser",
+    "devkit.fixtures.onvif",
 ]

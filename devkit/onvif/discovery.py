@@ -11,6 +11,7 @@ import logging
 import socket
 import struct
 import uuid
+from typing import cast
 
 from defusedxml import ElementTree
 
@@ -61,8 +62,7 @@ class Responder(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         relates = probe_id(data)

@@ -203,7 +203,10 @@ def explain(exc: BaseException, timeout_s: float) -> str:
         codes = " ".join(str(getattr(c, "localname", c)) for c in exc.subcodes or [])
         if "NotAuthorized" in codes or "not authorized" in str(exc.message).lower():
             return "camera refused the credentials (wrong user or password)"
-        return f"SOAP fault {codes or exc.code or ''}: {exc.message}".replace("  ", " ")
+        if not (codes or exc.code):  # zeep's stand-in when an error answer had no Fault
+            return ("error answer without a SOAP fault (credentials refused at the HTTP "
+                    "level, or not an ONVIF service)")
+        return f"SOAP fault {codes or exc.code}: {exc.message}"
     if isinstance(exc, zeep.exceptions.TransportError):
         if exc.status_code == 401:
             return "camera refused the credentials (HTTP 401: wrong user or password)"
