@@ -49,8 +49,11 @@ KINDS = ["hub", "relay", "ingest", "edge", "mosquitto", "postgres", "hub-hang"]
 class CountedLoad:
     """Event batches pushed to the edge box, each retried until accepted; ids kept."""
 
-    def __init__(self, url: str, department: str, site: str, rate: float) -> None:
+    def __init__(
+        self, url: str, department: str, site: str, rate: float, auth: httpx.Auth | None = None
+    ) -> None:
         self.url = f"{url}/push/cityhub-events?system=edge"
+        self.auth = auth  #: the demo push device's digest credentials
         self.department, self.site = department, site
         self.batch = max(1, int(rate // 10))
         self.ids: list[str] = []
@@ -59,7 +62,7 @@ class CountedLoad:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(timeout=5) as http:
+        with httpx.Client(timeout=5, auth=self.auth) as http:
             while not self.stop.is_set():
                 now = datetime.now(UTC).isoformat()
                 ids = [str(new_event_id()) for _ in range(self.batch)]
@@ -234,7 +237,9 @@ def main() -> int:
     try:
         soak = Soak(city)
         site = next(s for s in city.config.sites if s.id == "xinhua-5th")
-        load = CountedLoad(city.stack.edge_url or "", site.department, site.id, args.events_per_s)
+        push = city.stack.edge_push
+        load = CountedLoad(city.stack.edge_url or "", site.department, site.id, args.events_per_s,
+                           httpx.DigestAuth(*push) if push else None)
         load.thread.start()
         supervise = threading.Thread(target=_supervise, args=(city, stop), daemon=True)
         supervise.start()

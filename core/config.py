@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from core.model import Ident, Location, SourceSystem
 
@@ -55,8 +55,20 @@ class CameraConfig(Section):
     url: SecretStr = Field(description="RTSP URL of the camera. Write-only: never shown or logged.")
     username: str | None = Field(None, description="RTSP user, if not in the URL.")
     password: SecretStr | None = Field(None, description="RTSP password. Write-only.")
+    credentials_file: Path | None = Field(
+        None,
+        description="File holding the RTSP login as one line user:password (a docker secret, "
+        "a systemd credential), read at every connect: rotate by rewriting it. Instead of "
+        "username/password, which then stay out of the config.",
+    )
     always_on: bool = Field(False, description="Keep connected even when nobody watches.")
     location: Location | None = Field(None, description="Where the camera stands, for the map.")
+
+    @model_validator(mode="after")
+    def _one_login(self) -> CameraConfig:
+        if self.credentials_file is not None and (self.username or self.password):
+            raise ValueError("credentials_file replaces username/password: set one or the other")
+        return self
 
 
 class ConfigError(Exception):

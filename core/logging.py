@@ -6,8 +6,11 @@ JSON export) then indexes fields instead of parsing prose. Each record carries
 ``pid`` plus whatever a caller passes in ``extra={...}``.
 
 Credentials are scrubbed from every record before it is written, whatever the
-format: URLs with ``user:password@`` and ``password=``/``token=``/``secret=``
-pairs. Code must still never log a secret; this is the net under that rule.
+format: URLs with ``user:password@``, ``password=``/``token=``/``secret=`` pairs, query
+parameters such as ``?key=``, ``Authorization``/``X-API-Key`` values, JWTs and API keys.
+Every uvicorn server the product starts takes :func:`uvicorn_log_config`, so its access
+and WebSocket lines (``"WebSocket /path?token=..."``) pass the same net. Code must still
+never log a secret; this is the net under that rule.
 """
 
 from __future__ import annotations
@@ -29,6 +32,21 @@ _KEY_VALUE = re.compile(
     r"(?P<value>[^\s'\",;&}]+)",
     re.IGNORECASE,
 )
+#: ``?key=xyz`` and ``&access_token=xyz`` in request lines (names _KEY_VALUE misses)
+_QUERY_PARAM = re.compile(
+    r"(?P<key>[?&;](?:[\w-]*(?:token|password|passwd|secret)[\w-]*|key|[\w-]*api[_-]?key)=)"
+    r"(?P<value>[^&\s'\"#]*)",
+    re.IGNORECASE,
+)
+#: ``Authorization: Bearer xyz``, ``{'x-api-key': 'xyz'}``: the scheme stays, the value goes
+_AUTH_HEADER = re.compile(
+    r"(?P<key>\b(?:proxy-)?(?:authorization|x-api-key)['\"]?\s*[=:,]\s*['\"]?"
+    r"(?:(?:bearer|basic|digest|token)\s+)?)(?P<value>[^\s'\",;&}]+)",
+    re.IGNORECASE,
+)
+#: Credentials recognisable by their shape wherever they stand: JWTs (access and play
+#: tokens) and the hub's API keys (``chk_<id>.<secret>``, hub.auth.tokens).
+_SHAPED = re.compile(r"\beyJ[\w-]+\.eyJ[\w-]+\.[\w-]*|\bchk_[0-9a-f]+\.[\w-]+")
 MASK = "***"
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 _STANDARD_ATTRS |= {"message", "asctime"}
@@ -37,7 +55,10 @@ _STANDARD_ATTRS |= {"message", "asctime"}
 def redact(text: str) -> str:
     """Replace credentials in ``text`` with ``***``."""
     text = _URL_PASSWORD.sub(lambda m: m.group("pre") + MASK, text)
-    return _KEY_VALUE.sub(lambda m: m.group("key") + MASK, text)
+    text = _SHAPED.sub(MASK, text)
+    for pattern in (_QUERY_PARAM, _AUTH_HEADER, _KEY_VALUE):
+        text = pattern.sub(lambda m: m.group("key") + MASK, text)
+    return text
 
 
 class RedactingFilter(logging.Filter):
@@ -51,6 +72,30 @@ class RedactingFilter(logging.Filter):
                 setattr(record, key, redact(value))
         return True
 
+
+#: One instance on uvicorn's loggers, however many servers a process configures.
+_UVICORN_FILTER = RedactingFilter()
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """``uvicorn.Config(log_config=...)`` for every server the product starts.
+
+    uvicorn's own configuration gives its loggers handlers of their own that bypass
+    :func:`setup_logging`, so access lines and WebSocket lines (which carry the request's
+    query string, play tokens included) were written unscrubbed. Here its loggers keep no
+    handlers, scrub each record themselves (whoever handles it later: the process's
+    handler, a test's capture) and pass it on to the root logger's format.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": lambda: _UVICORN_FILTER}},
+        "loggers": {
+            name: {"handlers": [], "filters": ["redact"], "propagate": True}
+            for name in UVICORN_LOGGERS
+        },
+    }
 
 
 class CityJsonFormatter(JsonFormatter):

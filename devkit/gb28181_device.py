@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from gb28181 import digest, manscdp, sdp, sip
+from core import digest
+from gb28181 import manscdp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
 from streams.gb28181.sender import PsRtpSender
 

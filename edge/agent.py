@@ -23,6 +23,7 @@ import uvicorn
 
 from adapters.model import Event, Reading, Severity
 from core import sdnotify
+from core.logging import uvicorn_log_config
 from core.model import SourceSystem
 from core.net import free_port
 from core.topics import events_topic, media_topic, readings_topic
@@ -35,6 +36,7 @@ from edge.health import health_report
 from edge.listener import build_app
 from edge.outbox import Message, Outbox
 from edge.publisher import Publisher
+from edge.push_auth import PushAuth
 from edge.uplink import Uplink
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class EdgeAgent:
         base = config.listener.public_url or f"http://{config.listener.host}:{port}"
         self.snapshots = SnapshotStore(self.state_dir / "snapshots", base)
         self.clips = ClipCutter(config, self.state_dir / "clips", base, self.submit)
+        self.push_auth = PushAuth(config)
         self._load_pushed()
 
     # -- producing -------------------------------------------------------------
@@ -159,6 +162,7 @@ class EdgeAgent:
                 cam.password.get_secret_value() if cam.password else None,
                 on_event=partial(self._on_stream_event, cam),
                 prebuffer_s=cam.analytics.clip.pre_s + 2 if cam.analytics.clip.enabled else 0,
+                credentials_file=cam.credentials_file,
             )
             decoder = FrameDecoder(
                 partial(self._on_frame, cam, analytics),
@@ -251,6 +255,7 @@ class EdgeAgent:
                 **self.publisher.stats(),
             },
             self.config_version,
+            self.push_auth.stats(),
         )
 
     async def _heartbeat(self) -> None:
@@ -322,12 +327,20 @@ class EdgeAgent:
             self.outbox.close()
 
     def _listener(self) -> uvicorn.Server:
-        app = build_app(self.config, self.submit, self.snapshots, self.health, self.clips.dir)
+        push = self.config.push
+        if push.allow_anonymous:
+            log.warning("push.allow_anonymous: anyone who reaches %s:%d may push events",
+                        self.config.listener.host, self.listener_port)
+        elif self.config.adapters and not push.devices:
+            log.warning("no push.devices configured: every push to the listener is refused")
+        app = build_app(self.config, self.submit, self.snapshots, self.health, self.push_auth,
+                        self.clips.dir)
         cfg = uvicorn.Config(
             app,
             host=self.config.listener.host,
             port=self.listener_port,
             log_level="warning",
+            log_config=uvicorn_log_config(),
             access_log=False,
             lifespan="off",
         )

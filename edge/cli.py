@@ -8,6 +8,7 @@ import signal
 import sys
 
 from core.config_commands import add_config_commands
+from core.files import exposed
 from edge.config import ConfigError, EdgeConfig, load_edge_config
 
 
@@ -31,7 +32,25 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _describe(cfg: EdgeConfig) -> str:
-    return f"device {cfg.device}, site {cfg.site.id}, {len(cfg.cameras)} cameras"
+    return (f"device {cfg.device}, site {cfg.site.id}, {len(cfg.cameras)} cameras, "
+            f"{len(cfg.push.devices)} push devices")
+
+
+def _warnings(cfg: EdgeConfig) -> list[str]:
+    """What a security review would flag in a valid site.yaml's push section."""
+    push = cfg.push
+    out = []
+    if push.allow_anonymous:
+        out.append("push.allow_anonymous is true: anyone who reaches the listener may push events")
+    elif cfg.adapters and not push.devices:
+        out.append("adapters are enabled but push.devices is empty: every push will be refused")
+    for i, d in enumerate(push.devices):
+        if d.password_file is not None and exposed(d.password_file):
+            out.append(f"push.devices.{i}.password_file {d.password_file} is readable by other "
+                       "users: chmod 600 it")
+        if d.basic:
+            out.append(f"push.devices.{i}.basic: device {d.id} may send its password in clear")
+    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,5 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
     esub = p.add_subparsers(dest="edge_command")
     add_config_commands(
-        esub, EdgeConfig, load_edge_config, _describe, "site.yaml", path=lambda a: a.config
+        esub, EdgeConfig, load_edge_config, _describe, "site.yaml", path=lambda a: a.config,
+        warnings=_warnings,
     )

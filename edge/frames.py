@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import gi
 import numpy as np
@@ -28,7 +29,7 @@ from streams.config import StreamsConfig  # noqa: E402
 from streams.core.health import StreamEvent  # noqa: E402
 from streams.core.media import AccessUnit  # noqa: E402
 from streams.core.stream import CameraStream  # noqa: E402
-from streams.sources import source_for  # noqa: E402
+from streams.sources import element_factory  # noqa: E402
 
 log = logging.getLogger(__name__)
 OnFrame = Callable[[np.ndarray, datetime], None]
@@ -155,15 +156,16 @@ def camera_stream(
     password: str | None,
     on_event: Callable[[StreamEvent], None] | None = None,
     prebuffer_s: float = 0.0,
+    credentials_file: Path | None = None,
 ) -> CameraStream:
     """The streams/ actor for one local camera, kept connected (analytics always consume)."""
-    source = source_for(url, username, password)
+    make, shown = element_factory(url, username, password, credentials_file)
     settings = StreamsConfig(prebuffer_s=prebuffer_s, require_token=False)
     return CameraStream(
         camera_id,
-        source.make_element,
+        make,
         settings,
         always_on=True,
         on_event=on_event,
-        display_url=source.display_url,
+        display_url=shown,
     )

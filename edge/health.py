@@ -78,6 +78,7 @@ def health_report(
     outbox: dict[str, Any],
     uplink: dict[str, Any],
     config_version: str | None,
+    push: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "device": device,
@@ -89,4 +90,5 @@ def health_report(
         "disk": disk_usage(state_dir),
         "clock": clock_state(),
         "config_version": config_version,
+        "push": push,  # listener pushes: accepted per device, refused per reason
     }

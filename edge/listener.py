@@ -6,6 +6,9 @@ it is adapted on the box and the events go through the outbox (evidence),
 readings as telemetry. A payload that cannot be adapted is kept under
 ``dead-letter/`` with the reason and answered 422; a full outbox answers 503 so
 the source retries (nothing is acknowledged that was not stored).
+Every push is authenticated first (edge/push_auth.py): 401 with digest challenges for
+missing or wrong credentials, 403 for an address or format the device may not use;
+the body of a refused push is never read.
 ``GET /snapshots/{sha256}.jpg`` and ``GET /clips/{sha256}.mp4`` serve evidence media,
 ``GET /health`` the current health report.
 """
@@ -34,6 +37,7 @@ from core.model import SourceSystem
 from edge.config import EdgeConfig
 from edge.evidence import SnapshotStore
 from edge.outbox import OutboxError
+from edge.push_auth import PushAuth, Verdict
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -68,13 +72,23 @@ def build_app(
     submit: Submit,
     snapshots: SnapshotStore,
     health: Callable[[], dict[str, Any]],
+    guard: PushAuth,
     clips_dir: Path | None = None,
 ) -> Starlette:
     """The listener's routes (Starlette only: an edge box carries no FastAPI)."""
     dead = Path(config.state_dir) / "dead-letter"
 
-    async def push(request: Request) -> JSONResponse:
+    async def push(request: Request) -> Response:
         fmt: str = request.path_params["fmt"]
+        target = request.scope["raw_path"].decode("latin-1")
+        if request.scope["query_string"]:
+            target += "?" + request.scope["query_string"].decode("latin-1")
+        host = request.client.host if request.client else None
+        verdict = guard.check(
+            request.headers.get("authorization"), request.method, target, host, fmt
+        )
+        if not verdict.accepted:
+            return _refusal(guard, verdict)
         system = request.query_params.get("system")
         if fmt not in config.adapters:
             raise HTTPException(404, f"adapter {fmt[:40]!r} is not enabled on this box")
@@ -134,6 +148,15 @@ def build_app(
         Route("/health", get_health, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _error_json})
+
+
+def _refusal(guard: PushAuth, verdict: Verdict) -> Response:
+    """401 with fresh digest challenges (one per algorithm), or 403; the reason, no more."""
+    response = JSONResponse({"detail": verdict.reason}, status_code=verdict.status)
+    if verdict.status == 401:
+        for value in guard.challenges(verdict.stale):
+            response.headers.append("www-authenticate", value)
+    return response
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

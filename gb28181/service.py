@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from gb28181 import digest, manscdp, sdp, sip
+from core import digest
+from gb28181 import manscdp, sdp, sip
 from gb28181.directory import Directory
 from gb28181.transport import Peer, SipEndpoint
 

@@ -12,9 +12,10 @@ the configuration:
 - ``DIR/passwd``: Mosquitto password file, hashed by ``mosquitto_passwd -U``
   (PBKDF2-SHA512), never plaintext on disk after the run.
 - ``DIR/credentials/<user>.env``: ``CITYHUB_BROKER__USERNAME/PASSWORD`` for
-  provisioning each box or service (mode 0600). Existing passwords are kept
-  on re-runs, so adding a site does not rotate everyone; delete a file to
-  rotate that user.
+  provisioning each box or service, and ``<user>.password`` with the password alone
+  (a docker secret or systemd credential for ``CITYHUB_BROKER__PASSWORD_FILE``), mode
+  0600. Existing passwords are kept on re-runs, so adding a site does not rotate
+  everyone; delete a user's ``.env`` to rotate that user.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def write_broker_users(cfg: CityConfig, out: Path, emqx: bool = False) -> list[s
         _write_private(
             env_file, f"CITYHUB_BROKER__USERNAME={user}\nCITYHUB_BROKER__PASSWORD={password}\n"
         )
+        # the password alone: a docker secret / systemd credential (CITYHUB_BROKER__PASSWORD_FILE)
+        _write_private(creds / f"{user}.password", password + "\n")
         plain.append(f"{user}:{password}")
     passwd = out / "passwd"
     _write_private(passwd, "\n".join(plain) + "\n")

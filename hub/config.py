@@ -3,7 +3,8 @@
 A YAML file validated by pydantic: unknown keys are rejected and errors name
 the field path. Secrets and URLs may be overridden from the environment with
 ``CITYHUB_`` and ``__`` between levels, e.g. ``CITYHUB_DATABASE__URL`` or
-``CITYHUB_HUB__SECRET_KEY``. Every field carries a description; ``cityhub
+``CITYHUB_HUB__SECRET_KEY``, or read from a file named by ``CITYHUB_<PATH>_FILE``
+(``core.secret_files``). Every field carries a description; ``cityhub
 config schema`` prints them as JSON Schema and ``deploy/cityhub.example.yaml``
 shows a documented example.
 """
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.config import (
@@ -28,11 +29,13 @@ from core.config import (
     read_yaml,
 )
 from core.model import Ident, Location
+from core.secret_files import EnvWithFiles
 from hub.auth.settings import AccessConfig
 from hub.gb28181.config import Gb28181Config
 from hub.incidents.settings import IncidentsConfig
 from hub.ingest.config import IngestConfig
 from hub.ops.config import OpsConfig
+from hub.ptz.settings import PtzConfig
 from hub.store.settings import StoreConfig
 from hub.ui.settings import UiConfig
 from streams.cluster.config import ClusterConfig
@@ -82,6 +85,25 @@ class HubConfig(Section):
         SecretStr(DEFAULT_SECRET),
         description="Key that signs access and play tokens. Set it from the environment.",
     )
+    verify_secret_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Further keys whose access, play and service tokens are still accepted, "
+        "never used to sign: the old key after a rotation, or the next key before switching "
+        "(deploy/README.md, Security). Set from the environment as a JSON list.",
+    )
+
+    @field_validator("verify_secret_keys")
+    @classmethod
+    def _strong_verify_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for key in keys:
+            if weak := weak_secret(key.get_secret_value()):
+                raise ValueError(weak.replace("hub.secret_key", "a verify key"))
+        return keys
+
+    def verification_secrets(self) -> tuple[str, ...]:
+        """The signing key first, then every key still accepted."""
+        keys = [self.secret_key, *self.verify_secret_keys]
+        return tuple(dict.fromkeys(k.get_secret_value() for k in keys))
 
 
 class CityConfig(BaseSettings):
@@ -125,6 +147,10 @@ class CityConfig(BaseSettings):
     gb28181: Gb28181Config = Field(
         default_factory=Gb28181Config, description="GB/T 28181 SIP service and devices."
     )
+    ptz: PtzConfig = Field(
+        default_factory=PtzConfig,
+        description="PTZ control: controller leases and department priorities.",
+    )
     departments: list[DepartmentConfig] = Field(default_factory=list, description="Departments.")
     sites: list[SiteConfig] = Field(default_factory=list, description="Sites (intersections...).")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
@@ -139,8 +165,9 @@ class CityConfig(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment wins over the file so that secrets need not be written in it.
-        return (env_settings, init_settings)
+        # The environment wins over the file so that secrets need not be written in it;
+        # CITYHUB_<PATH>_FILE reads a setting from a file (docker secrets, LoadCredential=).
+        return (EnvWithFiles(settings_cls), init_settings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> CityConfig:
@@ -166,6 +193,9 @@ class CityConfig(BaseSettings):
         for i, site in enumerate(self.sites):
             if depts and site.department not in depts:
                 problems.append(f"sites.{i}.department: unknown department {site.department!r}")
+        for dept in self.ptz.priorities:
+            if depts and dept not in depts:
+                problems.append(f"ptz.priorities.{dept}: unknown department {dept!r}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -16,8 +16,14 @@ def _describe(cfg: CityConfig) -> str:
 
 
 def _warnings(cfg: CityConfig) -> list[str]:
+    out = []
     weak = weak_secret(cfg.hub.secret_key.get_secret_value())
-    return [f"{weak}; the hub and the relay refuse to serve with it"] if weak else []
+    if weak:
+        out.append(f"{weak}; the hub and the relay refuse to serve with it")
+    if cfg.streams.require_token and not cfg.streams.hub_url:
+        out.append("streams.hub_url is not set: the relay cannot ask the hub, so a revoked "
+                   "grant, a disabled user or a logout does not end live views")
+    return out
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -48,4 +48,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
-    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap))
+    verify = [k.get_secret_value() for k in config.hub.verify_secret_keys]
+    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap, verify))

@@ -23,3 +23,12 @@ def relay_service_headers(config: CityConfig, play_secret: str) -> dict[str, str
     token = config.streams.service_token
     value = token.get_secret_value() if token else derive_service_token(play_secret)
     return {"Authorization": f"Bearer {value}"}
+
+
+def service_tokens(config: CityConfig, play_secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """Every service token the hub accepts from a relay or Prometheus: the configured one, or
+    those derived from the signing key and the keys still accepted in a rotation."""
+    token = config.streams.service_token
+    if token:
+        return (token.get_secret_value(),)
+    return tuple(derive_service_token(s) for s in play_secrets)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -24,7 +24,7 @@ from streams.glib_loop import ensure_glib_loop
 from streams.playback.rtsp import RecordedMediaFactory
 from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
-from streams.sources import source_for
+from streams.sources import element_factory
 from streams.webrtc.ice import configure_ice_hosts
 from streams.webrtc.whep import WhepSessions
 
@@ -39,6 +39,7 @@ class CameraSpec:
     url: str
     username: str | None = None
     password: str | None = None
+    credentials_file: Path | None = None
     always_on: bool = False
     department: str = ""
 
@@ -49,6 +50,7 @@ class CameraSpec:
             url=cam.url.get_secret_value(),
             username=cam.username,
             password=cam.password.get_secret_value() if cam.password else None,
+            credentials_file=cam.credentials_file,
             always_on=cam.always_on,
             department=cam.department,
         )
@@ -61,13 +63,18 @@ class Relay:
         settings: StreamsConfig,
         play_secret: str,
         clips_dir: Path,
+        verify_secrets: Sequence[str] = (),
     ) -> None:
         self.settings = settings
         self.play_secret = play_secret
-        #: Reads health, metrics and recording state (streams.auth.service).
-        self.service_token = (settings.service_token.get_secret_value()
-                              if settings.service_token else derive_service_token(play_secret))
-        self.guard = ViewGuard(settings.hub_url, self.service_token, settings.access_check_s)
+        #: Play tokens verify with these: the signing key, then keys accepted in a rotation.
+        self.play_secrets = tuple(dict.fromkeys([play_secret, *verify_secrets]))
+        #: Read health, metrics and recording state (streams.auth.service).
+        self.service_tokens: tuple[str, ...] = (
+            (settings.service_token.get_secret_value(),) if settings.service_token
+            else tuple(derive_service_token(s) for s in self.play_secrets))
+        #: The relay's own credential towards the hub (the current key's token).
+        self.guard = ViewGuard(settings.hub_url, self.service_tokens[0], settings.access_check_s)
         self._guard_task: asyncio.Task[None] | None = None
         self.clips_dir = clips_dir
         self.specs = {c.id: c for c in cameras}
@@ -91,7 +98,7 @@ class Relay:
         """The grant for a play request; PlayTokenError if refused (None: tokens not required)."""
         if not self.settings.require_token:
             return None
-        return verify_play_token(self.play_secret, token or "", camera_id, protocol=protocol)
+        return verify_play_token(self.play_secrets, token or "", camera_id, protocol=protocol)
 
     async def admit(self, camera_id: str, token: str | None, protocol: str) -> PlayGrant | None:
         """:meth:`authorize`, then the hub's word that the view may start (streams.auth.guard)."""
@@ -147,9 +154,8 @@ class Relay:
         loop = asyncio.get_running_loop()
         for spec in self.specs.values():
             try:
-                source = source_for(spec.url, spec.username, spec.password, self.settings.transport)
-                make = source.make_element
-                shown = source.display_url
+                make, shown = element_factory(spec.url, spec.username, spec.password,
+                                              spec.credentials_file, self.settings.transport)
             except ValueError as exc:  # unsupported scheme: this camera fails, the others run
                 message = str(exc)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from core.config import CameraConfig
+from core.logging import uvicorn_log_config
 from streams.cluster.routing import ASGIApp
 from streams.config import StreamsConfig
 from streams.http.app import create_app
@@ -25,9 +26,11 @@ async def serve(
     secret: str,
     clips_dir: Path,
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+    verify_secrets: Sequence[str] = (),
 ) -> int:
     """Pull ``cameras`` and serve them over RTSP and HTTP until SIGINT/SIGTERM."""
-    relay = Relay([CameraSpec.from_config(c) for c in cameras], settings, secret, clips_dir)
+    specs = [CameraSpec.from_config(c) for c in cameras]
+    relay = Relay(specs, settings, secret, clips_dir, verify_secrets)
     await relay.start()
     app = create_app(relay)
     server = uvicorn.Server(
@@ -36,6 +39,7 @@ async def serve(
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",
+            log_config=uvicorn_log_config(),
             lifespan="off",
         )
     )

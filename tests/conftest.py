@@ -14,4 +14,5 @@ pytest_plugins = [
     "devkit.fixtures.edge",
     "devkit.fixtures.browser",
     "devkit.fixtures.onvif",
+    "devkit.fixtures.logscan",  # last: at the end, no credentials in any log of the run
 ]

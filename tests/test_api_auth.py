@@ -1,7 +1,9 @@
 """Authentication and deny-by-default on a real PostgreSQL: logins, refresh rotation, API keys,
-roles, lockout, and the app refusing undeclared routes."""
+roles, the login throttle, and the app refusing undeclared routes."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -42,18 +44,32 @@ def test_login_me_refresh_rotation_and_logout(hub_api: HubApi) -> None:
     )
 
 
-def test_wrong_password_unknown_user_and_lockout(hub_api: HubApi) -> None:
+def test_wrong_password_unknown_user_and_throttle(hub_api: HubApi) -> None:
+    """The same answer for an unknown user; repeated failures make this source wait (429),
+    even with the right password, and the wait ends (tests/test_login_throttle.py: the rest)."""
     c = hub_api.client
+    clock = FrozenClock()
+    hub_api.runtime.clock = clock
     for user in ("police-chief", "nobody"):
         r = c.post("/api/v1/auth/token", data={"username": user, "password": "wrong password"})
         assert r.status_code == 401 and r.json()["detail"] == "invalid credentials"
-    for _ in range(5):
+    for _ in range(4):
         c.post("/api/v1/auth/token", data={"username": "traffic-chief", "password": "nope-nope"})
     r = c.post("/api/v1/auth/token", data={"username": "traffic-chief", "password": PASSWORD})
-    assert r.status_code == 401  # locked out for a while even with the right password
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+    clock.now += timedelta(seconds=1)
+    hub_api.login("traffic-chief")
     with hub_api.owner() as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit_log ORDER BY seq")]
-    assert actions == ["auth.login.failed"] * 8  # the locked-out right password included
+    assert actions == ["auth.login.failed"] * 7 + ["auth.login"]  # the throttled one included
+
+
+class FrozenClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def test_roles_are_enforced_and_disabling_a_user_is_immediate(hub_api: HubApi) -> None:

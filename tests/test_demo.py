@@ -54,6 +54,12 @@ def test_demo_serves_cameras_and_stops_cleanly(tmp_path: Path) -> None:
         assert '"kind":"segment"' in journal.read_text()
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the demo runs its parts as child processes"
+        # PostgreSQL trusts, Mosquitto is anonymous, cameras ask no password: loopback only.
+        listening = _listening([psutil.Process(proc.pid), *children])
+        names = {name for name, _ in listening}
+        assert {"postgres", "mosquitto"} <= names, listening
+        assert len(listening) >= 6, listening  # hub, relay (RTSP, HTTP), cameras, edge, ingest
+        assert all(ip in ("127.0.0.1", "::1") for _, ip in listening), listening
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=60)
@@ -71,3 +77,15 @@ def _alive(p: psutil.Process) -> bool:
         return p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def _listening(procs: list[psutil.Process]) -> list[tuple[str, str]]:
+    """(process name, address) of every listening TCP socket of ``procs``."""
+    found = []
+    for p in procs:
+        try:
+            conns, name = p.net_connections(kind="tcp"), p.name()
+        except psutil.Error:
+            continue
+        found += [(name, c.laddr.ip) for c in conns if c.status == psutil.CONN_LISTEN]
+    return found

@@ -13,6 +13,7 @@ import queue
 import shutil
 import ssl
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -28,14 +29,15 @@ from edge.config import load_edge_config
 from hub.config import load_config
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-SECRETS = {"POSTGRES_PASSWORD": "pg-Secret-4242", "CITYHUB_SECRET_KEY": "hub-Secret-4343"}
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of deploy/ with TLS material and broker users made as the README says."""
+    """A copy of deploy/ with TLS material, broker users and secrets made as the README says."""
     root = tmp_path_factory.mktemp("deploy") / "deploy"
-    shutil.copytree(DEPLOY, root, ignore=shutil.ignore_patterns("tls", "broker", ".env"))
+    shutil.copytree(
+        DEPLOY, root, ignore=shutil.ignore_patterns("tls", "broker", "secrets", ".env")
+    )
     shutil.copytree(DEPLOY / "tls", root / "tls")  # the script itself
     compose = root / "compose"
     subprocess.run(
@@ -45,7 +47,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     subprocess.run(
         [
-            shutil.which("cityhub") or str(Path(os.sys.executable).parent / "cityhub"),
+            sys.executable,
+            "-m",
+            "hub",
             "broker",
             "users",
             "--config",
@@ -56,6 +60,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
     )
+    owners = {"CITYHUB_OWNER": f"{os.getuid()}:{os.getgid()}", "PG_OWNER": f"{os.getuid()}"}
+    subprocess.run(
+        ["./make-secrets.sh", "secrets"],
+        cwd=compose,
+        check=True,
+        capture_output=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **owners},
+    )
+    (compose / "secrets" / "camera-xinhua-5th-north").write_text("viewer:Cam-Secret-77\n")
+    (compose / "secrets" / "camera-xinhua-5th-north").chmod(0o600)
     return root
 
 
@@ -73,7 +87,7 @@ def _compose_config(site: Path, env: dict[str, str]) -> subprocess.CompletedProc
 
 
 def test_compose_file_validates_with_every_service_and_volume(site):
-    result = _compose_config(site, SECRETS)
+    result = _compose_config(site, {})
     assert result.returncode == 0, result.stderr
     spec = yaml.safe_load(result.stdout)
     services = spec["services"]
@@ -96,18 +110,26 @@ def test_compose_file_validates_with_every_service_and_volume(site):
     assert services["ingest"]["command"][0] == "ingest"
     for name in ("hub", "ingest", "relay"):
         assert "/readyz" in " ".join(services[name]["healthcheck"]["test"]), name
-    # each service its own broker identity, generated, not written in the compose file
+    # each service its own broker identity; every secret a file, none in an environment
     hub_env = services["hub"]["environment"]
-    assert (
-        hub_env["CITYHUB_BROKER__USERNAME"] == "cityhub-hub" and hub_env["CITYHUB_BROKER__PASSWORD"]
-    )
-    committed = (DEPLOY / "compose" / "compose.yaml").read_text()
-    assert not any(secret in committed for secret in SECRETS.values())
+    assert hub_env["CITYHUB_BROKER__USERNAME"] == "cityhub-hub"
+    assert hub_env["CITYHUB_BROKER__PASSWORD_FILE"] == "/run/secrets/broker-hub"
+    for name, secret in spec["secrets"].items():
+        path = Path(secret["file"])
+        assert path.parent == site / "compose" / "secrets" and path.exists(), name
+        assert path.read_text().strip() not in result.stdout, name  # only referenced
+        assert path.stat().st_mode & 0o077 == 0, name
 
 
-def test_compose_refuses_to_start_without_secrets(site):
-    result = _compose_config(site, {"CITYHUB_SECRET_KEY": "x"})
-    assert result.returncode != 0 and "POSTGRES_PASSWORD" in result.stderr
+def test_make_secrets_keeps_existing_files(site):
+    secrets = site / "compose" / "secrets"
+    before = {f.name: f.read_text() for f in secrets.iterdir()}
+    pg = before["postgres-password"].strip()
+    assert before["database-url"].strip() == f"postgresql://cityhub:{pg}@timescaledb:5432/cityhub"
+    owners = {"CITYHUB_OWNER": f"{os.getuid()}:{os.getgid()}", "PG_OWNER": f"{os.getuid()}"}
+    subprocess.run(["./make-secrets.sh", "secrets"], cwd=site / "compose", check=True,
+                   capture_output=True, env={"PATH": os.environ["PATH"], **owners})
+    assert {f.name: f.read_text() for f in secrets.iterdir()} == before
 
 
 def test_compose_configs_validate():

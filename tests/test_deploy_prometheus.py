@@ -14,6 +14,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.programs import require_binary
 from devkit.fixtures.hubapi import HubApi, build_hub
+from hub.relays import relay_service_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 PROM = ROOT / "deploy" / "prometheus"
@@ -70,15 +72,25 @@ def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+SECRET = "/etc/prometheus/secrets/relay-service-token"
+
+
+@pytest.mark.parametrize("name", ["prometheus.yml", "prometheus-k8s.yml"])
+def test_every_cityhub_job_sends_the_service_token(name):
+    """The hub's and the relays' metrics answer the service token only."""
+    jobs = yaml.safe_load((PROM / name).read_text())["scrape_configs"]
+    assert all(j.get("authorization", {}).get("credentials_file") == SECRET
+               for j in jobs if j["job_name"] != "cityhub-ingest"), name
+
+
 def test_promtool_checks_the_single_site_config_and_its_rules(tmp_path):
-    # The relay's service token is a secret mounted at run time: give promtool one to stat.
-    secret = "/etc/prometheus/secrets/relay-service-token"
-    assert secret in (PROM / "prometheus.yml").read_text()
+    # The service token is a secret mounted at run time: give promtool one to stat. (Debian's
+    # promtool lacks Kubernetes discovery, so the k8s file is checked above only.)
     site = tmp_path / "prometheus"
     shutil.copytree(PROM, site)
     (tmp_path / "token").write_text("t" * 64)
     config = site / "prometheus.yml"
-    config.write_text(config.read_text().replace(secret, str(tmp_path / "token")))
+    config.write_text(config.read_text().replace(SECRET, str(tmp_path / "token")))
     out = _promtool("check", "config", str(config))
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SUCCESS" in out.stdout
@@ -130,7 +142,9 @@ def _certificate(path: Path, days: int) -> datetime:
 
 
 def _samples(hub: HubApi) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    r = hub.client.get("/metrics")
+    assert hub.client.get("/metrics").status_code == 401  # paths of disks and certificates
+    service = relay_service_headers(hub.config, hub.runtime.play_secret)
+    r = hub.client.get("/metrics", headers=service)
     assert r.status_code == 200
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value

@@ -1,4 +1,5 @@
-"""deploy/systemd/cityhub-edge.service: clean `systemd-analyze verify`, low exposure score."""
+"""deploy/systemd/*.service (edge, hub, ingest, relay): clean `systemd-analyze verify`,
+low exposure score, secrets only as systemd credentials."""
 
 from __future__ import annotations
 
@@ -10,17 +11,42 @@ import pytest
 
 from core.programs import require_binary
 
-UNIT = Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "cityhub-edge.service"
+SYSTEMD = Path(__file__).resolve().parent.parent / "deploy" / "systemd"
+UNIT = SYSTEMD / "cityhub-edge.service"
+UNITS = sorted(p.name for p in SYSTEMD.glob("*.service"))
 
 
-@pytest.fixture
-def unit(tmp_path: Path) -> Path:
-    """The unit with ExecStart pointed at this venv's cityhub (verify checks it exists)."""
+@pytest.fixture(params=UNITS)
+def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Each unit with ExecStart pointed at this venv's cityhub (verify checks it exists)."""
     cityhub = Path(sys.executable).parent / "cityhub"
     assert cityhub.exists(), "install the project: .venv/bin/pip install -e '.[dev]'"
-    path = tmp_path / "cityhub-edge.service"
-    path.write_text(UNIT.read_text().replace("/opt/cityhub/bin/cityhub", str(cityhub)))
+    path = tmp_path / request.param
+    path.write_text((SYSTEMD / request.param).read_text().replace(
+        "/opt/cityhub/bin/cityhub", str(cityhub)))
     return path
+
+
+def test_every_process_has_a_unit():
+    assert UNITS == [f"cityhub-{p}.service" for p in ("edge", "hub", "ingest", "relay")]
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_secrets_come_only_as_credentials(name):
+    """No secret in an Environment= line: each setting holding one is read from a file in
+    $CREDENTIALS_DIRECTORY (%d), or the box's site file is itself a credential."""
+    lines = (SYSTEMD / name).read_text().splitlines()
+    env = [x.split("=", 1)[1] for x in lines if x.startswith("Environment=")]
+    for assignment in env:
+        key, _, value = assignment.partition("=")
+        if any(w in key for w in ("PASSWORD", "SECRET", "_KEY", "DATABASE__URL")):
+            assert key.endswith("_FILE") and value.startswith("%d/"), assignment
+    loaded = {x.split("=", 1)[1].split(":", 1)[0] for x in lines if x.startswith("LoadCredential=")}
+    for assignment in env:
+        if assignment.partition("=")[2].startswith("%d/"):
+            assert assignment.partition("=")[2][3:] in loaded, assignment
+    assert "NoNewPrivileges=yes" in lines and "ProtectSystem=strict" in lines
+    assert "DynamicUser=yes" in lines or "User=cityhub-relay" in lines
 
 
 def analyze(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,7 +60,7 @@ def test_unit_verifies_without_warnings(unit):
 
 
 def test_verify_reports_a_misspelt_directive(unit, tmp_path):
-    bad = tmp_path / "bad-edge.service"
+    bad = tmp_path / f"bad-{unit.name}"
     bad.write_text(unit.read_text().replace("NoNewPrivileges=", "NoNewPrivilegs="))
     assert "Unknown key" in analyze("verify", str(bad)).stderr
 

@@ -14,7 +14,7 @@ import psycopg
 from adapters.isapi import IsapiAdapter
 from adapters.senml import SenmlAdapter
 from devkit.fixtures import edge_scene
-from devkit.fixtures.edge import site_yaml
+from devkit.fixtures.edge import push_auth, site_yaml
 from devkit.fixtures.ingest import wait_count
 
 ZONE = {"id": "right", "polygon": [[0.7, 0.3], [0.95, 0.3], [0.95, 0.7], [0.7, 0.7]]}
@@ -114,21 +114,22 @@ def test_listener_adapts_isapi_pushes_and_dead_letters_bad_ones(
     cfg = site_yaml(tmp_path / "site.yaml", broker.url, adapters=["isapi", "senml"])
     agent = edge_agents(cfg)
     sample = next(iter(IsapiAdapter.samples().values()))
-    ok = httpx.post(f"{agent.url}/push/isapi?system=traffic", content=sample, timeout=10)
+    http = httpx.Client(auth=push_auth(), timeout=10)  # the camera's digest credentials
+    ok = http.post(f"{agent.url}/push/isapi?system=traffic", content=sample)
     assert ok.status_code == 200, ok.text
     (event_id,) = ok.json()["ids"]
     rec.wait(lambda r: event_id in r.ids, 20, "the adapted ISAPI event on MQTT")
     assert rec.events[event_id]["source_system"] == "traffic"
-    bad = httpx.post(f"{agent.url}/push/isapi?system=traffic", content=b"<not-xml", timeout=10)
+    bad = http.post(f"{agent.url}/push/isapi?system=traffic", content=b"<not-xml")
     assert bad.status_code == 422
     dead = list((tmp_path / "state" / "dead-letter").glob("*.bin"))
     assert [p.read_bytes() for p in dead] == [b"<not-xml"]
-    assert httpx.post(f"{agent.url}/push/wim", content=b"{}").status_code == 404  # not enabled
-    huge = httpx.post(f"{agent.url}/push/isapi", content=b"x" * (5 * 1024 * 1024), timeout=10)
+    assert http.post(f"{agent.url}/push/wim", content=b"{}").status_code == 404  # not enabled
+    huge = http.post(f"{agent.url}/push/isapi", content=b"x" * (5 * 1024 * 1024))
     assert huge.status_code == 413
     # Sensor values are telemetry: published as a readings pack on the site's sensor topic.
     senml = next(iter(SenmlAdapter.samples().values()))
-    r = httpx.post(f"{agent.url}/push/senml?system=sensor", content=senml, timeout=10)
+    r = http.post(f"{agent.url}/push/senml?system=sensor", content=senml)
     assert r.status_code == 200 and r.json()["readings"] > 0, r.text
     rec.wait(lambda rr: len(rr.readings) >= r.json()["readings"], 20, "the readings on MQTT")
     assert all(x["site"] == "xinhua-5th" for x in rec.readings)
@@ -139,13 +140,18 @@ def test_listener_adapts_isapi_pushes_and_dead_letters_bad_ones(
         b"<eventType>videoloss</eventType><eventState>inactive</eventState>"
         b"</EventNotificationAlert>"
     )
-    beat = httpx.post(f"{agent.url}/push/isapi?system=safecity", content=keep_alive, timeout=10)
+    beat = http.post(f"{agent.url}/push/isapi?system=safecity", content=keep_alive)
     assert beat.status_code == 200 and beat.json()["events"] == 0, beat.text
     rec.wait(
         lambda rr: any(x["metric"] == "heartbeat" for x in rr.readings), 20, "the keep-alive"
     )
     (seen,) = [x for x in rec.readings if x["metric"] == "heartbeat"]
     assert seen["sensor"] == "4419b66d2490"
+    unauthenticated = httpx.post(f"{agent.url}/push/isapi?system=traffic", content=sample)
+    assert unauthenticated.status_code == 401 and "Digest" in unauthenticated.headers[
+        "www-authenticate"]
+    assert httpx.get(f"{agent.url}/health").json()["push"]["refused"]["missing"] >= 1
+    http.close()
     assert agent.proc is not None and agent.proc.poll() is None
 
 

@@ -47,6 +47,18 @@ def test_env_gives_the_broker_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "s3cret" not in cfg.model_dump_json()
 
 
+def test_broker_password_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret = tmp_path / "broker-password"
+    secret.write_text("from-a-file\n")
+    monkeypatch.setenv("CITYHUB_BROKER__PASSWORD_FILE", str(secret))
+    cfg = load_edge_config(EXAMPLE)
+    assert cfg.uplink.broker.password is not None
+    assert cfg.uplink.broker.password.get_secret_value() == "from-a-file"
+    monkeypatch.setenv("CITYHUB_BROKER__PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="PASSWORD_FILE: cannot read"):
+        load_edge_config(EXAMPLE)
+
+
 @pytest.mark.parametrize("payload, reason", [
     (b"\xff\xfe", "not JSON/YAML"),
     (b"[1, 2]", "mapping"),

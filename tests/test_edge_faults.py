@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from adapters.model import new_event_id
-from devkit.fixtures.edge import EdgeProcess, site_yaml
+from devkit.fixtures.edge import EdgeProcess, push_auth, site_yaml
 from devkit.fixtures.ingest import wait_count
 
 pytestmark = pytest.mark.fault
@@ -61,7 +61,7 @@ class Load:
 
     def _run(self) -> None:
         try:
-            with httpx.Client(timeout=5) as http:
+            with httpx.Client(timeout=5, auth=push_auth()) as http:
                 while self.accepted < TOTAL:
                     ids, body = self._batch()
                     self.ids += ids  # handed over: the source keeps retrying until accepted

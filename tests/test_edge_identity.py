@@ -17,7 +17,7 @@ import httpx
 
 from adapters.model import new_event_id
 from devkit.embedded import EmbeddedBroker
-from devkit.fixtures.edge import SITE, site_yaml
+from devkit.fixtures.edge import SITE, push_auth, site_yaml
 from hub.broker_users import INGEST_USER, edge_username, write_broker_users
 from hub.config import load_config
 
@@ -45,7 +45,8 @@ def push(url: str, site: dict[str, str], n: int = 5) -> list[str]:
             for i in ids
         ]
     }
-    r = httpx.post(f"{url}/push/cityhub-events?system=edge", content=json.dumps(body), timeout=10)
+    r = httpx.post(f"{url}/push/cityhub-events?system=edge", content=json.dumps(body), timeout=10,
+                   auth=push_auth())
     assert r.status_code == 200, r.text
     return ids
 
@@ -76,7 +77,7 @@ def test_box_identity_publishes_under_its_own_site_only(
         ids = push(own.url, SITE)
         rec.wait(lambda r: set(ids) <= set(r.ids), 20, "the box's events at the hub")
         rec.wait(lambda r: any(h["device"] == "box1" for h in r.health), 20, "its health")
-        assert "password" not in (tmp_path / "own" / "site.yaml").read_text()
+        assert box["CITYHUB_BROKER__PASSWORD"] not in (tmp_path / "own" / "site.yaml").read_text()
 
         # The same identity configured for another site: the broker refuses, the box keeps them.
         (tmp_path / "stolen").mkdir()

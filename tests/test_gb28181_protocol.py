@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from gb28181 import digest, manscdp, sip
+from core import digest
+from gb28181 import manscdp, sip
 
 REGISTER = (
     b"REGISTER sip:34020000002000000001@3402000000 SIP/2.0\r\n"

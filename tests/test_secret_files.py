@@ -66,3 +66,13 @@ def test_no_server_starts_with_the_default_or_a_short_key(tmp_path: Path) -> Non
             run = _cityhub(*command)
             assert run.returncode == 2, (command, run.stderr)
             assert "refusing to start" in run.stderr
+
+
+def test_config_check_warns_when_the_relay_cannot_ask_the_hub(tmp_path: Path) -> None:
+    """Without streams.hub_url a revocation would not end live views: say so."""
+    path = tmp_path / "city.yaml"
+    base = {"hub": {"secret_key": "k" * 40}}
+    write_private(path, yaml.safe_dump(base))
+    assert "streams.hub_url is not set" in _cityhub("config", "check", str(path)).stderr
+    write_private(path, yaml.safe_dump({**base, "streams": {"hub_url": "http://127.0.0.1:8080"}}))
+    assert "hub_url" not in _cityhub("config", "check", str(path)).stderr

@@ -7,26 +7,11 @@ import re
 
 import pytest
 
-from devkit.fixtures.browser import UiPage
+from devkit.fixtures.browser import VISIBLE_TEXT, UiPage
 from hub.ui.i18n import load_catalogue
 
 pytestmark = pytest.mark.browser
 PAGES = ["wall", "events", "map", "health", "sensors", "incidents", "incident-stats"]
-#: Visible text of the page: what an operator reads (inputs' placeholders included).
-VISIBLE_TEXT = """() => {
-  const out = [];
-  const walk = (n) => {
-    if (n.nodeType === 3) { const s = n.textContent.trim(); if (s) out.push(s); return; }
-    if (n.nodeType !== 1) return;
-    const st = getComputedStyle(n);
-    if (st.display === 'none' || st.visibility === 'hidden' || n.hidden) return;
-    if (['SCRIPT', 'STYLE', 'PRE', 'OPTION'].includes(n.tagName)) return;
-    if (n.placeholder) out.push(n.placeholder);
-    for (const c of n.childNodes) walk(c);
-  };
-  walk(document.body);
-  return out;
-}"""
 
 
 def _open(ui: UiPage, page_name: str) -> None:

@@ -26,6 +26,8 @@ class Stack:
         self._procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         self.supervisor = Supervisor()
         self.edge_url: str | None = None  #: the demo edge box's listener, once started
+        #: its push device's (user, password) for digest authentication
+        self.edge_push: tuple[str, str] | None = None
 
     def add(self, name: str, stop_fn: Callable[[], None]) -> None:
         self._stops.append((name, stop_fn))

@@ -35,6 +35,7 @@ from hub.api.routers import (
     incidents,
     live,
     metrics,
+    ptz,
     readings,
     sensors,
     sites,
@@ -61,6 +62,7 @@ ROUTERS = [
     grants,
     sites,
     cameras,
+    ptz,
     gb28181,
     sensors,
     events,
@@ -103,7 +105,8 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     """Every HTTP error, coded: its own code (CodedError) or the status's."""
     assert isinstance(exc, StarletteHTTPException)
     code = exc.code if isinstance(exc, CodedError) else None
-    return JSONResponse(error_body(exc.status_code, exc.detail, code),
+    extra = exc.extra if isinstance(exc, CodedError) else None
+    return JSONResponse(error_body(exc.status_code, exc.detail, code, extra),
                         status_code=exc.status_code, headers=exc.headers)
 
 

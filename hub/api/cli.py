@@ -10,6 +10,7 @@ import sys
 
 import psycopg
 
+from core.logging import uvicorn_log_config
 from hub.auth import accounts
 from hub.auth.roles import Role
 from hub.config import MIN_SECRET_CHARS, CityConfig, load_config, weak_secret
@@ -42,6 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         log_level="info",
+        log_config=uvicorn_log_config(),
         access_log=False,
         proxy_headers=False,
     )

@@ -33,20 +33,36 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
 
 class CodedError(HTTPException):
     """An HTTP error with a stable machine ``code`` (answered as {"detail", "code"}); the UI
-    translates ``error.<code>``, so a code never changes once published."""
+    translates ``error.<code>``, so a code never changes once published. ``extra``: further
+    fields of the answer (e.g. who holds a camera)."""
 
-    def __init__(self, status: int, detail: str, code: str) -> None:
+    def __init__(self, status: int, detail: str, code: str,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(status, detail)
         self.code = code
+        self.extra = extra or {}
 
 
-def error_body(status: int, detail: Any, code: str | None = None) -> dict[str, Any]:
-    """Every error answer's shape: the human detail and a stable code."""
-    return {"detail": detail, "code": code or STATUS_CODES.get(status, "error")}
+def error_body(status: int, detail: Any, code: str | None = None,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every error answer's shape: the human detail and a stable code (and any extra)."""
+    return {**(extra or {}), "detail": detail, "code": code or STATUS_CODES.get(status, "error")}
 
 
-def not_found(what: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"no such {what}")
+def unknown_id(detail: str, status: int = 404, code: str | None = None) -> CodedError:
+    """The one answer for an id the caller may not see and for an id that does not exist.
+
+    Every lookup of an id a caller supplies ends here for both reasons alike (404 for the
+    object a path names, 422 for one a body refers to), so that no answer (status, code,
+    detail) tells another department's ids from unknown ones. Look up with the caller's
+    visibility (or its department) in the query and raise this when nothing comes back;
+    never test "exists" and "may see" apart.
+    """
+    return CodedError(status, detail, code or STATUS_CODES[status])
+
+
+def not_found(what: str) -> CodedError:
+    return unknown_id(f"no such {what}")
 
 
 def conflict(message: str) -> HTTPException:
@@ -67,4 +83,4 @@ def require_own_site(db: Any, site_id: str, department: str) -> None:
     """A department registers cameras and sensors only at its own sites."""
     site = db.execute("SELECT department_id FROM sites WHERE id = %s", (site_id,)).fetchone()
     if site is None or site[0] != department:
-        raise unprocessable("site must be one of the department's sites")
+        raise unknown_id("site must be one of the department's sites", 422)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -44,6 +46,8 @@ class Runtime:
     pool: ConnectionPool
     access_key: str  #: signs access tokens (derived from hub.secret_key)
     play_secret: str  #: hub.secret_key itself: the relay verifies play tokens with it
+    access_keys: tuple[str, ...]  #: verify access tokens: access_key, then from each verify key
+    play_secrets: tuple[str, ...]  #: verify play tokens: play_secret, then hub.verify_secret_keys
     signing_key: signing.Ed25519PrivateKey
     credentials: CredentialBox
     media_dir: Path
@@ -51,17 +55,17 @@ class Runtime:
     live: LiveHub
     apool: AsyncConnectionPool  #: the store's read-only queries (on database.read_url if set)
     audit: AuditBatcher  #: group commit of entries outside a request's own transaction
+    #: "now" for the login throttle; tests replace it instead of sleeping through delays
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod
     def from_config(cls, config: CityConfig, open_pool: bool = True) -> Runtime:
         secret = config.hub.secret_key.get_secret_value()
         state = config.state_dir
         access = config.access
-        fernet = (
-            access.credentials_key.get_secret_value().encode()
-            if access.credentials_key
-            else keys.credentials_fernet_key(secret)
-        )
+        ring = config.hub.verification_secrets()
+        explicit = access.credentials_key.get_secret_value() if access.credentials_key else None
+        fernet = keys.credentials_fernet_keys(explicit, ring)
         dsn = api_dsn(config)
         pool = ConnectionPool(
             dsn,
@@ -76,10 +80,12 @@ class Runtime:
             pool=pool,
             access_key=keys.access_token_key(secret),
             play_secret=secret,
+            access_keys=tuple(keys.access_token_key(s) for s in ring),
+            play_secrets=ring,
             signing_key=signing.load_or_create(
                 access.signing_key_file or state / "keys" / "evidence-ed25519.pem"
             ),
-            credentials=CredentialBox(fernet),
+            credentials=CredentialBox(*fernet),
             media_dir=(access.media_dir or state / "media").absolute(),
             roots_dir=(access.audit_roots_dir or state / "audit-roots").absolute(),
             live=LiveHub(dsn),

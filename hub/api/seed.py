@@ -50,10 +50,9 @@ def seed(config: CityConfig, demo_users: bool = False) -> list[tuple[str, str, s
             await sync_registry(conn, config)
 
     asyncio.run(registry())
-    secret = config.hub.secret_key.get_secret_value()
     access = config.access
-    box = CredentialBox(access.credentials_key.get_secret_value().encode()
-                        if access.credentials_key else keys.credentials_fernet_key(secret))
+    explicit = access.credentials_key.get_secret_value() if access.credentials_key else None
+    box = CredentialBox(*keys.credentials_fernet_keys(explicit, config.hub.verification_secrets()))
     logins: list[tuple[str, str, str, list[str]]] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         for cam in config.cameras:

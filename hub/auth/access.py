@@ -28,6 +28,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from psycopg.rows import dict_row
 from starlette.requests import HTTPConnection
 
+from hub.api.common import not_found
 from hub.audit import chain
 from hub.auth import accounts, grant_store, tokens
 from hub.auth.grants import Visibility
@@ -94,7 +95,7 @@ class Caller:
         if row is None or not self.visibility.sees_camera(
             row["department_id"], row["site_id"], row["id"], row["source_system"]
         ):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such camera")
+            raise not_found("camera")
         return row
 
 
@@ -142,7 +143,7 @@ def authenticate(
             principal = accounts.api_key_principal(conn, bearer)
         else:
             try:
-                user_id, session = tokens.access_claims(runtime.access_key, bearer)
+                user_id, session = tokens.access_claims(runtime.access_keys, bearer)
             except tokens.TokenError:
                 raise UNAUTHORIZED from None
             if session is None or not accounts.session_ended(conn, session):

@@ -5,15 +5,13 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from hub.auth import passwords, tokens
 from hub.auth.roles import Principal, Role
-
-LOCKOUT_WINDOW = timedelta(minutes=15)
 
 
 def _roles(values: list[str]) -> frozenset[Role]:
@@ -49,37 +47,26 @@ def set_password(conn: psycopg.Connection[Any], user_id: str, password: str) -> 
 
 
 def login(
-    conn: psycopg.Connection[Any], username: str, password: str, max_failures: int
+    conn: psycopg.Connection[Any], username: str, password: str
 ) -> tuple[Principal | None, str]:
-    """(principal, reason); reason is for the audit log, never for the response."""
+    """(principal, reason); reason is for the audit log, never for the response. Failed
+    attempts are throttled by the caller (``hub.auth.throttle``), not counted here."""
     row = conn.execute(
-        "SELECT id, username, department_id, roles, password_hash, disabled_at, failed_logins,"
-        " last_failed_at FROM users WHERE username = %s",
+        "SELECT id, username, department_id, roles, password_hash, disabled_at FROM users"
+        " WHERE username = %s",
         (username,),
     ).fetchone()
     if row is None:
         passwords.verify_password(password, None)
         return None, "unknown user"
-    uid, name, dept, roles, hashed, disabled, failures, last_failed = row
-    now = datetime.now(UTC)
-    if last_failed is not None and now - last_failed > LOCKOUT_WINDOW:
-        failures = 0
-    if failures >= max_failures:
-        return None, "locked out after repeated failures"
+    uid, name, dept, roles, hashed, disabled = row
     ok, new_hash = passwords.verify_password(password, hashed)
     if not ok:
-        conn.execute(
-            "UPDATE users SET failed_logins = %s, last_failed_at = now() WHERE id = %s",
-            (failures + 1, uid),
-        )
         return None, "wrong password"
     if disabled is not None:
         return None, "user disabled"
-    conn.execute(
-        "UPDATE users SET failed_logins = 0, password_hash = coalesce(%s, password_hash)"
-        " WHERE id = %s",
-        (new_hash, uid),
-    )
+    if new_hash is not None:
+        conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, uid))
     return Principal("user", str(uid), name, dept, _roles(roles)), "ok"
 
 

@@ -7,12 +7,13 @@ import json
 from typing import Any
 
 import psycopg
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
 class CredentialBox:
-    def __init__(self, fernet_key: bytes) -> None:
-        self._fernet = Fernet(fernet_key)
+    def __init__(self, fernet_key: bytes, *older: bytes) -> None:
+        """Seals with ``fernet_key``; opens with it or any of ``older``."""
+        self._fernet = MultiFernet([Fernet(k) for k in (fernet_key, *older)])
 
     def seal(self, url: str, username: str | None, password: str | None) -> bytes:
         body = json.dumps({"url": url, "username": username, "password": password})

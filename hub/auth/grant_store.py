@@ -12,7 +12,11 @@ from hub.auth.grants import Grant, Visibility, as_set
 COLUMNS = (
     "id, grantor_department, grantee_department, resources, cameras, sites, sensors,"
     " systems, kinds, purpose, starts_at, expires_at, created_by, created_at, revoked_at,"
-    " revoked_by, playback_from, playback_to"
+    " revoked_by, playback_from, playback_to, incident_id"
+)
+#: The number of the incident a grant is bound to (row-level security: visible to both sides).
+INCIDENT_NUMBER = (
+    "(SELECT number FROM incidents i WHERE i.id = access_grants.incident_id) AS incident_number"
 )
 
 
@@ -51,7 +55,7 @@ def visibility(conn: psycopg.Connection[Any], department: str) -> Visibility:
 def list_grants(conn: psycopg.Connection[Any], department: str) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            f"SELECT {COLUMNS} FROM access_grants WHERE grantor_department = %s"
+            f"SELECT {COLUMNS}, {INCIDENT_NUMBER} FROM access_grants WHERE grantor_department = %s"
             " OR grantee_department = %s ORDER BY created_at DESC, id",
             (department, department),
         ).fetchall()
@@ -62,7 +66,8 @@ def get_grant(
 ) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            f"SELECT {COLUMNS} FROM access_grants WHERE id = %s AND (grantor_department = %s"
+            f"SELECT {COLUMNS}, {INCIDENT_NUMBER} FROM access_grants WHERE id = %s"
+            " AND (grantor_department = %s"
             " OR grantee_department = %s)",
             (grant_id, department, department),
         ).fetchone()

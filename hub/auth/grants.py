@@ -2,12 +2,12 @@
 
 A department sees everything it owns. Department A may grant department B a
 *scope* of A's resources: ``resources`` says which kinds (``video`` = camera
-live/playback and camera metadata, ``events``, ``readings``) and each optional
-dimension narrows it (None = any): ``cameras`` and ``systems`` narrow video and
-events, ``kinds`` narrows events, ``sensors`` narrows readings, ``sites``
-narrows all three. A grant counts only between ``starts_at`` and ``expires_at``
-and until it is revoked; visibility is recomputed on every request, so a
-revocation or an expiry stops access at once.
+live and camera metadata, ``playback``, ``ptz`` = moving cameras it may watch,
+``events``, ``readings``) and each optional dimension narrows it (None = any):
+``cameras`` and ``systems`` narrow video, ptz and events, ``kinds`` narrows
+events, ``sensors`` narrows readings, ``sites`` narrows all of them. A grant counts
+only between ``starts_at`` and ``expires_at`` and until it is revoked; visibility is
+recomputed on every request, so a revocation or an expiry stops access at once.
 
 The same rule exists twice on purpose: :meth:`Visibility.sees_*` in Python (the
 oracle the tests compare against) and :meth:`Visibility.sql` that the API adds
@@ -27,8 +27,8 @@ from psycopg import sql
 from hub.store.visibility import Scope
 from hub.store.visibility import Visibility as StoreVisibility
 
-Resource = Literal["video", "events", "readings", "playback"]
-RESOURCES: tuple[Resource, ...] = ("video", "events", "readings", "playback")
+Resource = Literal["video", "events", "readings", "playback", "ptz"]
+RESOURCES: tuple[Resource, ...] = ("video", "events", "readings", "playback", "ptz")
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,19 @@ class Visibility:
             for g in self._for("video")
         )
 
+    def may_move_camera(self, department: str, site: str, camera: str, system: str) -> bool:
+        """PTZ: the own department's cameras, or those a ``ptz`` grant reaches (watching
+        them needs ``video`` as well)."""
+        if department == self.department:
+            return True
+        return any(
+            g.grantor == department
+            and _in(g.cameras, camera)
+            and _in(g.sites, site)
+            and _in(g.systems, system)
+            for g in self._for("ptz")
+        )
+
     def playback_window(
         self, department: str, site: str, camera: str, system: str
     ) -> tuple[datetime | None, datetime | None] | None:
@@ -155,13 +168,14 @@ class Visibility:
     ) -> sql.Composable:
         """A boolean SQL expression true exactly for rows the caller may see.
 
-        ``resource`` is ``video``, ``events``, ``readings`` or ``sites``; ``columns`` maps the
-        dimensions the resource uses (``department``, ``site``, ``camera``, ``system``,
+        ``resource`` is ``video``, ``ptz``, ``events``, ``readings`` or ``sites``; ``columns``
+        maps the dimensions the resource uses (``department``, ``site``, ``camera``, ``system``,
         ``kind``, ``sensor``) to column names of ``table`` (an alias, optional). Values are
         rendered as literals, so the fragment composes into any parameterised query.
         """
         dims = {
             "video": ("camera", "site", "system"),
+            "ptz": ("camera", "site", "system"),
             "events": ("camera", "site", "system", "kind"),
             "readings": ("site", "sensor"),
             "sites": ("site",),

@@ -7,6 +7,7 @@ used for one purpose can never verify or open anything of another purpose.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -24,3 +25,12 @@ def access_token_key(secret: str) -> str:
 
 def credentials_fernet_key(secret: str) -> bytes:
     return base64.urlsafe_b64encode(derive(secret, "camera-credentials"))
+
+
+def credentials_fernet_keys(explicit: str | None, secrets: Sequence[str]) -> list[bytes]:
+    """Keys of sealed camera credentials, sealing key first: ``access.credentials_key`` if
+    set, else derived from the signing key, then from each key still accepted (opening only,
+    so that rotating the signing key does not lock sealed credentials out at once)."""
+    if explicit:
+        return [explicit.encode()]
+    return [credentials_fernet_key(s) for s in secrets]

@@ -4,7 +4,48 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
+
+
+class LoginThrottle(BaseModel):
+    """Delays after failed logins, kept in PostgreSQL (table login_throttle) so that every
+    hub process sees them. A delay doubles with each failure past the free ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_delay_s: float = Field(1.0, gt=0, le=60, description="The first delay.")
+    max_delay_s: float = Field(
+        300, gt=0, le=3600, description="Cap of the per-source and per-(account, source) delays."
+    )
+    pair_free_failures: int = Field(
+        3, ge=0, le=100, description="Failures one source may make on one account undelayed."
+    )
+    source_free_failures: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        description="Failures one source may make on any accounts undelayed (higher: many "
+        "people can share one NAT address).",
+    )
+    account_free_failures: int = Field(
+        50, ge=0, le=10000, description="Failures on one account from all sources undelayed."
+    )
+    account_max_delay_s: float = Field(
+        30,
+        gt=0,
+        le=300,
+        description="Cap of the account-wide delay. It holds back only sources that have "
+        "failed on that account themselves, and stays short: never a lockout.",
+    )
+    forget_s: int = Field(
+        900, ge=60, le=86400, description="A key with no failure for this long starts over."
+    )
+
+    @model_validator(mode="after")
+    def _forget_after_the_delays(self) -> LoginThrottle:
+        if self.forget_s <= max(self.max_delay_s, self.account_max_delay_s):
+            raise ValueError("forget_s must be longer than max_delay_s and account_max_delay_s")
+        return self
 
 
 class AccessConfig(BaseModel):
@@ -31,7 +72,9 @@ class AccessConfig(BaseModel):
         "changed). Unset: database.url with its user replaced by cityhub_api.",
     )
     api_role_password: SecretStr | None = Field(
-        None, description="Password of cityhub_api when api_database_url is unset."
+        None,
+        description="Password of cityhub_api when api_database_url is unset; `cityhub db "
+        "upgrade` sets it on the role (SCRAM-SHA-256), which SCRAM servers require.",
     )
     relay_http_url: str = Field(
         "http://127.0.0.1:8889",
@@ -61,6 +104,12 @@ class AccessConfig(BaseModel):
     audit_roots_dir: Path | None = Field(
         None, description="Where daily audit root files are written. Unset: state_dir/audit-roots."
     )
-    login_max_failures: int = Field(
-        10, ge=1, le=1000, description="Failed logins per user within 15 minutes before refusing."
+    login_throttle: LoginThrottle = Field(
+        default_factory=LoginThrottle,
+        description="Growing delays after failed logins (hub/auth/README.md, Login throttle).",
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Reverse proxies whose X-Forwarded-For is believed when naming the source "
+        "of a login (e.g. [10.0.0.0/8] for an ingress). Empty: the peer address itself.",
     )

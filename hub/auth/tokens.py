@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -48,18 +49,28 @@ def verify_access_token(secret: str, token: str) -> str:
     return access_claims(secret, token)[0]
 
 
-def access_claims(secret: str, token: str) -> tuple[str, str | None]:
-    """(user id, session) of a valid access token; session is None for tokens without one."""
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            options={"require": ["sub", "exp", "aud", "typ"]},
-        )
-    except jwt.PyJWTError as exc:
-        raise TokenError(str(exc)) from exc
+def access_claims(secret: str | Sequence[str], token: str) -> tuple[str, str | None]:
+    """(user id, session) of a valid access token; session is None for tokens without one.
+
+    ``secret`` may be a key ring: the signing key, then keys still accepted in a rotation.
+    """
+    ring = [secret] if isinstance(secret, str) else list(secret)
+    claims: dict[str, object] = {}
+    for i, key in enumerate(ring):
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                options={"require": ["sub", "exp", "aud", "typ"]},
+            )
+            break
+        except jwt.InvalidSignatureError as exc:
+            if i == len(ring) - 1:
+                raise TokenError(str(exc)) from exc
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from exc
     if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
         raise TokenError("not an access token")
     session = claims.get("sid")

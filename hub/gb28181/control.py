@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from core.logging import uvicorn_log_config
 from gb28181.service import InviteError, SipService
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ async def serve_control(service: SipService, token: str, host: str, port: int
                         ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
     """Start the control server; returns it, its task and the bound port."""
     config = uvicorn.Config(make_app(service, token), host=host, port=port, log_level="warning",
-                            lifespan="off")
+                            log_config=uvicorn_log_config(), lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.ensure_future(server.serve())
     while not server.started:

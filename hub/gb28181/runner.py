@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 
 def credential_box(config: CityConfig) -> CredentialBox:
     access = config.access
-    secret = config.hub.secret_key.get_secret_value()
-    return CredentialBox(access.credentials_key.get_secret_value().encode()
-                         if access.credentials_key else keys.credentials_fernet_key(secret))
+    explicit = access.credentials_key.get_secret_value() if access.credentials_key else None
+    return CredentialBox(*keys.credentials_fernet_keys(explicit, config.hub.verification_secrets()))
 
 
 def settings_of(config: CityConfig) -> ServiceSettings:

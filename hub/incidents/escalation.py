@@ -12,7 +12,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from adapters.model import new_event_id
-
 from hub.incidents import sla, store
 from hub.incidents.settings import IncidentsConfig
 

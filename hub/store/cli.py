@@ -13,6 +13,7 @@ import psycopg
 from hub.config import load_config
 from hub.store import migrate
 from hub.store.maintain import maintain
+from hub.store.roles import API_ROLE, set_role_password
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -25,7 +26,11 @@ def _dsn(args: argparse.Namespace) -> str:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    migrate.upgrade(_dsn(args), args.revision)
+    dsn = _dsn(args)
+    migrate.upgrade(dsn, args.revision)
+    api_password = load_config(args.config).access.api_role_password
+    if api_password is not None:  # SCRAM servers: the API role needs a password to log in
+        set_role_password(dsn, API_ROLE, api_password.get_secret_value())
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from fastapi import HTTPException, Request
 
@@ -24,13 +24,15 @@ def derive_service_token(play_secret: str) -> str:
     return hmac.new(play_secret.encode(), LABEL, hashlib.sha256).hexdigest()
 
 
-def bearer_matches(authorization: str | None, expected: str) -> bool:
-    """Whether an ``Authorization`` header carries ``expected`` (constant-time)."""
+def bearer_matches(authorization: str | None, expected: str | Sequence[str]) -> bool:
+    """Whether an ``Authorization`` header carries ``expected`` or one of them (constant-time)."""
     scheme, _, given = (authorization or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+    ring = [expected] if isinstance(expected, str) else list(expected)
+    matches = [hmac.compare_digest(given.strip(), e) for e in ring]  # no early exit
+    return scheme.lower() == "bearer" and any(matches)
 
 
-def service_only(expected: str) -> Callable[[Request], None]:
+def service_only(expected: str | Sequence[str]) -> Callable[[Request], None]:
     """A FastAPI dependency admitting the service credential only (401 otherwise)."""
 
     def check(request: Request) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import jwt
@@ -85,24 +85,34 @@ def issue_play_token(
 
 
 def verify_play_token(
-    secret: str | bytes,
+    secret: str | bytes | Sequence[str | bytes],
     token: str,
     camera_id: str,
     protocol: str | None = None,
     leeway_s: float = 5,
 ) -> PlayGrant:
-    """The grant of ``token`` for ``camera_id`` (and ``protocol`` if given), or PlayTokenError."""
+    """The grant of ``token`` for ``camera_id`` (and ``protocol`` if given), or PlayTokenError.
+
+    ``secret`` may be a key ring (the signing key, then keys still accepted during a rotation).
+    """
     if not token:
         raise PlayTokenError("missing play token")
+    ring = [secret] if isinstance(secret, str | bytes) else list(secret)
     try:
-        claims = jwt.decode(
-            token,
-            _secret(secret),
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            leeway=leeway_s,
-            options={"require": ["exp", "aud", "jti", "sub", "cam"]},
-        )
+        for i, key in enumerate(ring):
+            try:
+                claims = jwt.decode(
+                    token,
+                    _secret(key),
+                    algorithms=[ALGORITHM],
+                    audience=AUDIENCE,
+                    leeway=leeway_s,
+                    options={"require": ["exp", "aud", "jti", "sub", "cam"]},
+                )
+                break
+            except jwt.InvalidSignatureError:
+                if i == len(ring) - 1:
+                    raise
     except jwt.ExpiredSignatureError as exc:
         raise PlayTokenError("play token expired") from exc
     except jwt.InvalidTokenError as exc:

@@ -204,7 +204,7 @@ def create_app(relay: Relay) -> FastAPI:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     # Health and metrics name every camera: the service credential only.
-    service = Depends(service_only(relay.service_token))
+    service = Depends(service_only(relay.service_tokens))
 
     @app.get("/health", dependencies=[service])
     async def health() -> dict[str, object]:

@@ -86,7 +86,7 @@ def ranges(rec: CameraRecorder, start: float, end: float, gap_s: float = 0.5) ->
 def router(relay: Relay) -> APIRouter:
     api = APIRouter()
 
-    @api.get("/recordings", dependencies=[Depends(service_only(relay.service_token))])
+    @api.get("/recordings", dependencies=[Depends(service_only(relay.service_tokens))])
     async def state() -> dict[str, object]:
         return relay.recording.health()
 

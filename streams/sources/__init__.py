@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from core.secret_files import read_camera_credentials
 from streams.onvif.client import OnvifError
 from streams.sources.gb28181 import Gb28181Source
 from streams.sources.onvif import OnvifSource
@@ -38,3 +42,23 @@ def source_for(
         return cls(url, username=username, password=password, transport=transport)
     except OnvifError as exc:  # a malformed onvif:// URL
         raise UnsupportedSource(str(exc)) from None
+
+
+def element_factory(
+    url: str,
+    username: str | None = None,
+    password: str | None = None,
+    credentials_file: Path | None = None,
+    transport: str = "tcp",
+) -> tuple[Callable[[], Any], str]:
+    """(make the upstream element, URL safe to show). With ``credentials_file`` the login
+    is read at every (re)connect, so rewriting the file rotates it without a restart."""
+    source = source_for(url, username, password, transport)
+    if credentials_file is None:
+        return source.make_element, source.display_url
+
+    def make() -> Any:
+        user, secret = read_camera_credentials(credentials_file)
+        return source_for(url, user, secret, transport).make_element()
+
+    return make, source.display_url

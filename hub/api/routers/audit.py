@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from psycopg.rows import dict_row
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from hub.audit import chain, roots
 from hub.auth.access import Caller, require
@@ -33,6 +33,7 @@ class Entry(BaseModel):
 class Page(BaseModel):
     items: list[Entry]
     next_after_seq: int | None
+    next_before_seq: int | None = None
 
 
 class Verification(BaseModel):
@@ -54,18 +55,41 @@ class Root(BaseModel):
 @router.get("", response_model=Page, summary="Entries by or about the auditor's department")
 def list_entries(
     after_seq: int = Query(0, ge=0, le=2**62),
+    before_seq: int | None = Query(
+        None, ge=1, le=2**62, description="Newest first: entries before this seq (paging down)."
+    ),
     limit: int = Query(100, ge=1, le=1000),
     action: str | None = Query(None, max_length=64, pattern=r"^[a-z_.]+$"),
+    action_prefix: str | None = Query(
+        None, max_length=64, pattern=r"^[a-z_.]+$", description="e.g. grant. or video."
+    ),
+    actor: str | None = Query(None, max_length=200, description="Part of the actor's name."),
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
     caller: Caller = require(Role.auditor),
 ) -> dict[str, Any]:
+    newest_first = before_seq is not None
     with caller.db.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT * FROM audit_log WHERE seq > %s AND (department = %s OR actor_department = %s)"
-            " AND (%s::text IS NULL OR action = %s) ORDER BY seq LIMIT %s",
-            (after_seq, caller.department, caller.department, action, action, limit),
+            "SELECT * FROM audit_log WHERE seq > %(after)s AND seq < %(before)s"
+            " AND (department = %(dept)s OR actor_department = %(dept)s)"
+            " AND (%(action)s::text IS NULL OR action = %(action)s)"
+            " AND (%(prefix)s::text IS NULL OR starts_with(action, %(prefix)s))"
+            " AND (%(actor)s::text IS NULL OR strpos(actor, %(actor)s) > 0)"
+            " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
+            " AND (%(until)s::timestamptz IS NULL OR at < %(until)s)"
+            f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT %(limit)s",
+            {"after": after_seq, "before": before_seq or 2**62 + 1, "dept": caller.department,
+             "action": action, "prefix": action_prefix, "actor": actor, "since": since,
+             "until": until, "limit": limit},
         ).fetchall()
-    caller.audit("audit.read", after_seq=after_seq, returned=len(rows))
-    return {"items": rows, "next_after_seq": rows[-1]["seq"] if len(rows) == limit else None}
+    caller.audit("audit.read", after_seq=after_seq, before_seq=before_seq, returned=len(rows))
+    full = len(rows) == limit
+    return {
+        "items": rows,
+        "next_after_seq": rows[-1]["seq"] if full and not newest_first else None,
+        "next_before_seq": rows[-1]["seq"] if full and newest_first else None,
+    }
 
 
 @router.get(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from hub.api.common import Strict
-from hub.auth import accounts, tokens
+from hub.auth import accounts, throttle, tokens
 from hub.auth.access import Anonymous, Caller, public, require
+from hub.auth.source import login_source
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -50,29 +51,49 @@ def _pair(ctx: Anonymous, user_id: str, refresh: str, session: str) -> TokenPair
 
 
 def _refuse(ctx: Anonymous) -> HTTPException:
-    ctx.db.commit()  # keep the audit entry and the failure counters despite the error
+    ctx.db.commit()  # keep the audit entry and the throttle's counts despite the error
     return HTTPException(
         status.HTTP_401_UNAUTHORIZED, "invalid credentials", headers={"WWW-Authenticate": "Bearer"}
     )
 
 
-@router.post("/token", response_model=TokenPair, summary="Log in (OAuth2 password flow)")
+THROTTLED = "too many failed logins: retry later"
+
+
+@router.post(
+    "/token",
+    response_model=TokenPair,
+    summary="Log in (OAuth2 password flow)",
+    responses={429: {"description": "Too many failed logins from this source: see Retry-After"}},
+)
 def login(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     ctx: Anonymous = public("the login itself"),
 ) -> TokenPair:
     username = form.username[:64]
-    principal, reason = accounts.login(
-        ctx.db, username, form.password, ctx.runtime.config.access.login_max_failures
-    )
+    access = ctx.runtime.config.access
+    peer = request.client.host if request.client else None
+    source = login_source(peer, request.headers.getlist("x-forwarded-for"), access.trusted_proxies)
+    now = ctx.runtime.clock()
+    wait = throttle.wait_s(ctx.db, access.login_throttle, username, source, now)
+    if wait > 0:
+        seconds = throttle.retry_after(wait)
+        ctx.audit("auth.login.failed", actor=f"user:{username}", reason="throttled",
+                  source=source, retry_after=seconds)
+        ctx.db.commit()
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, THROTTLED,
+                            headers={"Retry-After": str(seconds)})
+    principal, reason = accounts.login(ctx.db, username, form.password)
     if principal is None:
-        ctx.audit("auth.login.failed", actor=f"user:{username}", reason=reason)
+        throttle.failed(ctx.db, access.login_throttle, username, source, now)
+        ctx.audit("auth.login.failed", actor=f"user:{username}", reason=reason, source=source)
         raise _refuse(ctx)
-    ctx.audit("auth.login", actor=principal.actor, actor_department=principal.department)
+    throttle.succeeded(ctx.db, username, source)
+    ctx.audit("auth.login", actor=principal.actor, actor_department=principal.department,
+              source=source)
     session = uuid.uuid4()  # the refresh-token family: logging out ends its access tokens
-    refresh = accounts.issue_refresh(
-        ctx.db, principal.id, ctx.runtime.config.access.refresh_token_days, session
-    )
+    refresh = accounts.issue_refresh(ctx.db, principal.id, access.refresh_token_days, session)
     return _pair(ctx, principal.id, refresh, str(session))
 
 

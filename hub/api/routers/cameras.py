@@ -3,12 +3,13 @@ write-only (sealed, stored through a function the API role cannot read back)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from psycopg import errors, sql
 from psycopg.rows import dict_row
-from pydantic import BaseModel, Field, SecretStr, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
 
 from core.model import Ident, SourceSystem
 from hub.api.common import (
@@ -26,7 +27,16 @@ from hub.auth.roles import Role
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 COLS = {"department": "department_id", "site": "site_id", "camera": "id", "system": "source_system"}
-RtspUrl = Annotated[str, StringConstraints(pattern=r"^rtsps?://[^\s\x00]+$", max_length=2048)]
+
+
+def _rtsp(url: SecretStr) -> SecretStr:
+    """Checked with the rest of the body, before any lookup (the value is never echoed)."""
+    if not re.fullmatch(r"rtsps?://[^\s\x00]+", url.get_secret_value()):
+        raise ValueError("url must be an rtsp:// or rtsps:// URL")
+    return url
+
+
+RtspUrl = Annotated[SecretStr, AfterValidator(_rtsp)]
 
 
 class CameraIn(Strict):
@@ -34,7 +44,7 @@ class CameraIn(Strict):
     name: Text
     site: Ident
     system: SourceSystem
-    url: SecretStr = Field(
+    url: RtspUrl = Field(
         description="rtsp:// or rtsps:// URL. Write-only: never returned.", max_length=2048
     )
     username: SecretStr | None = Field(None, max_length=256, description="Write-only.")
@@ -47,7 +57,7 @@ class CameraPatch(Strict):
     name: Text | None = None
     always_on: bool | None = None
     location: LocationIn | None = None
-    url: SecretStr | None = Field(None, max_length=2048, description="Write-only.")
+    url: RtspUrl | None = Field(None, max_length=2048, description="Write-only.")
     username: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
 
@@ -98,15 +108,10 @@ def _store_secret(
     username: SecretStr | None,
     password: SecretStr | None,
 ) -> None:
-    raw = url.get_secret_value()
-    import re
-
-    if not re.fullmatch(r"rtsps?://[^\s\x00]+", raw):
-        raise unprocessable("url must be an rtsp:// or rtsps:// URL")  # the value is not echoed
     caller.runtime.credentials.store(
         caller.db,
         camera_id,
-        raw,
+        url.get_secret_value(),
         username.get_secret_value() if username else None,
         password.get_secret_value() if password else None,
     )

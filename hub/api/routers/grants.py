@@ -10,7 +10,15 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
 from core.model import Ident, SourceSystem
-from hub.api.common import IdList, Strict, Text, not_found, unprocessable
+from hub.api.common import (
+    CodedError,
+    IdList,
+    Strict,
+    Text,
+    not_found,
+    unknown_id,
+    unprocessable,
+)
 from hub.auth import grant_store
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
@@ -21,10 +29,11 @@ MAX_GRANT = timedelta(days=366)
 
 class GrantIn(Strict):
     grantee: Ident = Field(description="Department receiving access.")
-    resources: list[Literal["video", "events", "readings", "playback"]] = Field(
+    resources: list[Literal["video", "events", "readings", "playback", "ptz"]] = Field(
         min_length=1,
-        max_length=4,
-        description="video: live and camera metadata; playback: recorded footage (with video).",
+        max_length=5,
+        description="video: live and camera metadata; playback: recorded footage (with video); "
+        "ptz: moving the cameras (with video).",
     )
     purpose: Text = Field(description="Why: recorded in the audit log and shown to both sides.")
     expires_at: AwareDatetime = Field(description="When access ends (at most a year ahead).")
@@ -62,6 +71,10 @@ class GrantOut(BaseModel):
     revoked_at: datetime | None
     revoked_by: str | None
     active: bool
+    incident_id: UUID | None = Field(
+        None, description="Set when an incident's dispatch made it (revoked with the incident)."
+    )
+    incident_number: int | None = None
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +95,7 @@ def _owned(caller: Caller, table: str, ids: list[str] | None) -> None:
         (ids, caller.department),
     ).fetchone()
     if found is None or found[0] != len(set(ids)):
-        raise unprocessable(f"{table}: a department can only share {table} it owns")
+        raise unknown_id(f"{table}: a department can only share {table} it owns", 422)
 
 
 @router.get("", response_model=list[GrantOut], summary="Grants given or received by the department")
@@ -105,6 +118,8 @@ def create_grant(body: GrantIn, caller: Caller = require(Role.admin)) -> dict[st
     now = datetime.now(UTC)
     if body.grantee == caller.department:
         raise unprocessable("a department already sees what it owns")
+    if len(body.purpose.strip()) < 3:
+        raise unprocessable("purpose: say why, in at least 3 characters")
     if body.expires_at <= now or body.expires_at - now > MAX_GRANT:
         raise unprocessable("expires_at must be in the future and at most a year ahead")
     if body.starts_at is not None and body.starts_at >= body.expires_at:
@@ -145,6 +160,11 @@ def create_grant(body: GrantIn, caller: Caller = require(Role.admin)) -> dict[st
 
 @router.post("/{grant_id}/revoke", response_model=GrantOut, summary="Revoke a grant (at once)")
 def revoke_grant(grant_id: UUID, caller: Caller = require(Role.admin)) -> dict[str, Any]:
+    held = grant_store.get_grant(caller.db, str(grant_id), caller.department)
+    if held and held["incident_id"] and held["grantor_department"] == caller.department:
+        raise CodedError(
+            409, "bound to an incident: it ends with the assignment", "grant_incident_bound"
+        )
     row = grant_store.revoke_grant(
         caller.db, str(grant_id), caller.department, caller.principal.actor
     )

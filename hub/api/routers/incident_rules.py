@@ -11,7 +11,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
 from core.model import Ident
-from hub.api.common import IdList, Strict, Text
+from hub.api.common import IdList, Strict, Text, unknown_id
 from hub.api.routers.incidents import error
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
@@ -106,7 +106,7 @@ def update_rule(rule_id: UUID, body: RuleIn,
             f" department_id = %(dept)s RETURNING {COLS}",
             {**_values(body), "dept": caller.department, "id": rule_id}).fetchone()
     if row is None:
-        raise error("incident_rule_not_found", "no such rule", 404)
+        raise unknown_id("no such rule", 404, "incident_rule_not_found")
     caller.audit("incident_rule.update", target_type="incident_rule", target_id=str(rule_id),
                  **_values(body))
     return row
@@ -117,5 +117,5 @@ def delete_rule(rule_id: UUID, caller: Caller = require(Role.admin, Role.supervi
     cur = caller.db.execute("DELETE FROM incident_rules WHERE id = %s AND department_id = %s",
                             (rule_id, caller.department))
     if cur.rowcount == 0:
-        raise error("incident_rule_not_found", "no such rule", 404)
+        raise unknown_id("no such rule", 404, "incident_rule_not_found")
     caller.audit("incident_rule.delete", target_type="incident_rule", target_id=str(rule_id))

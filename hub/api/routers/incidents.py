@@ -22,7 +22,7 @@ from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from core.model import Ident
-from hub.api.common import CodedError, LocationIn, Strict, Text
+from hub.api.common import CodedError, LocationIn, Strict, Text, unknown_id
 from hub.api.routers.events import fetch_event
 from hub.auth.access import Caller, recheck, require
 from hub.auth.roles import Role
@@ -133,12 +133,10 @@ def _visible(caller: Caller, incident_id: UUID) -> dict[str, Any]:
     """The incident if the caller's department filed it, is or was assigned it, or was
     notified of it (the rule row-level security states too); else 404."""
     row = store.get(caller.db, str(incident_id))
-    if row is None:
-        raise error("incident_not_found", "no such incident")
-    seen = caller.db.execute("SELECT cityhub_sees_incident(%s, %s)",
-                             (row["id"], row["department_id"])).fetchone()
-    if not seen or not seen[0]:
-        raise error("incident_not_found", "no such incident")
+    seen = row is not None and caller.db.execute(
+        "SELECT cityhub_sees_incident(%s, %s)", (row["id"], row["department_id"])).fetchone()
+    if row is None or not seen or not seen[0]:
+        raise unknown_id("no such incident", 404, "incident_not_found")
     return row
 
 
@@ -148,7 +146,7 @@ def _events(caller: Caller, ids: list[UUID]) -> list[dict[str, Any]]:
         try:
             out.append(fetch_event(caller, eid))
         except HTTPException as exc:
-            raise error("incident_event_not_found", f"no such event: {eid}", 422) from exc
+            raise unknown_id(f"no such event: {eid}", 422, "incident_event_not_found") from exc
     return [{**e, "department_id": e.get("department_id") or e.get("department"),
              "site_id": e.get("site_id") or e.get("site"),
              "camera_id": e.get("camera_id") or e.get("camera")} for e in out]
@@ -200,7 +198,7 @@ def create_incident(body: IncidentIn, caller: Caller = require(*ACT)) -> dict[st
         site = caller.db.execute("SELECT lat, lon FROM sites WHERE id = %s", (body.site,)
                                  ).fetchone()
         if site is None:
-            raise error("incident_site_not_found", "no such site", 422)
+            raise unknown_id("no such site", 422, "incident_site_not_found")
         lat, lon = (lat, lon) if body.location else (site[0], site[1])
     source = "map" if body.location and not body.events else (
         "operator" if caller.principal.kind == "user" else "api")
@@ -387,7 +385,7 @@ def get_photo(incident_id: UUID, photo_id: UUID, caller: Caller = require(*READ)
     row = caller.db.execute("SELECT content_type, data FROM incident_photos WHERE id = %s AND"
                             " incident_id = %s", (photo_id, incident_id)).fetchone()
     if row is None:
-        raise error("incident_photo_not_found", "no such photo", 404)
+        raise unknown_id("no such photo", 404, "incident_photo_not_found")
     return Response(bytes(row[1]), media_type=row[0],
                     headers={"Cache-Control": "private, max-age=3600",
                              "X-Content-Type-Options": "nosniff"})

@@ -23,7 +23,7 @@ from hub.api.common import Strict
 from hub.auth import view_guard
 from hub.auth.access import Anonymous, Caller, public, require
 from hub.auth.roles import Role
-from hub.relays import relay_bases, relay_service_headers
+from hub.relays import relay_bases, service_tokens
 from streams.auth.service import bearer_matches
 from streams.auth.tokens import issue_play_token, verify_play_token
 
@@ -85,6 +85,9 @@ class SessionOut(BaseModel):
     expires_at: datetime
     started_at: datetime | None
     stopped_at: datetime | None
+    ended_at: datetime | None = None
+    ended_code: str | None = Field(None, description="Why the hub ended the view (revocation).")
+    ended_reason: str | None = None
 
 
 @router.post(
@@ -107,7 +110,7 @@ def play(
         protocols=protocols,
         window=_bounded(window),
     )
-    grant = verify_play_token(caller.runtime.play_secret, token, camera_id)
+    grant = verify_play_token(caller.runtime.play_secrets, token, camera_id)
     expires = datetime.fromtimestamp(grant.expires_at, UTC)
     caller.db.execute(
         "INSERT INTO view_sessions (id, camera_id, department_id, viewer, protocols, expires_at,"
@@ -210,8 +213,8 @@ def sync_views(
 ) -> dict[str, Any]:
     """The relay calls this before serving a view and every second while views last
     (``streams/auth/guard.py``); views listed in ``ended`` must stop at once."""
-    expected = relay_service_headers(db.runtime.config, db.runtime.play_secret)
-    if not bearer_matches(request.headers.get("authorization"), expected["Authorization"][7:]):
+    expected = service_tokens(db.runtime.config, db.runtime.play_secrets)
+    if not bearer_matches(request.headers.get("authorization"), expected):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "relay service token required",
                             headers={"WWW-Authenticate": "Bearer"})
     ended: dict[str, Any] = {}

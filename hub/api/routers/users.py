@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from psycopg import errors
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints
 
 from hub.api.common import Strict, Text, conflict, not_found
-from hub.auth import accounts
+from hub.auth import accounts, throttle
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
 
@@ -118,3 +118,12 @@ def update_user(
         accounts.set_password(caller.db, str(user_id), body.password)
     caller.audit("user.update", target_type="user", target_id=row["username"], **changes)
     return _get(caller, user_id)
+
+
+@router.post("/{user_id}/unlock", status_code=204, summary="Lift the login throttle on a user")
+def unlock_user(user_id: UUID, caller: Caller = require(Role.admin)) -> Response:
+    """Forget the user's failed logins from every source (hub/auth/README.md, Login throttle)."""
+    row = _get(caller, user_id)
+    cleared = throttle.lift(caller.db, row["username"])
+    caller.audit("user.unlock", target_type="user", target_id=row["username"], cleared=cleared)
+    return Response(status_code=204)

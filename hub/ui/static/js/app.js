@@ -1,4 +1,5 @@
-// The shell: login, who am I, hash routes (#/wall, #/events, #/map, #/health, #/sensors).
+// The shell: login, who am I, hash routes (#/wall, #/events, #/map, #/health, #/sensors, ...).
+// A nav entry with data-roles is shown, and its page opened, only for a caller holding one.
 import { api, login, logout, signedIn, v1 } from "./api.js";
 import { toast } from "./dom.js";
 import { errorText, fmtClock, LANGUAGES, lang, loadStrings, setLanguage, t, translateStatic } from "./i18n.js";
@@ -11,14 +12,22 @@ const PAGES = {
   sensors: () => import("./sensors.js").then((m) => m.sensorsPage),
   incidents: () => import("./incidents.js").then((m) => m.incidentsPage),
   "incident-stats": () => import("./incident_stats.js").then((m) => m.incidentStatsPage),
+  sharing: () => import("./sharing.js").then((m) => m.sharingPage),
+  audit: () => import("./audit.js").then((m) => m.auditPage),
 };
 const ctx = { me: null, config: {} };
 let leave = null;
 
+/** Whether the caller may open `page`: its nav entry's data-roles, when it has one. */
+function allowed(page) {
+  const roles = document.querySelector(`#nav a[data-page="${page}"]`)?.dataset.roles;
+  return !roles || roles.split(" ").some((r) => ctx.me?.roles.includes(r));
+}
+
 async function route() {
   if (!signedIn()) return showLogin();
   const name = (location.hash.slice(2).split("?")[0] || "wall");
-  const page = PAGES[name] ? name : "wall";
+  const page = PAGES[name] && allowed(name) ? name : "wall";
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === page);
   if (leave) { try { leave(); } catch { /* page already gone */ } leave = null; }
   const root = document.getElementById("page");
@@ -36,6 +45,7 @@ async function enter() {
   ctx.config = await fetch("/ui/config.json").then((r) => r.json()).catch(() => ({}));
   await loadStrings(ctx.config);
   translateStatic();
+  for (const a of document.querySelectorAll("#nav a[data-roles]")) a.hidden = !allowed(a.dataset.page);
   document.getElementById("who").textContent = `${ctx.me.name} · ${ctx.me.department} · ${ctx.me.roles.join(", ")}`;
   document.getElementById("login").hidden = true;
   document.getElementById("shell").hidden = false;

@@ -1,8 +1,10 @@
-"""HTTP Digest for SIP (RFC 2617; MD5 as GB/T 28181-2016 requires, SHA-256 of RFC 7616
-where 2022-edition devices ask for it).
+"""HTTP Digest (RFC 2617; SHA-256 of RFC 7616), shared by the SIP service (GB/T 28181-2016
+requires MD5, 2022-edition devices may ask for SHA-256) and the edge box's push listener
+(ISAPI cameras answer MD5 digest challenges).
 
 Nonces are stateless (a timestamp signed with the service's secret), so any SIP
-service instance of a city checks what another instance issued.
+service instance of a city checks what another instance issued. Replays within a
+nonce's lifetime are the caller's to refuse (the push listener remembers nonce counts).
 """
 
 from __future__ import annotations
@@ -36,14 +38,22 @@ def make_nonce(secret: bytes, now: float | None = None) -> str:
     return f"{stamp}.{sig}"
 
 
-def nonce_fresh(secret: bytes, nonce: str, max_age: float, now: float | None = None) -> bool:
+def nonce_age(secret: bytes, nonce: str, now: float | None = None) -> float | None:
+    """Seconds since ``nonce`` was issued with ``secret``; None if it was not (forged, garbled)."""
     try:
         stamp_hex, salt, sig = nonce.split(".")
         stamp = int(stamp_hex, 16)
     except ValueError:
-        return False
+        return None
     good = hmac.new(secret, f"{stamp_hex}.{salt}".encode(), hashlib.sha256).hexdigest()[:16]
-    return hmac.compare_digest(good, sig) and 0 <= (now or time.time()) - stamp <= max_age
+    if not hmac.compare_digest(good.encode(), sig.encode()):
+        return None
+    return (now or time.time()) - stamp
+
+
+def nonce_fresh(secret: bytes, nonce: str, max_age: float, now: float | None = None) -> bool:
+    age = nonce_age(secret, nonce, now)
+    return age is not None and 0 <= age <= max_age
 
 
 def challenge(realm: str, nonce: str, algorithm: str = "MD5", stale: bool = False) -> str:
@@ -66,7 +76,8 @@ def verify(header: str, method: str, password: str) -> bool:
     p = params(header)
     if p.get("algorithm", "MD5").upper() not in ALGORITHMS or "response" not in p:
         return False
-    return hmac.compare_digest(expected(p, method, password), p["response"].lower())
+    return hmac.compare_digest(expected(p, method, password).encode(),
+                               p["response"].lower().encode())
 
 
 def authorization(www_authenticate: str, method: str, uri: str, username: str,

@@ -1,0 +1,1 @@
+"""PTZ control with arbitration: one controller per camera, department priorities, locks."""
