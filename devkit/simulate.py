@@ -24,6 +24,7 @@ from adapters.base import Origin
 from core.model import SourceSystem
 from core.mqtt import MqttClient
 from core.topics import ROOT
+from devkit.onvif.options import add_arguments as add_onvif_arguments
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,10 @@ def _run(args: argparse.Namespace) -> int:
         from devkit.gb28181_device import run_cli
 
         return run_cli(args)
+    if args.system == "onvif-camera":
+        from devkit.onvif.camera import run_cli as run_onvif
+
+        return run_onvif(args)
 
     broker = args.broker or load_config(args.config).broker.url
     if not broker:
@@ -169,8 +174,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="publish simulated traffic of a city system over MQTT")
-    p.add_argument("system", choices=[*DEFAULT_SOURCES, "all", "gb28181-device"],
-                   help="which system (or all); gb28181-device: a simulated GB/T 28181 device")
+    p.add_argument("system", choices=[*DEFAULT_SOURCES, "all", "gb28181-device", "onvif-camera"],
+                   help="which system (or all); gb28181-device: a simulated GB/T 28181 device; "
+                   "onvif-camera: simulated ONVIF PTZ cameras")
     p.add_argument("--rate", type=float, default=10.0, help="records (events/readings) per second")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--count", type=int, help="stop after this many records")
@@ -185,9 +191,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--server", default="127.0.0.1:5060", help="the platform's SIP host:port")
     g.add_argument("--sip-transport", choices=["udp", "tcp"], default="udp")
     g.add_argument("--device-id", default="34020000001320000001", help="20-digit device ID")
-    g.add_argument("--password", default="", help="digest password (or CITYHUB_GB_PASSWORD)")
+    g.add_argument("--password", default="",
+                   help="digest password (or CITYHUB_GB_PASSWORD; onvif-camera: "
+                   "CITYHUB_ONVIF_PASSWORD)")
     g.add_argument("--platform-id", default="34020000002000000001", help="the platform's ID")
     g.add_argument("--channels", type=int, default=4, help="channels in its catalog")
     g.add_argument("--keepalive", type=float, default=60.0, help="keepalive interval (s)")
     g.add_argument("--codec", choices=["h264", "h265"], default="h264")
+    add_onvif_arguments(p.add_argument_group("onvif-camera"))
     p.set_defaults(func=_run)

@@ -112,17 +112,7 @@ class SyntheticCameraServer:
         self.server.set_service(str(port))
         mounts = self.server.get_mount_points()
         if username:
-            auth = GstRtspServer.RTSPAuth()
-            token = _token("viewer")
-            # PyGObject maps the method flags as a plain enum: one method per server.
-            if auth_method == "basic":
-                basic = GstRtspServer.RTSPAuth.make_basic(username, password or "")
-                auth.add_basic(basic, token)
-                auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
-            else:
-                auth.add_digest(username, password or "", token)
-                auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
-            self.server.set_auth(auth)
+            self.server.set_auth(viewer_auth(username, password or "", auth_method))
         for cam in cameras:
             factory = GstRtspServer.RTSPMediaFactory()
             if mode == "loop":
@@ -134,11 +124,7 @@ class SyntheticCameraServer:
             factory.set_shared(True)
             factory.set_latency(0)
             if username:
-                perms = GstRtspServer.RTSPPermissions()
-                perms.add_role("viewer")
-                perms.add_permission_for_role("viewer", "media.factory.access", True)
-                perms.add_permission_for_role("viewer", "media.factory.construct", True)
-                factory.set_permissions(perms)
+                factory.set_permissions(viewer_permissions())
             mounts.add_factory(f"/{cam.name}", factory)
         self.loop = GLib.MainLoop()
         self._source_id: int | None = None
@@ -165,6 +151,29 @@ class SyntheticCameraServer:
             GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, self.loop.quit)
         print("synthetic cameras: ready", flush=True)
         self.loop.run()
+
+
+def viewer_auth(username: str, password: str, method: str = "digest") -> GstRtspServer.RTSPAuth:
+    """One account with the viewer role, by digest or basic (one method per server)."""
+    auth = GstRtspServer.RTSPAuth()
+    token = _token("viewer")
+    # PyGObject maps the method flags as a plain enum: one method per server.
+    if method == "basic":
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(username, password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    else:
+        auth.add_digest(username, password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    return auth
+
+
+def viewer_permissions() -> GstRtspServer.RTSPPermissions:
+    """What a media factory lets the viewer role do: access and construct its media."""
+    perms = GstRtspServer.RTSPPermissions()
+    perms.add_role("viewer")
+    perms.add_permission_for_role("viewer", "media.factory.access", True)
+    perms.add_permission_for_role("viewer", "media.factory.construct", True)
+    return perms
 
 
 def _token(role: str) -> GstRtspServer.RTSPToken:

@@ -13,5 +13,6 @@ pytest_plugins = [
     "devkit.fixtures.ingest",
     "devkit.fixtures.edge",
     "devkit.fixtures.browser",
+    "devkit.fixtures.onvif",
     "devkit.fixtures.logscan",  # last: at the end, no credentials in any log of the run
 ]

@@ -50,6 +50,11 @@ class RtspSource:
         src = Gst.ElementFactory.make("rtspsrc", None)
         if src is None:
             raise RuntimeError("GStreamer rtspsrc missing: install gstreamer1.0-plugins-good")
+        self.configure(src)
+        return src
+
+    def configure(self, src: Gst.Element) -> None:
+        """Point an rtspsrc at this camera (before it starts)."""
         src.set_property("location", self.url)
         src.set_property("latency", 0)
         src.set_property("protocols", _PROTOCOLS[self.transport])
@@ -60,4 +65,3 @@ class RtspSource:
             src.set_property("user-id", self.username)
         if self.password:
             src.set_property("user-pw", self.password)
-        return src

@@ -1,0 +1,1 @@
+"""A simulated ONVIF PTZ camera (device, media, PTZ, WS-Discovery, RTSP); see camera.py."""

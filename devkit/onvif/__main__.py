@@ -1,0 +1,5 @@
+import sys
+
+from devkit.onvif.camera import main
+
+sys.exit(main(sys.argv[1:]))
