@@ -8,6 +8,7 @@ asked. So ``ptz_not_supported`` below means "allowed".
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from devkit.fixtures.hubapi import HubApi, build_hub, seed_city
 from hub.auth.access import bind_department
 from hub.ptz import store
 from hub.ptz.arbitration import Holder, Outcome
+from streams.onvif.ptz import OnvifPtz
 
 PRIORITIES = {"police": 300, "traffic": 200, "citymgmt": 100}
 CAM = "police-s0-c0"
@@ -240,3 +242,36 @@ def test_two_concurrent_claims_leave_one_winner(hub: HubApi) -> None:
                                " WHERE camera_id LIKE 'police-s1-%' ORDER BY 1").fetchall()
     assert len(holders) == 2 and holders[1] == ("police-s1-c1", holders[1][1])
     assert holders[0] == ("police-s1-c0", "a")
+
+
+def test_an_onvif_camera_moves_through_the_hub(hub: HubApi, onvif_camera: Any) -> None:
+    """A camera registered with an onvif:// URL is steered through arbitration and ONVIF:
+    the simulated head really moves, presets round-trip, and home brings it back."""
+    r = hub.client.post("/api/v1/cameras", headers=hub.headers("police"), json={
+        "id": "ptz-dome-1", "name": "Dome", "site": "police-s0", "system": "safecity",
+        "url": onvif_camera.onvif_url()})
+    assert r.status_code == 201, r.text
+    before = asyncio.run(_status(onvif_camera))
+    go = hub.client.post("/api/v1/cameras/ptz-dome-1/ptz/absolute", headers=hub.headers("police"),
+                         json={"pan": 0.5, "tilt": -0.25, "zoom": 0.5})
+    assert go.status_code == 200, go.text
+    after = asyncio.run(_status(onvif_camera))
+    assert (after.pan, after.tilt) == pytest.approx((0.5, -0.25), abs=0.01), (before, after)
+    saved = hub.client.post("/api/v1/cameras/ptz-dome-1/ptz/preset/set",
+                            headers=hub.headers("police"), json={"name": "gate"})
+    assert saved.status_code == 200, saved.text
+    state = hub.client.get("/api/v1/cameras/ptz-dome-1/ptz", headers=hub.headers("police"))
+    assert "gate" in [p["name"] for p in state.json()["presets"]], state.text
+    assert hub.client.post("/api/v1/cameras/ptz-dome-1/ptz/home",
+                           headers=hub.headers("police"), json={}).status_code == 200
+    home = asyncio.run(_status(onvif_camera))
+    assert (home.pan, home.tilt) != (after.pan, after.tilt)
+    assert "ptz.command" in [a for a, _, _ in actions(hub)]
+
+
+async def _status(cams: Any) -> Any:
+    ptz = OnvifPtz(cams.onvif_url())
+    try:
+        return await ptz.status()
+    finally:
+        await ptz.aclose()

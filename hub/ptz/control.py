@@ -14,9 +14,11 @@ from typing import TypeVar
 import psycopg
 
 from hub.auth.credentials import CredentialBox, read_for_relay
-from hub.ptz.drivers import DriverError, NotSupported, PtzDriver, Target, driver_for
+from hub.ptz.drivers import DriverError, NotSupported, PtzDriver, Target, driver_for, register
+from hub.ptz.onvif import OnvifDriver
 
 T = TypeVar("T")
+register("onvif", OnvifDriver)
 
 
 def target(owner_dsn: str | None, box: CredentialBox, camera_id: str) -> Target:

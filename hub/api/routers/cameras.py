@@ -31,8 +31,8 @@ COLS = {"department": "department_id", "site": "site_id", "camera": "id", "syste
 
 def _rtsp(url: SecretStr) -> SecretStr:
     """Checked with the rest of the body, before any lookup (the value is never echoed)."""
-    if not re.fullmatch(r"rtsps?://[^\s\x00]+", url.get_secret_value()):
-        raise ValueError("url must be an rtsp:// or rtsps:// URL")
+    if not re.fullmatch(r"(rtsps?|onvif)://[^\s\x00]+", url.get_secret_value()):
+        raise ValueError("url must be an rtsp://, rtsps:// or onvif:// URL")
     return url
 
 
@@ -45,7 +45,8 @@ class CameraIn(Strict):
     site: Ident
     system: SourceSystem
     url: RtspUrl = Field(
-        description="rtsp:// or rtsps:// URL. Write-only: never returned.", max_length=2048
+        description="rtsp://, rtsps:// or onvif:// (PTZ through ONVIF) URL. Write-only: never "
+        "returned.", max_length=2048
     )
     username: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
