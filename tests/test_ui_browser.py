@@ -3,6 +3,7 @@ WebRTC, PostgreSQL), all inside a private network namespace (devkit/fixtures/bro
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -34,7 +35,8 @@ def test_police_builds_a_four_tile_wall_and_all_four_videos_advance(ui_page: UiP
     ui, page = ui_page, ui_page.page
     ui.login("police-operator")
     listed = page.eval_on_selector_all(".cam", "els => els.map(e => e.dataset.camera)")
-    assert sorted(listed) == sorted(POLICE_WALL)  # own two, traffic's and bus's grants
+    # own three (two fixed, the ONVIF dome), traffic's and bus's grants
+    assert sorted(listed) == sorted([*POLICE_WALL, "sc-dome-1"])
     page.click("button[data-preset='4']")
     assert [t["status"] for t in tiles(ui)] == ["empty"] * 4
     # Drag the first camera into tile 0 (HTML5 drag and drop), double-click the rest in.
@@ -217,4 +219,48 @@ def test_a_tile_stops_and_says_why_when_its_grant_is_revoked(ui_page: UiPage) ->
     assert page.eval_on_selector(f".tile[data-camera='{camera}'] video",
                                  "v => v.dataset.ended") == "access_revoked"
     ui.shot("tile-access-ended")
+    assert not ui.errors, ui.errors
+
+
+DOME_PAN = """
+import asyncio
+from streams.onvif.ptz import OnvifPtz
+async def go():
+    ptz = OnvifPtz({url!r})
+    try:
+        print((await ptz.status()).pan)
+    finally:
+        await ptz.aclose()
+asyncio.run(go())
+"""
+
+
+def test_an_operator_turns_the_ptz_dome_from_the_wall(ui_page: UiPage) -> None:
+    """Holding the pad's right arrow pans the simulated ONVIF dome (through the hub's
+    arbitration and ONVIF); releasing it stops; the audit log has the commands."""
+    ui, page = ui_page, ui_page.page
+    assert ui.city.state_dir is not None
+    listing = (ui.city.state_dir.parent / "demo.out").read_text()
+    port = re.search(r"camera sc-dome-1\s+onvif://admin@127\.0\.0\.1:(\d+)", listing)
+    assert port, listing
+    password = (ui.city.state_dir / "onvif-password").read_text().strip()
+    url = f"onvif://admin:{password}@127.0.0.1:{port.group(1)}"
+
+    def pan() -> float:
+        return float(ui.city.run_python(DOME_PAN.format(url=url)).strip())
+
+    ui.login("police-operator")
+    page.dblclick(".cam[data-camera='sc-dome-1']")
+    page.wait_for_selector(".tile[data-camera='sc-dome-1'] .ptzpad button[data-ptz='right']")
+    start = pan()
+    page.hover(".tile[data-camera='sc-dome-1'] video")
+    page.hover(".tile[data-camera='sc-dome-1'] button[data-ptz='right']")
+    page.mouse.down()
+    page.wait_for_selector(".tile[data-camera='sc-dome-1'][data-ptz='move']")
+    deadline = time.monotonic() + 20
+    while pan() <= start + 0.05:
+        assert time.monotonic() < deadline, "the dome did not pan right"
+    page.mouse.up()
+    page.wait_for_selector(".tile[data-camera='sc-dome-1'][data-ptz='stop']")
+    ui.shot("ptz-dome")
     assert not ui.errors, ui.errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import signal
 import time
@@ -27,14 +28,24 @@ from hub.config import CityConfig, load_config
 log = logging.getLogger(__name__)
 
 
-def demo_config(state_dir: Path, cameras_at: str) -> CityConfig:
-    """The embedded demo city with camera URLs pointing at the synthetic server."""
+def demo_config(state_dir: Path, cameras_at: str, onvif_at: str = "127.0.0.1:1") -> CityConfig:
+    """The embedded demo city with camera URLs pointing at the synthetic server (RTSP) and
+    the simulated ONVIF dome."""
     text = resources.files("devkit.demo").joinpath("city.yaml").read_text(encoding="utf-8")
-    raw = yaml.safe_load(text.replace("{cameras}", cameras_at))
+    text = text.replace("{onvif_password}", onvif_password(state_dir))
+    raw = yaml.safe_load(text.replace("{cameras}", cameras_at).replace("{onvif}", onvif_at))
     raw["state_dir"] = str(state_dir)
     raw.setdefault("hub", {})["secret_key"] = _demo_secret(state_dir)
     path = write_private(state_dir / "city.yaml", yaml.safe_dump(raw, sort_keys=False))
     return load_config(path)
+
+
+def onvif_password(state_dir: Path) -> str:
+    """The simulated ONVIF dome's password, random per demo state directory (kept 0600)."""
+    path = state_dir / "onvif-password"
+    if not path.exists():
+        write_private(path, secrets.token_urlsafe(18))
+    return path.read_text().strip()
 
 
 def _demo_secret(state_dir: Path) -> str:
@@ -91,9 +102,11 @@ class DemoCity:
         ))
         self.urls["broker"] = broker.url
 
-        cam_port = free_port()
-        self.config = demo_config(self.state_dir, f"127.0.0.1:{cam_port}")
-        names = ",".join(c.id for c in self.config.cameras)
+        cam_port, onvif_port, onvif_rtsp = free_port(), free_port(), free_port()
+        self.config = demo_config(self.state_dir, f"127.0.0.1:{cam_port}",
+                                  f"127.0.0.1:{onvif_port}")
+        names = ",".join(c.id for c in self.config.cameras
+                         if c.url.get_secret_value().startswith("rtsp://"))
         w, h = self.camera_size
         self.stack.python("cameras", [
             "-m", "devkit.synthetic", "--port", str(cam_port), "--cameras", names,
@@ -102,6 +115,7 @@ class DemoCity:
         self.stack.wait_port("cameras", cam_port)
         for cam in self.config.cameras:
             self.urls[f"camera {cam.id}"] = f"rtsp://127.0.0.1:{cam_port}/{cam.id}"
+        self._start_onvif(onvif_port, onvif_rtsp)
 
         hub_port = free_port()
         self.urls.update(start_relay(self.stack, self.state_dir, hub_port))
@@ -111,6 +125,15 @@ class DemoCity:
                                               "--dsn", pg.dsn, "maintain", "--every", "60"])
         self.urls.update(start_ingest(self.stack, self.state_dir, pg.dsn, broker.url))
         self.urls.update(start_edge(self.stack, self.state_dir, self.config, broker.url))
+
+    def _start_onvif(self, http_port: int, rtsp_port: int) -> None:
+        """The ONVIF PTZ dome (devkit.onvif), its password handed over in the environment."""
+        os.environ["CITYHUB_ONVIF_PASSWORD"] = onvif_password(self.state_dir)
+        self.stack.python("onvif-dome", [
+            "-m", "devkit.onvif", "--cameras", "1", "--http-port", str(http_port),
+            "--rtsp-port", str(rtsp_port), "--username", "admin", "--no-discovery"])
+        self.stack.wait_log("onvif-dome", "onvif camera: ready", 30)
+        self.urls["camera sc-dome-1"] = f"onvif://admin@127.0.0.1:{http_port} (PTZ)"
 
     def _start_hub(self, dsn: str, port: int) -> None:
         """The hub API on a free port, with demo logins per department (hub.api.seed)."""

@@ -5,6 +5,7 @@ import { h, toast, download } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import * as L from "./layout.js";
 import { CameraPlayer } from "./player.js";
+import { attachPtz } from "./ptz.js";
 import { Timeline } from "./timeline.js";
 
 const LAST = "cityhub.wall.current";
@@ -132,6 +133,7 @@ export async function wallPage(root, ctx) {
         h("button.icon", { dataset: { action: "fullscreen" }, title: t("core.wall.fullscreen"), "aria-label": t("core.wall.fullscreen"), onclick: () => fullscreen(el) }, "⛶"),
         h("button.icon", { dataset: { action: "remove" }, title: t("core.wall.remove"), "aria-label": t("core.wall.remove"), onclick: () => set(L.clear(layout, i)) }, "✕")));
     if (play) { players.set(`new:${i}`, player); player.start(); } else player.status("offline", t("core.wall.too_many"));
+    attachPtz(el, cam.id);
     return el;
   }
 
