@@ -101,9 +101,28 @@ def _ui_wall(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _incidents(r: dict[str, Any]) -> list[Row]:
+    e2i, q, s = r["event_to_incident"], r["queue_page"], r["statistics"]
+    return [
+        (f"event → incident by rule at {e2i['events_per_s']} events/s, {r['rules']} rules "
+         "(p50 / p95)", f"{e2i['p50_ms']} / {e2i['p95_ms']} ms", "–"),
+        (f"incident queue page, {r['incidents_in_store']:,} incidents (p95)",
+         f"{q['api']['p95_ms']} ms", f"the query alone {q['baseline_direct_query']['p95_ms']} ms"),
+        ("incident statistics (p95)", f"{s['api']['p95_ms']} ms",
+         f"the query alone {s['baseline_direct_query']['p95_ms']} ms"),
+    ]
+
+
+def _ptz(r: dict[str, Any]) -> list[Row]:
+    return [(f"PTZ move through the hub to an ONVIF camera ({r['moves']} moves, p50 / p95)",
+             f"{r['hub']['p50_ms']} / {r['hub']['p95_ms']} ms",
+             f"direct ONVIF {r['baseline_direct_onvif']['p50_ms']} / "
+             f"{r['baseline_direct_onvif']['p95_ms']} ms")]
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "store": _store, "ingest": _ingest, "relay": _relay, "edge": _edge, "api": _api,
-    "ui_wall": _ui_wall,
+    "ui_wall": _ui_wall, "incidents": _incidents, "ptz": _ptz,
 }
 TABLES = {"figures": list(ROWS), "relay": ["relay"]}
 
