@@ -10,6 +10,7 @@ from pathlib import Path
 from core.config import ConfigError
 from hub.config import load_config, weak_secret
 from streams.cluster.routing import shard_relay
+from streams.cluster.sharding import ShardMap
 from streams.server import serve
 
 log = logging.getLogger(__name__)
@@ -49,4 +50,6 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 2
     verify = [k.get_secret_value() for k in config.hub.verify_secret_keys]
-    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap, verify))
+    owns = (ShardMap(config.cluster.nodes, config.cluster.node_id).is_mine
+            if config.cluster.nodes else None)  # the store's cameras: this node's only
+    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap, verify, owns))

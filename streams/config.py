@@ -95,6 +95,11 @@ class StreamsConfig(BaseModel):
         "grant, disabled user, deleted key or logout then ends live views. Unset: the play "
         "token alone decides (an isolated relay on a test bench).",
     )
+    camera_sync_s: float = Field(
+        10.0, ge=0, le=3600,
+        description="Seconds between asks for the hub's stored cameras (API, discovery, "
+        "GB/T 28181; streams/catalog.py), with hub_url set; 0: the config's cameras only.",
+    )
     access_check_s: float = Field(
         1.0, gt=0, le=60,
         description="Seconds between re-checks of live views with the hub (ends revoked views).",

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
-from core.config import CameraConfig
 from streams.auth.guard import ViewGuard
 from streams.auth.service import derive_service_token
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
+from streams.catalog import StoreCameras
 from streams.config import StreamsConfig
 from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
@@ -25,35 +24,11 @@ from streams.playback.rtsp import RecordedMediaFactory
 from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
 from streams.sources import element_factory
+from streams.spec import CameraSpec
 from streams.webrtc.ice import configure_ice_hosts
 from streams.webrtc.whep import WhepSessions
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CameraSpec:
-    """What the relay needs of a camera (taken from hub.config.CameraConfig)."""
-
-    id: str
-    url: str
-    username: str | None = None
-    password: str | None = None
-    credentials_file: Path | None = None
-    always_on: bool = False
-    department: str = ""
-
-    @classmethod
-    def from_config(cls, cam: CameraConfig) -> CameraSpec:
-        return cls(
-            id=cam.id,
-            url=cam.url.get_secret_value(),
-            username=cam.username,
-            password=cam.password.get_secret_value() if cam.password else None,
-            credentials_file=cam.credentials_file,
-            always_on=cam.always_on,
-            department=cam.department,
-        )
 
 
 class Relay:
@@ -64,6 +39,7 @@ class Relay:
         play_secret: str,
         clips_dir: Path,
         verify_secrets: Sequence[str] = (),
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.play_secret = play_secret
@@ -78,6 +54,10 @@ class Relay:
         self._guard_task: asyncio.Task[None] | None = None
         self.clips_dir = clips_dir
         self.specs = {c.id: c for c in cameras}
+        #: Cameras of the hub's store beside the config's (streams.catalog).
+        self.catalog = StoreCameras(self, settings.hub_url, self.service_tokens[0],
+                                    settings.camera_sync_s, owns)
+        self._catalog_task: asyncio.Task[None] | None = None
         self.streams: dict[str, CameraStream] = {}
         self.events: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
         self.whep = WhepSessions(
@@ -147,32 +127,56 @@ class Relay:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._emit, event)
 
+    def _stream(self, spec: CameraSpec) -> CameraStream:
+        """A started stream actor for ``spec`` (a bad URL makes a camera that fails alone)."""
+        assert self._loop is not None
+        try:
+            make, shown = element_factory(spec.url, spec.username, spec.password,
+                                          spec.credentials_file, self.settings.transport)
+        except ValueError as exc:  # unsupported scheme: this camera fails, the others run
+            message = str(exc)
+
+            def make(message: str = message) -> object:
+                raise RuntimeError(message)
+
+            shown = "(invalid)"
+        stream = CameraStream(
+            spec.id,
+            make,
+            self.settings,
+            spec.always_on,
+            on_event=partial(self._emit_threadsafe, self._loop),
+            display_url=shown,
+        )
+        stream.start()
+        return stream
+
+    def add_camera(self, spec: CameraSpec) -> None:
+        """Pull a camera the relay started without (from the hub's store: streams.catalog)."""
+        if spec.id in self.streams:
+            return
+        self.specs[spec.id] = spec
+        self.streams[spec.id] = stream = self._stream(spec)
+        if self.rtsp is not None:
+            self.rtsp.add(stream)
+        log.info("camera %s added", spec.id)
+
+    async def remove_camera(self, camera_id: str) -> None:
+        """Stop pulling a camera (gone from the store, or changed: added again after)."""
+        self.specs.pop(camera_id, None)
+        stream = self.streams.pop(camera_id, None)
+        if self.rtsp is not None:
+            self.rtsp.remove(camera_id)
+        if stream is not None:
+            await stream.close()
+            log.info("camera %s removed", camera_id)
+
     async def start(self) -> None:
         ensure_glib_loop()
         self._loop = asyncio.get_running_loop()
         configure_ice_hosts(self.settings.ice_hosts)
-        loop = asyncio.get_running_loop()
         for spec in self.specs.values():
-            try:
-                make, shown = element_factory(spec.url, spec.username, spec.password,
-                                              spec.credentials_file, self.settings.transport)
-            except ValueError as exc:  # unsupported scheme: this camera fails, the others run
-                message = str(exc)
-
-                def make(message: str = message) -> object:
-                    raise RuntimeError(message)
-
-                shown = "(invalid)"
-            stream = CameraStream(
-                spec.id,
-                make,
-                self.settings,
-                spec.always_on,
-                on_event=partial(self._emit_threadsafe, loop),
-                display_url=shown,
-            )
-            self.streams[spec.id] = stream
-            stream.start()
+            self.streams[spec.id] = self._stream(spec)
         self.rtsp = RtspReserve(
             self.settings.rtsp_host,
             self.settings.rtsp_port,
@@ -185,6 +189,7 @@ class Relay:
         self.rtsp_port = self.rtsp.start()
         await self.recording.start(self.streams)
         self._guard_task = asyncio.create_task(self.guard.run(), name="view-guard")
+        self._catalog_task = asyncio.create_task(self.catalog.run(), name="store-cameras")
         for camera_id, rec in self.recording.recorders.items():
             codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
             factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
@@ -197,8 +202,9 @@ class Relay:
         )
 
     async def close(self) -> None:
-        if self._guard_task is not None:
-            self._guard_task.cancel()
+        for task in (self._guard_task, self._catalog_task):
+            if task is not None:
+                task.cancel()
         await self.recording.close()
         await self.whep.close()
         if self.rtsp:

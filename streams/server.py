@@ -17,7 +17,8 @@ from core.logging import uvicorn_log_config
 from streams.cluster.routing import ASGIApp
 from streams.config import StreamsConfig
 from streams.http.app import create_app
-from streams.relay import CameraSpec, Relay
+from streams.relay import Relay
+from streams.spec import CameraSpec
 
 
 async def serve(
@@ -27,10 +28,11 @@ async def serve(
     clips_dir: Path,
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
     verify_secrets: Sequence[str] = (),
+    owns: Callable[[str], bool] | None = None,
 ) -> int:
     """Pull ``cameras`` and serve them over RTSP and HTTP until SIGINT/SIGTERM."""
     specs = [CameraSpec.from_config(c) for c in cameras]
-    relay = Relay(specs, settings, secret, clips_dir, verify_secrets)
+    relay = Relay(specs, settings, secret, clips_dir, verify_secrets, owns)
     await relay.start()
     app = create_app(relay)
     server = uvicorn.Server(

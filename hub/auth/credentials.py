@@ -4,10 +4,13 @@ call but whose table it cannot read (migration 0002_access). Only the relay unse
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import psycopg
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+log = logging.getLogger(__name__)
 
 
 class CredentialBox:
@@ -47,3 +50,23 @@ def read_for_relay(
         "SELECT sealed FROM camera_secrets WHERE camera_id = %s", (camera_id,)
     ).fetchone()
     return box.unseal(bytes(row[0])) if row else None
+
+
+def cameras_for_relay(conn: psycopg.Connection[Any], box: CredentialBox) -> list[dict[str, Any]]:
+    """Every camera in the store with a way in (not retired), for the relays that pull them
+    (as the owner: the API role reads neither other departments' cameras nor secrets)."""
+    rows = conn.execute(
+        "SELECT c.id, c.department_id, c.always_on, s.sealed FROM cameras c"
+        " JOIN camera_secrets s ON s.camera_id = c.id WHERE c.retired_at IS NULL ORDER BY c.id"
+    ).fetchall()
+    out = []
+    for camera_id, department, always_on, sealed in rows:
+        try:
+            creds = box.unseal(bytes(sealed))
+        except ValueError:  # sealed under a key no longer held: that camera is left out
+            log.warning("camera %s: credentials do not open with the hub's keys", camera_id)
+            continue
+        if creds.get("url"):
+            out.append({"id": camera_id, "department": department, "always_on": always_on,
+                        **creds})
+    return out

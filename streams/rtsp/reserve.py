@@ -157,6 +157,9 @@ class RtspReserve:
         factory = CameraMediaFactory(stream, self.wait_codec_s)
         self.mounts.add_factory(f"/{stream.camera_id}", factory)
 
+    def remove(self, camera_id: str) -> None:
+        self.mounts.remove_factory(f"/{camera_id}")
+
     def start(self) -> int:
         """Listen (on the default GLib context); returns the bound port."""
         self._source_id = self.server.attach(None)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
+import psycopg
 from fastapi import APIRouter, HTTPException, Request, status
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
@@ -22,6 +23,7 @@ from core.model import Ident
 from hub.api.common import Strict
 from hub.auth import view_guard
 from hub.auth.access import Anonymous, Caller, public, require
+from hub.auth.credentials import cameras_for_relay
 from hub.auth.roles import Role
 from hub.relays import relay_bases, service_tokens
 from streams.auth.service import bearer_matches
@@ -201,6 +203,42 @@ def _end(db: Anonymous, session_id: UUID, ended: view_guard.Ended) -> None:
         _audit_view(db, row, "ended", code=ended.code, reason=ended.reason)
 
 
+class RelayCameraOut(BaseModel):
+    id: str
+    department: str
+    always_on: bool
+    url: str = Field(description="Camera URL with its credentials: for relays only.")
+    username: str | None
+    password: str | None
+
+
+def _relay_only(request: Request, db: Anonymous) -> None:
+    expected = service_tokens(db.runtime.config, db.runtime.play_secrets)
+    if not bearer_matches(request.headers.get("authorization"), expected):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "relay service token required",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+@router.get(
+    "/streams/cameras",
+    response_model=list[RelayCameraOut],
+    summary="Relay: every camera in the store it should pull, with credentials",
+)
+def relay_cameras(
+    request: Request, db: Anonymous = public("relay service token, checked in the route", db=False)
+) -> list[dict[str, Any]]:
+    """Cameras added through the API, accepted from discovery or catalogued over GB/T 28181
+    (``streams/sources/catalog.py`` polls this); read as the owner, since the API role reads
+    no secrets."""
+    _relay_only(request, db)
+    dsn = db.runtime.config.database.url
+    if dsn is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "the hub has no owner database URL (database.url) to read cameras")
+    with psycopg.connect(dsn.get_secret_value(), application_name="cityhub-relay-cameras") as c:
+        return cameras_for_relay(c, db.runtime.credentials)
+
+
 @router.post(
     "/streams/sessions/sync",
     response_model=SyncOut,
@@ -213,10 +251,7 @@ def sync_views(
 ) -> dict[str, Any]:
     """The relay calls this before serving a view and every second while views last
     (``streams/auth/guard.py``); views listed in ``ended`` must stop at once."""
-    expected = service_tokens(db.runtime.config, db.runtime.play_secrets)
-    if not bearer_matches(request.headers.get("authorization"), expected):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "relay service token required",
-                            headers={"WWW-Authenticate": "Bearer"})
+    _relay_only(request, db)
     ended: dict[str, Any] = {}
     for sid in dict.fromkeys([*body.started, *body.live]):
         with db.db.cursor(row_factory=dict_row) as cur:
