@@ -53,6 +53,12 @@ class CameraConfig(Section):
     department: Ident = Field(description="Owning department id.")
     system: SourceSystem = Field(description="Source system the camera belongs to.")
     url: SecretStr = Field(description="RTSP URL of the camera. Write-only: never shown or logged.")
+    sub_url: SecretStr | None = Field(
+        None,
+        description="The camera's second, smaller stream (sub stream; same login as url): wall "
+        "tiles in grids of 4 or more play it, a single tile, full screen and recording play "
+        "url. An ONVIF camera's is usually its url with ?profile=sub. Write-only.",
+    )
     username: str | None = Field(None, description="RTSP user, if not in the URL.")
     password: SecretStr | None = Field(None, description="RTSP password. Write-only.")
     credentials_file: Path | None = Field(

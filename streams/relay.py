@@ -29,6 +29,7 @@ from streams.webrtc.ice import configure_ice_hosts
 from streams.webrtc.whep import WhepSessions
 
 log = logging.getLogger(__name__)
+SUB = "~sub"  #: a sub stream's id suffix (health, metrics); RTSP serves it at /{camera}/sub
 
 
 class Relay:
@@ -59,6 +60,7 @@ class Relay:
                                     settings.camera_sync_s, owns)
         self._catalog_task: asyncio.Task[None] | None = None
         self.streams: dict[str, CameraStream] = {}
+        self.subs: dict[str, CameraStream] = {}  #: sub streams (CameraSpec.sub_url) by camera
         self.events: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
         self.whep = WhepSessions(
             settings.ice_servers, settings.webrtc_max_viewers, settings.connect_timeout_s
@@ -127,11 +129,27 @@ class Relay:
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._emit, event)
 
-    def _stream(self, spec: CameraSpec) -> CameraStream:
+    def stream(self, camera_id: str, profile: str = "main") -> CameraStream | None:
+        """The camera's main stream, or its sub stream where it has one (else the main)."""
+        if profile == "sub" and camera_id in self.subs:
+            return self.subs[camera_id]
+        return self.streams.get(camera_id)
+
+    def _start_camera(self, spec: CameraSpec) -> None:
+        self.streams[spec.id] = main = self._stream(spec)
+        if self.rtsp is not None:
+            self.rtsp.add(main)
+        if spec.sub_url:  # one more upstream, on demand like the main one, at /{id}/sub
+            self.subs[spec.id] = sub = self._stream(spec, sub=True)
+            if self.rtsp is not None:
+                self.rtsp.add(sub, f"/{spec.id}/sub")
+
+    def _stream(self, spec: CameraSpec, sub: bool = False) -> CameraStream:
         """A started stream actor for ``spec`` (a bad URL makes a camera that fails alone)."""
         assert self._loop is not None
+        url = spec.sub_url if sub and spec.sub_url else spec.url
         try:
-            make, shown = element_factory(spec.url, spec.username, spec.password,
+            make, shown = element_factory(url, spec.username, spec.password,
                                           spec.credentials_file, self.settings.transport)
         except ValueError as exc:  # unsupported scheme: this camera fails, the others run
             message = str(exc)
@@ -141,7 +159,7 @@ class Relay:
 
             shown = "(invalid)"
         stream = CameraStream(
-            spec.id,
+            f"{spec.id}{SUB}" if sub else spec.id,
             make,
             self.settings,
             spec.always_on,
@@ -156,27 +174,26 @@ class Relay:
         if spec.id in self.streams:
             return
         self.specs[spec.id] = spec
-        self.streams[spec.id] = stream = self._stream(spec)
-        if self.rtsp is not None:
-            self.rtsp.add(stream)
+        self._start_camera(spec)
         log.info("camera %s added", spec.id)
 
     async def remove_camera(self, camera_id: str) -> None:
         """Stop pulling a camera (gone from the store, or changed: added again after)."""
         self.specs.pop(camera_id, None)
-        stream = self.streams.pop(camera_id, None)
+        gone = [s for s in (self.streams.pop(camera_id, None), self.subs.pop(camera_id, None))
+                if s is not None]
         if self.rtsp is not None:
-            self.rtsp.remove(camera_id)
-        if stream is not None:
+            self.rtsp.remove(f"/{camera_id}")
+            self.rtsp.remove(f"/{camera_id}/sub")
+        for stream in gone:
             await stream.close()
+        if gone:
             log.info("camera %s removed", camera_id)
 
     async def start(self) -> None:
         ensure_glib_loop()
         self._loop = asyncio.get_running_loop()
         configure_ice_hosts(self.settings.ice_hosts)
-        for spec in self.specs.values():
-            self.streams[spec.id] = self._stream(spec)
         self.rtsp = RtspReserve(
             self.settings.rtsp_host,
             self.settings.rtsp_port,
@@ -184,8 +201,8 @@ class Relay:
             watch=self.guard.watch,
             wait_codec_s=self.settings.connect_timeout_s,
         )
-        for stream in self.streams.values():
-            self.rtsp.add(stream)
+        for spec in self.specs.values():
+            self._start_camera(spec)
         self.rtsp_port = self.rtsp.start()
         await self.recording.start(self.streams)
         self._guard_task = asyncio.create_task(self.guard.run(), name="view-guard")
@@ -209,12 +226,13 @@ class Relay:
         await self.whep.close()
         if self.rtsp:
             self.rtsp.stop()
-        await asyncio.gather(*(s.close() for s in self.streams.values()), return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in (*self.streams.values(), *self.subs.values())),
+                             return_exceptions=True)
 
     def health(self) -> list[dict[str, object]]:
         out = []
         rtsp = self.rtsp.sessions_per_camera() if self.rtsp else {}
-        for stream in self.streams.values():
+        for stream in (*self.streams.values(), *self.subs.values()):
             h = stream.health()
             h["rtsp_viewers"] = rtsp.get(stream.camera_id, 0)
             h["webrtc_viewers"] = self.whep.count(stream.camera_id)

@@ -19,6 +19,7 @@ class CameraSpec:
     credentials_file: Path | None = None
     always_on: bool = False
     department: str = ""
+    sub_url: str | None = None  #: the sub stream (grids of 4 or more), same login
 
     @classmethod
     def from_config(cls, cam: CameraConfig) -> CameraSpec:
@@ -30,4 +31,5 @@ class CameraSpec:
             credentials_file=cam.credentials_file,
             always_on=cam.always_on,
             department=cam.department,
+            sub_url=cam.sub_url.get_secret_value() if cam.sub_url else None,
         )

@@ -264,3 +264,26 @@ def test_an_operator_turns_the_ptz_dome_from_the_wall(ui_page: UiPage) -> None:
     page.wait_for_selector(".tile[data-camera='sc-dome-1'][data-ptz='stop']")
     ui.shot("ptz-dome")
     assert not ui.errors, ui.errors
+
+
+def test_grids_of_four_play_sub_streams_and_full_screen_the_main(ui_page: UiPage) -> None:
+    """The ONVIF dome has a main (640x360) and a sub (320x180) profile: in a 4-tile grid its
+    tile plays the sub stream, full screen switches to the main one, back again after."""
+    ui, page = ui_page, ui_page.page
+    ui.login("police-operator")
+    page.click("button[data-preset='4']")
+    page.dblclick(".cam[data-camera='sc-dome-1']")
+    video = ".tile[data-camera='sc-dome-1'] video"
+
+    def playing(width: int) -> dict:
+        page.wait_for_function(f"(v => v && v.videoWidth === {width} && Number(v.dataset.frames) > 3)"
+                               f"(document.querySelector(\"{video}\"))", timeout=40000)
+        return page.eval_on_selector(video, "v => ({w: v.videoWidth, p: v.dataset.profile})")
+
+    assert playing(320) == {"w": 320, "p": "sub"}
+    page.click(".tile[data-camera='sc-dome-1'] button[data-action='fullscreen']")
+    assert playing(640) == {"w": 640, "p": "main"}
+    ui.shot("dome-full-screen-main")
+    page.click(".tile[data-camera='sc-dome-1'] button[data-action='fullscreen']")
+    assert playing(320)["p"] == "sub"
+    assert not ui.errors, ui.errors

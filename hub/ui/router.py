@@ -34,7 +34,7 @@ STATIC = Path(__file__).parent / "static"
 STREAM_WEB = Path(streams.web.__file__).parent
 router = APIRouter(include_in_schema=False)
 FORWARD_HEADERS = ("authorization", "content-type")
-FORWARD_PARAMS = ("token", "width", "start", "end")
+FORWARD_PARAMS = ("token", "width", "start", "end", "profile")
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
@@ -143,13 +143,13 @@ async def playback(websocket: WebSocket, camera_id: Ident,
 async def _pipe(websocket: WebSocket, ctx: Anonymous, camera_id: str, kind: str) -> None:
     """Pipes the relay's WebSocket ``/{kind}/{camera}``: messages both ways and the relay's
     close code and reason (its refusals are 4000 + HTTP status)."""
-    token = websocket.query_params.get("token", "")
+    query = {k: v for k, v in websocket.query_params.items() if k in ("token", "profile")}
     base = _relay_base(ctx, camera_id)
     base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     await websocket.accept()
     try:
         upstream = await websockets.connect(
-            f"{base}/{kind}/{camera_id}?{urlencode({'token': token})}",
+            f"{base}/{kind}/{camera_id}?{urlencode(query)}",
             open_timeout=5, max_size=16 * 1024 * 1024,
         )
     except (OSError, websockets.WebSocketException, TimeoutError):

@@ -29,6 +29,8 @@ from streams.relay import Relay
 from streams.webrtc.whep import WhepError
 
 MAX_OFFER_BYTES = 64 * 1024
+#: Which of a camera's streams: main, or sub (smaller, for grids; main where there is none).
+Profile = Literal["main", "sub"]
 
 
 class ClipRequest(BaseModel):
@@ -52,9 +54,10 @@ def create_app(relay: Relay) -> FastAPI:
     app.include_router(recording_http.router(relay))
 
     async def stream_for(
-        camera_id: str, request: Request, token: str | None, protocol: str
+        camera_id: str, request: Request, token: str | None, protocol: str,
+        profile: Profile = "main",
     ) -> tuple[CameraStream, PlayGrant | None]:
-        stream = relay.streams.get(camera_id)
+        stream = relay.stream(camera_id, profile)
         if stream is None:
             raise HTTPException(404, f"no camera {camera_id!r}")
         try:
@@ -65,8 +68,9 @@ def create_app(relay: Relay) -> FastAPI:
 
     @app.post("/whep/{camera_id}", status_code=201)
     @app.post("/{camera_id}/whep", status_code=201)  # MediaMTX-style, as the hub's play URLs
-    async def whep_offer(camera_id: str, request: Request, token: str | None = None) -> Response:
-        stream, grant = await stream_for(camera_id, request, token, "webrtc")
+    async def whep_offer(camera_id: str, request: Request, token: str | None = None,
+                         profile: Profile = "main") -> Response:
+        stream, grant = await stream_for(camera_id, request, token, "webrtc", profile)
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         if ctype != "application/sdp":
             raise HTTPException(415, "WHEP offers must be Content-Type: application/sdp")
@@ -111,10 +115,11 @@ def create_app(relay: Relay) -> FastAPI:
         )
 
     @app.websocket("/fmp4/{camera_id}")
-    async def fmp4(ws: WebSocket, camera_id: str, token: str | None = None) -> None:
+    async def fmp4(ws: WebSocket, camera_id: str, token: str | None = None,
+                   profile: Profile = "main") -> None:
         """fMP4 over WebSocket (streams/fmp4): MSE playback where WebRTC cannot pass."""
         await ws.accept()  # then refuse with a reason the browser can read (close code 4xxx)
-        stream = relay.streams.get(camera_id)
+        stream = relay.stream(camera_id, profile)
         if stream is None:
             return await ws.close(4404, f"no camera {camera_id!r}")
         try:
@@ -123,12 +128,13 @@ def create_app(relay: Relay) -> FastAPI:
             return await ws.close(4401, str(exc)[:120])
         if sum(relay.fmp4_viewers.values()) >= relay.settings.fmp4_max_viewers:
             return await ws.close(4503, "too many fMP4 viewers on this relay")
-        relay.fmp4_viewers[camera_id] = relay.fmp4_viewers.get(camera_id, 0) + 1
+        counted = stream.camera_id
+        relay.fmp4_viewers[counted] = relay.fmp4_viewers.get(counted, 0) + 1
         try:
             viewer = Fmp4Viewer(stream, ws, relay.settings.connect_timeout_s).run()
             await until_access_ends(relay.guard, grant, ws, viewer)
         finally:
-            relay.fmp4_viewers[camera_id] -= 1
+            relay.fmp4_viewers[counted] -= 1
 
     @app.get("/snapshot/{camera_id}.jpg")
     async def snapshot(

@@ -153,12 +153,12 @@ class RtspReserve:
         self.wait_codec_s = wait_codec_s
         self._source_id: int | None = None
 
-    def add(self, stream: CameraStream) -> None:
+    def add(self, stream: CameraStream, path: str | None = None) -> None:
         factory = CameraMediaFactory(stream, self.wait_codec_s)
-        self.mounts.add_factory(f"/{stream.camera_id}", factory)
+        self.mounts.add_factory(path or f"/{stream.camera_id}", factory)
 
-    def remove(self, camera_id: str) -> None:
-        self.mounts.remove_factory(f"/{camera_id}")
+    def remove(self, path: str) -> None:
+        self.mounts.remove_factory(path)
 
     def start(self) -> int:
         """Listen (on the default GLib context); returns the bound port."""

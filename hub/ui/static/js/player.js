@@ -17,8 +17,9 @@ const SNAPSHOT_MS = 1000;
 const worthFmp4 = (e) => e.status === undefined || e.status === 415 || e.status >= 500;
 
 export class CameraPlayer {
-  constructor(video, img, camera, onStatus, transport = "auto") {
-    Object.assign(this, { video, img, camera, onStatus, transport });
+  constructor(video, img, camera, onStatus, transport = "auto", profile = "main") {
+    Object.assign(this, { video, img, camera, onStatus, transport, profile });
+    video.dataset.profile = profile;
     this.ws = null;
     this.frames = 0;
     this.stopped = false;
@@ -77,7 +78,7 @@ export class CameraPlayer {
 
   async _fmp4() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}`;
+    const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}?profile=${this.profile}`;
     const start = this.frames;
     this.ws = await fmp4Play(this.video, url, this.token, { onClose: (e) => this._lost(e.message) });
     await this._firstFrame(start);
@@ -96,7 +97,7 @@ export class CameraPlayer {
       pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && resolve());
       setTimeout(resolve, 1500);
     });
-    const r = await fetch(`${RELAY}/whep/${encodeURIComponent(this.camera)}`, {
+    const r = await fetch(`${RELAY}/whep/${encodeURIComponent(this.camera)}?profile=${this.profile}`, {
       method: "POST", body: pc.localDescription.sdp,
       headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${this.token}` },
     });
@@ -227,6 +228,14 @@ export class CameraPlayer {
     this.failures = 0;
     this._countFrames();
     this.start();
+  }
+
+  /** Switch between the camera's main and sub stream (grid size, full screen): reconnects. */
+  setProfile(profile) {
+    if (profile === this.profile || this.stopped) return;
+    this.profile = profile;
+    this.video.dataset.profile = profile;
+    if (this.state === "live" || this.state === "connecting") { this._closePc(); this.start(); }
   }
 
   stop() {

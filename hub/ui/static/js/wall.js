@@ -98,6 +98,7 @@ export async function wallPage(root, ctx) {
     });
     for (const { el, player } of old.values()) { el.timeline?.close(); player?.stop(); }
     gridEl.replaceChildren(...els);
+    sizeProfiles();
   }
 
   function tile(spec, i, play) {
@@ -125,7 +126,8 @@ export async function wallPage(root, ctx) {
       dot.className = `dot ${s}`;
       state.textContent = t(s === "live" && video.dataset.transport === "fmp4" ? "core.status.live_fmp4" : `core.status.${s}`);
       state.title = why || "";
-    }, localStorage.getItem(TRANSPORT_OVERRIDE) || ctx.config.video_transport || "auto");
+    }, localStorage.getItem(TRANSPORT_OVERRIDE) || ctx.config.video_transport || "auto", gridProfile());
+    el.player = player;
     el.append(video, img,
       h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
         h("button.icon", { dataset: { action: "snapshot" }, title: t("core.wall.snapshot"), "aria-label": t("core.wall.snapshot"), onclick: () => snap(player, cam) }, "📷"),
@@ -161,10 +163,22 @@ export async function wallPage(root, ctx) {
     } catch (e) { toast(errorText(e), "error"); }
   }
 
+  /** Grids of 4 or more tiles play the cameras' sub streams; fewer, the main ones. */
+  function gridProfile() { return layout.tiles.length >= 4 ? "sub" : "main"; }
+
   function fullscreen(el) {
     if (document.fullscreenElement) document.exitFullscreen();
-    else el.requestFullscreen?.().catch(() => el.classList.toggle("maximised"));
+    else el.requestFullscreen?.().catch(() => { el.classList.toggle("maximised"); sizeProfiles(); });
   }
+
+  /** Full screen (or maximised) plays the main stream; in the grid, the grid's choice. */
+  function sizeProfiles() {
+    for (const el of gridEl.querySelectorAll(".tile")) {
+      const big = document.fullscreenElement === el || el.classList.contains("maximised");
+      el.player?.setProfile(big ? "main" : gridProfile());
+    }
+  }
+  document.addEventListener("fullscreenchange", sizeProfiles);
 
   async function openLayout(id) {
     current = layouts.find((l) => l.id === id) || null;
@@ -212,5 +226,8 @@ export async function wallPage(root, ctx) {
   renderList();
   renderLayouts();
   set(layout);
-  return () => { for (const { el, player } of shown.values()) { el.timeline?.close(); player?.stop(); } };
+  return () => {
+    document.removeEventListener("fullscreenchange", sizeProfiles);
+    for (const { el, player } of shown.values()) { el.timeline?.close(); player?.stop(); }
+  };
 }
