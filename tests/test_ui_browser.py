@@ -276,8 +276,9 @@ def test_grids_of_four_play_sub_streams_and_full_screen_the_main(ui_page: UiPage
     video = ".tile[data-camera='sc-dome-1'] video"
 
     def playing(width: int) -> dict:
-        page.wait_for_function(f"(v => v && v.videoWidth === {width} && Number(v.dataset.frames) > 3)"
-                               f"(document.querySelector(\"{video}\"))", timeout=40000)
+        page.wait_for_function(
+            f"(v => v && v.videoWidth === {width} && Number(v.dataset.frames) > 3)"
+            f"(document.querySelector(\"{video}\"))", timeout=40000)
         return page.eval_on_selector(video, "v => ({w: v.videoWidth, p: v.dataset.profile})")
 
     assert playing(320) == {"w": 320, "p": "sub"}
