@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from devkit.fixtures.streams import SERVICE
 from devkit.gb28181_upper import UpperSim
 from gb28181.cascade import CascadeClient, PushHandle, UpperSettings
+from gb28181.service import InviteError
 from hub.gb28181.cascade_store import PgCascadeDirectory, add_upper, load_uppers
 from hub.gb28181.config import Gb28181Config, Gb28181UpperConfig
+from hub.gb28181.relay_push import RelayPusher
 from tests.test_gb28181_service import BOX, until
 
 UPPER, UPPER_DOMAIN = "51000000002000000001", "5100000000"
@@ -129,14 +134,27 @@ def test_registers_with_digest_and_again_after_the_upper_restarts(dsn: str) -> N
         # The province restarts and forgets us: the next keepalive gets 403 -> REGISTER.
         port = w.upper.port
         await w.upper.close()
-        await w.start_upper(port=port)
-        fresh = w.upper
+        fresh = await restart_on(w, port)
 
         async def back() -> bool:
             return LOCAL in fresh.directory.regs
         assert await until(back, 15)
         assert client.registrations >= 2
     scenario(dsn, body)
+
+
+async def restart_on(w: World, port: int, timeout: float = 10.0) -> UpperSim:
+    """The upper again on its port (which another test may hold for a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await w.start_upper(port=port)
+        except OSError:
+            assert w.upper is not None
+            await w.upper.close()
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 def test_wrong_password_is_refused_and_retried(store_dsn: str) -> None:
@@ -229,4 +247,56 @@ def test_malformed_sip_from_the_upper_never_stops_the_client(dsn: str) -> None:
         before = len(w.upper.directory.catalogs)
         assert await w.upper.catalog()
         assert await until(lambda: _nth(w, before + 1))
+    scenario(dsn, body)
+
+
+# -- live video upward (through a real relay process pulling a synthetic RTSP camera) ------
+
+def _pushes(relay: Any) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{relay.http}/gb28181/push", headers=SERVICE, timeout=10).json())
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp-passive", "tcp-active"])
+def test_invite_sends_ps_over_rtp_bye_stops_it_unshared_is_404(
+        dsn: str, cameras: Any, relay_factory: Any, transport: str) -> None:
+    relay = relay_factory({"cam1": cameras.url("cam1")}, idle_close_s=1)
+    pusher = RelayPusher(lambda _camera: relay.http, SERVICE)
+
+    async def body(w: World) -> None:
+        client = await w.start_client(pusher)
+        await asyncio.wait_for(client.registered.wait(), 10)
+        assert w.upper is not None
+        dialog, sink = await w.upper.play(SHARED_RTSP, transport)
+        try:
+            async def video() -> bool:
+                return sink.frames >= 30 and sink.keyframes >= 1
+            assert await until(video, 20), (sink.packets, sink.frames)
+            assert sink.codecs == {"h264"}
+            assert dialog.answer.ssrc == dialog.ssrc and dialog.answer.direction == "sendonly"
+            views = await w.q("SELECT actor, target_id, department, detail->>'channel'"
+                              " FROM audit_log WHERE action = 'gb_cascade_view'")
+            assert views == [(f"gb28181-upper:{UPPER}", "cam1", "police", SHARED_RTSP)]
+            # BYE from the upper stops the RTP at once: the relay's push ends, then the
+            # camera, unwatched, goes idle; nothing arrived after the push ended.
+            assert await w.upper.stop(dialog)
+            assert await until(lambda: asyncio.to_thread(lambda: not _pushes(relay)), 10)
+            after = sink.packets
+            state = await asyncio.to_thread(relay.wait_state, "cam1", "idle", 15)
+            assert state["state"] == "idle"
+            assert sink.packets == after
+            assert await until(lambda: w.q("SELECT detail->>'reason' FROM audit_log"
+                                           " WHERE action = 'gb_cascade_view_end'"))
+        finally:
+            sink.close()
+        # Not shared (another department's share of police's camera; an unknown ID): 404.
+        for channel in ("51010000001310000098", "51010000001310000097"):
+            with pytest.raises(InviteError, match="404"):
+                await w.upper.play(channel, transport)
+        refused = await w.q("SELECT detail->>'channel' FROM audit_log"
+                            " WHERE action = 'gb_cascade_invite_refused' ORDER BY seq")
+        assert [r[0] for r in refused] == ["51010000001310000098", "51010000001310000097"]
+        # Shared, but no relay serves it: refused with 503, not a crash.
+        with pytest.raises(InviteError, match="503"):
+            await w.upper.play(GB_CAM, transport)
+        assert await client.keepalive() == 200
     scenario(dsn, body)
