@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 
 from devkit.fixtures.streams import SERVICE
 from devkit.gb28181_upper import UpperSim
@@ -300,3 +301,14 @@ def test_invite_sends_ps_over_rtp_bye_stops_it_unshared_is_404(
             await w.upper.play(GB_CAM, transport)
         assert await client.keepalive() == 200
     scenario(dsn, body)
+
+
+def test_a_share_needs_a_gb_channel_id() -> None:
+    upper = {"id": UPPER, "domain": UPPER_DOMAIN, "host": "10.1.0.10", "password": "p"}
+    with pytest.raises(ValidationError, match="channel_id"):
+        Gb28181UpperConfig.model_validate({**upper, "shares": [
+            {"department": "police", "camera": "cam1"}]})
+    ok = Gb28181UpperConfig.model_validate({**upper, "shares": [
+        {"department": "police", "camera": GB_CAM}]})
+    assert ok.shares[0].channel_id == GB_CAM
+    assert "p" not in repr(ok.password)
