@@ -35,7 +35,7 @@ class UpperSettings:
     port: int
     local_id: str  #: our ID as the upper knows it
     username: str
-    password: str  #: unsealed for the digest answer only; never logged
+    password: str = field(repr=False)  #: unsealed for the digest answer only; never logged
     transport: str = "udp"  #: udp / tcp (signalling)
     expires_s: int = 3600
     keepalive_s: float = 60.0
