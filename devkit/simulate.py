@@ -144,6 +144,10 @@ def _run(args: argparse.Namespace) -> int:
         from devkit.onvif.camera import run_cli as run_onvif
 
         return run_onvif(args)
+    if args.system == "gb28181-upper":
+        from devkit.gb28181_upper import run_cli as run_upper
+
+        return run_upper(args)
 
     broker = args.broker or load_config(args.config).broker.url
     if not broker:
@@ -174,9 +178,11 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="publish simulated traffic of a city system over MQTT")
-    p.add_argument("system", choices=[*DEFAULT_SOURCES, "all", "gb28181-device", "onvif-camera"],
-                   help="which system (or all); gb28181-device: a simulated GB/T 28181 device; "
-                   "onvif-camera: simulated ONVIF PTZ cameras")
+    p.add_argument("system", choices=[*DEFAULT_SOURCES, "all", "gb28181-device", "gb28181-upper",
+                                      "onvif-camera"],
+                   help="which system (or all); gb28181-device: a simulated GB/T 28181 device;"
+                        " gb28181-upper: a simulated upper platform the hub cascades to;"
+                        " onvif-camera: simulated ONVIF PTZ cameras")
     p.add_argument("--rate", type=float, default=10.0, help="records (events/readings) per second")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--count", type=int, help="stop after this many records")
@@ -199,4 +205,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--keepalive", type=float, default=60.0, help="keepalive interval (s)")
     g.add_argument("--codec", choices=["h264", "h265"], default="h264")
     add_onvif_arguments(p.add_argument_group("onvif-camera"))
+    u = p.add_argument_group("gb28181-upper")
+    u.add_argument("--listen", default="127.0.0.1:5062", help="its SIP host:port")
+    u.add_argument("--upper-id", default="51000000002000000001", help="its 20-digit ID")
+    u.add_argument("--lower-id", default="34020000002000000001",
+                   help="the hub's ID as it knows it (the only lower platform it accepts)")
     p.set_defaults(func=_run)

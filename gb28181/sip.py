@@ -66,8 +66,7 @@ class SipMessage:
 
     def user_of(self, header: str) -> str:
         """The user part of the From/To URI (a GB/T 28181 20-digit ID)."""
-        m = _URI_USER.search(self.get(header) or "")
-        return m.group(1) if m else ""
+        return uri_user(self.get(header) or "")
 
     def tag_of(self, header: str) -> str | None:
         m = re.search(r";\s*tag=([^;\s>]+)", self.get(header) or "")
@@ -82,6 +81,12 @@ class SipMessage:
                 lines.append(f"{_canon(k)}: {v}")
         lines.append(f"Content-Length: {len(self.body)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
+def uri_user(uri: str) -> str:
+    """The user part of a SIP URI (``sip:<id>@host``), or ''."""
+    m = _URI_USER.search(uri)
+    return m.group(1) if m else ""
 
 
 def _canon(name: str) -> str:

@@ -19,6 +19,7 @@ from streams.catalog import StoreCameras
 from streams.config import StreamsConfig
 from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
+from streams.gb28181.push import PushTable
 from streams.glib_loop import ensure_glib_loop
 from streams.playback.rtsp import RecordedMediaFactory
 from streams.recording.service import RecordingService
@@ -66,6 +67,7 @@ class Relay:
             settings.ice_servers, settings.webrtc_max_viewers, settings.connect_timeout_s
         )
         self.fmp4_viewers: dict[str, int] = {}  # camera -> open fMP4 WebSockets
+        self.pushes = PushTable(settings.connect_timeout_s)  # GB/T 28181 cascade output
         self.rtsp: RtspReserve | None = None
         self.rtsp_port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -223,6 +225,7 @@ class Relay:
             if task is not None:
                 task.cancel()
         await self.recording.close()
+        await self.pushes.close(self.streams)
         await self.whep.close()
         if self.rtsp:
             self.rtsp.stop()

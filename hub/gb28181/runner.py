@@ -9,12 +9,16 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from gb28181.cascade import CascadeClient
 from gb28181.service import ServiceSettings, SipService
 from hub.auth import keys
 from hub.auth.credentials import CredentialBox
 from hub.config import CityConfig
+from hub.gb28181.cascade_store import PgCascadeDirectory, load_uppers, sync_uppers
 from hub.gb28181.control import serve_control
+from hub.gb28181.relay_push import RelayPusher
 from hub.gb28181.store import PgDirectory, add_device
+from hub.relays import relay_bases, relay_service_headers
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,30 @@ def sync_devices(dsn: str, config: CityConfig, box: CredentialBox) -> None:
             add_device(conn, box, d.id, d.department, d.site, d.password.get_secret_value(),
                        name=d.name, allow_from=d.allow_from, keepalive_s=d.keepalive_s,
                        system=d.system.value, kind=d.kind, media_transport=d.media_transport)
+        sync_uppers(conn, box, config.gb28181)
+
+
+async def start_cascades(config: CityConfig, pool: AsyncConnectionPool, box: CredentialBox
+                         ) -> list[CascadeClient]:
+    """One cascade client per enabled upper platform, sending video through the relays."""
+    assert config.database.url is not None
+    dsn = config.database.url.get_secret_value()
+
+    def read() -> list[Any]:
+        with psycopg.connect(dsn) as conn:
+            return load_uppers(conn, box, config.gb28181)
+
+    uppers = await asyncio.to_thread(read)
+    play_secret = (config.streams.play_secret or config.hub.secret_key).get_secret_value()
+    pusher = RelayPusher(lambda camera: relay_bases(config, camera)[0],
+                         relay_service_headers(config, play_secret))
+    directory = PgCascadeDirectory(pool, dsn)
+    clients = []
+    for upper in uppers:
+        client = CascadeClient(upper, directory, pusher)
+        await client.start()
+        clients.append(client)
+    return clients
 
 
 async def start(config: CityConfig) -> tuple[SipService, AsyncConnectionPool]:
@@ -71,8 +99,11 @@ def control_token(config: CityConfig) -> str:
 
 async def serve(config: CityConfig) -> None:
     service, pool = await start(config)
+    cascades = await start_cascades(config, pool, credential_box(config))
     try:
         await asyncio.Event().wait()
     finally:
+        for client in cascades:
+            await client.close()
         await service.close()
         await pool.close()

@@ -21,12 +21,21 @@ class PsRtpSender:
     _udp_to: tuple[str, int] | None = None
     _writer: asyncio.StreamWriter | None = None
 
+    local_port: int = 0  #: the port packets leave from (announced in an SDP answer)
+
+    @property
+    def connected(self) -> bool:
+        return self._udp is not None or self._writer is not None
+
     def udp(self, host: str, port: int) -> None:
         self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._udp.bind(("0.0.0.0", 0))
+        self.local_port = self._udp.getsockname()[1]
         self._udp_to = (host, port)
 
     async def tcp_connect(self, host: str, port: int) -> None:
         _reader, self._writer = await asyncio.open_connection(host, port)
+        self.local_port = self._writer.get_extra_info("sockname")[1]
 
     def tcp_accepted(self, writer: asyncio.StreamWriter) -> None:
         self._writer = writer

@@ -21,6 +21,7 @@ from streams.auth.tokens import PlayGrant, PlayTokenError
 from streams.auth.views import until_access_ends
 from streams.core.stream import CameraStream
 from streams.fmp4.websocket import Fmp4Viewer
+from streams.gb28181.push import PushError
 from streams.http.clip_table import ClipTable
 from streams.recorder.clips import ClipError, record_clip
 from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
@@ -31,6 +32,14 @@ from streams.webrtc.whep import WhepError
 MAX_OFFER_BYTES = 64 * 1024
 #: Which of a camera's streams: main, or sub (smaller, for grids; main where there is none).
 Profile = Literal["main", "sub"]
+
+
+class PushRequest(BaseModel):
+    host: str = Field(min_length=1, max_length=64, description="Receiver's RTP address.")
+    port: int = Field(ge=1, le=65535, description="Receiver's RTP port.")
+    transport: Literal["udp", "tcp-connect", "tcp-listen"] = Field(
+        "udp", description="UDP; TCP connecting to the receiver; TCP listening for it.")
+    ssrc: int = Field(0, ge=0, le=0xFFFFFFFF, description="RTP SSRC (the SDP's y= value).")
 
 
 class ClipRequest(BaseModel):
@@ -222,6 +231,28 @@ def create_app(relay: Relay) -> FastAPI:
             if h["camera_id"] == camera_id:
                 return h
         raise HTTPException(404, f"no camera {camera_id!r}")
+
+    @app.post("/gb28181/push/{camera_id}", dependencies=[service], status_code=201)
+    async def push_start(camera_id: str, body: PushRequest) -> dict[str, object]:
+        """Send the camera as PS over RTP to an address (GB/T 28181 cascade; the SIP side,
+        with its shares and audit, is the hub's ``cityhub sip``)."""
+        stream = relay.streams.get(camera_id)
+        if stream is None:
+            raise HTTPException(404, f"no camera {camera_id!r}")
+        try:
+            push = await relay.pushes.start(stream, body.host, body.port, body.transport,
+                                            body.ssrc)
+        except PushError as exc:
+            raise HTTPException(503, str(exc)) from exc
+        return push.describe()
+
+    @app.delete("/gb28181/push/{push_id}", dependencies=[service])
+    async def push_stop(push_id: str) -> dict[str, object]:
+        return {"ended": await relay.pushes.stop(push_id, relay.streams)}
+
+    @app.get("/gb28181/push", dependencies=[service])
+    async def push_list() -> list[dict[str, object]]:
+        return [p.describe() for p in relay.pushes.pushes.values()]
 
     @app.get("/metrics", dependencies=[service])
     async def metrics() -> Response:

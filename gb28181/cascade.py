@@ -1,0 +1,405 @@
+"""Cascade to an upper (superior) platform: this hub as a lower platform of the province.
+
+One ``CascadeClient`` per upper platform: REGISTER with digest (401 -> Authorization),
+re-REGISTER before expiry, Keepalive MESSAGE every interval, register again after
+``max_missed`` unanswered keepalives or a 403; answer the upper's Catalog / DeviceInfo /
+DeviceStatus queries with the channels shared to it, and its INVITE for a shared channel
+by having a ``MediaPusher`` (the relay) send the camera as PS over RTP; BYE stops it.
+What is shared, the audit log and state live behind ``CascadeDirectory`` (the store).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gb28181 import digest, manscdp, sdp, sip
+from gb28181.transport import Peer, SipEndpoint
+
+log = logging.getLogger(__name__)
+#: Offerer's media transport (the upper's SDP) -> what our sender does.
+PUSH_MODES = {"udp": "udp", "tcp-passive": "tcp-connect", "tcp-active": "tcp-listen"}
+ANSWER_TRANSPORT = {"udp": "udp", "tcp-passive": "tcp-active", "tcp-active": "tcp-passive"}
+
+
+@dataclass
+class UpperSettings:
+    upper_id: str  #: the upper platform's SIP server ID
+    domain: str  #: its SIP domain
+    host: str
+    port: int
+    local_id: str  #: our ID as the upper knows it
+    username: str
+    password: str = field(repr=False)  #: unsealed for the digest answer only; never logged
+    transport: str = "udp"  #: udp / tcp (signalling)
+    expires_s: int = 3600
+    keepalive_s: float = 60.0
+    max_missed: int = 3
+    local_host: str = "127.0.0.1"  #: our SIP address for this cascade
+    local_port: int = 0
+    media_host: str = "127.0.0.1"  #: the address our SDP answer announces
+    retry_s: float = 5.0  #: between failed REGISTERs
+    per_page: int = 4  #: catalog items per MESSAGE
+    name: str = "cityhub"
+
+
+@dataclass(frozen=True)
+class SharedChannel:
+    channel_id: str  #: the ID the upper sees
+    camera_id: str
+    department: str
+    name: str
+    status: str = "ON"
+    civil_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+
+
+class CascadeDirectory(Protocol):
+    async def shared(self, upper_id: str) -> list[SharedChannel]: ...
+
+    async def shared_channel(self, upper_id: str, channel_id: str) -> SharedChannel | None: ...
+
+    async def audit(self, upper_id: str, action: str, channel: SharedChannel | None,
+                    detail: dict[str, object]) -> None: ...
+
+    async def state(self, upper_id: str, **fields: object) -> None: ...
+
+
+class PushError(RuntimeError):
+    """The relay cannot send the camera (the reason goes to the log and the audit)."""
+
+
+@dataclass(frozen=True)
+class PushHandle:
+    push_id: str
+    port: int  #: our media port (the sender's source, or our TCP listener)
+
+
+class MediaPusher(Protocol):
+    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int
+                    ) -> PushHandle: ...
+
+    async def stop(self, push_id: str) -> None: ...
+
+
+@dataclass
+class UpwardView:
+    call_id: str
+    channel: SharedChannel
+    push: PushHandle
+    peer: Peer
+    remote_tag: str  #: the upper's From tag
+    local_tag: str
+    started: float = field(default_factory=time.monotonic)
+    cseq: int = 1
+
+
+class CascadeClient:
+    def __init__(self, settings: UpperSettings, directory: CascadeDirectory,
+                 pusher: MediaPusher) -> None:
+        self.s, self.dir, self.pusher = settings, directory, pusher
+        self.endpoint = SipEndpoint(self.handle, self._bad, settings.local_host,
+                                    settings.local_port)
+        self.upper = Peer(settings.transport.upper(), settings.host, settings.port)
+        self.registered = asyncio.Event()
+        self.registrations = 0  #: successful REGISTERs (refreshes included)
+        self.granted = settings.expires_s  #: the Expires the upper granted
+        self.views: dict[str, UpwardView] = {}
+        self.bad_inputs = 0
+        self._tag, self._call_id, self._cseq = sip.new_tag(), secrets.token_hex(10), 0
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._other_id_logged = False
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.s.local_id}@{self.s.local_id[:10]}"
+
+    @property
+    def upper_uri(self) -> str:
+        return f"sip:{self.s.upper_id}@{self.s.domain}"
+
+    async def start(self) -> None:
+        await self.endpoint.start(udp=self.upper.transport == "UDP", tcp=True)
+        self.s.local_port = self.endpoint.port
+        self._task = asyncio.ensure_future(self._run())
+        log.info("cascade %s: %s:%d (%s) as %s from port %d", self.s.upper_id, self.s.host,
+                 self.s.port, self.s.transport, self.s.local_id, self.s.local_port)
+
+    async def close(self, unregister: bool = True) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        for call_id in list(self.views):
+            await self._end(call_id, "cascade stopped")
+        if unregister and self.registered.is_set():
+            await self.register(expires=0)
+        for t in list(self._tasks):
+            t.cancel()
+        await self.endpoint.close()
+
+    def _bad(self, peer: Peer, reason: str) -> None:
+        self.bad_inputs += 1
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- registration and keepalive ------------------------------------------------
+
+    def _request(self, method: str, body: bytes = b"", extra: list[tuple[str, str]] | None = None
+                 ) -> sip.SipMessage:
+        self._cseq += 1
+        register = method == "REGISTER"
+        return sip.request(
+            method, self.upper_uri, via_host=self.s.local_host, via_port=self.s.local_port,
+            transport=self.upper.transport, from_uri=self.uri, from_tag=self._tag,
+            to_uri=self.uri if register else self.upper_uri,
+            call_id=self._call_id if register else secrets.token_hex(10), cseq=self._cseq,
+            body=body, content_type=manscdp.CONTENT_TYPE if body else None, extra=extra)
+
+    async def register(self, expires: int | None = None) -> int:
+        """REGISTER, answering a 401/407 challenge; the final status (0: no answer)."""
+        exp = self.s.expires_s if expires is None else expires
+        head = [("contact", f"<sip:{self.s.local_id}@{self.s.local_host}:{self.s.local_port}>"),
+                ("expires", str(exp))]
+        reply = await self.endpoint.request(self._request("REGISTER", extra=head), self.upper)
+        if reply is not None and reply.status in (401, 407):
+            challenge = reply.get("www-authenticate") or reply.get("proxy-authenticate") or ""
+            auth = digest.authorization(challenge, "REGISTER", self.upper_uri, self.s.username,
+                                        self.s.password)
+            name = "authorization" if reply.status == 401 else "proxy-authorization"
+            reply = await self.endpoint.request(
+                self._request("REGISTER", extra=[*head, (name, auth)]), self.upper)
+        status = reply.status if reply is not None else 0
+        if status == 200 and exp > 0:
+            self.registered.set()
+            self.registrations += 1
+            await self.dir.state(self.s.upper_id, registered=True, last_error=None)
+            log.info("cascade %s: registered for %d s", self.s.upper_id, exp)
+            self.granted = sip.expires_of(reply, exp) if reply is not None else exp
+        else:
+            self.registered.clear()
+            why = "unregistered" if exp == 0 else f"REGISTER answered {status or 'nothing'}"
+            await self.dir.state(self.s.upper_id, registered=False, last_error=why)
+            if exp:
+                log.warning("cascade %s: %s", self.s.upper_id, why)
+        return status
+
+    async def keepalive(self) -> int:
+        body = manscdp.notify("Keepalive", self._cseq, self.s.local_id, "<Status>OK</Status>\r\n")
+        reply = await self.endpoint.request(self._request("MESSAGE", body), self.upper,
+                                            timeout=min(4.0, self.s.keepalive_s))
+        return reply.status if reply is not None else 0
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                if await self.register() != 200:
+                    await asyncio.sleep(self.s.retry_s)
+                    continue
+                why = await self._keep()
+            except (OSError, sip.SipError) as exc:  # the upper unreachable: try again later
+                why = str(exc)
+                self.registered.clear()
+                await asyncio.sleep(self.s.retry_s)
+            log.info("cascade %s: registering again: %s", self.s.upper_id, why)
+
+    async def _keep(self) -> str:
+        """Keep alive until a re-REGISTER is due; returns why."""
+        loop = asyncio.get_running_loop()
+        refresh_at = loop.time() + max(1.0, self.granted * 0.8)
+        missed = 0
+        while True:
+            await asyncio.sleep(max(0.0, min(self.s.keepalive_s, refresh_at - loop.time())))
+            if loop.time() >= refresh_at:
+                return "registration refresh"
+            status = await self.keepalive()
+            if status == 200:
+                missed = 0
+                await self.dir.state(self.s.upper_id, last_keepalive_at=time.time())
+            elif status in (401, 403, 404):
+                return f"keepalive answered {status}"
+            else:
+                missed += 1
+                if missed >= self.s.max_missed:
+                    return f"{missed} keepalives unanswered"
+            await self._recheck_views()
+
+    # -- requests from the upper ------------------------------------------------------
+
+    def _from_upper(self, msg: sip.SipMessage, peer: Peer) -> bool:
+        if msg.user_of("from") == self.s.upper_id:
+            return True
+        if peer.host == self.s.host:  # quirk: an upper announcing another platform ID
+            if not self._other_id_logged:
+                log.warning("cascade %s: the upper calls itself %r", self.s.upper_id,
+                            msg.user_of("from")[:32])
+                self._other_id_logged = True
+            return True
+        return False
+
+    async def handle(self, msg: sip.SipMessage, peer: Peer) -> None:
+        if msg.method == "ACK":
+            return
+        if not self._from_upper(msg, peer):
+            await self.endpoint.send(sip.response(msg, 403, "Forbidden"), peer)
+            return
+        if msg.method == "MESSAGE":
+            await self._message(msg, peer)
+        elif msg.method == "INVITE":
+            await self._invite(msg, peer)
+        elif msg.method == "BYE":
+            known = msg.call_id in self.views
+            await self.endpoint.send(sip.response(msg, 200, "OK") if known else
+                                     sip.response(msg, 481, "Call Does Not Exist"), peer)
+            if known:
+                await self._end(msg.call_id, "BYE from the upper platform")
+        elif msg.method == "OPTIONS":
+            await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        else:
+            await self.endpoint.send(sip.response(msg, 405, "Method Not Allowed"), peer)
+
+    async def _message(self, msg: sip.SipMessage, peer: Peer) -> None:
+        try:
+            doc = manscdp.read(msg.body)
+        except manscdp.BodyError as exc:
+            self.bad_inputs += 1
+            log.warning("cascade %s: unreadable MESSAGE body: %s", self.s.upper_id, exc)
+            await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
+            return
+        await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        if doc.root != "Query":
+            return
+        if doc.cmd == "Catalog":
+            self._spawn(self.send_catalog(doc.sn))
+        elif doc.cmd in ("DeviceInfo", "DeviceStatus"):
+            self._spawn(self._send_details(doc))
+        else:
+            log.info("cascade %s: query %s not answered", self.s.upper_id, doc.cmd[:32])
+
+    async def _send(self, body: bytes, attempts: int = 3) -> bool:
+        for _ in range(attempts):
+            reply = await self.endpoint.request(self._request("MESSAGE", body), self.upper)
+            if reply is not None and reply.status == 200:
+                return True
+        return False
+
+    async def send_catalog(self, sn: int) -> int:
+        """The shared channels as Catalog pages (SumNum); returns the items delivered."""
+        shared = await self.dir.shared(self.s.upper_id)
+        items = [manscdp.CatalogItem(
+            id=c.channel_id, name=c.name, status=c.status, parent=self.s.local_id,
+            civil_code=c.civil_code or self.s.local_id[:6], manufacturer=c.manufacturer or
+            "cityhub", model=c.model or "cityhub", lat=c.lat, lon=c.lon) for c in shared]
+        per = self.s.per_page
+        sent = 0
+        for i, page in enumerate(manscdp.catalog_pages(sn, self.s.local_id, items, per)):
+            if not await self._send(page):
+                break
+            sent = min(len(items), (i + 1) * per)
+        await self.dir.state(self.s.upper_id, catalog_at=time.time(), catalog_sent=sent,
+                             catalog_total=len(items))
+        await self.dir.audit(self.s.upper_id, "gb_cascade_catalog", None, {
+            "channels": [c.channel_id for c in shared], "delivered": sent})
+        log.info("cascade %s: catalog %d of %d delivered", self.s.upper_id, sent, len(items))
+        return sent
+
+    async def _send_details(self, doc: manscdp.Doc) -> None:
+        if doc.device_id != self.s.local_id and await self.dir.shared_channel(
+                self.s.upper_id, doc.device_id) is None:
+            log.info("cascade %s: %s for %s (not ours or not shared)", self.s.upper_id, doc.cmd,
+                     doc.device_id[:32])
+            return
+        if doc.cmd == "DeviceInfo":
+            count = len(await self.dir.shared(self.s.upper_id))
+            extra = (f"<Result>OK</Result>\r\n<DeviceName>{self.s.name}</DeviceName>\r\n"
+                     "<Manufacturer>cityhub</Manufacturer>\r\n<Model>cityhub</Model>\r\n"
+                     f"<Firmware>1</Firmware>\r\n<Channel>{count}</Channel>\r\n")
+        else:
+            extra = ("<Result>OK</Result>\r\n<Online>ONLINE</Online>\r\n<Status>OK</Status>\r\n"
+                     "<Encode>ON</Encode>\r\n<Record>OFF</Record>\r\n")
+        await self._send(manscdp.response(doc.cmd, doc.sn, doc.device_id, extra))
+
+    # -- live video upward ------------------------------------------------------------
+
+    async def _invite(self, msg: sip.SipMessage, peer: Peer) -> None:
+        if msg.call_id in self.views:  # a retransmitted INVITE: the 200 went already
+            return
+        channel_id = sip.uri_user(msg.uri) or msg.user_of("to")
+        channel = await self.dir.shared_channel(self.s.upper_id, channel_id)
+        if channel is None:
+            await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", None,
+                                 {"channel": channel_id[:32], "reason": "not shared"})
+            await self.endpoint.send(sip.response(msg, 404, "Not Found"), peer)
+            return
+        try:
+            offer = sdp.parse(msg.body)
+        except sdp.SdpError as exc:
+            self.bad_inputs += 1
+            await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
+            log.warning("cascade %s: INVITE with bad SDP: %s", self.s.upper_id, exc)
+            return
+        await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
+        ssrc = offer.ssrc if offer.ssrc.isdigit() else sdp.make_ssrc(self.s.domain, 0)
+        try:
+            push = await self.pusher.start(channel.camera_id, offer.host, offer.port,
+                                           PUSH_MODES[offer.transport], int(ssrc))
+        except PushError as exc:
+            await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", channel,
+                                 {"reason": str(exc)[:200]})
+            await self.endpoint.send(sip.response(msg, 503, "Service Unavailable"), peer)
+            return
+        await self._answer(msg, peer, offer, ssrc, channel, push)
+
+    async def _answer(self, msg: sip.SipMessage, peer: Peer, offer: sdp.MediaOffer, ssrc: str,
+                      channel: SharedChannel, push: PushHandle) -> None:
+        answer = sdp.MediaOffer(
+            host=self.s.media_host, port=push.port, transport=ANSWER_TRANSPORT[offer.transport],
+            ssrc=ssrc, owner=channel.channel_id, direction="sendonly", payloads={96: "PS/90000"})
+        tag = sip.new_tag()
+        out = sip.response(msg, 200, "OK", sdp.build(answer), "APPLICATION/SDP", tag)
+        out.headers.append(("contact", f"<sip:{channel.channel_id}@{self.s.local_host}:"
+                                       f"{self.s.local_port}>"))
+        self.views[msg.call_id] = UpwardView(msg.call_id, channel, push, peer,
+                                             msg.tag_of("from") or "", tag)
+        await self.dir.audit(self.s.upper_id, "gb_cascade_view", channel, {
+            "call_id": msg.call_id, "to": f"{offer.host}:{offer.port}",
+            "transport": offer.transport, "ssrc": ssrc})
+        await self.endpoint.send(out, peer)
+        log.info("cascade %s: live %s (camera %s) -> %s:%d %s", self.s.upper_id,
+                 channel.channel_id, channel.camera_id, offer.host, offer.port, offer.transport)
+
+    async def _end(self, call_id: str, reason: str) -> None:
+        view = self.views.pop(call_id, None)
+        if view is None:
+            return
+        try:
+            await self.pusher.stop(view.push.push_id)
+        except PushError as exc:
+            log.warning("cascade %s: stopping %s: %s", self.s.upper_id, call_id, exc)
+        await self.dir.audit(self.s.upper_id, "gb_cascade_view_end", view.channel, {
+            "call_id": call_id, "reason": reason,
+            "seconds": round(time.monotonic() - view.started, 1)})
+
+    async def _recheck_views(self) -> None:
+        """A share revoked ends the views it allowed (BYE to the upper)."""
+        for call_id, view in list(self.views.items()):
+            if await self.dir.shared_channel(self.s.upper_id, view.channel.channel_id) is None:
+                await self._end(call_id, "share revoked")
+                view.cseq += 1
+                bye = sip.request(
+                    "BYE", self.upper_uri, via_host=self.s.local_host,
+                    via_port=self.s.local_port, transport=view.peer.transport,
+                    from_uri=f"sip:{view.channel.channel_id}@{self.s.local_id[:10]}",
+                    from_tag=view.local_tag, to_uri=self.upper_uri, to_tag=view.remote_tag,
+                    call_id=call_id, cseq=view.cseq)
+                self._spawn(self.endpoint.request(bye, view.peer, timeout=2.0))
