@@ -18,7 +18,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gb28181 import digest, manscdp, sdp, sip
+from core import digest
+from gb28181 import manscdp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 each department shares upward.
 
 Revision ID: 0016_gb_cascade
-Revises: 0015_ptz (the brief says 0012_gb28181; the lead re-chains)
+Revises: 0015_ptz
 Create Date: 2026-12-06
 
 An upper platform is configured apart from lower devices (``gb_devices``): it is a
