@@ -84,7 +84,9 @@ class Visibility:
         return [g for g in self.grants if resource in g.resources]
 
     # -- the oracle -------------------------------------------------------------------------
-    def sees_camera(self, department: str, site: str, camera: str, system: str) -> bool:
+    def _camera_scope(self, resource: str, department: str, site: str, camera: str,
+                      system: str) -> bool:
+        """The own department's cameras, or those a ``resource`` grant reaches."""
         if department == self.department:
             return True
         return any(
@@ -92,21 +94,15 @@ class Visibility:
             and _in(g.cameras, camera)
             and _in(g.sites, site)
             and _in(g.systems, system)
-            for g in self._for("video")
+            for g in self._for(resource)
         )
 
+    def sees_camera(self, department: str, site: str, camera: str, system: str) -> bool:
+        return self._camera_scope("video", department, site, camera, system)
+
     def may_move_camera(self, department: str, site: str, camera: str, system: str) -> bool:
-        """PTZ: the own department's cameras, or those a ``ptz`` grant reaches (watching
-        them needs ``video`` as well)."""
-        if department == self.department:
-            return True
-        return any(
-            g.grantor == department
-            and _in(g.cameras, camera)
-            and _in(g.sites, site)
-            and _in(g.systems, system)
-            for g in self._for("ptz")
-        )
+        """PTZ: a ``ptz`` grant (watching the camera needs ``video`` as well)."""
+        return self._camera_scope("ptz", department, site, camera, system)
 
     def playback_window(
         self, department: str, site: str, camera: str, system: str
