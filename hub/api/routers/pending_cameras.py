@@ -4,10 +4,10 @@ registers it exactly as ``POST /cameras`` does (the same function): an ``onvif:/
 with the credentials, sealed, never returned.
 
 The hub talks to the camera (probe, accept) with :class:`streams.onvif.OnvifDevice`, each
-call bounded by ``CALL_TIMEOUT_S`` and the whole exchange by ``PROBE_TIMEOUT_S``. Refused
-credentials answer 422 ``camera_credentials_refused``; any other failure of the camera
-(unreachable, silent, SOAP fault, malformed) 502 ``camera_probe_failed``, with the reason;
-a camera without the chosen profile 422 ``camera_profile_missing``.
+call bounded by ``CALL_TIMEOUT_S`` and the whole exchange by ``PROBE_TIMEOUT_S``. What the
+camera answers is about the address and credentials the caller gave, so every failure is a
+422 with the reason: ``camera_credentials_refused``, ``camera_profile_missing`` (the chosen
+profile), ``camera_probe_failed`` (unreachable, silent, SOAP fault, malformed answer).
 """
 
 from __future__ import annotations
@@ -148,16 +148,18 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
             "decided_at": row["decided_at"], "reason": row["reason"], "camera": row["camera_id"]}
 
 
-def _rows(caller: Caller, where: str = "", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+def _rows(caller: Caller, where: str = "", params: tuple[Any, ...] = (),
+          lock: bool = False) -> list[dict[str, Any]]:
     with caller.db.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT * FROM pending_cameras WHERE department_id = %s" + where
-            + " ORDER BY last_seen DESC, id", (caller.department, *params)).fetchall()
+            + " ORDER BY last_seen DESC, id" + (" FOR UPDATE" if lock else ""),
+            (caller.department, *params)).fetchall()
 
 
 def _pending_or_404(caller: Caller, pending_id: UUID) -> dict[str, Any]:
     """The department's pending camera, row-locked; 404 alike for another's and unknown ids."""
-    rows = _rows(caller, " AND id = %s FOR UPDATE", (pending_id,))
+    rows = _rows(caller, " AND id = %s", (pending_id,), lock=True)
     if not rows:
         raise not_found("pending camera")
     return rows[0]
@@ -176,7 +178,7 @@ async def _ask(host: str, port: int, username: str, password: str,
 
 def _camera_check(caller: Caller, what: str, host: str, port: int, username: str,
                   password: SecretStr, profile: str | None) -> tuple[DeviceInfo, list[Profile]]:
-    """Ask the camera; an audited, committed refusal (422/502) when it does not answer."""
+    """Ask the camera; an audited, committed refusal (422) when it does not answer."""
     try:
         return from_thread.run(_ask, host, port, username, password.get_secret_value(), profile)
     except (OnvifError, TimeoutError) as exc:
@@ -185,7 +187,7 @@ def _camera_check(caller: Caller, what: str, host: str, port: int, username: str
         status, code = ((422, "camera_credentials_refused")
                         if "refused the credentials" in reason else
                         (422, "camera_profile_missing") if "no profile" in reason else
-                        (502, "camera_probe_failed"))
+                        (422, "camera_probe_failed"))
         caller.audit(f"pending_camera.{what}.failed", target_type="pending_camera",
                      address=f"{host}:{port}", code=code, reason=reason)
         caller.db.commit()
