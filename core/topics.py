@@ -5,6 +5,7 @@
 ``city/{department}/{site}/{system}/native/{format}`` a source system's native payload
 ``city/{department}/{site}/edge/{health|status}``     edge-box heartbeat / retained status
 ``city/{department}/{site}/edge/media/{sha256}``      a picture or clip an event references
+``city/{department}/{site}/edge/discovery``           ONVIF devices an edge box found (WS-Discovery)
 
 Department and site in the topic are authoritative: the broker's ACL decides
 who may publish where, and payloads claiming otherwise are dead-lettered.
@@ -33,7 +34,7 @@ class Route:
     department: str
     site: str
     system: SourceSystem
-    kind: str  #: "events", "readings", "native", "health", "status" or "media"
+    kind: str  #: "events", "readings", "native", "health", "status", "media" or "discovery"
     format: str | None = None  #: adapter format for native payloads; sha256 for media
 
     def topic(self) -> str:
@@ -56,6 +57,10 @@ def readings_topic(department: str, site: str) -> str:
 
 def media_topic(department: str, site: str, sha256: str) -> str:
     return f"{ROOT}/{department}/{site}/edge/media/{sha256}"
+
+
+def discovery_topic(department: str, site: str) -> str:
+    return f"{ROOT}/{department}/{site}/edge/discovery"
 
 
 def parse(topic: str, root: str = ROOT) -> Route:
@@ -82,6 +87,6 @@ def parse(topic: str, root: str = ROOT) -> Route:
         return Route(dept, site, sys, "events")
     if kind == "readings" and sys == SourceSystem.sensor:
         return Route(dept, site, sys, "readings")
-    if kind in ("health", "status", "config") and sys == SourceSystem.edge:
+    if kind in ("health", "status", "config", "discovery") and sys == SourceSystem.edge:
         return Route(dept, site, sys, kind)
     raise TopicError(f"unknown topic kind {kind[:40]!r} for system {sys.value!r}")

@@ -30,6 +30,7 @@ from core.topics import events_topic, media_topic, readings_topic
 from edge.analytics import CameraAnalytics
 from edge.clips import ClipCutter
 from edge.config import ConfigError, EdgeCameraConfig, EdgeConfig, parse_push
+from edge.discovery import DiscoveryTask
 from edge.evidence import SnapshotStore, detection_event, snapshot_ref
 from edge.frames import FrameDecoder, camera_stream
 from edge.health import health_report
@@ -79,6 +80,7 @@ class EdgeAgent:
         self.snapshots = SnapshotStore(self.state_dir / "snapshots", base)
         self.clips = ClipCutter(config, self.state_dir / "clips", base, self.submit)
         self.push_auth = PushAuth(config)
+        self.discovery = DiscoveryTask(config, self._put_discovered)
         self._load_pushed()
 
     # -- producing -------------------------------------------------------------
@@ -113,6 +115,11 @@ class EdgeAgent:
         ]
         self.outbox.put_many(msgs)
         self._loop.call_soon_threadsafe(self.publisher.notify)
+
+    def _put_discovered(self, msgs: list[Message]) -> None:
+        """Discovery reports (on the loop): into the outbox like everything else."""
+        self.outbox.put_many(msgs)
+        self.publisher.notify()
 
     def _on_frame(
         self, cam: EdgeCameraConfig, analytics: CameraAnalytics, frame: np.ndarray, at: datetime
@@ -297,6 +304,8 @@ class EdgeAgent:
             asyncio.create_task(c)
             for c in (self.publisher.run(), self._heartbeat(), self._retention())
         ]
+        if self.config.discovery.enabled:
+            self._tasks.append(asyncio.create_task(self.discovery.run()))
         server = None
         if self.config.listener.enabled:
             server = self._listener()

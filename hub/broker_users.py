@@ -5,7 +5,7 @@ the configuration:
 
 - ``DIR/acl``: Mosquitto per-user topic rules (``acl_file``). Edge box
   ``edge-<site>`` may publish only under ``city/<department>/<site>/`` (events,
-  sensor readings, native payloads, edge health/status) and read only its own
+  sensor readings, native payloads, edge health/status, discovery reports) and read only its own
   ``edge/config``; ``cityhub-ingest`` reads ``city/#`` (shared subscription
   ``$share/cityhub-ingest/city/#``); ``cityhub-hub`` pushes ``edge/config``
   and reads edge health/status. Anything not listed is denied.
@@ -37,7 +37,8 @@ HUB_USER = "cityhub-hub"
 
 #: What an edge box may publish, relative to ``city/<department>/<site>/``.
 EDGE_WRITE = (
-    "+/events", "sensor/readings", "+/native/+", "edge/health", "edge/status", "edge/media/+"
+    "+/events", "sensor/readings", "+/native/+", "edge/health", "edge/status", "edge/media/+",
+    "edge/discovery",
 )
 #: What an edge box may subscribe to, relative to the same prefix.
 EDGE_READ = ("edge/config",)

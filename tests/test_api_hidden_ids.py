@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from core.discovery import DiscoveryReport
 from devkit.fixtures.hubapi import HubApi, build_hub, seed_city
 from devkit.fixtures.services import PgServer
+from hub.store.pending_cameras import Discovered, record_one
 
 CALLER = "police"  # no grants anywhere: every object of another department is hidden from it
 OWNER = "traffic"
@@ -57,11 +59,16 @@ def city(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
         key = made(c.post("/api/v1/api-keys", headers=owner,
                           json={"name": "k", "roles": ["analyst"]}))
         users = c.get("/api/v1/users", headers=owner).json()
+        with hub.owner() as conn:
+            found = DiscoveryReport(device="box", xaddrs=["http://10.1.2.3/onvif/device_service"],
+                                    first_seen=NOW, last_seen=NOW)
+            pending = record_one(conn, Discovered(OWNER, "traffic-s0", found))
         hidden = {
             "camera": "traffic-s0-c0", "site": "traffic-s0", "sensor": "traffic-s0-aq",
             "event": event, "incident": incident["id"], "photo": photo["id"],
             "rule": rule["id"], "grant": grant["id"], "api_key": key["id"],
             "user": next(u["id"] for u in users if u["username"] == "traffic-clerk"),
+            "pending_camera": pending,
         }
         yield hub, hidden
     hub.runtime.close()
@@ -69,7 +76,7 @@ def city(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def _missing(kind: str) -> str:
-    if kind in ("event", "incident", "photo", "rule", "grant", "user"):
+    if kind in ("event", "incident", "photo", "rule", "grant", "user", "pending_camera"):
         return str(uuid.uuid4())
     if kind == "api_key":
         return secrets.token_hex(8)
@@ -134,6 +141,10 @@ CASES: list[tuple[str, str, str, str, Any]] = [
         "events": ["{id}"]}),
     ("incident.attach.camera", "camera", "POST", "/incidents/{own_incident}/attachments", {
         "cameras": [_span("{id}")]}),
+    ("pending_camera.accept", "pending_camera", "POST", "/pending-cameras/{id}/accept", {
+        "id": "new-cam", "name": "n", "system": "edge", "username": "u", "password": "p"}),
+    ("pending_camera.reject", "pending_camera", "POST", "/pending-cameras/{id}/reject", {
+        "reason": "r"}),
     ("incident_rule.put", "rule", "PUT", "/incident-rules/{id}", {
         "name": "r", "event_kinds": ["alarm"], "incident_kind": "alarm"}),
     ("incident_rule.delete", "rule", "DELETE", "/incident-rules/{id}", None),

@@ -30,8 +30,10 @@ from adapters.base import (
 from adapters.checks import parse_time
 from adapters.jsonsafe import load_json
 from adapters.model import Event, Reading, ReadingRow, Severity
+from core.discovery import DiscoveryReport
 from core.topics import Route, TopicError, parse
 from hub.store.media import MediaBlob
+from hub.store.pending_cameras import Discovered
 
 log = logging.getLogger(__name__)
 #: Largest dead-letter payload kept (the reason says when it was cut).
@@ -55,6 +57,7 @@ class Outcome:
     readings: list[Reading | ReadingRow] = field(default_factory=list)
     letters: list[Letter] = field(default_factory=list)
     media: list[MediaBlob] = field(default_factory=list)
+    discoveries: list[Discovered] = field(default_factory=list)
 
 
 #: Largest picture or clip accepted from an edge box.
@@ -146,6 +149,26 @@ def _edge(route: Route, payload: bytes, origin: Origin) -> Adapted:
     return Adapted(readings=readings)
 
 
+MAX_DISCOVERY_REPORTS = 1000
+
+
+def _discovery(topic: str, payload: bytes, origin: Origin, out: Outcome) -> None:
+    """An edge box's ``{"discovery": [report, ...]}``: each valid report a pending camera of
+    the topic's department and site; each invalid one a dead letter."""
+    data = load_json(payload, 1024 * 1024, max_depth=6)
+    reports = data.get("discovery") if isinstance(data, dict) else None
+    if not isinstance(reports, list) or len(reports) > MAX_DISCOVERY_REPORTS:
+        raise AdapterError(f'a discovery pack is {{"discovery": [report, ...]}} (at most '
+                           f"{MAX_DISCOVERY_REPORTS} reports)")
+    for record in reports:
+        try:
+            report = DiscoveryReport.model_validate(record)
+        except ValidationError as exc:
+            out.letters.append(_letter(topic, validation_reason(exc), _record_bytes(record)))
+            continue
+        out.discoveries.append(Discovered(origin.department, origin.site, report))
+
+
 def adapt_message(
     topic: str,
     payload: bytes,
@@ -164,6 +187,9 @@ def adapt_message(
             return out
         if route.kind == "media":
             out.media.append(_media(route, payload, origin))
+            return out
+        if route.kind == "discovery":
+            _discovery(topic, payload, origin, out)
             return out
         if route.kind in ("status", "health"):
             adapted = _edge(route, payload, origin)

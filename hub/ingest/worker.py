@@ -36,7 +36,7 @@ from hub.store.writer import BatchResult, BatchWriter, DeadLetter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_KINDS = {"events", "readings", "native", "health", "status", "config"}
+_KINDS = {"events", "readings", "native", "health", "status", "config", "discovery"}
 
 
 #: Errors that say nothing about the batch (database down, restarting, read-only after a
@@ -144,6 +144,7 @@ class _StoreThread:
             ],
             topic="ingest",
             media=[b for o in outcomes for b in o.media],
+            discoveries=[d for o in outcomes for d in o.discoveries],
         )
 
     async def _write_one_by_one(self, parts: list[tuple[Received, Outcome]]) -> BatchResult:

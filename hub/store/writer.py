@@ -24,6 +24,7 @@ from hub.store.copyin import CopyTarget, Row
 from hub.store.latest import Commit, LatestHints
 from hub.store.media import MediaBlob, store_media
 from hub.store.partitions import PartitionCoverage
+from hub.store.pending_cameras import Discovered, record
 from hub.store.settings import StoreConfig
 
 EVENTS = CopyTarget(
@@ -200,8 +201,10 @@ class BatchWriter:
         dead_letters: Sequence[DeadLetter] = (),
         topic: str = "store",
         media: Sequence[MediaBlob] = (),
+        discoveries: Sequence[Discovered] = (),
     ) -> BatchResult:
-        """Store one batch in one transaction; ``topic`` labels rows the database rejects."""
+        """Store one batch in one transaction; ``topic`` labels rows the database rejects.
+        ``discoveries``: edge boxes' reports of ONVIF devices (pending cameras)."""
         result = BatchResult()
         now = datetime.now(UTC)
         letters = list(dead_letters)
@@ -228,6 +231,8 @@ class BatchWriter:
                     letters += letters_
                 if media:
                     result.media_stored = await store_media(conn, media)
+                if discoveries:
+                    await record(conn, list(discoveries))
                 if letters:
                     await self._dead_letters(conn, letters, now)
                     result.dead_lettered = len(letters)

@@ -12,6 +12,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from defusedxml import ElementTree
 
@@ -30,6 +31,17 @@ class Found:
     xaddrs: tuple[str, ...]  #: its device service URLs
     scopes: tuple[str, ...]
     types: tuple[str, ...]
+
+
+def scope_value(scopes: tuple[str, ...] | list[str], key: str) -> str:
+    """The value of an ``onvif://www.onvif.org/<key>/<value>`` scope ('' when absent),
+    e.g. ``name`` and ``hardware`` (percent-decoded, as cameras encode spaces)."""
+    prefix = f"onvif://www.onvif.org/{key}/"
+    for scope in scopes:
+        if scope.lower().startswith(prefix):
+            value = unquote(scope[len(prefix):])
+            return "".join(c for c in value if c >= " ").strip()[:200]
+    return ""
 
 
 def probe_message(message_id: str) -> bytes:
