@@ -1,8 +1,8 @@
 """Pending cameras: ONVIF devices edge boxes found (WS-Discovery) or admins probed, until an
 admin of the department accepts (creating the camera) or rejects them.
 
-Revision ID: 0016_pending_cameras
-Revises: 0015_ptz
+Revision ID: 0017_pending_cameras
+Revises: 0016_gb_cascade
 Create Date: 2026-12-08
 
 One row per department and device service URL (``xaddr``); ingest (the tables' owner)
@@ -12,8 +12,8 @@ No credentials here: accepting stores them sealed with the camera (``camera_secr
 
 from alembic import op
 
-revision = "0016_pending_cameras"
-down_revision = "0015_ptz"
+revision = "0017_pending_cameras"
+down_revision = "0016_gb_cascade"
 branch_labels = None
 depends_on = None
 
