@@ -105,6 +105,18 @@ def test_rule_dispatches_shares_merges_and_closing_revokes(hub: HubApi) -> None:
     assert played.status_code == 200, played.text
     assert span is not None and played.json()["playback_window"] == [
         span[0].timestamp(), span[1].timestamp()]
+    # Exactly the attached events are shared, not others of their kind at their site.
+    with hub.owner() as conn:
+        attached = conn.execute("SELECT event_id FROM incident_events WHERE incident_id = %s",
+                                (inc["id"],)).fetchone()
+        other = conn.execute(  # received long ago: no rule looks at it, nothing attaches it
+            "INSERT INTO events (id, occurred_at, received_at, source_system, kind, severity,"
+            " department_id, site_id) VALUES (gen_random_uuid(), now(), now() - interval '1 h',"
+            " 'traffic', 'illegal_parking', 2, 'traffic', 'traffic-s0') RETURNING id").fetchone()
+    assert attached is not None and other is not None
+    police = hub.headers("police")
+    assert hub.client.get(f"/api/v1/events/{attached[0]}", headers=police).status_code == 200
+    assert hub.client.get(f"/api/v1/events/{other[0]}", headers=police).status_code == 404
     # A repeat at the same place joins the open incident.
     write_events(hub, alarm())
     wait_for(lambda: queue(hub, "traffic")[0]["event_count"] == 2, what="merge")

@@ -12,7 +12,7 @@ from hub.auth.grants import Grant, Visibility, as_set
 COLUMNS = (
     "id, grantor_department, grantee_department, resources, cameras, sites, sensors,"
     " systems, kinds, purpose, starts_at, expires_at, created_by, created_at, revoked_at,"
-    " revoked_by, playback_from, playback_to, incident_id"
+    " revoked_by, playback_from, playback_to, incident_id, event_ids"
 )
 #: The number of the incident a grant is bound to (row-level security: visible to both sides).
 INCIDENT_NUMBER = (
@@ -37,6 +37,7 @@ def to_grant(row: dict[str, Any]) -> Grant:
         purpose=row["purpose"],
         playback_from=row.get("playback_from"),
         playback_to=row.get("playback_to"),
+        event_ids=as_set([str(e) for e in row["event_ids"]] if row.get("event_ids") else None),
     )
 
 
@@ -80,14 +81,15 @@ def create_grant(
         row = cur.execute(
             "INSERT INTO access_grants (grantor_department, grantee_department, resources, cameras,"
             " sites, sensors, systems, kinds, purpose, starts_at, expires_at, created_by,"
-            " playback_from, playback_to)"
+            " playback_from, playback_to, event_ids)"
             " VALUES (%(grantor)s, %(grantee)s, %(resources)s, %(cameras)s, %(sites)s, %(sensors)s,"
             " %(systems)s, %(kinds)s, %(purpose)s, %(starts_at)s, %(expires_at)s, %(by)s,"
-            " %(playback_from)s, %(playback_to)s)"
+            " %(playback_from)s, %(playback_to)s, %(event_ids)s)"
             f" RETURNING {COLUMNS}",
             {
                 "playback_from": None,
                 "playback_to": None,
+                "event_ids": None,
                 **fields,
                 "grantor": grantor,
                 "by": created_by,

@@ -51,6 +51,8 @@ class Grant:
     #: ``playback`` only: footage recorded in [playback_from, playback_to] (None: open end).
     playback_from: datetime | None = None
     playback_to: datetime | None = None
+    #: ``events`` only: exactly these events (an incident's attachments), no other scope.
+    event_ids: frozenset[str] | None = None
 
     def active(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -131,8 +133,10 @@ class Visibility:
         return (start, end)
 
     def sees_event(
-        self, department: str, site: str, camera: str | None, system: str, kind: str
+        self, department: str, site: str, camera: str | None, system: str, kind: str,
+        event_id: str | None = None,
     ) -> bool:
+        """An event grant with ``event_ids`` (an incident's) reaches exactly those events."""
         if department == self.department:
             return True
         return any(
@@ -141,6 +145,7 @@ class Visibility:
             and _in(g.sites, site)
             and _in(g.systems, system)
             and _in(g.kinds, kind)
+            and _in(g.event_ids, event_id)
             for g in self._for("events")
         )
 
@@ -166,13 +171,14 @@ class Visibility:
 
         ``resource`` is ``video``, ``ptz``, ``events``, ``readings`` or ``sites``; ``columns``
         maps the dimensions the resource uses (``department``, ``site``, ``camera``, ``system``,
-        ``kind``, ``sensor``) to column names of ``table`` (an alias, optional). Values are
-        rendered as literals, so the fragment composes into any parameterised query.
+        ``kind``, ``sensor``, ``event`` = the event's id) to column names of ``table`` (an
+        alias, optional). Values are rendered as literals, so the fragment composes into any
+        parameterised query.
         """
         dims = {
             "video": ("camera", "site", "system"),
             "ptz": ("camera", "site", "system"),
-            "events": ("camera", "site", "system", "kind"),
+            "events": ("camera", "site", "system", "kind", "event"),
             "readings": ("site", "sensor"),
             "sites": ("site",),
         }[resource]
@@ -195,7 +201,10 @@ class Visibility:
                 "system": g.systems,
                 "kind": g.kinds,
                 "sensor": g.sensors,
+                "event": g.event_ids,
             }
+            if any(limits[d] is not None and d not in columns for d in dims):
+                continue  # a limit these columns cannot express: the grant shows nothing here
             for dim in dims:
                 allowed = limits[dim]
                 if allowed is not None:
@@ -220,6 +229,7 @@ def to_store(vis: Visibility, resource: str) -> Any:
                     cameras=g.cameras,
                     source_systems=g.systems,
                     kinds=g.kinds,
+                    events=g.event_ids,
                 )
             )
         else:

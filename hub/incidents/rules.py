@@ -51,7 +51,7 @@ class Rule:
                 and (self.sites is None or ev["site_id"] in self.sites)
                 and ev["severity"] >= self.min_severity
                 and vis.sees_event(ev["department_id"], ev["site_id"], ev["camera_id"],
-                                   ev["source_system"], ev["kind"]))
+                                   ev["source_system"], ev["kind"], str(ev["id"])))
 
 
 def merge_key(ev: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 Through the existing grants (``access_grants``), bound to the incident by ``incident_id``:
 a ``video`` grant for the attached cameras (live), a ``playback`` grant per attached camera
 for the time span it was attached with (its recordings, no more), and an ``events`` grant
-for the sites and kinds of the attached events. Only what the filing department owns is
+of exactly the attached events (``event_ids``). Only what the filing department owns is
 shared (a department cannot grant another's resources). Grants are revoked with
 :func:`hub.auth.grant_store.revoke_grant` like any revocation, when the assignment ends
 (hand-back) or the incident is closed or cancelled; a change of what is attached replaces
@@ -40,11 +40,9 @@ def _scope(conn: psycopg.Connection[Any], incident: dict[str, Any]) -> list[dict
     cams = [r[0] for r in conn.execute(
         "SELECT DISTINCT camera_id FROM incident_cameras WHERE incident_id = %s"
         " AND department_id = %s ORDER BY 1", (incident["id"], owner)).fetchall()]
-    ev = conn.execute(
-        "SELECT array_agg(DISTINCT site_id ORDER BY site_id),"
-        " array_agg(DISTINCT kind ORDER BY kind)"
-        " FROM incident_events WHERE incident_id = %s AND department_id = %s",
-        (incident["id"], owner)).fetchone()
+    events = [r[0] for r in conn.execute(
+        "SELECT event_id FROM incident_events WHERE incident_id = %s AND department_id = %s"
+        " ORDER BY event_id", (incident["id"], owner)).fetchall()]
     spans = conn.execute(
         "SELECT camera_id, min(starts_at), max(ends_at) FROM incident_cameras"
         " WHERE incident_id = %s AND department_id = %s GROUP BY camera_id ORDER BY 1",
@@ -55,8 +53,9 @@ def _scope(conn: psycopg.Connection[Any], incident: dict[str, Any]) -> list[dict
     for camera, start, end in spans:  # recordings: the attached time span of each camera
         scopes.append({"resources": ["playback"], "cameras": [camera], "sites": None,
                        "kinds": None, "playback_from": start, "playback_to": end})
-    if ev is not None and ev[0]:
-        scopes.append({"resources": ["events"], "cameras": None, "sites": ev[0], "kinds": ev[1]})
+    if events:  # exactly the attached events, not others of their kind at their site
+        scopes.append({"resources": ["events"], "cameras": None, "sites": None, "kinds": None,
+                       "event_ids": events})
     return scopes
 
 

@@ -224,6 +224,7 @@ def _rollup_fits(q: CountQuery, vis: Visibility) -> bool:
         and q.bbox is None
         and q.attributes is None
         and not vis.uses("cameras")
+        and not vis.uses("events")  # single shared events: rollups have no event ids
     )
 
 

@@ -23,6 +23,7 @@ EVENT_COLUMNS = {
     "cameras": "camera_id",
     "source_systems": "source_system",
     "kinds": "kind",
+    "events": "id",  #: single events (an incident's attachments)
 }
 #: Scope fields -> sensors columns (readings are joined to their sensor).
 SENSOR_COLUMNS = {"departments": "department_id", "sites": "site_id", "sensors": "id"}
@@ -42,6 +43,7 @@ class Scope:
     sensors: Names = None
     source_systems: Names = None
     kinds: Names = None
+    events: Names = None  #: event ids (uuid text)
 
     @classmethod
     def of(cls, **fields: Iterable[str] | None) -> Scope:
@@ -108,7 +110,8 @@ class Visibility:
                     impossible = True
                     break
                 ident = sql.Identifier(alias, column) if alias else sql.Identifier(column)
-                ands.append(sql.SQL("{} = ANY(%s)").format(ident))
+                cast = sql.SQL("::text") if column == "id" else sql.SQL("")  # uuid ids
+                ands.append(sql.SQL("{}{} = ANY(%s)").format(ident, cast))
                 params.append(sorted(values))
             if impossible:
                 params = params[: len(params) - len(ands)]

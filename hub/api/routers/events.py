@@ -32,6 +32,7 @@ COLS = {
     "camera": "camera_id",
     "system": "source_system",
     "kind": "kind",
+    "event": "id",
 }
 IdsQ = Annotated[list[Ident] | None, Query(max_length=100)]
 AttrQ = Annotated[

@@ -75,6 +75,8 @@ class GrantOut(BaseModel):
         None, description="Set when an incident's dispatch made it (revoked with the incident)."
     )
     incident_number: int | None = None
+    event_ids: list[UUID] | None = Field(
+        None, description="An incident's grant: exactly these events (no other scope).")
 
 
 def _out(row: dict[str, Any]) -> dict[str, Any]:
