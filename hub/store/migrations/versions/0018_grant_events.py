@@ -8,8 +8,9 @@ A dispatched incident used to share every event of its attached events' kinds at
 sites (grants had no finer scope). ``access_grants.event_ids`` names the events an
 ``events`` grant reaches, and nothing else: ``cityhub_sees`` (dimension grants, rollups)
 leaves such grants out, and the events policy admits a row when a live grant names it
-(``cityhub_event_shared``). Where TimescaleDB compression rules out row-level security on
-``events`` the query layer's filter (``hub/auth/grants.py``) is the only line, as before.
+(``cityhub_shared_events``, read once per query). Where TimescaleDB compression rules out
+row-level security on ``events`` the query layer's filter (``hub/auth/grants.py``) is the
+only line, as before.
 """
 
 from alembic import op
@@ -64,21 +65,21 @@ def upgrade() -> None:
     op.execute("ALTER TABLE access_grants ADD COLUMN event_ids uuid[]")
     op.execute(_sees("AND (resource <> 'events' OR g.event_ids IS NULL)"))
     op.execute(f"""
-CREATE FUNCTION cityhub_event_shared(event uuid) RETURNS boolean LANGUAGE sql STABLE AS $$
-SELECT EXISTS (
-    SELECT 1 FROM access_grants g
-     WHERE g.grantee_department = cityhub_department() AND g.event_ids IS NOT NULL
-       AND event = ANY (g.event_ids) AND 'events' = ANY (g.resources)
-       AND g.revoked_at IS NULL AND g.expires_at > now()
-       AND (g.starts_at IS NULL OR g.starts_at <= now()))
+CREATE FUNCTION cityhub_shared_events() RETURNS uuid[] LANGUAGE sql STABLE AS $$
+SELECT coalesce(array_agg(e), '{{}}') FROM access_grants g, unnest(g.event_ids) e
+ WHERE g.grantee_department = cityhub_department() AND 'events' = ANY (g.resources)
+   AND g.revoked_at IS NULL AND g.expires_at > now()
+   AND (g.starts_at IS NULL OR g.starts_at <= now())
 $$;
-GRANT EXECUTE ON FUNCTION cityhub_event_shared(uuid) TO {API_ROLE};
+GRANT EXECUTE ON FUNCTION cityhub_shared_events() TO {API_ROLE};
 """)
-    op.execute(_events_policy(f"{DIMENSIONS} OR cityhub_event_shared(id)"))
+    # A scalar subquery: evaluated once per query (an InitPlan), not once per row.
+    shared = "id = ANY (CAST((SELECT cityhub_shared_events()) AS uuid[]))"
+    op.execute(_events_policy(f"{DIMENSIONS} OR {shared}"))
 
 
 def downgrade() -> None:
     op.execute(_events_policy(DIMENSIONS))
-    op.execute("DROP FUNCTION cityhub_event_shared(uuid)")
+    op.execute("DROP FUNCTION cityhub_shared_events()")
     op.execute(_sees(""))
     op.execute("ALTER TABLE access_grants DROP COLUMN event_ids")
