@@ -14,6 +14,7 @@ const PAGES = {
   "incident-stats": () => import("./incident_stats.js").then((m) => m.incidentStatsPage),
   sharing: () => import("./sharing.js").then((m) => m.sharingPage),
   audit: () => import("./audit.js").then((m) => m.auditPage),
+  "pending-cameras": () => import("./pending.js").then((m) => m.pendingPage),
 };
 const ctx = { me: null, config: {} };
 let leave = null;

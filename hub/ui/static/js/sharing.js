@@ -5,7 +5,7 @@ import { api, v1 } from "./api.js";
 import { h, toast } from "./dom.js";
 import { errorText, fmtTime, fromZoneInput, t, zoneInput } from "./i18n.js";
 
-const RESOURCES = ["video", "events", "readings", "playback"];
+const RESOURCES = ["video", "events", "readings", "playback", "ptz"];
 const DIMENSIONS = ["cameras", "sites", "sensors", "systems", "kinds"];
 const YEAR_MS = 366 * 86400e3;
 
@@ -19,6 +19,7 @@ function grantState(g, now = Date.now()) {
 
 function scopeText(g) {
   const parts = DIMENSIONS.filter((d) => g[d]).map((d) => `${t(`admin.grant.${d}`)}: ${g[d].join(", ")}`);
+  if (g.event_ids) parts.push(t("admin.grant.event_ids", { n: g.event_ids.length }));
   return parts.length ? parts.join(" · ") : t("admin.grant.everything");
 }
 
