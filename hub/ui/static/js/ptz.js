@@ -65,5 +65,36 @@ export async function attachPtz(el, camera) {
   }, { passive: false });
   el.classList.add("with-ptz");
   el.append(pad);
+  watchNotices();
   return pad;
+}
+
+// Cameras this operator lost (taken over by a higher priority, or locked by their owner):
+// one poll per page, a toast per notice, so the loser is told at once, not at the next move.
+let noticeTimer = null;
+let lastNotice = null;
+
+async function pollNotices() {
+  try {
+    const list = await api(v1("ptz/notices"), { query: { after: lastNotice ?? 0 } });
+    if (lastNotice !== null) {
+      for (const n of list) {
+        toast(t(`ptz.lost.${n.kind}`, { camera: n.camera, by: n.by_department }), "warn");
+        const tile = document.querySelector(`.tile[data-camera="${CSS.escape(n.camera)}"]`);
+        if (tile) tile.dataset.ptz = `lost:${n.kind}`;
+      }
+    }
+    lastNotice = Math.max(lastNotice ?? 0, ...list.map((n) => n.id));
+  } catch {
+    /* signed out or the hub restarting: try again at the next tick */
+  }
+}
+
+function watchNotices() {
+  if (noticeTimer) return;
+  pollNotices();
+  noticeTimer = setInterval(() => {
+    if (!document.querySelector(".ptzpad")) { clearInterval(noticeTimer); noticeTimer = null; lastNotice = null; return; }
+    pollNotices();
+  }, 3000);
 }
