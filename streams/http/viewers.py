@@ -1,0 +1,190 @@
+"""The relay's viewer routes: WHEP (WebRTC), fMP4 over WebSocket, snapshots and event clips.
+
+Every request carries a play token (streams/auth/tokens.py), as ``Authorization: Bearer
+<token>`` (what WHEP players send) or ``?token=``; the relay then asks the hub whether the
+view may start (streams/auth/guard.py) and ends it when access ends. ``?profile=sub`` picks
+a camera's sub stream where it has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from streams.auth.tokens import PlayGrant, PlayTokenError
+from streams.auth.views import until_access_ends
+from streams.core.stream import CameraStream
+from streams.fmp4.websocket import Fmp4Viewer
+from streams.http.clip_table import ClipTable
+from streams.recorder.clips import ClipError, record_clip
+from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
+from streams.relay import Relay
+from streams.webrtc.whep import WhepError
+
+MAX_OFFER_BYTES = 64 * 1024
+#: Which of a camera's streams: main, or sub (smaller, for grids; main where there is none).
+Profile = Literal["main", "sub"]
+
+
+class ClipRequest(BaseModel):
+    pre_s: float = Field(5.0, ge=0, le=120, description="Seconds before the event (as buffered).")
+    post_s: float = Field(5.0, ge=0.1, le=600, description="Seconds after the event.")
+
+
+def _token(request: Request, token: str | None) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return token
+
+
+def router(relay: Relay) -> APIRouter:
+    api = APIRouter()
+    clips = ClipTable()
+
+    async def stream_for(
+        camera_id: str, request: Request, token: str | None, protocol: str,
+        profile: Profile = "main",
+    ) -> tuple[CameraStream, PlayGrant | None]:
+        stream = relay.stream(camera_id, profile)
+        if stream is None:
+            raise HTTPException(404, f"no camera {camera_id!r}")
+        try:
+            grant = await relay.admit(camera_id, _token(request, token), protocol)
+        except PlayTokenError as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+        return stream, grant
+
+    @api.post("/whep/{camera_id}", status_code=201)
+    @api.post("/{camera_id}/whep", status_code=201)  # MediaMTX-style, as the hub's play URLs
+    async def whep_offer(camera_id: str, request: Request, token: str | None = None,
+                         profile: Profile = "main") -> Response:
+        stream, grant = await stream_for(camera_id, request, token, "webrtc", profile)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip()
+        if ctype != "application/sdp":
+            raise HTTPException(415, "WHEP offers must be Content-Type: application/sdp")
+        body = await request.body()
+        if len(body) > MAX_OFFER_BYTES:
+            raise HTTPException(413, "SDP offer too large")
+        try:
+            offer = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, "SDP offer is not UTF-8 text") from exc
+        try:
+            session = await relay.whep.create(stream, offer)
+        except WhepError as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        def end(_why: str) -> None:  # its player asks GET /sessions/{id} why
+            asyncio.ensure_future(relay.whep.delete(session.id))
+
+        session.on_close(relay.guard.watch(grant, end))
+        location = f"/whep/{camera_id}/{session.id}"
+        return Response(
+            session.pc.localDescription.sdp,
+            status_code=201,
+            media_type="application/sdp",
+            headers={"Location": location, "ETag": f'"{session.id}"'},
+        )
+
+    @api.delete("/whep/{camera_id}/{session_id}")
+    async def whep_delete(camera_id: str, session_id: str) -> Response:
+        # The session id (unguessable, handed out with the answer) is the capability.
+        session = relay.whep.sessions.get(session_id)
+        if session is None or session.camera_id != camera_id:
+            raise HTTPException(404, "no such WHEP session")
+        await relay.whep.delete(session_id)
+        return Response(status_code=200)
+
+    @api.patch("/whep/{camera_id}/{session_id}")
+    async def whep_patch(camera_id: str, session_id: str) -> Response:
+        return Response(
+            "trickle ICE not supported: the answer carries all candidates",
+            status_code=405,
+            headers={"Allow": "DELETE"},
+        )
+
+    @api.websocket("/fmp4/{camera_id}")
+    async def fmp4(ws: WebSocket, camera_id: str, token: str | None = None,
+                   profile: Profile = "main") -> None:
+        """fMP4 over WebSocket (streams/fmp4): MSE playback where WebRTC cannot pass."""
+        await ws.accept()  # then refuse with a reason the browser can read (close code 4xxx)
+        stream = relay.stream(camera_id, profile)
+        if stream is None:
+            return await ws.close(4404, f"no camera {camera_id!r}")
+        try:
+            grant = await relay.admit(camera_id, token, "fmp4")
+        except PlayTokenError as exc:
+            return await ws.close(4401, str(exc)[:120])
+        if sum(relay.fmp4_viewers.values()) >= relay.settings.fmp4_max_viewers:
+            return await ws.close(4503, "too many fMP4 viewers on this relay")
+        counted = stream.camera_id
+        relay.fmp4_viewers[counted] = relay.fmp4_viewers.get(counted, 0) + 1
+        try:
+            viewer = Fmp4Viewer(stream, ws, relay.settings.connect_timeout_s).run()
+            await until_access_ends(relay.guard, grant, ws, viewer)
+        finally:
+            relay.fmp4_viewers[counted] -= 1
+
+    @api.get("/snapshot/{camera_id}.jpg")
+    async def snapshot(
+        camera_id: str,
+        request: Request,
+        token: str | None = None,
+        width: Annotated[int | None, Query(ge=16, le=7680)] = None,
+    ) -> Response:
+        stream, _ = await stream_for(camera_id, request, token, "snapshot")
+        lease = stream.acquire("snapshot")
+        try:
+            if not await stream.wait_live(relay.settings.connect_timeout_s):
+                raise HTTPException(503, f"camera not available: {stream.last_error or 'no video'}")
+            gop = stream.fanout.gop()
+            deadline = asyncio.get_running_loop().time() + 1.0
+            while len(gop) < 3 and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)  # just connected: a lone keyframe may not decode yet
+                gop = stream.fanout.gop()
+        finally:
+            lease.release()
+        try:
+            jpeg = await asyncio.get_running_loop().run_in_executor(
+                None, jpeg_from_gop, gop, 85, width
+            )
+        except SnapshotError as exc:
+            raise HTTPException(503, str(exc)) from exc
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @api.post("/clips/{camera_id}", status_code=201)
+    async def make_clip(
+        camera_id: str, request: Request, body: ClipRequest, token: str | None = None
+    ) -> dict[str, object]:
+        stream, _ = await stream_for(camera_id, request, token, "clip")
+        post = min(body.post_s, relay.settings.clip_post_s_max)
+        try:
+            clip = await record_clip(stream, relay.clips_dir, body.pre_s, post)
+        except ClipError as exc:
+            raise HTTPException(503, str(exc)) from exc
+        clips.add(clip)
+        return {**clip.describe(), "url": f"/clips/{camera_id}/{clip.id}.mp4"}
+
+    @api.get("/clips/{camera_id}/{clip_id}.mp4")
+    async def get_clip(
+        camera_id: str, clip_id: str, request: Request, token: str | None = None
+    ) -> Response:
+        await stream_for(camera_id, request, token, "clip")
+        clip = clips.get(clip_id)
+        if clip is None or clip.camera_id != camera_id:
+            raise HTTPException(404, "no such clip")
+        return FileResponse(
+            clip.path, media_type="video/mp4", headers={"X-Content-SHA256": clip.sha256}
+        )
+
+    @api.get("/sessions/{session_id}")
+    async def view_state(session_id: str) -> dict[str, object]:
+        """Why a view ended, for its player (the session id, from the play token, is the
+        capability); ``ended`` is null while nothing ended it."""
+        return {"session": session_id, "ended": relay.guard.why(session_id)}
+
+    return api
