@@ -121,6 +121,7 @@ class Bench:
     def start_sip(self, log: str) -> subprocess.Popen[bytes]:
         proc = self.spawn([sys.executable, "-m", "hub", "sip", "--config", str(self.city)], log)
         wait_log(proc, self.tmp / log, READY, 60)
+        self.sip = proc
         return proc
 
     def start_devices(self, first: int, count: int, name: str, clips: list[str] | None = None
@@ -221,7 +222,7 @@ class Bench:
 
     def fleet_phase(self) -> dict[str, Any]:
         a, n = self.a, self.a.devices
-        sip = next(p for p in self.procs if p.args[2:4] == ["hub", "sip"])
+        sip = self.sip
         sims, status = self.start_devices(0, n, "fleet")
         _poll(lambda: _status(status).get("registration_s") is not None, 240,
               f"{n} devices registering")
