@@ -12,9 +12,11 @@ store (embedded PostgreSQL), each figure beside its baseline:
   >= 20 fps before and after, or the run is invalid.
 - **INVITE to first frame.** An RTSP reader on an idle on-demand ``gb28181://`` camera:
   relay -> SIP service (control API) -> INVITE -> device -> PS -> first decoded frame;
-  against an idle on-demand RTSP camera through the other relay (``--trials`` each).
-  The simulated device starts sending wherever its encoder is in the GOP (a real camera
-  does); the synthetic RTSP camera starts on a keyframe.
+  against an idle on-demand RTSP camera through the other relay (``--trials`` each, at
+  random points of the 1 s GOP). The simulated device starts sending wherever its encoder
+  is in the GOP (a real camera does); the synthetic RTSP camera starts on a keyframe.
+  ``all_streams_live_s``: the ``--streams`` readers arriving at once on idle cameras, until
+  every stream is live (the relay opens on-demand cameras one after the other).
 - **Registered devices kept alive.** ``--devices`` devices register with digest (each
   then answers DeviceInfo / Catalog / DeviceStatus, its channel becoming a camera) and
   keep alive every ``--keepalive`` s (production: 60 s; the bench uses a shorter interval
@@ -34,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -45,11 +49,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 import yaml
 
 from bench.gb28181_devices import DOMAIN, PLATFORM, device_id, password
+from bench.relay import (
+    SECRET as PLAY_SECRET,
+)
 from bench.relay import (
     InvalidRun,
     cpu_of,
@@ -69,9 +77,11 @@ from hub.config import load_config
 from hub.gb28181.runner import control_token, credential_box
 from hub.gb28181.store import add_device
 from hub.store import migrate
+from streams.auth.service import derive_service_token
 
 SECRET = "bench-gb28181-secret-0123456789abcdef"
 DEPT, SITE = "bench", "bench-s1"
+SERVICE = {"Authorization": f"Bearer {derive_service_token(PLAY_SECRET)}"}
 READY = "listening on"  #: the SIP service's log line once UDP and TCP are bound
 
 
@@ -110,6 +120,11 @@ class Bench:
         self.fleet = [device_id(i) for i in range(a.devices)]
         #: serials after the fleet's: their channel IDs (serial mod 10^4) differ from its
         self.streamers = [device_id(a.devices + i) for i in range(a.streams + a.trials)]
+
+    def poll(self, check: Callable[[], bool], timeout: float, what: str, step: float = 0.2
+             ) -> float:
+        """``_poll`` within ``timeout``, or ``--timeout`` when that is shorter."""
+        return _poll(check, min(timeout, self.a.timeout or timeout), what, step)
 
     # -- processes ----------------------------------------------------------------
 
@@ -170,17 +185,18 @@ class Bench:
         wait_log(cams, self.tmp / "cams.log", "ready", 300)
         upstream = f"rtsp://127.0.0.1:{cam_port}"
         sims, status = self.start_devices(a.devices, n + a.trials, "streamers", names)
-        _poll(lambda: _status(status).get("registration_s") is not None, 120,
+        self.poll(lambda: _status(status).get("registration_s") is not None, 120,
               "stream devices registering")
         if (got := _status(status)["registered"]) != n + a.trials:
             raise InvalidRun(f"stream devices: {got} of {n + a.trials} registered")
         chans = [channel_ids(d, 1)[0] for d in self.streamers]
         gb = {c: f"gb28181://{d}/{c}?transport=udp&control={self.control}"
               for d, c in zip(self.streamers, chans, strict=True)}
-        ps_relay, _, ps_rtsp = start_relay(_dir(self.tmp / "relay-ps"), gb, set())
+        ps_relay, ps_http, ps_rtsp = start_relay(_dir(self.tmp / "relay-ps"), gb, set())
         self.procs.append(ps_relay)
         rtsp_cams = {c: f"{upstream}/{c}" for c in [*names, *colds]}
-        rtsp_relay, _, rtsp_rtsp = start_relay(_dir(self.tmp / "relay-rtsp"), rtsp_cams, set())
+        rtsp_relay, rtsp_http, rtsp_rtsp = start_relay(_dir(self.tmp / "relay-rtsp"),
+                                                       rtsp_cams, set())
         self.procs.append(rtsp_relay)
 
         def urls(port: int, cams: list[str]) -> dict[str, str]:
@@ -189,15 +205,27 @@ class Bench:
         ps_urls, rtsp_urls = urls(ps_rtsp, chans[:n]), urls(rtsp_rtsp, names)
         self.procs.append(readers(list(ps_urls.values()), self.tmp / "rd-ps.log"))
         self.procs.append(readers(list(rtsp_urls.values()), self.tmp / "rd-rtsp.log"))
+        # Both relays open their cameras as the readers arrive: until every one is live.
+        t0, live = time.monotonic(), {}
+        relays = {"ps": (ps_http, chans[:n]), "rtsp": (rtsp_http, names)}
+
+        def both() -> bool:
+            for k, (http, cams) in relays.items():
+                if k not in live and _live(http, cams):
+                    live[k] = round(time.monotonic() - t0, 2)
+            return len(live) == len(relays)
+
+        self.poll(both, 120, "every stream live on both relays")
         fps = {"ps": require_fps("PS relay", ps_urls, 20),
                "rtsp": require_fps("RTSP relay", rtsp_urls, 20)}
         windows = [cpu_of([ps_relay.pid, rtsp_relay.pid], a.seconds) for _ in range(3)]
         fps_after = {"ps": require_fps("PS relay (after)", ps_urls, 20),
                      "rtsp": require_fps("RTSP relay (after)", rtsp_urls, 20)}
         for proc in self.procs[-2:]:
-            stop(proc)  # the readers: the trials run on an otherwise idle machine
+            stop(proc)  # the readers; their streams close when idle
         invite, cold = [], []
         for chan, name in zip(chans[n:], colds, strict=True):
+            time.sleep(random.uniform(0, 1))  # a random point in the devices' 1 s GOP
             invite.append(first_frame_s(urls(ps_rtsp, [chan])[chan]))
             cold.append(first_frame_s(urls(rtsp_rtsp, [name])[name]))
         sent = _status(status)["sent_frames"]
@@ -216,6 +244,7 @@ class Bench:
             "cpu_window_s": a.seconds,
             "reader_fps_min": {k: round(min(fps[k], fps_after[k]), 1) for k in fps},
             "device_frames_sent": sent,
+            "all_streams_live_s": live,
             "invite_to_first_frame_s": _q(invite),
             "baseline_rtsp_cold_first_frame_s": _q(cold),
         }
@@ -224,13 +253,13 @@ class Bench:
         a, n = self.a, self.a.devices
         sip = self.sip
         sims, status = self.start_devices(0, n, "fleet")
-        _poll(lambda: _status(status).get("registration_s") is not None, 240,
+        self.poll(lambda: _status(status).get("registration_s") is not None, 240,
               f"{n} devices registering")
         reg = _status(status)
         if reg["registered"] != n:
             raise InvalidRun(f"{n - reg['registered']} of {n} devices not registered: "
                              f"{reg['register_failed'][:5]}")
-        catalogs = _poll(lambda: self.sql("SELECT count(*) FROM gb_devices WHERE id = ANY(%s)"
+        catalogs = self.poll(lambda: self.sql("SELECT count(*) FROM gb_devices WHERE id = ANY(%s)"
                                           " AND catalog_complete", self.fleet) == n, 120,
                          "every device's catalog")
         time.sleep(a.keepalive)  # every device in its keepalive rhythm (random phase)
@@ -281,7 +310,7 @@ class Bench:
         t0 = time.monotonic()
         self.start_sip("sip-restarted.log")
         up = time.monotonic() - t0
-        back = up + _poll(lambda: self.sql(
+        back = up + self.poll(lambda: self.sql(
             "SELECT count(*) FROM gb_devices WHERE id = ANY(%s) AND online AND last_seen > %s",
             self.fleet, killed_at) == n, 3 * self.a.keepalive + 30,
             "every device back online after the restart", 0.1)
@@ -294,6 +323,13 @@ class Bench:
             "offline_events": offline,
             "baseline_first_registration_s": registration_s,
         }
+
+
+def _live(http: int, cameras: list[str]) -> bool:
+    """Every one of ``cameras`` live on the relay at ``http`` (its health, service token)."""
+    r = httpx.get(f"http://127.0.0.1:{http}/health", headers=SERVICE, timeout=10)
+    states = {h["camera_id"]: h["state"] for h in r.json()["cameras"]}
+    return all(states.get(c) == "live" for c in cameras)
 
 
 def _dir(path: Path) -> Path:
@@ -357,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=8.0, help="seconds per relay CPU window")
     p.add_argument("--keepalive", type=float, default=10.0, help="device keepalive interval")
     p.add_argument("--window", type=float, default=30.0, help="SIP service CPU window (s)")
-    p.add_argument("--trials", type=int, default=8, help="INVITE-to-first-frame trials")
+    p.add_argument("--trials", type=int, default=10, help="INVITE-to-first-frame trials")
+    p.add_argument("--timeout", type=float, help="cap on every wait for devices and streams")
     a = p.parse_args(argv)
     if not 1 <= a.devices <= 9000 or a.streams < 1 or a.trials < 2:
         p.error("--devices 1..9000 (channel numbering), --streams >= 1, --trials >= 2")
@@ -367,9 +404,13 @@ def main(argv: list[str] | None = None) -> int:
         with EmbeddedPostgres(tmp / "pg") as pg:
             assert pg.proc is not None
             dsn = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-            return finish("gb28181", measure(a, tmp, dsn, pg.proc.pid))
+            result = measure(a, tmp, dsn, pg.proc.pid)
     except InvalidRun as exc:
+        shutil.rmtree(tmp / "pg", ignore_errors=True)  # the logs stay for a look
+        print(f"bench.gb28181: logs in {tmp}", file=sys.stderr)
         return finish("gb28181", args, [str(exc)])
+    shutil.rmtree(tmp, ignore_errors=True)
+    return finish("gb28181", result)
 
 
 if __name__ == "__main__":
