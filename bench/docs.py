@@ -137,7 +137,8 @@ def _gb28181(r: dict[str, Any]) -> list[Row]:
          f"{inv['p50']} / {inv['p95']} s", f"idle RTSP camera {cold['p50']} / {cold['p95']} s"),
         (f"{r['streams']} idle gb28181:// cameras asked for at once → all live",
          f"{live['ps']} s", f"RTSP cameras {live['rtsp']} s"),
-        (f"`cityhub sip` kill -9 → all {d['devices']:,} devices online, heard by the new process",
+        (f"`cityhub sip` kill -9 → all {d['devices']:,} devices online, heard by the new "
+         f"process (next keepalive, every {d['keepalive_s']:g} s)",
          f"{rs['all_online_s']} s (up in {rs['service_up_s']} s; {rs['re_registers']} "
          f"re-REGISTERs, {rs['offline_events']} offline events)",
          f"first registration of all {d['registration_s']} s"),
