@@ -120,9 +120,34 @@ def _ptz(r: dict[str, Any]) -> list[Row]:
              f"{r['baseline_direct_onvif']['p95_ms']} ms")]
 
 
+def _gb28181(r: dict[str, Any]) -> list[Row]:
+    d, rs = r["registered_devices"], r["registered_devices"]["restart"]
+    inv, cold = r["invite_to_first_frame_s"], r["baseline_rtsp_cold_first_frame_s"]
+    live = r["all_streams_live_s"]
+    return [
+        (f"GB/T 28181 devices registered (digest) and kept alive, keepalive every "
+         f"{d['keepalive_s']:g} s ({d['keepalives_per_s']:g}/s): `cityhub sip` CPU",
+         f"{d['kept_alive']:,} devices, {d['sip_cpu_cores']} cores",
+         f"the devices' own SIP side {d['baseline_device_sims_cpu_cores']} cores; "
+         f"store {d['store_cpu_cores']} cores"),
+        (f"relay CPU per live PS stream, {r['streams']} × 720p25 over RTP/UDP, one reader each",
+         f"{r['ps_cpu_per_stream']} cores (×{r['ps_vs_rtsp_ratio']})",
+         f"RTSP path, same clips {r['rtsp_cpu_per_stream']} cores"),
+        ("INVITE → first frame, idle gb28181:// camera, 1 s GOP (p50 / p95)",
+         f"{inv['p50']} / {inv['p95']} s", f"idle RTSP camera {cold['p50']} / {cold['p95']} s"),
+        (f"{r['streams']} idle gb28181:// cameras asked for at once → all live",
+         f"{live['ps']} s", f"RTSP cameras {live['rtsp']} s"),
+        (f"`cityhub sip` kill -9 → all {d['devices']:,} devices online, heard by the new "
+         f"process (next keepalive, every {d['keepalive_s']:g} s)",
+         f"{rs['all_online_s']} s (up in {rs['service_up_s']} s; {rs['re_registers']} "
+         f"re-REGISTERs, {rs['offline_events']} offline events)",
+         f"first registration of all {d['registration_s']} s"),
+    ]
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "store": _store, "ingest": _ingest, "relay": _relay, "edge": _edge, "api": _api,
-    "ui_wall": _ui_wall, "incidents": _incidents, "ptz": _ptz,
+    "ui_wall": _ui_wall, "incidents": _incidents, "ptz": _ptz, "gb28181": _gb28181,
 }
 TABLES = {"figures": list(ROWS), "relay": ["relay"]}
 

@@ -84,6 +84,14 @@ def test_store_bench_without_a_baseline_is_refused(tmp_path: Path) -> None:
     assert_invalid(code, out, tmp_path, "store", "no baseline")
 
 
+def test_gb28181_bench_refuses_devices_not_registered_in_time(tmp_path: Path) -> None:
+    code, out = run_bench(
+        "gb28181", "--devices", "5", "--streams", "1", "--trials", "2", "--timeout", "0.1",
+        results=tmp_path,
+    )
+    assert_invalid(code, out, tmp_path, "gb28181", "stream devices registering: not within")
+
+
 def test_readme_figures_are_generated_from_the_results_folder() -> None:
     for doc in docs.DOCS:
         text = (REPO / doc).read_text(encoding="utf-8")
