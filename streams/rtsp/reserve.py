@@ -132,6 +132,10 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
             _attach(src, proxysink)
 
 
+#: Threads serving RTSP readers (gst-rtsp-server's pool; idle ones are reused).
+CLIENT_THREADS = 64
+
+
 class RtspReserve:
     """The relay's RTSP server: a mount per camera."""
 
@@ -147,6 +151,10 @@ class RtspReserve:
         self.server.set_address(host)
         self.server.set_service(str(port))
         self.mounts = self.server.get_mount_points()
+        # Readers in threads of their own: a reader of a cold camera waits in create_element
+        # for its codec (a GB/T 28181 device: its next keyframe), and with gst-rtsp-server's
+        # default of one thread every other reader would wait behind it.
+        self.server.get_thread_pool().set_max_threads(CLIENT_THREADS)
         self.auth = PlayTokenAuth(check_token, watch) if check_token else None
         if self.auth is not None:
             self.server.set_auth(self.auth)
