@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fastapi import HTTPException
+
 from hub.config import CityConfig
-from streams.auth.service import derive_service_token
+from streams.auth.service import bearer_matches, derive_service_token
 from streams.cluster.sharding import ShardMap
 
 
@@ -32,3 +34,10 @@ def service_tokens(config: CityConfig, play_secrets: tuple[str, ...]) -> tuple[s
     if token:
         return (token.get_secret_value(),)
     return tuple(derive_service_token(s) for s in play_secrets)
+
+
+def require_service_token(config: CityConfig, play_secrets: tuple[str, ...],
+                          authorization: str | None) -> None:
+    """401 unless ``authorization`` carries a service token (relays, Prometheus)."""
+    if not bearer_matches(authorization, service_tokens(config, play_secrets)):
+        raise HTTPException(401, "service token required", headers={"WWW-Authenticate": "Bearer"})

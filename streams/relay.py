@@ -224,6 +224,7 @@ class Relay:
         for task in (self._guard_task, self._catalog_task):
             if task is not None:
                 task.cancel()
+        await self.guard.aclose()
         await self.recording.close()
         await self.pushes.close(self.streams)
         await self.whep.close()

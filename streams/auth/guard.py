@@ -45,52 +45,60 @@ class ViewGuard:
         self._stopped: list[str] = []
         self._ids = itertools.count()
         self._lock = threading.Lock()  # RTSP views come and go on the GLib thread
+        self._async: httpx.AsyncClient | None = None
+        self._sync: httpx.Client | None = None  #: RTSP admissions (reader threads)
 
     @property
     def enabled(self) -> bool:
         return self.url is not None
 
-    def _refusal(self, grant: PlayGrant, answer: dict[str, Any]) -> PlayTokenError | None:
-        ended = _ended(answer).get(_key(grant.token_id))
-        if ended is None:
-            return None
-        self._remember(grant.token_id, ended)
-        return PlayTokenError(f"access ended: {ended.get('reason', 'refused by the hub')}")
+    def _client(self) -> httpx.AsyncClient:
+        """One connection pool to the hub for the relay's life (views start often)."""
+        if self._async is None:
+            self._async = httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers)
+        return self._async
 
     async def admit(self, grant: PlayGrant | None) -> None:
         """Raise PlayTokenError unless the hub lets this view start now."""
         if grant is None or self.url is None:
             return
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                answer = await self._post(client, {"started": [grant.token_id]})
+            answer = await self._post({"started": [grant.token_id]})
         except (httpx.HTTPError, ValueError) as exc:
             raise PlayTokenError(f"cannot confirm access with the hub: {exc}") from exc
-        refusal = self._refusal(grant, answer)
-        if refusal is not None:
-            raise refusal
+        self._admitted(grant, answer)
 
     def admit_blocking(self, grant: PlayGrant | None) -> None:
         """:meth:`admit` for callers on a thread without an event loop (RTSP)."""
         if grant is None or self.url is None:
             return
+        if self._sync is None:
+            self._sync = httpx.Client(timeout=self.timeout_s, headers=self.headers)
         try:
-            with httpx.Client(timeout=self.timeout_s) as client:
-                r = client.post(self.url, json={"started": [grant.token_id]},
-                                headers=self.headers)
-                r.raise_for_status()
-                answer = r.json()
+            r = self._sync.post(self.url, json={"started": [grant.token_id]})
+            r.raise_for_status()
+            answer = r.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise PlayTokenError(f"cannot confirm access with the hub: {exc}") from exc
-        refusal = self._refusal(grant, answer)
-        if refusal is not None:
-            raise refusal
+        self._admitted(grant, answer)
 
-    async def _post(self, client: httpx.AsyncClient, body: dict[str, list[str]]) -> Any:
+    def _admitted(self, grant: PlayGrant, answer: Any) -> None:
+        ended = _ended(answer).get(_key(grant.token_id))
+        if ended is not None:
+            self._remember(grant.token_id, ended)
+            raise PlayTokenError(f"access ended: {ended.get('reason', 'refused by the hub')}")
+
+    async def _post(self, body: dict[str, list[str]]) -> Any:
         assert self.url is not None
-        r = await client.post(self.url, json=body, headers=self.headers)
+        r = await self._client().post(self.url, json=body)
         r.raise_for_status()
         return r.json()
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            await self._async.aclose()
+        if self._sync is not None:
+            self._sync.close()
 
     def watch(self, grant: PlayGrant | None, close: Closer) -> Callable[[], None]:
         """Keep ``close`` until the returned release is called (any thread)."""
@@ -125,19 +133,18 @@ class ViewGuard:
         """Re-check live views every interval until cancelled; never raises."""
         if self.url is None:
             return
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            while True:
-                await asyncio.sleep(self.interval_s)
-                await self.check(client)
+        while True:
+            await asyncio.sleep(self.interval_s)
+            await self.check()
 
-    async def check(self, client: httpx.AsyncClient) -> None:
+    async def check(self) -> None:
         with self._lock:
             live, stopped = list(self._views), self._stopped
             self._stopped = []
         if not live and not stopped:
             return
         try:
-            answer = await self._post(client, {"live": live, "stopped": stopped})
+            answer = await self._post({"live": live, "stopped": stopped})
         except (httpx.HTTPError, ValueError) as exc:  # views go on; stops are sent next time
             log.warning("view check with the hub failed (views go on): %s", exc)
             with self._lock:

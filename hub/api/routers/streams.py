@@ -25,8 +25,7 @@ from hub.auth import view_guard
 from hub.auth.access import Anonymous, Caller, public, require
 from hub.auth.credentials import cameras_for_relay
 from hub.auth.roles import Role
-from hub.relays import relay_bases, service_tokens
-from streams.auth.service import bearer_matches
+from hub.relays import relay_bases, require_service_token
 from streams.auth.tokens import issue_play_token, verify_play_token
 
 router = APIRouter(tags=["streams"])
@@ -213,10 +212,8 @@ class RelayCameraOut(BaseModel):
 
 
 def _relay_only(request: Request, db: Anonymous) -> None:
-    expected = service_tokens(db.runtime.config, db.runtime.play_secrets)
-    if not bearer_matches(request.headers.get("authorization"), expected):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "relay service token required",
-                            headers={"WWW-Authenticate": "Bearer"})
+    require_service_token(db.runtime.config, db.runtime.play_secrets,
+                          request.headers.get("authorization"))
 
 
 @router.get(
