@@ -65,7 +65,7 @@ def test_demo_serves_cameras_and_stops_cleanly(tmp_path: Path) -> None:
         rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, rest
     assert "cityhub demo: stopped" in rest
-    time.sleep(0.5)
+    psutil.wait_procs(children, timeout=10)  # stopped ones are reaped; the rest are listed
     leftovers = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not leftovers, f"left running: {[p.cmdline() for p in leftovers]}"
     assert not any(str(state) in " ".join(p.cmdline()) for p in psutil.process_iter()
