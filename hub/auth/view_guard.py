@@ -60,6 +60,14 @@ def _camera(conn: psycopg.Connection[Any], department: str, camera_id: str) -> A
     ).fetchone()
 
 
+def rights_key(row: dict[str, Any] | None) -> tuple[Any, ...]:
+    """What a verdict depends on: views alike in it share one check (many tiles, one viewer)."""
+    if row is None or row["ended_code"]:
+        return ("session", row["id"] if row else None)
+    return (row["principal_kind"], row["principal_id"], row["login_session"], row["camera_id"],
+            "playback" in row["protocols"])
+
+
 def view_ended(conn: psycopg.Connection[Any], row: dict[str, Any] | None) -> Ended | None:
     """None while the view may go on, else why it must end."""
     if row is None:

@@ -250,10 +250,17 @@ def sync_views(
     (``streams/auth/guard.py``); views listed in ``ended`` must stop at once."""
     _relay_only(request, db)
     ended: dict[str, Any] = {}
-    for sid in dict.fromkeys([*body.started, *body.live]):
-        with db.db.cursor(row_factory=dict_row) as cur:
-            row = cur.execute("SELECT * FROM view_sessions WHERE id = %s", (sid,)).fetchone()
-        verdict = view_guard.view_ended(db.db, row)
+    asked = list(dict.fromkeys([*body.started, *body.live]))
+    with db.db.cursor(row_factory=dict_row) as cur:
+        rows = {r["id"]: r for r in cur.execute(
+            "SELECT * FROM view_sessions WHERE id = ANY(%s)", (asked,)).fetchall()}
+    verdicts: dict[tuple[Any, ...], view_guard.Ended | None] = {}  # one check per viewer+camera
+    for sid in asked:
+        row = rows.get(sid)
+        key = view_guard.rights_key(row)
+        if key not in verdicts:
+            verdicts[key] = view_guard.view_ended(db.db, row)
+        verdict = verdicts[key]
         if verdict is not None:
             if row is not None:
                 _end(db, sid, verdict)
