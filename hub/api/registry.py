@@ -74,7 +74,9 @@ class Registry:
 
     def update(self, caller: Caller, row_id: str, values: Mapping[str, Any]) -> None:
         """Set the values that are not None on one of the department's rows."""
-        sets: list[sql.Composable] = [sql.SQL("{0} = coalesce(%s, {0})").format(sql.Identifier(c)) for c in values]
+        sets: list[sql.Composable] = [
+            sql.SQL("{0} = coalesce(%s, {0})").format(sql.Identifier(c)) for c in values
+        ]
         if self.touch:
             sets.append(sql.SQL(self.touch))
         query = sql.SQL("UPDATE {} SET {} WHERE id = %s AND department_id = %s RETURNING id")
