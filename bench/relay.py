@@ -208,35 +208,27 @@ async def webrtc_cpu(
     return out
 
 
-def start_cameras(tmp: Path, names: list[str], procs: list[subprocess.Popen[bytes]]) -> str:
-    """Synthetic 720p25 cameras (loop mode) for ``names`` and 'cold'; their rtsp:// base."""
+def start_cameras(
+    tmp: Path,
+    names: list[str],
+    procs: list[subprocess.Popen[bytes]],
+    size: tuple[int, int, int] = (1280, 720, 2000),
+    log: str = "cams",
+) -> str:
+    """Synthetic 25 fps cameras (loop mode, 1 s GOP) named ``names``, of ``size`` (width,
+    height, kbit/s; default 720p at 2 Mbit/s); their rtsp:// base."""
     cam_port = free_port()
+    width, height, kbps = size
     cams = spawn(
         [
-            sys.executable,
-            "-m",
-            "devkit.synthetic",
-            "--port",
-            str(cam_port),
-            "--cameras",
-            ",".join([*names, "small", "cold"]),
-            "--width",
-            "1280",
-            "--height",
-            "720",
-            "--fps",
-            "25",
-            "--gop",
-            "25",
-            "--bitrate",
-            "2000",
-            "--mode",
-            "loop",
+            sys.executable, "-m", "devkit.synthetic", "--port", str(cam_port),
+            "--cameras", ",".join(names), "--width", str(width), "--height", str(height),
+            "--fps", "25", "--gop", "25", "--bitrate", str(kbps), "--mode", "loop",
         ],
-        tmp / "cams.log",
+        tmp / f"{log}.log",
     )
     procs.append(cams)
-    wait_log(cams, tmp / "cams.log", "ready", 300)
+    wait_log(cams, tmp / f"{log}.log", "ready", 300)
     return f"rtsp://127.0.0.1:{cam_port}"
 
 
@@ -262,36 +254,10 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as d:
         tmp = Path(d)
         try:
-            upstream = a.upstream or start_cameras(tmp, names, procs)
+            upstream = a.upstream or start_cameras(tmp, [*names, "small", "cold"], procs)
             # Every camera must deliver before anything is measured (a dead one is cheap).
             require_fps("cameras", {n: f"{upstream}/{n}" for n in [*names, "cold"]}, 20)
-            small_port = free_port()
-            small = spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "devkit.synthetic",
-                    "--port",
-                    str(small_port),
-                    "--cameras",
-                    "small",
-                    "--width",
-                    "640",
-                    "--height",
-                    "360",
-                    "--fps",
-                    "25",
-                    "--gop",
-                    "25",
-                    "--bitrate",
-                    "800",
-                    "--mode",
-                    "loop",
-                ],
-                tmp / "small.log",
-            )
-            procs.append(small)
-            wait_log(small, tmp / "small.log", "ready", 120)
+            small = start_cameras(tmp, ["small"], procs, (640, 360, 800), "small")
 
             # Baseline: bare GStreamer passthrough relay, one reader per stream.
             base_port = free_port()
@@ -316,7 +282,7 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
             # cityhub relay: same cameras, same readers, running alongside the baseline.
             cameras = {n: f"{upstream}/{n}" for n in names}
             cameras["cold"] = f"{upstream}/cold"
-            cameras["small"] = f"rtsp://127.0.0.1:{small_port}/small"
+            cameras["small"] = f"{small}/small"
             relay, http, rtsp = start_relay(tmp, cameras, always_on=set())
             procs.append(relay)
             rd = readers(

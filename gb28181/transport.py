@@ -8,6 +8,7 @@ request came on, and a request to a TCP peer without a connection opens one.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +54,19 @@ class SipEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, udp: bool = True, tcp: bool = True) -> None:
+        """Listen on ``port`` for UDP and TCP alike. Port 0: the port UDP is given, tried
+        again with another while a TCP socket on this host already holds it."""
+        any_port = self.port == 0
+        for attempt in range(1, 6):
+            try:
+                return await self._listen(udp, tcp)
+            except OSError as exc:
+                if not (any_port and udp and tcp) or exc.errno != errno.EADDRINUSE or attempt == 5:
+                    raise
+                await self.close()
+                self.port = 0
+
+    async def _listen(self, udp: bool, tcp: bool) -> None:
         loop = asyncio.get_running_loop()
         if udp:
             self._udp, _ = await loop.create_datagram_endpoint(

@@ -46,8 +46,8 @@ def test_police_builds_a_four_tile_wall_and_all_four_videos_advance(ui_page: UiP
     first = wait_tiles(ui, lambda ts: all(t["status"] == "live" and t["frames"] > 5 for t in ts))
     assert [t["camera"] for t in first] == POLICE_WALL, first
     assert all(t["status"] == "live" for t in first), first
-    time.sleep(2)
-    later = tiles(ui)
+    later = wait_tiles(ui, lambda ts: all(
+        b["frames"] > a["frames"] + 5 for a, b in zip(first, ts, strict=True)))
     for a, b in zip(first, later, strict=True):
         assert b["frames"] > a["frames"] + 5, (a, b)  # each video keeps advancing (15 fps source)
     ui.shot("wall-4-live")
