@@ -29,6 +29,15 @@ class StreamsConfig(BaseModel):
     rtsp_port: int = Field(
         8554, ge=0, le=65535, description="Port of the RTSP re-serve (0: any free)."
     )
+    core: Literal["gstreamer", "packet"] = Field(
+        "gstreamer",
+        description="Media core of the RTSP re-serve. gstreamer: depayload, parse and "
+        "payload again per camera (gst-rtsp-server). packet: the camera's RTP packets "
+        "forwarded as received over TCP-interleaved, readers starting on the cached "
+        "keyframe (streams/packet; rtsp:// cameras; others and recorded playback are "
+        "redirected to the GStreamer re-serve). WebRTC, fMP4, snapshots, clips and "
+        "recording stay on GStreamer, fed through the packet core (one camera connection).",
+    )
     transport: Literal["tcp", "udp", "auto"] = Field(
         "tcp",
         description="RTP transport to cameras: tcp (interleaved, survives NAT and loss), "
