@@ -115,6 +115,15 @@ class Relay:
             return False
         return grant if grant is not None else True
 
+    async def _rtsp_admit(self, camera_id: str, token: str | None) -> PlayGrant | bool:
+        """:meth:`_rtsp_allowed` on the event loop (the packet core's readers)."""
+        try:
+            grant = await self.admit(camera_id, token, "rtsp")
+        except PlayTokenError as exc:
+            log.info("rtsp %s: refused (%s)", camera_id, exc)
+            return False
+        return grant if grant is not None else True
+
     def _emit_threadsafe(self, loop: asyncio.AbstractEventLoop, event: StreamEvent) -> None:
         """A stream's event from its GStreamer thread, handed to the event loop."""
         loop.call_soon_threadsafe(self._emit, event)
@@ -246,7 +255,7 @@ class Relay:
         packet_core = self.settings.core == "packet"
         if packet_core:  # the packet core owns the RTSP port; GStreamer's re-serve is behind it
             self.packet = PacketRtspServer(self.settings.rtsp_host, self.settings.rtsp_port,
-                                           check, self.guard.watch,
+                                           self._rtsp_admit if check else None, self.guard.watch,
                                            self.settings.connect_timeout_s)
             self.rtsp_port = self.packet.port = await self.packet.start()
         self.rtsp = RtspReserve(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
 from streams.auth.tokens import PlayGrant
@@ -21,10 +21,13 @@ from streams.packet.camera import PacketCamera
 from streams.packet.sdp import reader_sdp
 from streams.packet.track import Reader
 from streams.packet.wire import Message, WireError, response, split
-from streams.rtsp.auth import TokenCheck, Watch, token_from_request
+from streams.rtsp.auth import Watch, token_from_request
 
 log = logging.getLogger(__name__)
 
+#: camera_id, token -> the grant (True where tokens carry none), False if refused; on the loop
+#: (no thread hop on a reader's start: the hub is asked with asyncio where configured)
+TokenCheck = Callable[[str, str | None], Awaitable["PlayGrant | bool"]]
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 TRACK = "trackID=0"
 
@@ -179,8 +182,7 @@ class ReaderConnection(asyncio.Protocol):
             self.granted.add(name)
             self.internal = True
             return None
-        loop = asyncio.get_running_loop()
-        grant = await loop.run_in_executor(None, check, name, token) if token else False
+        grant = await check(name, token) if token else False
         if grant:
             self.granted.add(name)
             if self.server.watch is not None and isinstance(grant, PlayGrant):
