@@ -24,8 +24,11 @@ class SinkTransport(asyncio.WriteTransport):
         super().__init__()
         self.data = bytearray()
 
+        self.writes = 0
+
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.data += data
+        self.writes += 1
 
     def get_write_buffer_size(self) -> int:
         return 0
@@ -129,6 +132,11 @@ def test_a_new_reader_starts_on_the_cached_keyframe_with_continuous_numbers() ->
     seqs = [struct.unpack_from("!H", sink.data, s + 6)[0] for s, _ in frames]
     assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(4)]
     assert track.first_packet()[0] == seqs[0]
+    writes = sink.writes  # then one write per access unit (at the marker), not per packet
+    feed_all(track, b"".join(frame(0, rtp(104 + i, 16200, b"\x7c\x01", i == 3))
+                             for i in range(4)), 9)
+    assert sink.writes == writes + 1
+    assert len(split(sink.data)[0]) == 8
     with_split = bytearray(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 2\r\n\r\nhi$")
     frames, msgs, used = split(with_split)
     assert msgs[0].status == 200 and msgs[0].body == b"hi" and used == len(with_split) - 1

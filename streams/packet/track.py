@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CACHE_MAX_BYTES = 4 * 1024 * 1024  #: GOP cache per camera (2 s at 16 Mb/s)
 HIGH_WATER = 1024 * 1024  #: a reader's unsent bytes before it skips to the next keyframe
 BEHIND_LIMIT_S = 10.0  #: a reader behind this long is dropped
+MERGE_MAX = 64  #: packets held for one write at most (a camera that never sets the marker)
 
 
 @dataclass
@@ -105,6 +106,9 @@ class PacketTrack:
         self._last_ts = -1
         self._au_begin = 0  # cache index where the current access unit began
         self._au_key = False
+        self._pending: list[bytes] = []  # packets not yet written to readers
+        self._pending_key = -1  # index in _pending where a keyframe's access unit begins
+        self._au_pending = 0  # index in _pending where the current access unit began
         self.sdp_ready = asyncio.Event()
 
     # -- upstream side ---------------------------------------------------------
@@ -115,6 +119,7 @@ class PacketTrack:
         self.continuity.clock_rate = video.clock_rate
         self.continuity.new_session()
         self._reset_cache()
+        self._pending, self._pending_key, self._au_pending = [], -1, 0
         for reader in self.readers:
             reader.waiting_key = True  # the old session's last GOP may be cut: restart clean
         self.sdp_ready.set()
@@ -127,13 +132,14 @@ class PacketTrack:
         self._last_ts, self._au_begin, self._au_key = -1, 0, False
 
     def feed(self, buf: bytearray, frames: list[tuple[int, int]]) -> None:
-        """One received chunk: ``frames`` are (start, end) of interleaved frames in ``buf``."""
+        """One received chunk: ``frames`` are (start, end) of interleaved frames in ``buf``.
+
+        Packets go to readers a whole access unit at a time (at the RTP marker bit, or every
+        ``MERGE_MAX`` packets): one write per reader per frame, as ZLMediaKit merges writes.
+        """
         channel, key, rewrite = self.channel, self._key, self.continuity.rewrite
-        cache = self._cache
-        out: list[bytes] = []
-        key_at = -1  # index in ``out`` where a keyframe's access unit begins
-        au_out = 0  # index in ``out`` where the current access unit began
-        octets = 0
+        cache, pending = self._cache, self._pending
+        octets, n0, marker, keyed = 0, len(pending), False, False
         for start, end in frames:
             if buf[start + 1] != channel:
                 continue  # RTCP (or another track): not forwarded
@@ -147,34 +153,38 @@ class PacketTrack:
             ts = rewrite(buf, rtp)
             if ts != self._last_ts:  # a new access unit
                 self._last_ts, self._au_begin, self._au_key = ts, len(cache), False
-                au_out = len(out)
+                self._au_pending = len(pending)
                 self.counters.frames += 1
             if not self._au_key and key(buf, p, end):
                 self._au_key, self._cache_ok = True, True
                 self.counters.keyframes += 1
                 del cache[: self._au_begin]
-                self._au_begin, key_at = 0, au_out
+                self._au_begin, self._pending_key, keyed = 0, self._au_pending, True
             packet = bytes(buf[start:end])
             octets += len(packet)
             cache.append(packet)
-            out.append(packet)
-        if not out:
+            pending.append(packet)
+            marker = buf[start + 5] & 0x80 != 0
+        if len(pending) == n0:
             return
-        if key_at >= 0:
-            self._cache_bytes = sum(map(len, cache))
-        else:
-            self._cache_bytes += octets
+        self._cache_bytes = sum(map(len, cache)) if keyed else self._cache_bytes + octets
         if self._cache_bytes > CACHE_MAX_BYTES:  # a GOP too long to cache: readers wait instead
             self._reset_cache()
         c = self.counters
-        c.packets += len(out)
+        c.packets += len(pending) - n0
         c.octets += octets
         c.last_packet_at = time.monotonic()
         self.continuity.mark()
-        if self.readers:
-            blob = b"".join(out)
+        if marker or len(pending) >= MERGE_MAX:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, key_at = self._pending, self._pending_key
+        self._pending, self._pending_key, self._au_pending = [], -1, 0
+        if self.readers and pending:
+            blob = b"".join(pending)
             for reader in tuple(self.readers):
-                reader.send(blob, out, key_at, c)
+                reader.send(blob, pending, key_at, self.counters)
 
     # -- reader side -------------------------------------------------------------
     def first_packet(self) -> tuple[int, int]:
@@ -186,11 +196,13 @@ class PacketTrack:
         return (self.continuity.seq + 1) & 0xFFFF, self.continuity.ts
 
     def play(self, reader: Reader) -> None:
-        """Start ``reader`` on the cached keyframe (or the next one)."""
+        """Start ``reader`` on the cached keyframe (or the next one). Packets not yet
+        flushed (the tail of the cache) reach it with everyone else's at the next flush."""
         self.readers.add(reader)
-        if self._cache_ok and self._cache:
-            reader.send(b"".join(self._cache), self._cache, 0, self.counters)
-        else:
+        sent = self._cache[: max(len(self._cache) - len(self._pending), 0)]
+        if self._cache_ok and self._pending_key < 0 and sent:
+            reader.send(b"".join(sent), sent, 0, self.counters)
+        else:  # no cache, or it starts in the unflushed packets: start at the flush
             reader.waiting_key = True
 
     def stop(self, reader: Reader) -> None:
