@@ -168,7 +168,7 @@ class Relay:
         stream_id = f"{spec.id}{SUB}" if sub else spec.id
         camera = PacketCamera(
             stream_id, url, credentials(spec.username, spec.password, spec.credentials_file),
-            self.settings, spec.always_on)
+            self.settings, spec.always_on, on_event=self._emit)
         camera.start()
         self.packet_cameras[stream_id] = camera
         self.packet.add(camera, f"/{spec.id}/sub" if sub else f"/{spec.id}")
@@ -207,7 +207,8 @@ class Relay:
             make,
             self.settings,
             spec.always_on,
-            on_event=partial(self._emit_threadsafe, self._loop),
+            # a packet-core camera's events come from its one upstream, not the loopback
+            on_event=None if packet else partial(self._emit_threadsafe, self._loop),
             display_url=shown,
         )
         stream.start()

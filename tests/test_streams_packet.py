@@ -100,6 +100,7 @@ def test_one_upstream_for_rtsp_and_webrtc_readers_and_all_resume_after_camera_re
             assert health["rtsp_viewers"] == 2 and health["webrtc_viewers"] == 1
             cam.kill()
             assert relay.wait_state("cam1", "failed", 15)["state"] == "failed"
+            assert "camera cam1 offline" in relay.log.read_text()  # the packet core's event
             before = [r.frames for r in readers] + [whep.frames]
             cam.start()
             assert relay.wait_state("cam1", "live", 20)["state"] == "live"
@@ -139,6 +140,8 @@ def test_reader_churn_then_idle_close(camera_factory, relay_factory) -> None:
         holder.stop()
     assert relay.wait_state("cam1", "idle", 10)["state"] == "idle"
     assert relay.upstream_connections(cam.port) == 0
+    log = relay.log.read_text()
+    assert log.count("camera cam1 online") == 1 and log.count("camera cam1 idle") == 1
 
 
 def test_snapshot_through_the_packet_core(camera_factory, relay_factory) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streams.config import StreamsConfig
-from streams.core.health import RateMeter
+from streams.core.health import RateMeter, StreamEvent, StreamState
 from streams.packet.track import PacketTrack
 from streams.packet.upstream import PullError, RtspPull
 from streams.sources.rtsp import redact
@@ -38,7 +38,8 @@ class PacketCamera:
     """One camera's upstream (pulled while readers or ``always_on`` want it) and its track."""
 
     def __init__(self, camera_id: str, url: str, login: Credentials,
-                 settings: StreamsConfig, always_on: bool = False) -> None:
+                 settings: StreamsConfig, always_on: bool = False,
+                 on_event: Callable[[StreamEvent], None] | None = None) -> None:
         self.camera_id = camera_id
         self.url = url
         self.display_url = redact(url)
@@ -50,6 +51,8 @@ class PacketCamera:
         self.last_error: str | None = None
         self.upstream_connects = 0
         self.meter = RateMeter()
+        self.on_event = on_event
+        self._online = False
         self._leases = 0
         self._last_release = time.monotonic()
         self._wake = asyncio.Event()
@@ -88,24 +91,26 @@ class PacketCamera:
         backoff = self.settings.backoff_initial_s
         while True:
             if not self.wanted():
-                self.state = "idle" if self.state != "failed" else self.state
+                if self.state != "failed":  # a broken camera stays visibly failed
+                    self._set_state("idle")
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             user, password = self.login()
-            self.state, self.upstream_connects = "connecting", self.upstream_connects + 1
+            self.upstream_connects += 1
+            self._set_state("connecting")
             pull = RtspPull(self.url, user, password, self.track,
                             self.settings.connect_timeout_s, self.settings.stall_timeout_s)
             try:
                 if await self._pull(pull):
                     backoff = self.settings.backoff_initial_s
-                    self.state = "idle"
+                    self._set_state("idle")
                     continue
             except PullError as exc:
                 self.last_error = str(exc)
-            if self.track.counters.last_packet_at and self.state == "live":
+            if self.state == "live":
                 backoff = self.settings.backoff_initial_s  # it worked: retry soon
-            self.state = "failed"
+            self._set_state("failed")
             log.warning("%s (packet core): %s; retrying in %.1fs", self.camera_id,
                         self.last_error, backoff)
             await asyncio.sleep(backoff)
@@ -114,17 +119,18 @@ class PacketCamera:
     async def _pull(self, pull: RtspPull) -> bool:
         """Run ``pull`` until it fails (PullError) or idles out (True)."""
         task = asyncio.create_task(pull.run())
+        c = self.track.counters
+        packets = c.packets
         try:
             while True:
                 done, _ = await asyncio.wait({task}, timeout=0.5)
                 if done:
                     task.result()  # raises the PullError
                     raise PullError("camera ended the stream")
-                c = self.track.counters
                 self.meter.observe(c.frames, c.octets)
-                if self.track.sdp_ready.is_set() and self.track.counters.last_packet_at:
-                    if self.state != "live":
-                        self.state, self.last_error = "live", None
+                if self.state != "live" and c.packets > packets:
+                    self.last_error = None
+                    self._set_state("live")
                 idle = time.monotonic() - self._last_release
                 if not self.wanted() and idle >= self.settings.idle_close_s:
                     log.info("%s (packet core): idle, closing", self.camera_id)
@@ -132,6 +138,19 @@ class PacketCamera:
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    def _set_state(self, state: str) -> None:
+        """Change state; online/offline/idle transitions go to ``on_event`` (as
+        streams/core/stream.py sends them for the GStreamer core)."""
+        self.state = state
+        online = state == "live"
+        if online == self._online or state == "connecting":
+            return
+        self._online = online
+        kind = "online" if online else ("idle" if state == "idle" else "offline")
+        if self.on_event is not None:
+            self.on_event(StreamEvent(self.camera_id, kind, StreamState(state),
+                                      self.last_error if kind == "offline" else None))
 
     def health(self) -> dict[str, object]:
         last = self.track.counters.last_packet_at
