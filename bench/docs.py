@@ -83,6 +83,9 @@ def _packet_core(r: dict[str, Any]) -> list[Row]:
         ("RSS added per camera (relay with readers minus idle relay)",
          f"packet core {rss['packet']} MB", f"GStreamer core {rss['gstreamer']} MB; "
          f"bare GStreamer relay {r['rss_mb']['baseline']} MB in all"),
+        *((f"packet core alone, {x['streams']} cameras, one reader each",
+           f"{x['cpu_per_stream']} cores and {x['rss_per_stream_mb']} MB RSS per camera",
+           f"{x['rss_mb']} MB in all") for x in p.get("at_scale", [])),
         ("packet core: time to first frame, new RTSP viewer",
          f"warm {p['ttff_warm_s']} s, cold {p['ttff_cold_s']} s",
          f"straight from the camera {r['ttff_direct_camera_s']} s"),

@@ -253,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         help="rtsp://host:port of cameras c00.. (and 'cold') already served (default: start "
         "synthetic 720p25 cameras)",
     )
+    p.add_argument("--scale", type=int, nargs="*", default=[64],
+                   help="stream counts the packet core alone is measured at (RSS, CPU)")
     a = p.parse_args(argv)
     try:
         return finish("relay", measure(a))
@@ -280,6 +282,29 @@ def start_small(tmp: Path, procs: list[subprocess.Popen[bytes]]) -> int:
 
 def relay_urls(rtsp: int, names: list[str]) -> dict[str, str]:
     return {n: f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names}
+
+
+def packet_at_scale(
+    tmp: Path, upstream: str, names: list[str], n: int, window: float
+) -> dict[str, object]:
+    """The packet core alone with ``n`` streams (camera ids beyond the cameras served share
+    their URLs; each is still its own upstream connection), one reader each."""
+    ids = [f"s{i:03d}" for i in range(n)]
+    cameras = {c: f"{upstream}/{names[i % len(names)]}" for i, c in enumerate(ids)}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        relay, _http, rtsp = start_relay(tmp / f"pkt{n}", cameras, set(), core="packet")
+        procs.append(relay)
+        idle = rss_mb(relay.pid)
+        procs.append(readers(list(relay_urls(rtsp, ids).values()), tmp / f"rd{n}.log"))
+        fps = require_fps(f"packet core at {n} streams", relay_urls(rtsp, ids), 20)
+        cores = statistics.median(cpu_of([relay.pid], window)[0] for _ in range(3))
+        busy = rss_mb(relay.pid)
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+    return {"streams": n, "cpu_per_stream": round(cores / n, 4), "rss_mb": round(busy, 1),
+            "rss_per_stream_mb": round((busy - idle) / n, 3), "reader_fps_min": round(fps, 1)}
 
 
 def measure(a: argparse.Namespace) -> dict[str, object]:
@@ -342,6 +367,9 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
             time.sleep(3)
             per_viewer = asyncio.run(webrtc_cpu(relay.pid, http, "small", [1, 5, 10], a.window / 2))
             stop(rd)
+            stop(relay)
+            stop(packet)
+            scale = [packet_at_scale(tmp, upstream, names, k, a.window / 2) for k in a.scale]
         finally:
             for proc in reversed(procs):
                 stop(proc)
@@ -372,6 +400,7 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
             "ttff_warm_s": round(statistics.median(pwarm), 4),
             "ttff_warm_s_all": [round(x, 4) for x in pwarm],
             "ttff_cold_s": round(pcold, 3),
+            "at_scale": scale,
         },
         "rss_mb": {k: round(v, 1) for k, v in busy_rss.items()},
         "rss_idle_mb": {k: round(v, 1) for k, v in idle_rss.items()},
