@@ -38,6 +38,16 @@ class StreamsConfig(BaseModel):
         "redirected to the GStreamer re-serve). WebRTC, fMP4, snapshots, clips and "
         "recording stay on GStreamer, fed through the packet core (one camera connection).",
     )
+    packet_reader_backlog_kb: int = Field(
+        1024, ge=16, le=65536,
+        description="Packet core: unsent kilobytes an RTSP reader may fall behind before it "
+        "skips to the next keyframe (bounds memory per reader; counted as reader_skips).",
+    )
+    packet_reader_behind_s: float = Field(
+        10.0, gt=0, le=600,
+        description="Packet core: seconds a reader may stay behind before it is dropped "
+        "(counted as reader_drops).",
+    )
     transport: Literal["tcp", "udp", "auto"] = Field(
         "tcp",
         description="RTP transport to cameras: tcp (interleaved, survives NAT and loss), "

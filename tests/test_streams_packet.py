@@ -151,3 +151,38 @@ def test_snapshot_through_the_packet_core(camera_factory, relay_factory) -> None
                   headers={"Authorization": f"Bearer {relay.token('cam1')}"}, timeout=30)
     assert r.status_code == 200 and r.content[:2] == b"\xff\xd8"
     assert relay.upstream_connections(cam.port) == 1
+
+
+@pytest.mark.fault
+def test_a_reader_that_stops_reading_skips_then_is_dropped_alone(
+    camera_factory, relay_factory
+) -> None:
+    cam = camera_factory(["cam1"], mode="loop", width=1280, height=720, bitrate=4000)
+    relay = relay_factory({"cam1": cam.url("cam1")}, core="packet",
+                          packet_reader_backlog_kb=64, packet_reader_behind_s=2)
+    good = GstReader(relay.rtsp_url("cam1")).start()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", relay.rtsp_port))
+    try:
+        assert good.wait_frames(5) >= 5, good.errors
+        url = relay.rtsp_url("cam1")
+        base = url.split("?")[0]
+        for req in (f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+                    f"SETUP {base}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n"
+                    "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n",
+                    f"PLAY {base} RTSP/1.0\r\nCSeq: 3\r\n\r\n"):
+            stuck.sendall(req.encode())
+            time.sleep(0.2)  # then never read again
+        deadline = time.monotonic() + 30
+        packet = relay.health("cam1")["packet"]
+        while packet["reader_drops"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            packet = relay.health("cam1")["packet"]
+        assert packet["reader_skips"] >= 1 and packet["reader_drops"] == 1, packet
+        assert packet["rtsp_readers"] == 1  # the good reader
+        n = good.frames
+        assert good.wait_frames(n + 25) >= n + 25, good.errors  # never held back
+    finally:
+        stuck.close()
+        good.stop()

@@ -46,7 +46,8 @@ class PacketCamera:
         self.login = login
         self.settings = settings
         self.always_on = always_on
-        self.track = PacketTrack(camera_id)
+        self.track = PacketTrack(camera_id, settings.packet_reader_backlog_kb * 1024,
+                                 settings.packet_reader_behind_s)
         self.state = "idle"
         self.last_error: str | None = None
         self.upstream_connects = 0

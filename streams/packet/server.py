@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from urllib.parse import unquote, urlsplit
 
 from streams.auth.tokens import PlayGrant
 from streams.packet.camera import PacketCamera
 from streams.packet.sdp import reader_sdp
-from streams.packet.track import Reader
+from streams.packet.track import SNDBUF, Reader
 from streams.packet.wire import Message, WireError, response, split
 from streams.rtsp.auth import Watch, token_from_request
 
@@ -98,6 +99,9 @@ class ReaderConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # a bounded kernel buffer: a slow reader shows in our backlog
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
         self.task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:

@@ -4,9 +4,10 @@
 rewrites the header for continuity, checks the first payload byte(s) for a keyframe start and
 appends the framed packet to the GOP cache; per reader it makes one transport write. A reader
 that cannot keep up (its socket buffer over ``HIGH_WATER``) skips to the next keyframe; one
-that stays behind for ``BEHIND_LIMIT_S`` is dropped. Memory per camera is bounded: the cache
-holds at most ``CACHE_MAX_BYTES`` (a longer GOP is not cached: new readers then wait for the
-next keyframe), each reader at most ``HIGH_WATER`` plus one chunk.
+that stays behind for ``BEHIND_LIMIT_S`` is dropped (both set in the config). Memory per
+camera is bounded: the cache holds at most ``CACHE_MAX_BYTES`` (a longer GOP is not cached:
+new readers then wait for the next keyframe), each reader at most ``HIGH_WATER`` plus one
+access unit in user space and ``SNDBUF`` in the kernel.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from streams.packet.sdp import VideoTrack
 log = logging.getLogger(__name__)
 
 CACHE_MAX_BYTES = 4 * 1024 * 1024  #: GOP cache per camera (2 s at 16 Mb/s)
-HIGH_WATER = 1024 * 1024  #: a reader's unsent bytes before it skips to the next keyframe
-BEHIND_LIMIT_S = 10.0  #: a reader behind this long is dropped
+HIGH_WATER = 1024 * 1024  #: a reader's unsent bytes before it skips (packet_reader_backlog_kb)
+BEHIND_LIMIT_S = 10.0  #: a reader behind this long is dropped (streams.packet_reader_behind_s)
+SNDBUF = 256 * 1024  #: kernel send buffer of a reader's socket (so the backlog is ours to see)
 MERGE_MAX = 64  #: packets held for one write at most (a camera that never sets the marker)
 
 
@@ -50,22 +52,25 @@ class Reader:
     behind_since: float | None = None
     sent: int = 0
     internal: bool = False  # the relay's own loopback reader (GStreamer outputs)
+    high_water: int = HIGH_WATER
+    behind_s: float = BEHIND_LIMIT_S
     on_drop: Callable[[str], None] | None = field(default=None, repr=False)
 
     def send(self, blob: bytes, packets: list[bytes], key_at: int, counters: Counters) -> None:
         transport = self.transport
         if transport.is_closing():
             return
-        if transport.get_write_buffer_size() > HIGH_WATER:
+        if transport.get_write_buffer_size() > self.high_water:
             now = time.monotonic()
             if not self.waiting_key:
                 self.waiting_key, self.behind_since = True, now
                 counters.reader_skips += 1
-            elif self.behind_since is not None and now - self.behind_since > BEHIND_LIMIT_S:
+            elif self.behind_since is not None and now - self.behind_since > self.behind_s:
                 counters.reader_drops += 1
+                log.info("rtsp reader dropped: behind for %gs", self.behind_s)
                 if self.on_drop is not None:
-                    self.on_drop(f"reader behind for {BEHIND_LIMIT_S:g}s")
-                transport.close()
+                    self.on_drop(f"reader behind for {self.behind_s:g}s")
+                transport.abort()  # close() would wait to flush what it cannot send
             return
         if self.waiting_key:
             if key_at < 0:
@@ -92,8 +97,10 @@ def rechannel(blob: bytes, channel: int) -> bytes:
 class PacketTrack:
     """The GOP cache and readers of one camera, and the state its upstream reports."""
 
-    def __init__(self, camera_id: str) -> None:
+    def __init__(self, camera_id: str, backlog_bytes: int = HIGH_WATER,
+                 behind_s: float = BEHIND_LIMIT_S) -> None:
         self.camera_id = camera_id
+        self.backlog_bytes, self.behind_s = backlog_bytes, behind_s
         self.video: VideoTrack | None = None
         self.channel = 0  # the camera's interleaved RTP channel
         self.readers: set[Reader] = set()
@@ -198,6 +205,7 @@ class PacketTrack:
     def play(self, reader: Reader) -> None:
         """Start ``reader`` on the cached keyframe (or the next one). Packets not yet
         flushed (the tail of the cache) reach it with everyone else's at the next flush."""
+        reader.high_water, reader.behind_s = self.backlog_bytes, self.behind_s
         self.readers.add(reader)
         sent = self._cache[: max(len(self._cache) - len(self._pending), 0)]
         if self._cache_ok and self._pending_key < 0 and sent:
