@@ -326,4 +326,5 @@ def _merge_packet_health(h: dict[str, object], packet: PacketCamera) -> None:
     h["packet"] = p
     for key in ("state", "error", "fps", "bitrate_bps", "upstream_connects"):
         h[key] = p[key]
+    h["codec"] = p["codec"] or h.get("codec")
     h["rtsp_viewers"] = p["rtsp_readers"]

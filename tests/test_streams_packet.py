@@ -186,3 +186,17 @@ def test_a_reader_that_stops_reading_skips_then_is_dropped_alone(
     finally:
         stuck.close()
         good.stop()
+
+
+def test_digest_camera_h265_and_refused_credentials(camera_factory, relay_factory) -> None:
+    cam = camera_factory(["cam1"], mode="loop", codec="h265", username="op", password="s3cret")
+    relay = relay_factory(
+        {"cam1": {"url": cam.url("cam1"), "username": "op", "password": "s3cret"},
+         "bad": {"url": cam.url("cam1"), "username": "op", "password": "wrong", "always_on": True}},
+        core="packet",
+    )
+    frames = probe_frames(relay.rtsp_url("cam1"), 3)
+    assert frames[0]["key_frame"] == 1 and frames[0]["width"] == 640
+    assert relay.health("cam1")["codec"] == "h265"
+    health = relay.wait_state("bad", "failed", 20)
+    assert health["state"] == "failed" and "credentials" in health["error"]

@@ -223,6 +223,7 @@ class PacketTrack:
         c = self.counters
         return {
             "core": "packet",
+            "codec": self.video.codec if self.video else None,
             "rtsp_readers": self.viewers(),
             "packets": c.packets,
             "keyframes": c.keyframes,
