@@ -200,3 +200,20 @@ def test_digest_camera_h265_and_refused_credentials(camera_factory, relay_factor
     assert relay.health("cam1")["codec"] == "h265"
     health = relay.wait_state("bad", "failed", 20)
     assert health["state"] == "failed" and "credentials" in health["error"]
+
+
+def test_sub_stream_mount_and_other_paths_redirected(camera_factory, relay_factory) -> None:
+    main = camera_factory(["main"], mode="loop")
+    sub = camera_factory(["sub"], mode="loop", width=320, height=180)
+    relay = relay_factory({"cam1": {"url": main.url("main"), "sub_url": sub.url("sub")}},
+                          core="packet")
+    token = relay.token("cam1")
+    base = f"rtsp://127.0.0.1:{relay.rtsp_port}/cam1"
+    assert probe_frames(f"{base}/sub?token={token}", 2)[0]["width"] == 320
+    assert probe_frames(f"{base}?token={token}", 2)[0]["width"] == 640
+    with socket.create_connection(("127.0.0.1", relay.rtsp_port), timeout=5) as s:
+        s.sendall(f"DESCRIBE {base}/recorded?token={token} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode())
+        reply = s.recv(4096).decode()
+    assert reply.startswith("RTSP/1.0 302")  # to the GStreamer re-serve, token kept
+    location = next(x for x in reply.split("\r\n") if x.startswith("Location:"))
+    assert "/cam1/recorded?token=" in location and f":{relay.rtsp_port}/" not in location
