@@ -4,9 +4,10 @@ WireError (the connection is dropped) or is skipped and counted, never anything 
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from streams.packet.rtp import h264_key, h265_key, payload_at
@@ -146,3 +147,75 @@ def test_a_new_reader_starts_on_the_cached_keyframe_with_continuous_numbers() ->
         pass
     else:
         raise AssertionError("garbage accepted")
+
+
+requests = st.lists(
+    st.one_of(
+        st.binary(max_size=60),
+        st.builds(
+            lambda m, u, h: f"{m} {u} RTSP/1.0\r\nCSeq: 1\r\n{h}\r\n".encode(),
+            st.sampled_from(["OPTIONS", "DESCRIBE", "SETUP", "PLAY", "TEARDOWN", "PAUSE",
+                             "RECORD", "GET_PARAMETER"]),
+            st.sampled_from(["rtsp://h/cam", "rtsp://[::1", "rtsp://h/cam/trackID=0?token=ok",
+                             "*", "rtsp://h/%ff%fe", "rtsp://h/other?token=a/b", ""]),
+            st.sampled_from(["", "Transport: RTP/AVP/TCP;interleaved=abc\r\n",
+                             "Transport: RTP/AVP/TCP;interleaved=999-1000\r\n",
+                             "Transport: RTP/AVP;unicast;client_port=1-2\r\n",
+                             "Authorization: Basic !!!\r\n", "Content-Length: 3\r\n"]),
+        ),
+        st.builds(frame, st.integers(0, 255), st.binary(max_size=30)),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests)
+@example([b"DESCRIBE rtsp://[::1 RTSP/1.0\r\nCSeq: 1\r\n\r\n"])  # once a 500
+@example([b"SETUP rtsp://h/cam/trackID=0?token=ok RTSP/1.0\r\nCSeq: 1\r\n"
+          b"Transport: RTP/AVP/TCP;interleaved=999-1000\r\n\r\nPLAY rtsp://h/cam RTSP/1.0\r\n"
+          b"CSeq: 2\r\n\r\n"])
+def test_the_reader_side_answers_or_drops_malformed_requests(parts: list[bytes]) -> None:
+    """A real server on a real socket (its camera unreachable): any byte sequence gets
+    answers or a closed connection, and the server still answers the next reader."""
+    errors: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = errors.append  # type: ignore[method-assign]
+    log = logging.getLogger("streams.packet")
+    log.addHandler(handler)
+    try:
+        asyncio.run(_reader_side(b"".join(parts)))
+    finally:
+        log.removeHandler(handler)
+    assert not errors, [e.getMessage() for e in errors]  # no 500: every case handled
+
+
+async def _reader_side(data: bytes) -> None:
+    from streams.config import StreamsConfig
+    from streams.packet.camera import PacketCamera
+    from streams.packet.server import PacketRtspServer
+
+    async def refuse(_camera: str, token: str | None) -> bool:
+        return token == "ok"
+
+    server = PacketRtspServer("127.0.0.1", 0, refuse, wait_sdp_s=0.05)
+    camera = PacketCamera("cam", "rtsp://127.0.0.1:9/cam", lambda: (None, None),
+                          StreamsConfig(connect_timeout_s=0.2))
+    server.add(camera)
+    port = server.port = await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(data)
+        try:
+            await asyncio.wait_for(reader.read(65536), 0.2)
+        except TimeoutError:
+            pass
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"OPTIONS rtsp://h/cam RTSP/1.0\r\nCSeq: 7\r\n\r\n")
+        reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        assert reply.startswith(b"RTSP/1.0 200 OK") and b"CSeq: 7" in reply
+        writer.close()
+    finally:
+        await server.stop()
+        await camera.close()

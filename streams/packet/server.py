@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 TokenCheck = Callable[[str, str | None], Awaitable["PlayGrant | bool"]]
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 TRACK = "trackID=0"
+MAX_QUEUED = 32  #: requests a connection may have waiting for an answer
 
 
 def mount_of(url: str) -> tuple[str, str | None]:
@@ -117,6 +118,9 @@ class ReaderConnection(asyncio.Protocol):
         del self.buf[:used]
         for msg in msgs:
             self.queue.put_nowait(msg)
+        if self.queue.qsize() > MAX_QUEUED and self.transport is not None:
+            log.info("rtsp reader: %d requests unanswered; closing", self.queue.qsize())
+            self.transport.abort()  # a flood of requests, not a reader
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.task is not None:
@@ -155,7 +159,10 @@ class ReaderConnection(asyncio.Protocol):
             return response(200, "OK", cseq, {"Public": PUBLIC, "Session": self.session})
         if msg.method == "TEARDOWN":
             return response(200, "OK", cseq, {"Session": self.session})
-        path, query = mount_of(msg.url)
+        try:
+            path, query = mount_of(msg.url)
+        except ValueError:  # not a URL (an unclosed IPv6 bracket, ...)
+            return response(400, "Bad Request", cseq)
         camera = self.server.mounts.get(path)
         if camera is None:
             if self.server.fallback and msg.method == "DESCRIBE":
@@ -199,10 +206,11 @@ class ReaderConnection(asyncio.Protocol):
                         {"WWW-Authenticate": 'Basic realm="cityhub"'})
 
     def _end_threadsafe(self, why: str) -> None:
+        """Access ended (the view guard, any thread): drop the reader's connection."""
         log.info("rtsp: closing a reader: %s", why)
-        transport = self.transport
-        if transport is not None:
-            self.task and self.task.get_loop().call_soon_threadsafe(transport.close)
+        transport, task = self.transport, self.task
+        if transport is not None and task is not None:
+            task.get_loop().call_soon_threadsafe(transport.abort)
 
     async def _describe(self, camera: PacketCamera, msg: Message, cseq: str) -> bytes:
         if self.camera is None:
