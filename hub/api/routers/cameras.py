@@ -37,6 +37,9 @@ def _rtsp(url: SecretStr) -> SecretStr:
 
 
 RtspUrl = Annotated[SecretStr, AfterValidator(_rtsp)]
+Heading = Annotated[float, Field(ge=0, lt=360, description="Where the lens points, degrees "
+                                 "clockwise from north (the map's field-of-view cone).")]
+Fov = Annotated[float, Field(gt=0, le=360, description="Horizontal field of view, degrees.")]
 
 
 class CameraIn(Strict):
@@ -52,12 +55,16 @@ class CameraIn(Strict):
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     always_on: bool = False
     location: LocationIn | None = None
+    heading: Heading | None = None
+    fov: Fov | None = None
 
 
 class CameraPatch(Strict):
     name: Text | None = None
     always_on: bool | None = None
     location: LocationIn | None = None
+    heading: Heading | None = None
+    fov: Fov | None = None
     url: RtspUrl | None = Field(None, max_length=2048, description="Write-only.")
     username: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
@@ -71,6 +78,8 @@ class CameraOut(BaseModel):
     system: str
     always_on: bool
     location: dict[str, float] | None
+    heading: float | None = Field(description="Degrees clockwise from north, or unknown.")
+    fov: float | None = Field(description="Horizontal field of view in degrees, or unknown.")
     has_credentials: bool = Field(description="Whether an RTSP URL is stored (never shown).")
 
 
@@ -83,6 +92,8 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
         "system": row["source_system"],
         "always_on": row["always_on"],
         "location": location(row),
+        "heading": row["heading"],
+        "fov": row["fov"],
         "has_credentials": row["has_credentials"],
     }
 
@@ -90,7 +101,7 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
 def _visible(caller: Caller, camera_id: str | None = None) -> list[dict[str, Any]]:
     query = (
         "SELECT id, name, site_id, department_id, source_system, always_on, lat, lon,"
-        " cityhub_camera_has_secret(id) AS has_credentials FROM cameras WHERE {}"
+        " heading, fov, cityhub_camera_has_secret(id) AS has_credentials FROM cameras WHERE {}"
     )
     params: tuple[Any, ...] = ()
     if camera_id is not None:
@@ -139,7 +150,7 @@ def create_camera(body: CameraIn, caller: Caller = require(Role.admin)) -> dict[
         with caller.db.transaction():
             caller.db.execute(
                 "INSERT INTO cameras (id, name, site_id, department_id, source_system, always_on,"
-                " lat, lon) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                " lat, lon, heading, fov) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     body.id,
                     body.name,
@@ -149,6 +160,8 @@ def create_camera(body: CameraIn, caller: Caller = require(Role.admin)) -> dict[
                     body.always_on,
                     loc and loc.lat,
                     loc and loc.lon,
+                    body.heading,
+                    body.fov,
                 ),
             )
     except errors.UniqueViolation:
@@ -165,9 +178,11 @@ def update_camera(
     loc = body.location
     row = caller.db.execute(
         "UPDATE cameras SET name = coalesce(%s, name), always_on = coalesce(%s, always_on),"
-        " lat = coalesce(%s, lat), lon = coalesce(%s, lon), updated_at = now()"
+        " lat = coalesce(%s, lat), lon = coalesce(%s, lon), heading = coalesce(%s, heading),"
+        " fov = coalesce(%s, fov), updated_at = now()"
         " WHERE id = %s AND department_id = %s RETURNING id",
-        (body.name, body.always_on, loc and loc.lat, loc and loc.lon, camera_id, caller.department),
+        (body.name, body.always_on, loc and loc.lat, loc and loc.lon, body.heading, body.fov,
+         camera_id, caller.department),
     ).fetchone()
     if row is None:
         raise not_found("camera of this department")
