@@ -22,7 +22,7 @@ function resizing(el, plot, height) {
 }
 
 /** Stacked-free lines of counts per group over time buckets ([{bucket, group, n}]). */
-export function countsChart(el, counts, range = null, height = 140) {
+export function countsChart(el, counts, range = null, height = 140, label = (g) => g) {
   el.replaceChildren();
   if (!counts.length) return null;
   const times = [...new Set(counts.map((c) => Date.parse(c.bucket) / 1000))].sort((a, b) => a - b);
@@ -33,7 +33,7 @@ export function countsChart(el, counts, range = null, height = 140) {
   const plot = new uPlot({
     ...size(el, height),
     tzDate,
-    series: [{}, ...groups.map((g, i) => ({ label: g, stroke: COLORS[i % COLORS.length], width: 1,
+    series: [{}, ...groups.map((g, i) => ({ label: label(g), stroke: COLORS[i % COLORS.length], width: 1,
       fill: COLORS[i % COLORS.length] + "99", paths: uPlot.paths.bars({ size: [0.8, 24] }),
       points: { show: false } }))],
     scales: { y: { range: (u, lo, hi) => [0, Math.max(1, hi) * 1.1] },
