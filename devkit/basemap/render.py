@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from devkit.basemap.district import district
 
 R = 6378137.0
-LABEL_EVERY_M = 350  # a street name every 350 m
+LABEL_EVERY_M = 800  # a street name every 800 m
 SCALE = 2  # drawn at twice the size and scaled down: smooth edges
 LAND, BLOCK, PARK, WATER, DEPOT = "#11181f", "#1f2a36", "#1d3a2a", "#1c3d5c", "#3a3350"
 #: kind -> (width in metres, least width in pixels, colour)
