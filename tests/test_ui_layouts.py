@@ -132,6 +132,9 @@ def test_ui_files_are_served_locally_and_paths_cannot_escape(hub_api: HubApi) ->
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     assert c.get("/ui/vendor/leaflet/leaflet-src.esm.js").status_code == 200
     assert c.get("/ui/vendor/uplot/uPlot.esm.js").status_code == 200
+    assert c.get("/ui/vendor/markercluster/leaflet.markercluster-src.js").status_code == 200
+    for css in ("leaflet/leaflet.css", "markercluster/MarkerCluster.css"):
+        assert f'href="/ui/vendor/{css}"' in page.text, css
     for bad in ("/ui/../layouts.py", "/ui/%2e%2e/layouts.py", "/ui/..%2Fsettings.py",
                 "/ui/nope.js"):
         assert c.get(bad).status_code == 404, bad

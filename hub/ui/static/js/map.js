@@ -54,7 +54,7 @@ export async function mapPage(root, ctx) {
       .bindTooltip(s.name, { permanent: true, direction: "top", className: "sitelabel", offset: [0, -12] })
       .addTo(map);
   }
-  const group = L.markerClusterGroup({ maxClusterRadius: 45, disableClusteringAtZoom: 17,
+  const group = L.markerClusterGroup({ maxClusterRadius: 45, disableClusteringAtZoom: 16,
     showCoverageOnHover: false, spiderfyOnMaxZoom: true });
   const cones = L.layerGroup();
   for (const c of cameras) {
