@@ -92,7 +92,7 @@ def test_filter_events_by_plate_open_one_and_show_its_camera_on_the_wall(ui_page
     page.wait_for_function("document.querySelector('#result-info').textContent.startsWith('1 ')")
     page.click("#events-table tbody tr")
     detail = page.inner_text("#event-detail")
-    assert "plate_read" in detail and "CHU1234" in detail and "Renmin 2nd ANPR" in detail
+    assert "Plate read" in detail and "CHU1234" in detail and "Renmin 2nd ANPR" in detail
     ui.shot("event-open")
     page.click("#open-on-wall")
     page.wait_for_selector(".tile[data-camera='tr-renmin-1']")

@@ -27,6 +27,9 @@ def _rtsp(url: SecretStr) -> SecretStr:
 
 
 RtspUrl = Annotated[SecretStr, AfterValidator(_rtsp)]
+Heading = Annotated[float, Field(ge=0, lt=360, description="Where the lens points, degrees "
+                                 "clockwise from north (the map's field-of-view cone).")]
+Fov = Annotated[float, Field(gt=0, le=360, description="Horizontal field of view, degrees.")]
 
 
 class CameraIn(Strict):
@@ -42,12 +45,16 @@ class CameraIn(Strict):
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     always_on: bool = False
     location: LocationIn | None = None
+    heading: Heading | None = None
+    fov: Fov | None = None
 
 
 class CameraPatch(Strict):
     name: Text | None = None
     always_on: bool | None = None
     location: LocationIn | None = None
+    heading: Heading | None = None
+    fov: Fov | None = None
     url: RtspUrl | None = Field(None, max_length=2048, description="Write-only.")
     username: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
@@ -61,6 +68,8 @@ class CameraOut(BaseModel):
     system: str
     always_on: bool
     location: dict[str, float] | None
+    heading: float | None = Field(description="Degrees clockwise from north, or unknown.")
+    fov: float | None = Field(description="Horizontal field of view in degrees, or unknown.")
     has_credentials: bool = Field(description="Whether an RTSP URL is stored (never shown).")
 
 
@@ -73,13 +82,15 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
         "system": row["source_system"],
         "always_on": row["always_on"],
         "location": location(row),
+        "heading": row["heading"],
+        "fov": row["fov"],
         "has_credentials": row["has_credentials"],
     }
 
 
 CAMERAS = Registry(
     "cameras", "camera",
-    "id, name, site_id, department_id, source_system, always_on, lat, lon,"
+    "id, name, site_id, department_id, source_system, always_on, lat, lon, heading, fov,"
     " cityhub_camera_has_secret(id) AS has_credentials",
     "video", COLS, _out, touch="updated_at = now()",
     in_use="the camera is still bound to a GB/T 28181 channel",
@@ -117,6 +128,7 @@ def create_camera(body: CameraIn, caller: Caller = require(Role.admin)) -> dict[
     require_own_site(caller.db, body.site, caller.department)
     CAMERAS.insert(caller, {"id": body.id, "name": body.name, "site_id": body.site,
                             "source_system": body.system.value, "always_on": body.always_on,
+                            "heading": body.heading, "fov": body.fov,
                             **lat_lon(body.location)})
     _store_secret(caller, body.id, body.url, body.username, body.password)
     CAMERAS.audit(caller, "create", body.id, site=body.site)
@@ -128,6 +140,7 @@ def update_camera(
     camera_id: Ident, body: CameraPatch, caller: Caller = require(Role.admin)
 ) -> dict[str, Any]:
     CAMERAS.update(caller, camera_id, {"name": body.name, "always_on": body.always_on,
+                                       "heading": body.heading, "fov": body.fov,
                                        **lat_lon(body.location)})
     changed = sorted(
         k
