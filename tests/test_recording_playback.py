@@ -9,6 +9,7 @@ from pathlib import Path
 
 import websockets
 
+from devkit.fixtures.ffprobe import ffprobe
 from tests.test_recording import recording, segments, wait_for
 
 
@@ -31,25 +32,7 @@ async def _timeline(ws, media_s: float) -> tuple[dict, bytes]:
 
 
 def _packets(path: Path) -> list[dict]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "packet=pts_time,flags",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return json.loads(out.stdout)["packets"]
+    return ffprobe(path, "packet=pts_time,flags")["packets"]
 
 
 def test_playback_from_an_instant_seeks_and_plays_at_4x(
@@ -146,23 +129,7 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
     mp4 = httpx.get(relay.http + body["mp4"], headers=auth, timeout=30)
     assert mp4.status_code == 200
     (tmp_path / "export.mp4").write_bytes(mp4.content)
-    probe = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "json",
-            str(tmp_path / "export.mp4"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    duration = float(json.loads(probe.stdout)["format"]["duration"])
+    duration = float(ffprobe(tmp_path / "export.mp4", "format=duration")["format"]["duration"])
     assert (end - start) - 0.3 <= duration <= (end - start) + 1.2, duration  # from the GOP start
     part = httpx.get(relay.http + body["mp4"], headers={**auth, "Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == mp4.content[100:200]
