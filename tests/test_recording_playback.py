@@ -31,6 +31,16 @@ async def _timeline(ws, media_s: float) -> tuple[dict, bytes]:
     return hello, data
 
 
+def _recorded(camera_factory, relay_factory, tmp_path: Path, n: int) -> tuple:
+    """A relay recording a looped camera in 2 s segments, once ``n`` segments are written:
+    (recording root, relay, segments)."""
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
+    wait_for(lambda: len(segments(root, "cam1")) >= n, timeout=40, what=f"{2 * n} s of footage")
+    return root, relay, segments(root, "cam1")
+
+
 def _packets(path: Path) -> list[dict]:
     return ffprobe(path, "packet=pts_time,flags")["packets"]
 
@@ -38,11 +48,7 @@ def _packets(path: Path) -> list[dict]:
 def test_playback_from_an_instant_seeks_and_plays_at_4x(
     camera_factory, relay_factory, tmp_path
 ) -> None:
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 6, timeout=40, what="12 s of footage")
-    segs = segments(root, "cam1")
+    root, relay, segs = _recorded(camera_factory, relay_factory, tmp_path, 6)
     token = relay.token("cam1", ("playback",))
     url = f"ws://127.0.0.1:{relay.http_port}/playback/cam1?token={token}"
 
@@ -111,11 +117,7 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
     from streams.playback.export import verify_manifest
     from streams.recording.journal import read_lines
 
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 4, timeout=40, what="8 s of footage")
-    segs = segments(root, "cam1")
+    root, relay, segs = _recorded(camera_factory, relay_factory, tmp_path, 4)
     start, end = segs[0]["start"] + 1.0, segs[2]["end"] - 0.5
     auth = {"Authorization": f"Bearer {relay.token('cam1', ('playback',))}"}
     r = httpx.post(
@@ -163,11 +165,7 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
 def test_rtsp_playback_in_ffmpeg_from_an_instant_and_with_a_range(
     camera_factory, relay_factory, tmp_path
 ) -> None:
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 5, timeout=40, what="10 s of footage")
-    segs = segments(root, "cam1")
+    root, relay, segs = _recorded(camera_factory, relay_factory, tmp_path, 5)
     token = relay.token("cam1", ("rtsp", "playback"))
     at = segs[1]["start"] + 0.5
     url = f"rtsp://127.0.0.1:{relay.rtsp_port}/cam1/recorded?token={token}&start={at}"
