@@ -170,30 +170,16 @@ def test_rtsp_playback_in_ffmpeg_from_an_instant_and_with_a_range(
     at = segs[1]["start"] + 0.5
     url = f"rtsp://127.0.0.1:{relay.rtsp_port}/cam1/recorded?token={token}&start={at}"
 
-    def grab(name: str, *before: str) -> list[dict]:
-        out = tmp_path / name
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-rtsp_transport",
-                "tcp",
-                *before,
-                "-i",
-                url,
-                "-t",
-                "2",
-                "-c",
-                "copy",
-                "-y",
-                str(out),
-            ],
-            check=True,
-            timeout=60,
-            capture_output=True,
+    def copy(source: str, name: str, seconds: str, *before: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", *before, "-i", source,
+             "-t", seconds, "-c", "copy", "-y", str(tmp_path / name)],
+            timeout=60, capture_output=True,
         )
-        return _packets(out)
+
+    def grab(name: str, *before: str) -> list[dict]:
+        copy(url, name, "2", *before).check_returncode()
+        return _packets(tmp_path / name)
 
     packets = grab("rtsp.mp4")
     assert len(packets) >= 20 and packets[0]["flags"].startswith("K")
@@ -202,23 +188,4 @@ def test_rtsp_playback_in_ffmpeg_from_an_instant_and_with_a_range(
     assert len(later) >= 20 and later[0]["flags"].startswith("K")
     # A token without playback gets nothing.
     live = relay.token("cam1", ("rtsp",))
-    bad = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-i",
-            url.replace(token, live),
-            "-t",
-            "1",
-            "-c",
-            "copy",
-            "-y",
-            str(tmp_path / "no.mp4"),
-        ],
-        timeout=60,
-        capture_output=True,
-    )
-    assert bad.returncode != 0
+    assert copy(url.replace(token, live), "no.mp4", "1").returncode != 0
