@@ -17,7 +17,7 @@ from adapters.jsonform import NativeRecord, load_record
 from adapters.model import MediaRef, Severity
 from core.model import Ident, Location, SourceSystem
 
-PLATE_COLORS = ("blue", "yellow", "green", "white", "black", "yellow-green", "unknown")
+PlateColor = Literal["blue", "yellow", "green", "white", "black", "yellow-green", "unknown"]
 
 
 class PlateRead(NativeRecord):
@@ -27,7 +27,7 @@ class PlateRead(NativeRecord):
     time: AwareDatetime
     camera: Ident | None = None
     plate: str = Field(min_length=1, max_length=16)
-    plate_color: Literal[PLATE_COLORS] = "unknown"  # type: ignore[valid-type]
+    plate_color: PlateColor = "unknown"
     vehicle_type: str | None = Field(None, max_length=32)
     vehicle_color: str | None = Field(None, max_length=32)
     speed_kmh: float | None = Field(None, ge=0, le=400)

@@ -13,14 +13,7 @@ from xml.etree.ElementTree import Element
 
 from pydantic import ValidationError
 
-from adapters.base import (
-    Adapted,
-    Adapter,
-    AdapterError,
-    Heartbeat,
-    Origin,
-    document_event,
-)
+from adapters.base import Adapted, Adapter, AdapterError, Heartbeat, Origin, document_event
 from adapters.checks import clean_text, parse_time
 from adapters.model import Severity
 from adapters.xmlsafe import child, extras, local, parse_xml, text

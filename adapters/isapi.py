@@ -10,14 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from adapters.base import (
-    Adapted,
-    Adapter,
-    AdapterError,
-    Heartbeat,
-    Origin,
-    document_event,
-)
+from adapters.base import Adapted, Adapter, AdapterError, Heartbeat, Origin, document_event
 from adapters.checks import clean_text, parse_time
 from adapters.model import MediaRef, Severity
 from adapters.xmlsafe import child, extras, local, parse_xml, text

@@ -273,7 +273,7 @@ class SenmlAdapter(Adapter):
         key = (sensor, metric, unit, origin.department, origin.site)
         found = self._names.get(key, key)
         if found is not key:
-            return found  # type: ignore[return-value]
+            return found  # type: ignore[return-value]  # not the key itself: a cached name (or None)
         if len(self._names) >= MAX_CACHED_NAMES:
             self._names.clear()
         try:

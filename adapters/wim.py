@@ -21,7 +21,9 @@ from adapters.gb1589 import (
     AIR_SUSPENSION_BONUS,
     ARTICULATED_4_AIR,
     Axle,
+    Configuration,
     Limit,
+    VehicleForm,
     base_limit,
     excess_ratio,
     legal_limit_kg,
@@ -159,7 +161,8 @@ def simple_limit(n: int, form: str | None) -> Limit:
     ]
     if form is None:
         assumed.append("vehicle form not recorded: the higher of rigid and combination")
-    options = [] if form == "combination" else [("truck", base_limit(n, "truck"))]
+    options: list[tuple[Configuration, int]] = (
+        [] if form == "combination" else [("truck", base_limit(n, "truck"))])
     if form != "rigid" and n >= 3:
         options.append(("articulated", base_limit(n, "articulated")))
     rules = []
@@ -170,7 +173,7 @@ def simple_limit(n: int, form: str | None) -> Limit:
             options[i] = (config, ARTICULATED_4_AIR)
     config, kg = max(options, key=lambda o: o[1])
     rules.append(f"table 3: {n} axles, {config}, notes assumed met: {kg} kg")
-    return Limit(kg, config, rules, assumed)  # type: ignore[arg-type]
+    return Limit(kg, config, rules, assumed)
 
 
 def judge_limit(r: WimRecord) -> Limit:
@@ -258,8 +261,9 @@ class WimAdapter(Adapter):
 
     def simulate(self, rng: random.Random, origin: Origin, now: datetime) -> bytes:
         axles = rng.choice([2, 2, 3, 4, 5, 6, 6])
-        form = "rigid" if axles == 2 or (axles <= 4 and rng.random() < 0.5) else "combination"
-        limit = legal_limit_kg(axles, form)  # type: ignore[arg-type]
+        rigid = axles == 2 or (axles <= 4 and rng.random() < 0.5)
+        form: VehicleForm = "rigid" if rigid else "combination"
+        limit = legal_limit_kg(axles, form)
         # Most trucks are legal; about one in six is loaded beyond the limit.
         gross = limit * (rng.uniform(1.02, 1.6) if rng.random() < 0.17 else rng.uniform(0.35, 0.98))
         shares = [rng.uniform(0.7, 1.3) for _ in range(axles)]

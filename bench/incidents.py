@@ -37,6 +37,7 @@ from bench.report import finish
 from core.model import SourceSystem
 from devkit.embedded import EmbeddedPostgres
 from hub.incidents import queries
+from hub.store.scalar import scalar
 from hub.store.writer import BatchWriter
 
 DEPTS = ["police", "traffic", "citymgmt", "overload", "bus"]
@@ -143,18 +144,17 @@ def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any
         base_times, base_rate = asyncio.run(_stream(dsn, rate, seconds / 2, 1))
         with hub.owner() as conn:
             conn.execute("UPDATE incident_rules SET enabled = true")
-            since = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+            since = scalar(conn, "SELECT now()")
         time.sleep(1.5)  # the worker reads rules on each pass: let it see them
         with hub.owner() as conn:
-            since = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+            since = scalar(conn, "SELECT now()")
         times, achieved = asyncio.run(_stream(dsn, rate, seconds, 2))
         with hub.owner() as conn:
             expected = _matching(conn, since)
             deadline = time.monotonic() + 60
             while True:
-                got = conn.execute("SELECT count(*) FROM incident_events ie JOIN events e ON"
-                                   " e.id = ie.event_id WHERE e.received_at >= %s",
-                                   (since,)).fetchone()[0]  # type: ignore[index]
+                got = scalar(conn, "SELECT count(*) FROM incident_events ie JOIN events e ON"
+                             " e.id = ie.event_id WHERE e.received_at >= %s", (since,))
                 if got >= expected or time.monotonic() > deadline:
                     break
                 time.sleep(0.2)
@@ -162,7 +162,7 @@ def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any
                 "SELECT extract(epoch FROM ie.attached_at - e.received_at)::float8 FROM"
                 " incident_events ie JOIN events e ON e.id = ie.event_id WHERE"
                 " e.received_at >= %s", (since,)).fetchall()]
-            incidents = conn.execute("SELECT count(*) FROM incidents").fetchone()[0]  # type: ignore[index]
+            incidents = scalar(conn, "SELECT count(*) FROM incidents")
         if got < expected:
             problems.append(f"only {got} of {expected} matching events became incidents")
         if achieved < 0.95 * rate or base_rate < 0.95 * rate:

@@ -38,6 +38,7 @@ from core.net import free_port, port_open
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
 from hub.ingest.pipeline import adapt_message
 from hub.store import migrate
+from hub.store.scalar import scalar
 from hub.store.writer import EVENTS, READINGS, event_row
 
 EVENTS_TOPIC = "city/police/xinhua-5th/edge/events"
@@ -181,9 +182,9 @@ def run_workers(
                 p.wait(30)
     with psycopg.connect(dsn) as conn:
         stored = {str(r[0]) for r in conn.execute("SELECT id FROM events")}
-        n_events_rows = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]  # count(*) always returns one row
-        n_reading_rows = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]  # count(*) always returns one row
-        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]  # type: ignore[index]  # count(*) always returns one row
+        n_events_rows = scalar(conn, "SELECT count(*) FROM events")
+        n_reading_rows = scalar(conn, "SELECT count(*) FROM readings")
+        dead = scalar(conn, "SELECT count(*) FROM dead_letters")
     lost = len(set(ids) - stored) + max(0, n_readings - n_reading_rows)
     duplicated = (n_events_rows - len(stored)) + max(0, n_reading_rows - n_readings)
     return {

@@ -42,6 +42,7 @@ from adapters.model import new_event_id
 from bench.report import RESULTS, finish
 from core.net import port_open
 from devkit.demo.runner import DemoCity
+from devkit.fixtures.edge import push_until_accepted
 
 KINDS = ["hub", "relay", "ingest", "edge", "mosquitto", "postgres", "hub-hang"]
 
@@ -72,14 +73,7 @@ class CountedLoad:
                     for i in ids
                 ]})
                 self.ids += ids
-                while True:
-                    try:
-                        if http.post(self.url, content=body).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    self.retries += 1
-                    time.sleep(0.2)
+                self.retries += push_until_accepted(http, self.url, body)
                 self.stop.wait(0.1)
 
 

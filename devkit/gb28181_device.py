@@ -13,6 +13,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from core import digest
 from gb28181 import manscdp, sdp, sip
@@ -72,7 +73,7 @@ class DeviceSim:
             t.cancel()
         await self.endpoint.close()
 
-    def _request(self, method: str, body: bytes = b"", **kw: object) -> sip.SipMessage:
+    def _request(self, method: str, body: bytes = b"", **kw: Any) -> sip.SipMessage:
         self.cseq += 1
         return sip.request(
             method, f"sip:{self.server_id}@{self.domain}", via_host=self.host,
@@ -81,7 +82,7 @@ class DeviceSim:
                                        else f"sip:{self.server_id}@{self.domain}"),
             call_id=self.call_id if method == "REGISTER" else secrets.token_hex(10),
             cseq=self.cseq, body=body,
-            content_type=manscdp.CONTENT_TYPE if body else None, **kw)  # type: ignore[arg-type]
+            content_type=manscdp.CONTENT_TYPE if body else None, **kw)
 
     async def register(self, expires: int | None = None, password: str | None = None) -> int:
         """REGISTER (answering the 401); returns the final status (0 on no answer)."""

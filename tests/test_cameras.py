@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import gi
 import numpy as np
 
@@ -12,6 +9,7 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
 from devkit.fixtures.cameras import SyntheticCameras  # noqa: E402
+from devkit.fixtures.ffprobe import ffprobe  # noqa: E402
 
 
 def decode_frames(url: str, count: int, timeout_s: float = 15.0) -> list[np.ndarray]:
@@ -54,25 +52,8 @@ def test_rtspsrc_decodes_moving_frames(cameras: SyntheticCameras) -> None:
 
 
 def test_ffprobe_reads_stream_parameters(cameras: SyntheticCameras) -> None:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-show_entries",
-            "stream=codec_name,width,height,avg_frame_rate",
-            "-of",
-            "json",
-            cameras.url("cam1"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    (stream,) = json.loads(out.stdout)["streams"]
+    (stream,) = ffprobe(cameras.url("cam1"), "stream=codec_name,width,height,avg_frame_rate",
+                        timeout=30)["streams"]
     assert stream["codec_name"] == "h264"
     assert (stream["width"], stream["height"]) == (640, 360)
 

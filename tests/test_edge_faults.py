@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from adapters.model import new_event_id
-from devkit.fixtures.edge import EdgeProcess, push_auth, site_yaml
+from devkit.fixtures.edge import EdgeProcess, push_auth, push_until_accepted, site_yaml
 from devkit.fixtures.ingest import wait_count
 
 pytestmark = pytest.mark.fault
@@ -65,14 +65,7 @@ class Load:
                 while self.accepted < TOTAL:
                     ids, body = self._batch()
                     self.ids += ids  # handed over: the source keeps retrying until accepted
-                    while True:
-                        try:
-                            if http.post(self.url, content=body).status_code == 200:
-                                break
-                        except httpx.HTTPError:
-                            pass
-                        self.retries += 1
-                        time.sleep(0.2)
+                    self.retries += push_until_accepted(http, self.url, body)
                     self.accepted += BATCH
                     time.sleep(PAUSE_S)
         except BaseException as exc:  # surfaced by join()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import websockets
 
+from devkit.fixtures.ffprobe import ffprobe
 from tests.test_recording import recording, segments, wait_for
 
 
@@ -30,36 +31,24 @@ async def _timeline(ws, media_s: float) -> tuple[dict, bytes]:
     return hello, data
 
 
+def _recorded(camera_factory, relay_factory, tmp_path: Path, n: int) -> tuple:
+    """A relay recording a looped camera in 2 s segments, once ``n`` segments are written:
+    (recording root, relay, segments)."""
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
+    wait_for(lambda: len(segments(root, "cam1")) >= n, timeout=40, what=f"{2 * n} s of footage")
+    return root, relay, segments(root, "cam1")
+
+
 def _packets(path: Path) -> list[dict]:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "packet=pts_time,flags",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return json.loads(out.stdout)["packets"]
+    return ffprobe(path, "packet=pts_time,flags")["packets"]
 
 
 def test_playback_from_an_instant_seeks_and_plays_at_4x(
     camera_factory, relay_factory, tmp_path
 ) -> None:
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 6, timeout=40, what="12 s of footage")
-    segs = segments(root, "cam1")
+    root, relay, segs = _recorded(camera_factory, relay_factory, tmp_path, 6)
     token = relay.token("cam1", ("playback",))
     url = f"ws://127.0.0.1:{relay.http_port}/playback/cam1?token={token}"
 
@@ -128,11 +117,7 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
     from streams.playback.export import verify_manifest
     from streams.recording.journal import read_lines
 
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 4, timeout=40, what="8 s of footage")
-    segs = segments(root, "cam1")
+    root, relay, segs = _recorded(camera_factory, relay_factory, tmp_path, 4)
     start, end = segs[0]["start"] + 1.0, segs[2]["end"] - 0.5
     auth = {"Authorization": f"Bearer {relay.token('cam1', ('playback',))}"}
     r = httpx.post(
@@ -146,23 +131,7 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
     mp4 = httpx.get(relay.http + body["mp4"], headers=auth, timeout=30)
     assert mp4.status_code == 200
     (tmp_path / "export.mp4").write_bytes(mp4.content)
-    probe = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "json",
-            str(tmp_path / "export.mp4"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    duration = float(json.loads(probe.stdout)["format"]["duration"])
+    duration = float(ffprobe(tmp_path / "export.mp4", "format=duration")["format"]["duration"])
     assert (end - start) - 0.3 <= duration <= (end - start) + 1.2, duration  # from the GOP start
     part = httpx.get(relay.http + body["mp4"], headers={**auth, "Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == mp4.content[100:200]
@@ -196,39 +165,21 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
 def test_rtsp_playback_in_ffmpeg_from_an_instant_and_with_a_range(
     camera_factory, relay_factory, tmp_path
 ) -> None:
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 5, timeout=40, what="10 s of footage")
-    segs = segments(root, "cam1")
+    root, relay, segs = _recorded(camera_factory, relay_factory, tmp_path, 5)
     token = relay.token("cam1", ("rtsp", "playback"))
     at = segs[1]["start"] + 0.5
     url = f"rtsp://127.0.0.1:{relay.rtsp_port}/cam1/recorded?token={token}&start={at}"
 
-    def grab(name: str, *before: str) -> list[dict]:
-        out = tmp_path / name
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-v",
-                "error",
-                "-rtsp_transport",
-                "tcp",
-                *before,
-                "-i",
-                url,
-                "-t",
-                "2",
-                "-c",
-                "copy",
-                "-y",
-                str(out),
-            ],
-            check=True,
-            timeout=60,
-            capture_output=True,
+    def copy(source: str, name: str, seconds: str, *before: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", *before, "-i", source,
+             "-t", seconds, "-c", "copy", "-y", str(tmp_path / name)],
+            timeout=60, capture_output=True,
         )
-        return _packets(out)
+
+    def grab(name: str, *before: str) -> list[dict]:
+        copy(url, name, "2", *before).check_returncode()
+        return _packets(tmp_path / name)
 
     packets = grab("rtsp.mp4")
     assert len(packets) >= 20 and packets[0]["flags"].startswith("K")
@@ -237,23 +188,4 @@ def test_rtsp_playback_in_ffmpeg_from_an_instant_and_with_a_range(
     assert len(later) >= 20 and later[0]["flags"].startswith("K")
     # A token without playback gets nothing.
     live = relay.token("cam1", ("rtsp",))
-    bad = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-i",
-            url.replace(token, live),
-            "-t",
-            "1",
-            "-c",
-            "copy",
-            "-y",
-            str(tmp_path / "no.mp4"),
-        ],
-        timeout=60,
-        capture_output=True,
-    )
-    assert bad.returncode != 0
+    assert copy(url.replace(token, live), "no.mp4", "1").returncode != 0

@@ -6,14 +6,13 @@ decode every frame and present them in strictly increasing time.
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import gi
 import pytest
 
+from devkit.fixtures.ffprobe import ffprobe
 from streams.core.media import AccessUnit
 from streams.recorder.clips import decode_timestamps, write_mp4
 
@@ -63,35 +62,13 @@ def test_clip_with_bframes_decodes_every_frame_in_presentation_order(tmp_path: P
     write_mp4(units, path)
     if shutil.which("ffprobe") is None:
         pytest.fail("ffprobe is missing: install the Debian package 'ffmpeg'")
-    frames = probe(path, "frame=pict_type,best_effort_timestamp_time")["frames"]
+    frames = ffprobe(path, "frame=pict_type,best_effort_timestamp_time")["frames"]
     assert len(frames) == 50
     assert "B" in {f["pict_type"] for f in frames}
     times = [float(f["best_effort_timestamp_time"]) for f in frames]
     assert all(b > a for a, b in zip(times, times[1:], strict=False)), times
     # A valid MP4 sample table: decode times strictly increase and never follow presentation.
-    packets = probe(path, "packet=pts_time,dts_time")["packets"]
+    packets = ffprobe(path, "packet=pts_time,dts_time")["packets"]
     dts = [float(p["dts_time"]) for p in packets]
     assert all(b > a for a, b in zip(dts, dts[1:], strict=False)), dts
     assert all(float(p["pts_time"]) >= float(p["dts_time"]) for p in packets)
-
-
-def probe(path: Path, entries: str) -> dict:
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            entries,
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(out.stdout)

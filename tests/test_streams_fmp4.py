@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
-import pytest
 import websockets
 
+from devkit.fixtures.ffprobe import ffprobe
 from streams.fmp4.boxes import BoxSplitter
 
 
@@ -37,27 +35,7 @@ async def close_reason(url: str) -> tuple[int, str]:
 
 
 def probe_frames(path: Path) -> list[dict]:
-    if shutil.which("ffprobe") is None:
-        pytest.fail("ffprobe is missing: install the Debian package 'ffmpeg'")
-    out = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-select_streams",
-            "v",
-            "-show_entries",
-            "frame=key_frame,pict_type,width,height",
-            "-of",
-            "json",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(out.stdout)["frames"]
+    return ffprobe(path, "frame=key_frame,pict_type,width,height")["frames"]
 
 
 def test_fmp4_websocket_streams_decodable_fragments_from_the_gop_keyframe(

@@ -12,8 +12,7 @@ import time
 import httpx
 import pytest
 
-from devkit.fixtures.streams import GstReader
-from streams.webrtc.client import WhepClient
+from devkit.fixtures.streams import GstReader, rtsp_and_whep
 
 
 def probe_frames(url: str, n: int = 5) -> list[dict]:
@@ -88,13 +87,7 @@ def test_one_upstream_for_rtsp_and_webrtc_readers_and_all_resume_after_camera_re
                           backoff_max_s=1)
 
     async def scenario() -> None:
-        readers = [GstReader(relay.rtsp_url("cam1")).start() for _ in range(2)]
-        whep = WhepClient(f"{relay.http}/whep/cam1", relay.token("cam1"))
-        await whep.start()
-        try:
-            for r in readers:
-                assert await asyncio.to_thread(r.wait_frames, 20) >= 20, r.errors
-            assert await whep.wait_frames(20, 15) >= 20
+        async with rtsp_and_whep(relay) as (readers, whep):
             assert relay.upstream_connections(cam.port) == 1  # WebRTC pulls through the core
             health = relay.health("cam1")
             assert health["rtsp_viewers"] == 2 and health["webrtc_viewers"] == 1
@@ -108,10 +101,6 @@ def test_one_upstream_for_rtsp_and_webrtc_readers_and_all_resume_after_camera_re
                 assert await asyncio.to_thread(r.wait_frames, n + 15, 20) >= n + 15, r.errors
             assert await whep.wait_frames(before[2] + 15, 30) >= before[2] + 15
             assert relay.upstream_connections(cam.port) == 1
-        finally:
-            for r in readers:
-                r.stop()
-            await whep.stop()
 
     asyncio.run(scenario())
 

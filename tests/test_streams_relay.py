@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from devkit.fixtures.streams import GstReader
-from streams.webrtc.client import WhepClient
+from devkit.fixtures.streams import GstReader, rtsp_and_whep
 
 
 @pytest.mark.fault
@@ -23,14 +22,8 @@ def test_one_upstream_for_two_rtsp_and_one_webrtc_reader_and_all_resume_after_ca
     relay = relay_factory({"cam1": cam.url("cam1")}, backoff_initial_s=0.2, backoff_max_s=1)
 
     async def scenario() -> None:
-        readers = [GstReader(relay.rtsp_url("cam1")).start() for _ in range(2)]
-        whep = WhepClient(f"{relay.http}/whep/cam1", relay.token("cam1"))
-        await whep.start()
-        try:
-            for r in readers:
-                assert await asyncio.to_thread(r.wait_frames, 20) >= 20, r.errors
-                assert r.size == (640, 360)
-            assert await whep.wait_frames(20, 15) >= 20
+        async with rtsp_and_whep(relay) as (readers, whep):
+            assert all(r.size == (640, 360) for r in readers)
             assert whep.size == (640, 360)
             assert relay.upstream_connections(cam.port) == 1
             health = relay.health("cam1")
@@ -48,9 +41,6 @@ def test_one_upstream_for_two_rtsp_and_one_webrtc_reader_and_all_resume_after_ca
             assert await whep.wait_frames(before[2] + 15, 20) >= before[2] + 15
             assert relay.upstream_connections(cam.port) == 1
             assert await whep.stop() == 200
-        finally:
-            for r in readers:
-                r.stop()
 
     asyncio.run(scenario())
 

@@ -5,12 +5,9 @@ Real readers (GStreamer rtspsrc, ffprobe) against a real relay process.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 
-import pytest
-
+from devkit.fixtures.ffprobe import ffprobe
 from devkit.fixtures.streams import GstReader
 
 
@@ -50,25 +47,7 @@ def test_play_token_as_rtsp_password_refusals_and_per_reader_counts(cameras, rel
         time.sleep(0.1)
     assert relay.health("cam1")["rtsp_viewers"] == 0
 
-    if shutil.which("ffprobe") is None:
-        pytest.fail("ffprobe is missing: install the Debian package 'ffmpeg'")
-    probe = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-show_entries",
-            "stream=codec_name,width",
-            "-of",
-            "csv=p=0",
-            relay.rtsp_url("cam1"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert probe.stdout.strip() == "h264,640", probe.stderr
+    streams = ffprobe(relay.rtsp_url("cam1"), "stream=codec_name,width")["streams"]
+    assert [(v["codec_name"], v["width"]) for v in streams] == [("h264", 640)], streams
     log = relay.log.read_text()
     assert "CRITICAL" not in log and token not in log  # no GStreamer noise, no secret in logs

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Browser, Page
 
-from devkit.fixtures.browser import VISIBLE_TEXT, UiCity, UiPage
+from devkit.fixtures.browser import VISIBLE_TEXT, UiCity, UiPage, ui_context
 from devkit.fixtures.hubapi import HubApi
 from hub.ui.i18n import load_catalogue
 
@@ -104,15 +104,9 @@ REVOKE_JS = """async (id) => {
 def second_page(chromium_browser: Browser, ui_world: UiCity,
                 request: pytest.FixtureRequest) -> Iterator[UiPage]:
     """Another workstation (its own browser context) on the same demo city."""
-    context = chromium_browser.new_context(viewport={"width": 1600, "height": 900})
-    ui = UiPage(context.new_page(), ui_world, f"{request.node.name}-second")
-    try:
+    with ui_context(chromium_browser, ui_world, f"{request.node.name}-second",
+                    viewport={"width": 1600, "height": 900}) as ui:
         yield ui
-    finally:
-        try:
-            ui.shot("final")
-        finally:
-            context.close()
 
 
 def _tile_status(page: Page, camera: str, status: str, timeout: float = 40_000) -> None:

@@ -3,7 +3,6 @@ WebRTC, PostgreSQL), all inside a private network namespace (devkit/fixtures/bro
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -239,12 +238,8 @@ def test_an_operator_turns_the_ptz_dome_from_the_wall(ui_page: UiPage) -> None:
     """Holding the pad's right arrow pans the simulated ONVIF dome (through the hub's
     arbitration and ONVIF); releasing it stops; the audit log has the commands."""
     ui, page = ui_page, ui_page.page
-    assert ui.city.state_dir is not None
-    listing = (ui.city.state_dir.parent / "demo.out").read_text()
-    port = re.search(r"camera sc-dome-1\s+onvif://admin@127\.0\.0\.1:(\d+)", listing)
-    assert port, listing
-    password = (ui.city.state_dir / "onvif-password").read_text().strip()
-    url = f"onvif://admin:{password}@127.0.0.1:{port.group(1)}"
+    port, password = ui.city.dome()
+    url = f"onvif://admin:{password}@127.0.0.1:{port}"
 
     def pan() -> float:
         return float(ui.city.run_python(DOME_PAN.format(url=url)).strip())

@@ -5,8 +5,6 @@ on the wall. The camera is removed again afterwards."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from devkit.fixtures.browser import UiPage
@@ -21,15 +19,11 @@ DELETE_JS = """async (cam) => {
 
 def test_an_admin_probes_and_accepts_a_camera_that_then_plays(ui_page: UiPage) -> None:
     ui, page = ui_page, ui_page.page
-    assert ui.city.state_dir is not None
-    listing = (ui.city.state_dir.parent / "demo.out").read_text()
-    port = re.search(r"camera sc-dome-1\s+onvif://admin@127\.0\.0\.1:(\d+)", listing)
-    assert port, listing
-    password = (ui.city.state_dir / "onvif-password").read_text().strip()
+    port, password = ui.city.dome()
     ui.login("police-admin")
     page.click("#nav a[data-page='pending-cameras']")
     page.click("#pending-probe")
-    for name, value in (("address", "127.0.0.1"), ("port", port.group(1)),
+    for name, value in (("address", "127.0.0.1"), ("port", str(port)),
                         ("username", "admin"), ("password", password)):
         page.fill(f"#probe-form input[name='{name}']", value)
     page.click("#probe-form button[type='submit']")

@@ -8,6 +8,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hub.auth.grants import Grant, Visibility, as_set
+from hub.store.scalar import clock
 
 COLUMNS = (
     "id, grantor_department, grantee_department, resources, cameras, sites, sensors,"
@@ -44,7 +45,7 @@ def to_grant(row: dict[str, Any]) -> Grant:
 def visibility(conn: psycopg.Connection[Any], department: str) -> Visibility:
     """What ``department`` may see at this instant (read fresh for every request)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        now = cur.execute("SELECT clock_timestamp() AS now").fetchone()["now"]  # type: ignore[index]  # SELECT of a function always returns one row
+        now = clock(cur.connection)
         rows = cur.execute(
             f"SELECT {COLUMNS} FROM access_grants WHERE grantee_department = %s"
             " AND revoked_at IS NULL AND expires_at > %s",

@@ -109,8 +109,8 @@ class PgCascadeDirectory:
     async def state(self, upper_id: str, **fields: object) -> None:
         cols = {k: v for k, v in fields.items() if k in STATE_COLUMNS}
         for k in ("last_keepalive_at", "catalog_at"):
-            if isinstance(cols.get(k), float):
-                cols[k] = datetime.fromtimestamp(float(cols[k]), UTC)  # type: ignore[arg-type]
+            if isinstance(value := cols.get(k), float):
+                cols[k] = datetime.fromtimestamp(value, UTC)
         if cols.get("registered") is True:
             cols["registered_at"] = datetime.now(UTC)
         if not cols:

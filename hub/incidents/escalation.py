@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from adapters.model import new_event_id
 from hub.incidents import sla, store
 from hub.incidents.settings import IncidentsConfig
+from hub.store.scalar import clock
 
 SYSTEM = "system:escalation"
 #: Site of escalation events for incidents filed at a map position without a site.
@@ -54,7 +55,7 @@ def run(conn: psycopg.Connection[Any], config: IncidentsConfig, batch: int = 200
     """Handle every incident due now; the number of escalations raised."""
     raised = 0
     with conn.cursor(row_factory=dict_row) as cur:
-        now = cur.execute("SELECT clock_timestamp() AS now").fetchone()["now"]  # type: ignore[index]
+        now = clock(cur.connection)
         rows = cur.execute(
             f"SELECT {store.COLS} FROM incidents WHERE next_due_at <= %s ORDER BY next_due_at"
             " LIMIT %s FOR UPDATE SKIP LOCKED", (now, batch)).fetchall()

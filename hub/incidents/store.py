@@ -20,6 +20,7 @@ from hub.audit import chain
 from hub.incidents import sharing, sla
 from hub.incidents.settings import IncidentsConfig
 from hub.incidents.states import ACTIONS, FINAL, TransitionError, allowed, target_of
+from hub.store.scalar import clock
 
 COLS = (
     "id, number, department_id, kind, priority, title, description, state, source, rule_id,"
@@ -43,9 +44,7 @@ class Conflict(TransitionError):
 
 
 def _now(conn: psycopg.Connection[Any]) -> datetime:
-    row = conn.execute("SELECT clock_timestamp()").fetchone()
-    assert row is not None
-    return row[0]
+    return clock(conn)
 
 
 def get(

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from hub.incidents import escalation, rules
 from hub.incidents.settings import IncidentsConfig
+from hub.store.scalar import clock
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x63697479_696E6364  # "cityincd"
@@ -104,7 +105,7 @@ class IncidentWorker:
         kinds = sorted({k for r in active for k in r.event_kinds})
         overlap = timedelta(seconds=self.config.rule_overlap_s)
         with conn.cursor(row_factory=dict_row) as cur:
-            now = cur.execute("SELECT clock_timestamp() AS now").fetchone()["now"]  # type: ignore[index]
+            now = clock(cur.connection)
             events = cur.execute(
                 f"SELECT {rules.EVENT_COLS} FROM events WHERE received_at > %s"
                 " AND kind = ANY(%s) ORDER BY received_at LIMIT %s",

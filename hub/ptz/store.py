@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hub.ptz.arbitration import Decision, Holder, Lease, Lock, Outcome, decide
+from hub.store.scalar import clock
 
 LEASE_COLS = "holder_kind, holder_id, holder_actor, department_id, priority, expires_at"
 LOCK_COLS = "department_id, locked_by, reason, incident_id, locked_at"
@@ -53,7 +54,7 @@ def _locked(conn: psycopg.Connection[Any], camera_id: str
             row = cur.execute(select, (camera_id,)).fetchone()
         lock = cur.execute(f"SELECT {LOCK_COLS} FROM ptz_locks WHERE camera_id = %s",
                            (camera_id,)).fetchone()
-        now = cur.execute("SELECT clock_timestamp() AS now").fetchone()["now"]  # type: ignore[index]  # one row
+        now = clock(cur.connection)
     assert row is not None  # created above (RLS: the caller may move the camera)
     lease = None if row["holder_id"] is None else Lease(_holder(row), row["expires_at"])
     return lease, _lock(lock), now

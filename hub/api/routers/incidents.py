@@ -174,7 +174,7 @@ def _attach(caller: Caller, row: dict[str, Any], events: list[UUID],
 @router.get("", response_model=list[IncidentOut], summary="The department's queue, newest first")
 def list_incidents(
     caller: Caller = require(*READ),
-    state: Annotated[list[Literal[STATES]] | None, Query()] = None,  # type: ignore[valid-type]
+    state: Annotated[list[Literal[STATES]] | None, Query()] = None,  # type: ignore[valid-type]  # built from states.STATES
     kind: Ident | None = None,
     site: Ident | None = None,
     priority: Annotated[int | None, Query(ge=1, le=4)] = None,
@@ -317,7 +317,7 @@ def get_incident(incident_id: UUID, caller: Caller = require(*READ)) -> dict[str
 @router.post("/{incident_id}/actions/{action}", response_model=IncidentDetail,
              summary="Take an action (acknowledge, dispatch, start, hand_back, resolve, verify,"
                      " close, reopen, cancel)")
-def act(incident_id: UUID, action: Literal[tuple(ACTIONS)], body: TransitionIn,  # type: ignore[valid-type]
+def act(incident_id: UUID, action: Literal[tuple(ACTIONS)], body: TransitionIn,  # type: ignore[valid-type]  # from states.ACTIONS
         caller: Caller = require(*ACT)) -> Any:
     _visible(caller, incident_id)
     try:
