@@ -11,6 +11,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from streams.auth.guard import ViewGuard
 from streams.auth.service import derive_service_token
@@ -22,6 +25,8 @@ from streams.core.stream import CameraStream
 from streams.gb28181.push import PushTable
 from streams.glib_loop import ensure_glib_loop
 from streams.playback.rtsp import RecordedMediaFactory
+from streams.recording.config import CameraRecording
+from streams.recording.recorder import CameraRecorder
 from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
 from streams.sources import element_factory
@@ -179,8 +184,37 @@ class Relay:
         self._start_camera(spec)
         log.info("camera %s added", spec.id)
 
+    def _mount_recorded(self, rec: CameraRecorder) -> None:
+        """RTSP playback of the camera's recordings at /{camera}/recorded."""
+        assert self.rtsp is not None
+        codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
+        factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
+        self.rtsp.mounts.add_factory(f"/{rec.camera_id}/recorded", factory)
+
+    async def set_recording(self, policies: dict[str, dict[str, Any] | None]) -> None:
+        """Recording policies from the hub's store (streams.catalog), applied to the cameras
+        pulled here (none: ``off``); a bad policy is logged and leaves the camera as it was."""
+        for camera_id, raw in policies.items():
+            stream = self.streams.get(camera_id)
+            if stream is None:
+                continue
+            try:
+                policy = CameraRecording.model_validate(raw or {"mode": "off"})
+            except ValidationError as exc:
+                log.warning("camera %s: recording policy refused: %s", camera_id,
+                            "; ".join(e["msg"] for e in exc.errors()))
+                continue
+            department = self.specs[camera_id].department if camera_id in self.specs else ""
+            opened = await self.recording.set_policy(stream, policy, department)
+            if opened is not None and self.rtsp is not None:
+                self._mount_recorded(opened)
+
     async def remove_camera(self, camera_id: str) -> None:
         """Stop pulling a camera (gone from the store, or changed: added again after)."""
+        if camera_id in self.recording.recorders:
+            await self.recording.drop(camera_id)  # its open segment closed and indexed first
+            if self.rtsp is not None:
+                self.rtsp.remove(f"/{camera_id}/recorded")
         self.specs.pop(camera_id, None)
         gone = [s for s in (self.streams.pop(camera_id, None), self.subs.pop(camera_id, None))
                 if s is not None]
@@ -209,10 +243,8 @@ class Relay:
         await self.recording.start(self.streams)
         self._guard_task = asyncio.create_task(self.guard.run(), name="view-guard")
         self._catalog_task = asyncio.create_task(self.catalog.run(), name="store-cameras")
-        for camera_id, rec in self.recording.recorders.items():
-            codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
-            factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
-            self.rtsp.mounts.add_factory(f"/{camera_id}/recorded", factory)
+        for rec in self.recording.recorders.values():
+            self._mount_recorded(rec)
         log.info(
             "relay: %d cameras, RTSP on %s:%d",
             len(self.streams),

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response
 from psycopg import errors, sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from pydantic import AfterValidator, BaseModel, Field, SecretStr
 
 from core.model import Ident, SourceSystem
@@ -24,6 +25,7 @@ from hub.api.common import (
 )
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
+from streams.recording.config import CameraRecording
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 COLS = {"department": "department_id", "site": "site_id", "camera": "id", "system": "source_system"}
@@ -194,3 +196,39 @@ def delete_camera(camera_id: Ident, caller: Caller = require(Role.admin)) -> Res
         raise not_found("camera of this department")
     caller.audit("camera.delete", target_type="camera", target_id=camera_id)
     return Response(status_code=204)
+
+
+class RecordingOut(BaseModel):
+    camera: str
+    policy: CameraRecording | None = Field(
+        description="Set through the API (none: not set; the relay's config may still record)."
+    )
+
+
+@router.get("/{camera_id}/recording", response_model=RecordingOut,
+            summary="The camera's recording policy")
+def get_recording(camera_id: Ident, caller: Caller = require()) -> dict[str, Any]:
+    if not _visible(caller, camera_id):
+        raise not_found("camera")
+    row = caller.db.execute("SELECT recording FROM cameras WHERE id = %s", (camera_id,)).fetchone()
+    return {"camera": camera_id, "policy": row[0] if row else None}
+
+
+@router.put("/{camera_id}/recording", response_model=RecordingOut,
+            summary="Set the camera's recording policy (relays apply it while running)")
+def set_recording(
+    camera_id: Ident, body: CameraRecording, caller: Caller = require(Role.admin)
+) -> dict[str, Any]:
+    """Continuous, on events (pre/post seconds), on a weekly schedule, or off; the relay
+    that pulls the camera picks it up within ``streams.camera_sync_s`` (a policy in the
+    relay's config wins)."""
+    policy = body.model_dump(mode="json")
+    row = caller.db.execute(
+        "UPDATE cameras SET recording = %s, updated_at = now()"
+        " WHERE id = %s AND department_id = %s RETURNING id",
+        (Jsonb(policy), camera_id, caller.department),
+    ).fetchone()
+    if row is None:
+        raise not_found("camera of this department")
+    caller.audit("camera.recording", target_type="camera", target_id=camera_id, policy=policy)
+    return {"camera": camera_id, "policy": policy}
