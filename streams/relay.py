@@ -25,6 +25,7 @@ from streams.core.stream import CameraStream
 from streams.gb28181.push import PushTable
 from streams.glib_loop import ensure_glib_loop
 from streams.playback.rtsp import RecordedMediaFactory
+from streams.recording.alarms import AlarmForwarder, alarm
 from streams.recording.config import CameraRecording
 from streams.recording.recorder import CameraRecorder
 from streams.recording.service import RecordingService
@@ -65,6 +66,9 @@ class Relay:
         self.catalog = StoreCameras(self, settings.hub_url, self.service_tokens[0],
                                     settings.camera_sync_s, owns)
         self._catalog_task: asyncio.Task[None] | None = None
+        self.alarms = AlarmForwarder(settings.hub_url, self.service_tokens[0],
+                                     settings.recording.alarm_repeat_s)
+        self._alarms_task: asyncio.Task[None] | None = None
         self.streams: dict[str, CameraStream] = {}
         self.subs: dict[str, CameraStream] = {}  #: sub streams (CameraSpec.sub_url) by camera
         self.events: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
@@ -130,11 +134,14 @@ class Relay:
             self.events.put_nowait(event)
 
     def _alarm(self, kind: str, message: str) -> None:
-        """A recording alarm (any thread) as an event for the hub to publish."""
-        camera = message.split(":", 1)[0] if kind != "disk_near_full" else ""
-        event = StreamEvent(camera, kind, StreamState.LIVE, message)
+        """A recording alarm (any thread): an event for the hub (streams.recording.alarms)."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._emit, event)
+            self._loop.call_soon_threadsafe(self._raise_alarm, kind, message)
+
+    def _raise_alarm(self, kind: str, message: str) -> None:
+        body = alarm(kind, message, sorted(self.recording.recorders))
+        self._emit(StreamEvent(body.get("camera", ""), kind, StreamState.LIVE, message))
+        self.alarms.submit(body)
 
     def stream(self, camera_id: str, profile: str = "main") -> CameraStream | None:
         """The camera's main stream, or its sub stream where it has one (else the main)."""
@@ -243,6 +250,7 @@ class Relay:
         await self.recording.start(self.streams)
         self._guard_task = asyncio.create_task(self.guard.run(), name="view-guard")
         self._catalog_task = asyncio.create_task(self.catalog.run(), name="store-cameras")
+        self._alarms_task = asyncio.create_task(self.alarms.run(), name="recording-alarms")
         for rec in self.recording.recorders.values():
             self._mount_recorded(rec)
         log.info(
@@ -253,7 +261,7 @@ class Relay:
         )
 
     async def close(self) -> None:
-        for task in (self._guard_task, self._catalog_task):
+        for task in (self._guard_task, self._catalog_task, self._alarms_task):
             if task is not None:
                 task.cancel()
         await self.guard.aclose()

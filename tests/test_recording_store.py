@@ -5,7 +5,9 @@ process, synthetic camera."""
 
 from __future__ import annotations
 
+import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,63 @@ def test_policies_set_through_the_api_take_effect_on_a_running_relay(
                 "SELECT count(*) FROM audit_log WHERE action = 'camera.recording'"
                 " AND target_id = 'api-cam'").fetchone()
         assert audit is not None and audit[0] == 2
+
+
+@pytest.mark.fault
+def test_a_recording_that_stops_is_an_alarm_event_in_the_hub(
+    hub_api: HubApi, camera_factory: Any, relay_factory: Any, tmp_path: Path
+) -> None:
+    """The only storage path goes away: the relay raises ``storage_unavailable`` (the path)
+    and ``recording_stopped`` (the camera); both become events of the camera's department
+    through the hub, as other alarms are, once each."""
+    seed_city(hub_api, ["police"])
+    cams = camera_factory(["api-cam"], mode="loop")
+    police = hub_api.headers("police")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(disk)], check=True)
+    try:
+        with serving(hub_api) as base:
+            relay = relay_factory({}, play_secret=hub_api.runtime.play_secret, hub_url=base,
+                                  camera_sync_s=0.5,
+                                  recording={"paths": [str(disk)], "segment_s": 1,
+                                             "min_free_gb": 0, "fragment_ms": 500})
+            made = httpx.post(f"{base}/api/v1/cameras", headers=police, json={
+                "id": "api-cam", "name": "Recorded", "site": "police-s1", "system": "safecity",
+                "url": cams.url("api-cam")})
+            assert made.status_code == 201, made.text
+            put = httpx.put(f"{base}/api/v1/cameras/api-cam/recording", headers=police,
+                            json={"mode": "continuous"})
+            assert put.status_code == 200, put.text
+            wait(lambda: segments(disk, "api-cam"), 30, "a first segment")
+            subprocess.run(["umount", "-l", str(disk)], check=True)
+            since = datetime.now(UTC) - timedelta(minutes=1)
+
+            def alarms() -> dict[str, list[dict[str, Any]]]:
+                r = httpx.get(f"{base}/api/v1/events", headers=police, params={
+                    "start": since.isoformat(), "end": (since + timedelta(hours=1)).isoformat(),
+                    "kinds": ["recording_stopped", "storage_unavailable"]})
+                assert r.status_code == 200, r.text
+                out: dict[str, list[dict[str, Any]]] = {}
+                for e in r.json()["items"]:
+                    out.setdefault(e["kind"], []).append(e)
+                return out
+
+            found = wait(lambda: len(alarms()) == 2 and alarms(), 20, "both alarms as events")
+            (stopped,) = found["recording_stopped"]
+            assert stopped["camera"] == "api-cam" and stopped["site"] == "police-s1"
+            assert stopped["department"] == "police" and stopped["severity"] == 2
+            assert stopped["source_system"] == "hub"
+            assert "no storage path" in stopped["attributes"]["message"]
+            (gone,) = found["storage_unavailable"]
+            assert gone["camera"] is None and gone["attributes"]["cameras"] == ["api-cam"]
+            assert gone["attributes"]["path"] == str(disk)
+            service = {"Authorization": "Bearer "
+                       + derive_service_token(hub_api.runtime.play_secret)}
+            metrics = httpx.get(f"{relay.http}/metrics", headers=service, timeout=10).text
+            assert 'cityhub_recording_alarms_total{kind="recording_stopped"}' in metrics
+            assert f'cityhub_recording_path_usable{{path="{disk}"}} 0.0' in metrics
+            assert 'cityhub_recording_wanted{camera="api-cam"} 1.0' in metrics
+            assert 'cityhub_recording_active{camera="api-cam"} 0.0' in metrics
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False, capture_output=True)
