@@ -1,9 +1,10 @@
 """Baseline for bench.record: bare GStreamer recorders (no cityhub code).
 
-Per camera ``rtspsrc ! depay ! parse ! splitmuxsink`` (mp4mux, 1 s fragments, 60 s
-segments; rtspsrc set as the relay sets it): what GStreamer itself costs to record a camera
-without re-encoding. A recorder that fails (a unit without a timestamp from a loaded
-machine) starts again into new files, as the relay's recording branch does.
+Per camera ``rtspsrc ! depay ! parse ! timestamper ! splitmuxsink`` (mp4mux, 1 s
+fragments, 60 s segments; rtspsrc set as the relay sets it, and the timestamper the relay's
+recording branch has: a loaded machine gets the odd picture without a time, which mp4mux
+refuses): what GStreamer itself costs to record a camera without re-encoding. A recorder
+that fails anyway starts again into new files, as the relay's recording branch does.
 ``python -m bench.record_baseline --upstream rtsp://h:p --cameras a,b --out DIR``.
 """
 
@@ -38,7 +39,8 @@ class Recorder:
         pipeline = Gst.parse_launch(
             f"rtspsrc location={self.upstream}/{self.name} latency=0 protocols=tcp "
             "drop-on-latency=true ! rtph264depay ! video/x-h264,stream-format=avc,alignment=au "
-            f'! h264parse name=parse ! splitmuxsink max-size-time=60000000000 muxer="mp4mux '
+            "! h264parse name=parse ! video/x-h264,stream-format=avc,alignment=au "
+            f'! h264timestamper ! splitmuxsink max-size-time=60000000000 muxer="mp4mux '
             f'fragment-duration=1000" location={self.out}/{self.name}-r{self.restarts}-%05d.mp4'
         )
         # Start on a timed keyframe (mp4mux refuses what comes before it); the probe then goes.
