@@ -92,6 +92,19 @@ def _packet_core(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _record(r: dict[str, Any]) -> list[Row]:
+    seek = r["playback_seek_first_frame_s"]
+    return [
+        (f"recording CPU per camera, {r['resolution']}, {r['streams']} cameras, no viewers",
+         f"{r['record_cpu_per_stream']} cores (×{r['record_cpu_ratio']})",
+         f"bare splitmuxsink {r['baseline_cpu_per_stream']} cores"),
+        ("recording written / dropped frames", f"{r['write_mb_per_s']} MB/s, "
+         f"{r['dropped_frames']} dropped", f"cameras send {r['camera_mb_per_s']} MB/s"),
+        ("playback: seek to a recorded instant → first frame (p50 / p95)",
+         f"{seek['p50']} / {seek['p95']} s", "–"),
+    ]
+
+
 def _edge(r: dict[str, Any]) -> list[Row]:
     return [
         (f"outbox → MQTT QoS 1, {r['batch_max']} events per message",
@@ -170,7 +183,8 @@ def _gb28181(r: dict[str, Any]) -> list[Row]:
 
 
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "store": _store, "ingest": _ingest, "relay": _relay, "edge": _edge, "api": _api,
+    "store": _store, "ingest": _ingest, "relay": _relay, "record": _record, "edge": _edge,
+    "api": _api,
     "ui_wall": _ui_wall, "incidents": _incidents, "ptz": _ptz, "gb28181": _gb28181,
 }
 TABLES = {"figures": list(ROWS), "relay": ["relay"]}

@@ -145,6 +145,9 @@ def main() -> None:
             state = httpx.get(f"http://127.0.0.1:{http}/recordings", headers=SERVICE,
                               timeout=10).json()
             recording = sum(1 for c in state["cameras"].values() if c["recording"])
+            idle = {c: (h["state"], h.get("last_error")) for h in health
+                    if (c := h["camera_id"]) in state["cameras"]
+                    and not state["cameras"][c]["recording"]}
             dropped = sum(int(c.get("dropped", 0)) for c in state["cameras"].values())
             stop(base)
             procs.remove(base)
@@ -161,7 +164,7 @@ def main() -> None:
             for proc in reversed(procs):
                 stop(proc)
     if recording != a.streams:
-        problems.append(f"only {recording} of {a.streams} cameras recording")
+        problems.append(f"only {recording} of {a.streams} cameras recording (not: {idle})")
     if not seeks:
         problems.append("no closed segment to seek in")
     if failed:

@@ -4,8 +4,9 @@ Cameras added through the API, accepted from ONVIF discovery or catalogued over
 GB/T 28181 live in the hub's store, not in the relay's config. With ``streams.hub_url``
 set, the relay asks the hub for them (``GET /api/v1/streams/cameras``, service token)
 every ``streams.camera_sync_s`` and adds, removes or re-pulls (URL or login changed)
-what differs; the config's cameras always win. In a relay cluster each node takes the
-cameras it owns only.
+what differs; the config's cameras always win. Recording policies set through the API
+(``PUT /api/v1/cameras/{id}/recording``) come along and take effect on the running relay.
+In a relay cluster each node takes the cameras it owns only.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Puller(Protocol):
 
     def add_camera(self, spec: CameraSpec) -> None: ...
     async def remove_camera(self, camera_id: str) -> None: ...
+    async def set_recording(self, policies: dict[str, dict[str, Any] | None]) -> None: ...
 
 
 class StoreCameras:
@@ -73,3 +75,7 @@ class StoreCameras:
             if camera_id not in self.relay.specs:
                 self.relay.add_camera(spec)
                 self.mine.add(camera_id)
+        # Recording policies set through the API, for every camera pulled here (the
+        # config's own policies win in the recording service).
+        await self.relay.set_recording({c["id"]: c.get("recording") for c in cameras
+                                        if c["id"] in self.relay.specs and self.owns(c["id"])})

@@ -11,6 +11,9 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
 
 from streams.auth.guard import ViewGuard
 from streams.auth.service import derive_service_token
@@ -24,6 +27,9 @@ from streams.glib_loop import ensure_glib_loop
 from streams.packet.camera import PacketCamera, credentials
 from streams.packet.server import PacketRtspServer
 from streams.playback.rtsp import RecordedMediaFactory
+from streams.recording.alarms import AlarmForwarder, alarm
+from streams.recording.config import CameraRecording
+from streams.recording.recorder import CameraRecorder
 from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
 from streams.sources import element_factory
@@ -62,6 +68,9 @@ class Relay:
         self.catalog = StoreCameras(self, settings.hub_url, self.service_tokens[0],
                                     settings.camera_sync_s, owns)
         self._catalog_task: asyncio.Task[None] | None = None
+        self.alarms = AlarmForwarder(settings.hub_url, self.service_tokens[0],
+                                     settings.recording.alarm_repeat_s)
+        self._alarms_task: asyncio.Task[None] | None = None
         self.streams: dict[str, CameraStream] = {}
         self.subs: dict[str, CameraStream] = {}  #: sub streams (CameraSpec.sub_url) by camera
         self.events: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
@@ -139,11 +148,14 @@ class Relay:
             self.events.put_nowait(event)
 
     def _alarm(self, kind: str, message: str) -> None:
-        """A recording alarm (any thread) as an event for the hub to publish."""
-        camera = message.split(":", 1)[0] if kind != "disk_near_full" else ""
-        event = StreamEvent(camera, kind, StreamState.LIVE, message)
+        """A recording alarm (any thread): an event for the hub (streams.recording.alarms)."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._emit, event)
+            self._loop.call_soon_threadsafe(self._raise_alarm, kind, message)
+
+    def _raise_alarm(self, kind: str, message: str) -> None:
+        body = alarm(kind, message, sorted(self.recording.recorders))
+        self._emit(StreamEvent(body.get("camera", ""), kind, StreamState.LIVE, message))
+        self.alarms.submit(body)
 
     def stream(self, camera_id: str, profile: str = "main") -> CameraStream | None:
         """The camera's main stream, or its sub stream where it has one (else the main)."""
@@ -228,8 +240,37 @@ class Relay:
         self._start_camera(spec)
         log.info("camera %s added", spec.id)
 
+    def _mount_recorded(self, rec: CameraRecorder) -> None:
+        """RTSP playback of the camera's recordings at /{camera}/recorded."""
+        assert self.rtsp is not None
+        codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
+        factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
+        self.rtsp.mounts.add_factory(f"/{rec.camera_id}/recorded", factory)
+
+    async def set_recording(self, policies: dict[str, dict[str, Any] | None]) -> None:
+        """Recording policies from the hub's store (streams.catalog), applied to the cameras
+        pulled here (none: ``off``); a bad policy is logged and leaves the camera as it was."""
+        for camera_id, raw in policies.items():
+            stream = self.streams.get(camera_id)
+            if stream is None:
+                continue
+            try:
+                policy = CameraRecording.model_validate(raw or {"mode": "off"})
+            except ValidationError as exc:
+                log.warning("camera %s: recording policy refused: %s", camera_id,
+                            "; ".join(e["msg"] for e in exc.errors()))
+                continue
+            department = self.specs[camera_id].department if camera_id in self.specs else ""
+            opened = await self.recording.set_policy(stream, policy, department)
+            if opened is not None and self.rtsp is not None:
+                self._mount_recorded(opened)
+
     async def remove_camera(self, camera_id: str) -> None:
         """Stop pulling a camera (gone from the store, or changed: added again after)."""
+        if camera_id in self.recording.recorders:
+            await self.recording.drop(camera_id)  # its open segment closed and indexed first
+            if self.rtsp is not None:
+                self.rtsp.remove(f"/{camera_id}/recorded")
         self.specs.pop(camera_id, None)
         gone = [s for s in (self.streams.pop(camera_id, None), self.subs.pop(camera_id, None))
                 if s is not None]
@@ -276,10 +317,9 @@ class Relay:
         await self.recording.start(self.streams)
         self._guard_task = asyncio.create_task(self.guard.run(), name="view-guard")
         self._catalog_task = asyncio.create_task(self.catalog.run(), name="store-cameras")
-        for camera_id, rec in self.recording.recorders.items():
-            codec = lambda s=rec.stream: s.codec or s.upstream_codec or "h264"  # noqa: E731
-            factory = RecordedMediaFactory(rec.journal, codec, self._playback_window)
-            self.rtsp.mounts.add_factory(f"/{camera_id}/recorded", factory)
+        self._alarms_task = asyncio.create_task(self.alarms.run(), name="recording-alarms")
+        for rec in self.recording.recorders.values():
+            self._mount_recorded(rec)
         log.info(
             "relay: %d cameras, RTSP on %s:%d",
             len(self.streams),
@@ -288,7 +328,7 @@ class Relay:
         )
 
     async def close(self) -> None:
-        for task in (self._guard_task, self._catalog_task):
+        for task in (self._guard_task, self._catalog_task, self._alarms_task):
             if task is not None:
                 task.cancel()
         await self.guard.aclose()

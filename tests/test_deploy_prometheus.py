@@ -103,7 +103,8 @@ def test_promtool_alert_rule_unit_tests_pass():
 
 
 def test_every_required_alert_is_unit_tested():
-    """Camera offline, ingest lag, dead letters, disk, audit, certificates: each has a test."""
+    """Camera offline, ingest lag, dead letters, disk, audit, certificates, recordings: each
+    has a test."""
     tests = yaml.safe_load((PROM / "rules.test.yml").read_text())
     tested = {
         case["alertname"]
@@ -118,6 +119,11 @@ def test_every_required_alert_is_unit_tested():
         "CityhubDiskNearlyFull",
         "CityhubAuditVerificationFailed",
         "CityhubCertificateExpiresSoon",
+        "CityhubRecordingStopped",
+        "CityhubRecordingFailing",
+        "CityhubRecordingStorageUnavailable",
+        "CityhubRecordingDiskNearlyFull",
+        "CityhubRecordingDeletingForSpace",
     }
     assert required <= tested
 

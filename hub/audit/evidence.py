@@ -46,11 +46,25 @@ def build(
     files: dict[str, bytes] = {
         "event.json": json.dumps(event, indent=2, sort_keys=True, default=str).encode()
     }
+    head = {"format": "cityhub-evidence/1", "event_id": str(event.get("id"))}
+    return sign_bundle(head, files, media, missing, exported_by, key)
+
+
+def sign_bundle(
+    head: dict[str, Any],
+    files: dict[str, bytes],
+    media: list[MediaFile],
+    missing: list[dict[str, str]],
+    exported_by: str,
+    key: Ed25519PrivateKey,
+) -> tuple[bytes, dict[str, Any]]:
+    """A ZIP of ``files`` and ``media`` with one manifest over all of them, signed;
+    ``head`` says what the bundle is (event evidence, a recordings export)."""
+    files = dict(files)
     for m in media:
         files[m.name] = m.data
     manifest = {
-        "format": "cityhub-evidence/1",
-        "event_id": str(event.get("id")),
+        **head,
         "exported_at": datetime.now(UTC).isoformat(),
         "exported_by": exported_by,
         "key_id": signing.key_id(key),

@@ -56,11 +56,11 @@ def cameras_for_relay(conn: psycopg.Connection[Any], box: CredentialBox) -> list
     """Every camera in the store with a way in (not retired), for the relays that pull them
     (as the owner: the API role reads neither other departments' cameras nor secrets)."""
     rows = conn.execute(
-        "SELECT c.id, c.department_id, c.always_on, s.sealed FROM cameras c"
+        "SELECT c.id, c.department_id, c.always_on, c.recording, s.sealed FROM cameras c"
         " JOIN camera_secrets s ON s.camera_id = c.id WHERE c.retired_at IS NULL ORDER BY c.id"
     ).fetchall()
     out = []
-    for camera_id, department, always_on, sealed in rows:
+    for camera_id, department, always_on, recording, sealed in rows:
         try:
             creds = box.unseal(bytes(sealed))
         except ValueError:  # sealed under a key no longer held: that camera is left out
@@ -68,5 +68,5 @@ def cameras_for_relay(conn: psycopg.Connection[Any], box: CredentialBox) -> list
             continue
         if creds.get("url"):
             out.append({"id": camera_id, "department": department, "always_on": always_on,
-                        **creds})
+                        "recording": recording, **creds})
     return out

@@ -269,6 +269,11 @@ class CameraStream:
         before its first frame: C branches (recording) attach to ``session.tee`` there."""
         self._session_listeners.append(listener)
 
+    def remove_session_listener(self, listener: Callable[[UpstreamSession], None]) -> None:
+        """Stop calling ``listener`` on new sessions (a recorder dropped from a running relay)."""
+        if listener in self._session_listeners:
+            self._session_listeners.remove(listener)
+
     def _on_linked(self, session: UpstreamSession) -> None:
         for hook in list(self._session_listeners):
             try:

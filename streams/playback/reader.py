@@ -8,6 +8,7 @@ is the segment's journaled start plus its offset from the file's first unit.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from gi.repository import Gst, GstApp  # noqa: E402, F401
 
 from streams.core.media import AccessUnit  # noqa: E402
 from streams.recording.journal import Segment  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 class ReadError(Exception):
@@ -135,6 +138,10 @@ def read_from(
         if seg.end <= at:
             continue
         gap = prev_end is not None and seg.start - prev_end > gap_s
+        try:
+            for i, au in enumerate(read_segment(seg, max(at, seg.start), codec, keyframes_only)):
+                yield au, gap and i == 0
+        except ReadError as exc:  # a segment a failed write left empty: played as a gap
+            log.warning("playback: %s (skipped as a gap)", exc)
+            continue
         prev_end = seg.end
-        for i, au in enumerate(read_segment(seg, max(at, seg.start), codec, keyframes_only)):
-            yield au, gap and i == 0

@@ -1,4 +1,5 @@
-"""The recording branch of one upstream session: tee -> queue -> parse -> splitmuxsink.
+"""The recording branch of one upstream session: tee -> queue -> parse -> timestamper ->
+splitmuxsink.
 
 Frames never pass through Python: splitmuxsink cuts fragmented MP4 segments on
 keyframes (no re-encoding), and Python only hears of each segment being opened and
@@ -55,6 +56,17 @@ class RecordingBranch:
         self.overruns = 0  # times the queue was full and dropped (a disk too slow)
         self.queue.connect("overrun", self._overrun)
         self.parse = Gst.ElementFactory.make(f"{codec}parse")
+        # A loaded relay sometimes gets two pictures in one access unit from the camera's
+        # RTP (a late packet dropped): the parser splits them and the second has no time,
+        # which mp4mux refuses (the segment failed, a gap). The timestamper gives it one.
+        stamper = Gst.ElementFactory.make(f"{codec}timestamper")
+        self.elements = [self.queue, self.parse]
+        if stamper is not None:
+            caps = Gst.ElementFactory.make("capsfilter")  # the muxer's format, before it
+            fmt = {"h264": "avc", "h265": "hvc1"}.get(codec, "avc")
+            caps.set_property("caps", Gst.Caps.from_string(
+                f"video/x-{codec},stream-format={fmt},alignment=au"))
+            self.elements += [caps, stamper]
         mux = Gst.ElementFactory.make("mp4mux")
         mux.set_property("fragment-duration", fragment_ms)  # a crash loses at most a fragment
         self.sink = Gst.ElementFactory.make("splitmuxsink")
@@ -68,11 +80,12 @@ class RecordingBranch:
         """Link to the session's tee (before or while it flows)."""
         pipeline, tee = self.session.pipeline, self.session.tee
         assert tee is not None  # listeners run once the session is linked
-        for element in (self.queue, self.parse, self.sink):
+        chain = [*self.elements, self.sink]
+        for element in chain:
             pipeline.add(element)
-        self.queue.link(self.parse)
-        self.parse.link(self.sink)
-        for element in (self.sink, self.parse, self.queue):
+        for a, b in zip(chain, chain[1:], strict=False):
+            a.link(b)
+        for element in reversed(chain):
             element.sync_state_with_parent()
         self.queue.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, until_keyframe)
         self.session.message_hooks.append(self._on_message)
@@ -161,7 +174,7 @@ class RecordingBranch:
         if tee_pad is not None and tee is not None:
             tee_pad.unlink(self.queue.get_static_pad("sink"))
             tee.release_request_pad(tee_pad)
-        for element in (self.queue, self.parse, self.sink):
+        for element in (*self.elements, self.sink):
             element.set_state(Gst.State.NULL)
             self.session.pipeline.remove(element)
         if self._on_message in self.session.message_hooks:

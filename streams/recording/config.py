@@ -93,6 +93,12 @@ class RecordingConfig(BaseModel):
         description="Free space kept on every path: below it the oldest footage that is not "
         "held is deleted (and an alarm raised) so that recording goes on.",
     )
+    alarm_repeat_s: float = Field(
+        300.0,
+        ge=0,
+        description="The same alarm (kind and camera or path) becomes a hub event at most "
+        "once in this many seconds (Prometheus counts every one).",
+    )
     cameras: dict[str, CameraRecording] = Field(
         default_factory=dict, description="Recording policy per camera id (absent: not recorded)."
     )

@@ -13,6 +13,7 @@ import logging
 import shutil
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from streams.playback.export import ExportError, manifest_for, write_range
 from streams.playback.session import PlaybackSession
 from streams.recorder.clips import ClipError, record_clip
 from streams.recording.recorder import CameraRecorder, segment_name
+from streams.recording.service import RecordingService
 from streams.relay import Relay
 
 log = logging.getLogger(__name__)
@@ -232,15 +234,38 @@ class RecordingCollector:
         active = GaugeMetricFamily(
             "cityhub_recording_active", "1 while the camera is being recorded", labels=["camera"]
         )
+        wanted = GaugeMetricFamily(
+            "cityhub_recording_wanted",
+            "1 while the camera's policy wants it recorded (continuous, inside its schedule)",
+            labels=["camera"],
+        )
+        now = datetime.now(service.zone)
         for cid, rec in service.recorders.items():
             written.add_metric([cid], rec.stats.bytes_written)
             segments.add_metric([cid], rec.stats.segments)
             active.add_metric([cid], 1.0 if rec.recording else 0.0)
+            wanted.add_metric([cid], 1.0 if rec.wants(now) else 0.0)
+        yield from (written, segments, active, wanted)
+        yield from self._storage(service)
+
+    @staticmethod
+    def _storage(service: RecordingService):
         free = GaugeMetricFamily(
             "cityhub_recording_disk_free_bytes", "Free bytes per storage path", labels=["path"]
         )
-        for path in service.storage.paths:
-            free.add_metric([str(path)], service.storage.free(path))
+        size = GaugeMetricFamily(
+            "cityhub_recording_disk_size_bytes", "Size of each storage path's disk", labels=["path"]
+        )
+        usable = GaugeMetricFamily(
+            "cityhub_recording_path_usable",
+            "1 while the storage path is mounted and writable (its marker file is there)",
+            labels=["path"],
+        )
+        for row in service.storage.describe({}):
+            path = str(row["path"])
+            free.add_metric([path], float(row["free_bytes"]))  # type: ignore[arg-type]
+            size.add_metric([path], float(row["total_bytes"]))  # type: ignore[arg-type]
+            usable.add_metric([path], 1.0 if row["usable"] else 0.0)
         deleted = CounterMetricFamily(
             "cityhub_recording_deleted_segments", "Segments deleted by retention or for space"
         )
@@ -253,4 +278,4 @@ class RecordingCollector:
         )
         for kind, n in sorted(service.alarms.items()):
             alarms.add_metric([kind], n)
-        yield from (written, segments, active, free, deleted, alarms)
+        yield from (free, size, usable, deleted, alarms)

@@ -80,6 +80,16 @@ class CameraRecorder:
         self._ring_lease = stream.acquire("recording") if policy.mode == "events" else None
 
     # -- policy ----------------------------------------------------------------
+    def set_policy(self, policy: CameraRecording) -> None:
+        """A new policy on a running relay (from the hub's store); the next tick applies it.
+        Event mode keeps the camera pulled for its ring; other modes let it go."""
+        self.policy = policy
+        if policy.mode == "events" and self._ring_lease is None:
+            self._ring_lease = self.stream.acquire("recording")
+        elif policy.mode != "events" and self._ring_lease is not None:
+            self._ring_lease.release()
+            self._ring_lease = None
+
     def wants(self, now: datetime) -> bool:
         mode = self.policy.mode
         if mode == "continuous":
@@ -184,7 +194,8 @@ class CameraRecorder:
                 self.journal.add_segment(path, start, start + duration, recovered=True)
 
     async def close(self) -> None:
-        """Close the open segment properly and index it (relay shutdown)."""
+        """Close the open segment properly and index it (relay shutdown, camera dropped)."""
+        self.stream.remove_session_listener(self._on_session)
         branch, self._branch = self._branch, None
         self.enabled = False
         if branch is not None:

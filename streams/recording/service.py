@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from streams.core.stream import CameraStream
-from streams.recording.config import RecordingConfig
+from streams.recording.config import CameraRecording, RecordingConfig
 from streams.recording.journal import Journal, Segment
 from streams.recording.layout import Layout
 from streams.recording.reconcile import Reconciled, reconcile
@@ -74,22 +74,57 @@ class RecordingService:
             (archive / MARKER).touch()
         for camera_id, policy in self.settings.cameras.items():
             stream = streams.get(camera_id)
-            if stream is None or policy.mode == "off":
-                continue
-            journal = Journal.open(camera_id, self.layout.journal_dir(camera_id))
-            self.reconciled[camera_id] = await asyncio.to_thread(
-                reconcile, journal, self.layout.camera_dirs(camera_id)
-            )
-            self.recorders[camera_id] = CameraRecorder(
-                stream, policy, self.settings, self.storage, journal, self._alarm
-            )
+            if stream is not None and policy.mode != "off":
+                await self._open(stream, policy)
         self.tick()
         self._task = asyncio.create_task(self._run(), name="recording")
+
+    async def _open(self, stream: CameraStream, policy: CameraRecording) -> CameraRecorder:
+        camera_id = stream.camera_id
+        journal = Journal.open(camera_id, self.layout.journal_dir(camera_id))
+        self.reconciled[camera_id] = await asyncio.to_thread(
+            reconcile, journal, self.layout.camera_dirs(camera_id)
+        )
+        rec = CameraRecorder(stream, policy, self.settings, self.storage, journal, self._alarm)
+        self.recorders[camera_id] = rec
+        return rec
+
+    async def set_policy(
+        self, stream: CameraStream, policy: CameraRecording, department: str
+    ) -> CameraRecorder | None:
+        """A policy from the hub's store, on a running relay: a recorder is opened, changed
+        or (mode ``off``) stopped; the config's policies always win. The new recorder if one
+        was opened."""
+        camera_id = stream.camera_id
+        if camera_id in self.settings.cameras:
+            return None
+        self.departments[camera_id] = department
+        rec = self.recorders.get(camera_id)
+        if rec is not None and rec.stream is not stream:  # pulled again: a new upstream actor
+            await self.drop(camera_id)
+            rec = None
+        opened = None
+        if rec is None:
+            if policy.mode == "off":
+                return None
+            rec = opened = await self._open(stream, policy)
+            log.info("%s: recording policy %s (from the store)", camera_id, policy.mode)
+        elif rec.policy != policy:
+            rec.set_policy(policy)
+            log.info("%s: recording policy now %s", camera_id, policy.mode)
+        self.tick()
+        return opened
+
+    async def drop(self, camera_id: str) -> None:
+        """The camera is no longer pulled here: its open segment is closed and indexed."""
+        rec = self.recorders.pop(camera_id, None)
+        if rec is not None:
+            await rec.close()
 
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
-        await asyncio.gather(*(rec.close() for rec in self.recorders.values()))
+        await asyncio.gather(*(rec.close() for rec in list(self.recorders.values())))
 
     def _alarm(self, kind: str, message: str) -> None:
         log.error("recording alarm %s: %s", kind, message)
@@ -108,7 +143,7 @@ class RecordingService:
     def tick(self) -> None:
         """Apply policies on the event loop: start, stop and restart branches."""
         now = datetime.now(self.zone)
-        for rec in self.recorders.values():
+        for rec in list(self.recorders.values()):
             if rec.enabled and rec._branch is not None and rec._branch.failed:
                 rec.restart_branch()
             rec.set_enabled(rec.wants(now))
@@ -144,7 +179,7 @@ class RecordingService:
         self.deleted += 1
 
     def _apply_retention(self, now: float) -> None:
-        for rec in self.recorders.values():
+        for rec in list(self.recorders.values()):
             horizon = now - self._retention_s(rec.camera_id)
             for seg in rec.journal.ordered():
                 if seg.end >= horizon:
@@ -159,7 +194,7 @@ class RecordingService:
         if archive is None or not self.storage.usable(archive):
             return
         horizon = now - self.settings.archive_after_h * 3600
-        for rec in self.recorders.values():
+        for rec in list(self.recorders.values()):
             for seg in rec.journal.ordered():
                 if seg.end >= horizon:
                     break
@@ -177,7 +212,7 @@ class RecordingService:
 
     def used(self) -> dict[Path, int]:
         out: dict[Path, int] = {}
-        for rec in self.recorders.values():
+        for rec in list(self.recorders.values()):
             for seg in rec.journal.segments.values():
                 root = self.storage.owner(seg.file)
                 if root is not None:
@@ -219,7 +254,7 @@ class RecordingService:
         candidates = sorted(
             (
                 (seg, rec)
-                for rec in self.recorders.values()
+                for rec in list(self.recorders.values())
                 for seg in rec.journal.segments.values()
                 if not seg.held and self.storage.owner(seg.file) == path
             ),
@@ -234,7 +269,7 @@ class RecordingService:
         return freed
 
     def _set_blocked(self, reason: str | None) -> None:
-        for rec in self.recorders.values():
+        for rec in list(self.recorders.values()):
             if rec.blocked != reason:
                 if reason is not None:
                     self._alarm("recording_stopped", f"{rec.camera_id}: {reason}")

@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
+from psycopg.types.json import Jsonb
 from pydantic import AfterValidator, BaseModel, Field, SecretStr
 
 from core.model import Ident, SourceSystem
@@ -14,6 +15,7 @@ from hub.api.common import LocationIn, Strict, Text, location, require_own_site,
 from hub.api.registry import Registry, lat_lon
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
+from streams.recording.config import CameraRecording
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 COLS = {"department": "department_id", "site": "site_id", "camera": "id", "system": "source_system"}
@@ -161,3 +163,32 @@ def delete_camera(camera_id: Ident, caller: Caller = require(Role.admin)) -> Res
     CAMERAS.delete(caller, camera_id)
     CAMERAS.audit(caller, "delete", camera_id)
     return Response(status_code=204)
+
+
+class RecordingOut(BaseModel):
+    camera: str
+    policy: CameraRecording | None = Field(
+        description="Set through the API (none: not set; the relay's config may still record)."
+    )
+
+
+@router.get("/{camera_id}/recording", response_model=RecordingOut,
+            summary="The camera's recording policy")
+def get_recording(camera_id: Ident, caller: Caller = require()) -> dict[str, Any]:
+    CAMERAS.one(caller, camera_id)  # hidden and unknown alike
+    row = caller.db.execute("SELECT recording FROM cameras WHERE id = %s", (camera_id,)).fetchone()
+    return {"camera": camera_id, "policy": row[0] if row else None}
+
+
+@router.put("/{camera_id}/recording", response_model=RecordingOut,
+            summary="Set the camera's recording policy (relays apply it while running)")
+def set_recording(
+    camera_id: Ident, body: CameraRecording, caller: Caller = require(Role.admin)
+) -> dict[str, Any]:
+    """Continuous, on events (pre/post seconds), on a weekly schedule, or off; the relay
+    that pulls the camera picks it up within ``streams.camera_sync_s`` (a policy in the
+    relay's config wins)."""
+    policy = body.model_dump(mode="json")
+    CAMERAS.update(caller, camera_id, {"recording": Jsonb(policy)})
+    CAMERAS.audit(caller, "recording", camera_id, policy=policy)
+    return {"camera": camera_id, "policy": policy}

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-import httpx
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from core.model import Ident
 from hub.api.routers.events import fetch_event
 from hub.audit import evidence, signing
 from hub.auth.access import Anonymous, Caller, public, require
 from hub.auth.roles import Role
-from hub.relays import relay_bases
+from hub.recordings_export import may_play_back, relay_export
 from hub.store.media import MediaMismatch, load_media
-from streams.auth.tokens import issue_play_token
 
 router = APIRouter(tags=["evidence"])
 
@@ -60,10 +58,14 @@ def export(
     caller: Caller = require(Role.analyst),
     recording_pre_s: float = Query(0, ge=0, le=3600, description="Footage before the event."),
     recording_post_s: float = Query(0, ge=0, le=3600, description="Footage after the event."),
+    recording_cameras: Annotated[list[Ident] | None, Query(
+        max_length=16, description="Footage from these cameras too (nearby ones)."
+    )] = None,
 ) -> Response:
-    """With ``recording_pre_s``/``recording_post_s`` the bundle also carries the camera's
-    recorded footage around the event (MP4 and the relay's signed segment manifest);
-    that needs a playback right on the camera."""
+    """With ``recording_pre_s``/``recording_post_s`` the bundle also carries the recorded
+    footage around the event of the event's camera and of ``recording_cameras`` (an MP4
+    and the relay's signed segment manifest each); that needs a playback right on every
+    one of them."""
     event = fetch_event(caller, event_id)
     media: list[evidence.MediaFile] = []
     missing: list[dict[str, str]] = []
@@ -78,8 +80,10 @@ def export(
             continue
         data, suffix = held
         media.append(evidence.MediaFile(f"media/{i:02d}-{ref.get('kind', 'file')}{suffix}", data))
-    if (recording_pre_s or recording_post_s) and event.get("camera"):
-        media += _recording(caller, event, recording_pre_s, recording_post_s, missing)
+    cameras = [str(event["camera"])] if event.get("camera") else []
+    cameras += recording_cameras or []
+    if (recording_pre_s or recording_post_s) and cameras:
+        media += _recording(caller, event, cameras, recording_pre_s, recording_post_s, missing)
     bundle, manifest = evidence.build(
         event, media, missing, caller.principal.actor, caller.runtime.signing_key
     )
@@ -101,48 +105,19 @@ def export(
 def _recording(
     caller: Caller,
     event: dict[str, Any],
+    cameras: list[str],
     pre_s: float,
     post_s: float,
     missing: list[dict[str, str]],
 ) -> list[evidence.MediaFile]:
-    """The camera's footage around the event, exported by its relay (held there from now)."""
-    camera = caller.camera_or_404(str(event["camera"]))
-    window = caller.visibility.playback_window(
-        camera["department_id"], camera["site_id"], camera["id"], camera["source_system"]
-    )
-    if window is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "no playback grant for this camera")
+    """Footage around the event from its camera and ``cameras`` (rights checked on every
+    one before any is cut), exported by their relays (held there from now)."""
     at = datetime.fromisoformat(str(event["occurred_at"])).timestamp()
     start, end = at - pre_s, at + post_s
-    lo, hi = (w.timestamp() if w else None for w in window)
-    if (lo is not None and start < lo) or (hi is not None and end > hi):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "outside the playback grant's window")
-    token = issue_play_token(
-        caller.runtime.play_secret,
-        camera["id"],
-        caller.principal.actor,
-        ttl_s=300,
-        protocols=["playback"],
-    )
-    base = relay_bases(caller.runtime.config, camera["id"])[0]
-    auth = {"Authorization": f"Bearer {token}"}
-    try:
-        with httpx.Client(timeout=120) as http:
-            made = http.post(
-                f"{base}/recordings/{camera['id']}/exports",
-                json={"start": start, "end": end},
-                headers=auth,
-            )
-            made.raise_for_status()
-            body = made.json()
-            mp4 = http.get(base + body["mp4"], headers=auth)
-            mp4.raise_for_status()
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
-        missing.append({"uri": f"recording:{camera['id']}", "reason": f"relay export: {exc}"})
-        return []
-    name = f"recordings/{camera['id']}"
-    manifest = json.dumps(body["manifest"], indent=2, sort_keys=True).encode()
-    return [
-        evidence.MediaFile(f"{name}.mp4", mp4.content),
-        evidence.MediaFile(f"{name}.manifest.json", manifest),
-    ]
+    allowed = [may_play_back(caller, c, start, end) for c in dict.fromkeys(cameras)]
+    files: list[evidence.MediaFile] = []
+    for camera in allowed:
+        footage = relay_export(caller, camera, start, end, missing)
+        if footage is not None:
+            files += footage.files()
+    return files

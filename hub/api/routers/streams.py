@@ -209,6 +209,8 @@ class RelayCameraOut(BaseModel):
     url: str = Field(description="Camera URL with its credentials: for relays only.")
     username: str | None
     password: str | None
+    recording: dict[str, Any] | None = Field(
+        None, description="Recording policy set through the API (none: not set).")
 
 
 def _relay_only(request: Request, db: Anonymous) -> None:
