@@ -20,6 +20,7 @@ def test_registry_crud_and_write_only_credentials(
     hub_api: HubApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # its request lines are scanned too
     c, police = hub_api.client, hub_api.headers("police")
     seen: list[str] = []
 
