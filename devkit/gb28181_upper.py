@@ -39,6 +39,8 @@ class MemoryDirectory:
     catalogs: list[list[CatalogItem]] = field(default_factory=list)  #: complete catalogs
     answers: dict[str, dict[str, object]] = field(default_factory=dict)  #: DeviceInfo, DeviceStatus
     refusals: list[str] = field(default_factory=list)
+    alarms: list[bytes] = field(default_factory=list)  #: Alarm bodies (MESSAGE or NOTIFY)
+    catalog_notes: list[CatalogItem] = field(default_factory=list)  #: catalog NOTIFY items
     register_count: int = 0
 
     async def device(self, device_id: str) -> DeviceRecord | None:
@@ -77,13 +79,13 @@ class MemoryDirectory:
         self.catalogs.append(items)
 
     async def catalog_events(self, device_id: str, items: list[CatalogItem]) -> None:
-        return None
+        self.catalog_notes.extend(items)
 
     async def details(self, device_id: str, kind: str, data: dict[str, object]) -> None:
         self.answers[kind] = data
 
     async def alarm(self, device_id: str, body: bytes) -> None:
-        return None
+        self.alarms.append(body)
 
     async def session_opened(self, call_id: str, device_id: str, channel_id: str, ssrc: str,
                              transport: str, peer: str, instance: str) -> None:
@@ -200,6 +202,11 @@ class UpperSim:
         if transport == "tcp-active":
             await sink.connect(dialog.answer.host, dialog.answer.port)
         return dialog, sink
+
+    async def subscribe(self, cmd: str, expires: int = 3600, extra: str = "",
+                        call_id: str | None = None) -> tuple[int, str]:
+        """SUBSCRIBE to the lower platform's Catalog or Alarm: (status, call-id)."""
+        return await self.service.subscribe(self.lower_id, cmd, expires, extra, call_id)
 
     async def stop(self, dialog: Dialog) -> bool:
         return await self.service.bye(dialog.call_id, "upper stopped watching")

@@ -16,11 +16,16 @@ import secrets
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from core import digest
 from gb28181 import manscdp, sdp, sip
+from gb28181.cascade_events import UpwardEvents
 from gb28181.transport import Peer, SipEndpoint
+from gb28181.upward import SharedChannel, UpwardAlarm
+
+__all__ = ["CascadeClient", "CascadeDirectory", "SharedChannel", "UpperSettings", "UpwardAlarm"]
 
 log = logging.getLogger(__name__)
 #: Offerer's media transport (the upper's SDP) -> what our sender does.
@@ -47,20 +52,8 @@ class UpperSettings:
     retry_s: float = 5.0  #: between failed REGISTERs
     per_page: int = 4  #: catalog items per MESSAGE
     name: str = "cityhub"
-
-
-@dataclass(frozen=True)
-class SharedChannel:
-    channel_id: str  #: the ID the upper sees
-    camera_id: str
-    department: str
-    name: str
-    status: str = "ON"
-    civil_code: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    manufacturer: str | None = None
-    model: str | None = None
+    zone: str = "Asia/Shanghai"  #: the city's zone (AlarmTime is local time)
+    events_poll_s: float = 1.0  #: how often shared-channel changes and alarms are looked for
 
 
 class CascadeDirectory(Protocol):
@@ -72,6 +65,11 @@ class CascadeDirectory(Protocol):
                     detail: dict[str, object]) -> None: ...
 
     async def state(self, upper_id: str, **fields: object) -> None: ...
+
+    async def alarms_since(self, upper_id: str, since: datetime | None
+                           ) -> tuple[list[UpwardAlarm], datetime]:
+        """Events of shared cameras received after ``since`` (oldest first) and the newest
+        ``received_at`` among them; ``since`` None: none, and the store's time now."""
 
 
 class PushError(RuntimeError):
@@ -119,6 +117,8 @@ class CascadeClient:
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._other_id_logged = False
+        self._sn = secrets.randbelow(10**5)
+        self.events = UpwardEvents(self)
 
     @property
     def uri(self) -> str:
@@ -132,6 +132,7 @@ class CascadeClient:
         await self.endpoint.start(udp=self.upper.transport == "UDP", tcp=True)
         self.s.local_port = self.endpoint.port
         self._task = asyncio.ensure_future(self._run())
+        self._spawn(self.events.run(self.s.events_poll_s))
         log.info("cascade %s: %s:%d (%s) as %s from port %d", self.s.upper_id, self.s.host,
                  self.s.port, self.s.transport, self.s.local_id, self.s.local_port)
 
@@ -264,10 +265,27 @@ class CascadeClient:
                                      sip.response(msg, 481, "Call Does Not Exist"), peer)
             if known:
                 await self._end(msg.call_id, "BYE from the upper platform")
+        elif msg.method == "SUBSCRIBE":
+            await self.events.subscribe(msg, peer)
         elif msg.method == "OPTIONS":
             await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
         else:
             await self.endpoint.send(sip.response(msg, 405, "Method Not Allowed"), peer)
+
+    def next_sn(self) -> int:
+        self._sn = (self._sn + 1) % 10**9
+        return self._sn
+
+    async def send_message(self, body: bytes) -> bool:
+        """A MESSAGE to the upper (3 attempts); True when it answered 200."""
+        return await self._send(body)
+
+    def item_of(self, c: SharedChannel) -> manscdp.CatalogItem:
+        """A shared channel as the upper's catalog lists it (under us)."""
+        return manscdp.CatalogItem(
+            id=c.channel_id, name=c.name, status=c.status, parent=self.s.local_id,
+            civil_code=c.civil_code or self.s.local_id[:6], manufacturer=c.manufacturer or
+            "cityhub", model=c.model or "cityhub", lat=c.lat, lon=c.lon)
 
     async def _message(self, msg: sip.SipMessage, peer: Peer) -> None:
         try:
@@ -297,10 +315,7 @@ class CascadeClient:
     async def send_catalog(self, sn: int) -> int:
         """The shared channels as Catalog pages (SumNum); returns the items delivered."""
         shared = await self.dir.shared(self.s.upper_id)
-        items = [manscdp.CatalogItem(
-            id=c.channel_id, name=c.name, status=c.status, parent=self.s.local_id,
-            civil_code=c.civil_code or self.s.local_id[:6], manufacturer=c.manufacturer or
-            "cityhub", model=c.model or "cityhub", lat=c.lat, lon=c.lon) for c in shared]
+        items = [self.item_of(c) for c in shared]
         per = self.s.per_page
         sent = 0
         for i, page in enumerate(manscdp.catalog_pages(sn, self.s.local_id, items, per)):

@@ -72,6 +72,7 @@ class SipService:
         self._watch: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.dialogs: dict[str, Dialog] = {}
+        self._subscriptions: dict[str, tuple[str, int]] = {}  #: call-id -> (from tag, CSeq)
         self.bad_inputs = 0
 
     @property
@@ -246,6 +247,30 @@ class SipService:
             peer = reg.peer
         return await self.send_message(device_id, peer,
                                        manscdp.query(cmd, self.next_sn(), device_id))
+
+    async def subscribe(self, device_id: str, cmd: str, expires: int = 3600, extra: str = "",
+                        call_id: str | None = None) -> tuple[int, str]:
+        """SUBSCRIBE to a registered device's ``Catalog`` or ``Alarm`` (9.11); the same
+        ``call_id`` refreshes (0 ends it). (final status, 0 when unanswered; call-id)."""
+        reg = await self.dir.registration(device_id)
+        if reg is None:
+            return 0, ""
+        call_id = call_id or secrets.token_hex(10)
+        tag, cseq = self._subscriptions.get(call_id, (sip.new_tag(), 0))
+        self._subscriptions[call_id] = (tag, cseq + 1)
+        peer = reg.peer
+        msg = sip.request(
+            "SUBSCRIBE", f"sip:{device_id}@{peer.host}:{peer.port}", via_host=self.s.host,
+            via_port=self.s.port, transport=peer.transport, from_uri=self.uri, from_tag=tag,
+            to_uri=f"sip:{device_id}@{self.s.domain}", call_id=call_id, cseq=cseq + 1,
+            body=manscdp.query(cmd, self.next_sn(), device_id, extra),
+            content_type=manscdp.CONTENT_TYPE,
+            extra=[("event", cmd), ("expires", str(expires)),
+                   ("contact", f"<sip:{self.s.platform_id}@{self.s.host}:{self.s.port}>")])
+        reply = await self.endpoint.request(msg, peer)
+        if expires == 0:
+            self._subscriptions.pop(call_id, None)
+        return (reply.status if reply is not None else 0), call_id
 
     async def query_all(self, device_id: str, peer: Peer) -> None:
         for cmd in ("DeviceInfo", "Catalog", "DeviceStatus"):
