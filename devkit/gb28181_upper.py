@@ -189,13 +189,15 @@ class UpperSim:
     async def catalog(self) -> bool:
         return await self.service.query(self.lower_id, "Catalog")
 
-    async def play(self, channel_id: str, transport: str = "udp") -> tuple[Dialog, MediaSink]:
-        """INVITE ``channel_id`` to a new media sink (InviteError when refused)."""
+    async def play(self, channel_id: str, transport: str = "udp",
+                   window: tuple[int, int] | None = None) -> tuple[Dialog, MediaSink]:
+        """INVITE ``channel_id`` (live, or its recording in ``window``: Playback) to a new
+        media sink (InviteError when refused)."""
         sink = MediaSink(transport)
         port = await sink.open()
         try:
             dialog = await self.service.invite(self.lower_id, channel_id, sink.host, port,
-                                               transport)
+                                               transport, window)
         except Exception:
             sink.close()
             raise

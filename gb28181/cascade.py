@@ -83,8 +83,12 @@ class PushHandle:
 
 
 class MediaPusher(Protocol):
-    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int
-                    ) -> PushHandle: ...
+    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int,
+                    window: tuple[float, float] | None = None) -> PushHandle:
+        """Live, or with ``window`` (unix s) that stretch of the camera's recording."""
+
+    async def ended(self, push_id: str) -> str | None:
+        """Why a push ended by itself (``end of recording``), None while it sends."""
 
     async def stop(self, push_id: str) -> None: ...
 
@@ -99,6 +103,8 @@ class UpwardView:
     local_tag: str
     started: float = field(default_factory=time.monotonic)
     cseq: int = 1
+    window: tuple[int, int] | None = None  #: Playback: the recorded stretch asked for
+    finished: str | None = None  #: why the recording sent ended (MediaStatus 121 sent)
 
 
 class CascadeClient:
@@ -364,35 +370,50 @@ class CascadeClient:
             await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
             log.warning("cascade %s: INVITE with bad SDP: %s", self.s.upper_id, exc)
             return
+        window = None
+        if offer.session.lower() == "playback":
+            window, refusal = _playback_window(offer, channel)
+            if refusal is not None:
+                await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", channel,
+                                     {"reason": refusal[2]})
+                await self.endpoint.send(sip.response(msg, refusal[0], refusal[1]), peer)
+                return
         await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
-        ssrc = offer.ssrc if offer.ssrc.isdigit() else sdp.make_ssrc(self.s.domain, 0)
+        ssrc = offer.ssrc if offer.ssrc.isdigit() else sdp.make_ssrc(
+            self.s.domain, 0, playback=window is not None)
         try:
             push = await self.pusher.start(channel.camera_id, offer.host, offer.port,
-                                           PUSH_MODES[offer.transport], int(ssrc))
+                                           PUSH_MODES[offer.transport], int(ssrc),
+                                           (float(window[0]), float(window[1]))
+                                           if window else None)
         except PushError as exc:
             await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", channel,
                                  {"reason": str(exc)[:200]})
             await self.endpoint.send(sip.response(msg, 503, "Service Unavailable"), peer)
             return
-        await self._answer(msg, peer, offer, ssrc, channel, push)
+        await self._answer(msg, peer, offer, ssrc, channel, push, window)
 
     async def _answer(self, msg: sip.SipMessage, peer: Peer, offer: sdp.MediaOffer, ssrc: str,
-                      channel: SharedChannel, push: PushHandle) -> None:
+                      channel: SharedChannel, push: PushHandle,
+                      window: tuple[int, int] | None) -> None:
         answer = sdp.MediaOffer(
             host=self.s.media_host, port=push.port, transport=ANSWER_TRANSPORT[offer.transport],
-            ssrc=ssrc, owner=channel.channel_id, direction="sendonly", payloads={96: "PS/90000"})
+            ssrc=ssrc, owner=channel.channel_id, direction="sendonly", payloads={96: "PS/90000"},
+            session=offer.session, times=offer.times)
         tag = sip.new_tag()
         out = sip.response(msg, 200, "OK", sdp.build(answer), "APPLICATION/SDP", tag)
         out.headers.append(("contact", f"<sip:{channel.channel_id}@{self.s.local_host}:"
                                        f"{self.s.local_port}>"))
         self.views[msg.call_id] = UpwardView(msg.call_id, channel, push, peer,
-                                             msg.tag_of("from") or "", tag)
+                                             msg.tag_of("from") or "", tag, window=window)
         await self.dir.audit(self.s.upper_id, "gb_cascade_view", channel, {
             "call_id": msg.call_id, "to": f"{offer.host}:{offer.port}",
-            "transport": offer.transport, "ssrc": ssrc})
+            "transport": offer.transport, "ssrc": ssrc,
+            **({"playback": list(window)} if window else {})})
         await self.endpoint.send(out, peer)
-        log.info("cascade %s: live %s (camera %s) -> %s:%d %s", self.s.upper_id,
-                 channel.channel_id, channel.camera_id, offer.host, offer.port, offer.transport)
+        log.info("cascade %s: %s %s (camera %s) -> %s:%d %s", self.s.upper_id,
+                 "playback" if window else "live", channel.channel_id, channel.camera_id,
+                 offer.host, offer.port, offer.transport)
 
     async def _end(self, call_id: str, reason: str) -> None:
         view = self.views.pop(call_id, None)
@@ -406,16 +427,56 @@ class CascadeClient:
             "call_id": call_id, "reason": reason,
             "seconds": round(time.monotonic() - view.started, 1)})
 
+    def _in_view(self, view: UpwardView, method: str, body: bytes = b"") -> sip.SipMessage:
+        """A request of ours in an upward call (BYE, MESSAGE MediaStatus)."""
+        view.cseq += 1
+        return sip.request(
+            method, self.upper_uri, via_host=self.s.local_host, via_port=self.s.local_port,
+            transport=view.peer.transport,
+            from_uri=f"sip:{view.channel.channel_id}@{self.s.local_id[:10]}",
+            from_tag=view.local_tag, to_uri=self.upper_uri, to_tag=view.remote_tag,
+            call_id=view.call_id, cseq=view.cseq, body=body,
+            content_type=manscdp.CONTENT_TYPE if body else None)
+
+    async def check_playbacks(self) -> None:
+        """A recorded stretch sent to its end: MediaStatus 121 in the call (9.9); the upper
+        then sends BYE."""
+        for view in list(self.views.values()):
+            if view.window is None or view.finished is not None:
+                continue
+            try:
+                why = await self.pusher.ended(view.push.push_id)
+            except PushError as exc:
+                log.warning("cascade %s: playback %s: %s", self.s.upper_id, view.call_id, exc)
+                continue
+            if why is None:
+                continue
+            view.finished = why
+            body = manscdp.notify("MediaStatus", self.next_sn(), view.channel.channel_id,
+                                  "<NotifyType>121</NotifyType>\r\n")
+            reply = await self.endpoint.request(self._in_view(view, "MESSAGE", body), view.peer)
+            log.info("cascade %s: playback %s ended (%s); MediaStatus 121 %s", self.s.upper_id,
+                     view.channel.channel_id, why, "answered" if reply else "unanswered")
+
     async def _recheck_views(self) -> None:
         """A share revoked ends the views it allowed (BYE to the upper)."""
         for call_id, view in list(self.views.items()):
             if await self.dir.shared_channel(self.s.upper_id, view.channel.channel_id) is None:
                 await self._end(call_id, "share revoked")
-                view.cseq += 1
-                bye = sip.request(
-                    "BYE", self.upper_uri, via_host=self.s.local_host,
-                    via_port=self.s.local_port, transport=view.peer.transport,
-                    from_uri=f"sip:{view.channel.channel_id}@{self.s.local_id[:10]}",
-                    from_tag=view.local_tag, to_uri=self.upper_uri, to_tag=view.remote_tag,
-                    call_id=call_id, cseq=view.cseq)
-                self._spawn(self.endpoint.request(bye, view.peer, timeout=2.0))
+                self._spawn(self.endpoint.request(self._in_view(view, "BYE"), view.peer,
+                                                  timeout=2.0))
+
+
+#: The longest recorded stretch one Playback INVITE may ask for.
+MAX_PLAYBACK_S = 24 * 3600
+
+
+def _playback_window(offer: sdp.MediaOffer, channel: SharedChannel
+                     ) -> tuple[tuple[int, int] | None, tuple[int, str, str] | None]:
+    """(window, None), or (None, (status, phrase, why)) when it cannot be served."""
+    if not channel.playback:  # shared live only: recordings are a separate right
+        return None, (403, "Forbidden", "playback not shared")
+    start, end = offer.times
+    if not 0 < start < end or end - start > MAX_PLAYBACK_S:
+        return None, (488, "Not Acceptable Here", f"bad playback range t={start} {end}")
+    return (start, end), None

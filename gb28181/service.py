@@ -73,6 +73,8 @@ class SipService:
         self._tasks: set[asyncio.Task[None]] = set()
         self.dialogs: dict[str, Dialog] = {}
         self._subscriptions: dict[str, tuple[str, int]] = {}  #: call-id -> (from tag, CSeq)
+        #: (call-id, NotifyType) of MediaStatus notifications (121: end of a playback file)
+        self.media_status: list[tuple[str, str]] = []
         self.bad_inputs = 0
 
     @property
@@ -176,6 +178,8 @@ class SipService:
 
     async def _message(self, msg: sip.SipMessage, peer: Peer) -> None:
         device_id = msg.user_of("from")
+        if (dialog := self.dialogs.get(msg.call_id)) is not None:
+            device_id = dialog.device_id  # in a call: From is the channel (MediaStatus)
         reg = await self.dir.registration(device_id) if device_id.isdigit() else None
         if reg is None:
             # Not registered (or expired): 403 makes a device register again.
@@ -189,6 +193,11 @@ class SipService:
             await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
             return
         await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        if doc.cmd == "MediaStatus":
+            kind = manscdp.text_of(doc, "NotifyType") or ""
+            self.media_status.append((msg.call_id, kind[:8]))
+            log.info("sip: %s MediaStatus %s (call %s)", device_id, kind[:8], msg.call_id[:32])
+            return
         await self._document(device_id, doc, msg.body, peer, reg.online)
 
     async def _document(self, device_id: str, doc: manscdp.Doc, body: bytes, peer: Peer,
@@ -278,15 +287,18 @@ class SipService:
                 log.info("sip: %s did not accept the %s query", device_id, cmd)
 
     async def invite(self, device_id: str, channel_id: str, host: str, port: int,
-                     transport: str = "udp") -> Dialog:
-        """Ask a channel for live video to ``host:port`` (PS over RTP); raises InviteError."""
+                     transport: str = "udp", window: tuple[int, int] | None = None) -> Dialog:
+        """Ask a channel for live video (or, with ``window`` (start, end in s since 1970),
+        its recording: ``s=Playback``) to ``host:port`` as PS over RTP; raises InviteError."""
         reg = await self.dir.registration(device_id)
         if reg is None or not reg.online:
             raise InviteError(f"device {device_id} is not registered")
-        ssrc = sdp.make_ssrc(self.s.domain, self.next_sn())
+        ssrc = sdp.make_ssrc(self.s.domain, self.next_sn(), playback=window is not None)
         offer = sdp.MediaOffer(host=host, port=port, transport=transport, ssrc=ssrc,
                                owner=self.s.platform_id,
-                               payloads={96: "PS/90000", 98: "H264/90000", 99: "H265/90000"})
+                               payloads={96: "PS/90000", 98: "H264/90000", 99: "H265/90000"},
+                               session="Playback" if window else "Play",
+                               times=window or (0, 0), uri=f"{channel_id}:0" if window else "")
         tag, call_id = sip.new_tag(), secrets.token_hex(10)
         peer = reg.peer
         msg = sip.request(

@@ -53,13 +53,26 @@ class SipEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, udp: bool = True, tcp: bool = True) -> None:
+        """Listen on one port for UDP and TCP; with port 0, a port free for both (the UDP
+        port the system picked may be a TCP connection's local port: pick again)."""
         loop = asyncio.get_running_loop()
-        if udp:
-            self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(self.host, self.port))
-            self.port = self._udp.get_extra_info("sockname")[1]
-        if tcp:
-            self._tcp_server = await asyncio.start_server(self._serve_tcp, self.host, self.port)
+        wanted = self.port
+        for attempt in range(20):
+            if udp:
+                self._udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _Udp(self), local_addr=(self.host, wanted))
+                self.port = self._udp.get_extra_info("sockname")[1]
+            if not tcp:
+                return
+            try:
+                self._tcp_server = await asyncio.start_server(self._serve_tcp, self.host,
+                                                              self.port)
+                return
+            except OSError:
+                if wanted or not udp or attempt == 19:
+                    raise
+                assert self._udp is not None
+                self._udp.close()
 
     async def close(self) -> None:
         if self._udp is not None:

@@ -36,6 +36,7 @@ class SharedChannel:
     lon: float | None = None
     manufacturer: str | None = None
     model: str | None = None
+    playback: bool = False  #: the upper may ask for the recordings, too
 
 
 @dataclass(frozen=True)

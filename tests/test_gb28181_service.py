@@ -121,6 +121,9 @@ def test_register_digest_wrong_password_unknown_and_expiry(dsn: str, transport: 
         assert row == (True, transport)
         # Expiry honoured: no re-registration within 2 s -> offline, with an event.
         await until(lambda: w.q("SELECT 1 FROM gb_devices WHERE id = %s AND NOT online", DEV1))
+        # (the flag is committed just before the event is written)
+        await until(lambda: w.q("SELECT 1 FROM events WHERE device_id = %s"
+                                " AND kind = 'gb_device_offline'", DEV1))
         kinds = [r[0] for r in await w.q(
             "SELECT kind FROM events WHERE device_id = %s ORDER BY occurred_at", DEV1)]
         assert kinds == ["gb_device_online", "gb_device_offline"]

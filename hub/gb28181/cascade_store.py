@@ -22,7 +22,7 @@ STATE_COLUMNS = ("registered", "registered_at", "last_keepalive_at", "last_error
 #: A share counts only while its department owns the camera and the camera is in service.
 _SHARED = (
     "SELECT s.channel_id, c.id, c.department_id, c.name, coalesce(ch.status, 'ON'),"
-    " ch.civil_code, c.lat, c.lon, ch.manufacturer, ch.model FROM gb_upper_shares s"
+    " ch.civil_code, c.lat, c.lon, ch.manufacturer, ch.model, s.playback FROM gb_upper_shares s"
     " JOIN cameras c ON c.id = s.camera_id AND c.department_id = s.department_id"
     " LEFT JOIN gb_channels ch ON ch.camera_id = c.id AND ch.retired_at IS NULL"
     " WHERE s.upper_id = %s AND s.revoked_at IS NULL AND c.retired_at IS NULL")
@@ -65,10 +65,11 @@ def add_upper(conn: psycopg.Connection[Any], box: CredentialBox, u: Gb28181Upper
     for s in u.shares:
         conn.execute(
             "INSERT INTO gb_upper_shares (upper_id, camera_id, department_id, channel_id,"
-            " created_by) VALUES (%s,%s,%s,%s,%s) ON CONFLICT (upper_id, camera_id) DO UPDATE"
-            " SET department_id = excluded.department_id, channel_id = excluded.channel_id,"
+            " created_by, playback) VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (upper_id, camera_id)"
+            " DO UPDATE SET department_id = excluded.department_id,"
+            " channel_id = excluded.channel_id, playback = excluded.playback,"
             " revoked_at = NULL, revoked_by = NULL",
-            (u.id, s.camera, s.department, s.channel_id, actor))
+            (u.id, s.camera, s.department, s.channel_id, actor, s.playback))
     conn.execute(
         "UPDATE gb_upper_shares SET revoked_at = now(), revoked_by = %s WHERE upper_id = %s"
         " AND revoked_at IS NULL AND NOT (camera_id = ANY(%s))",
@@ -99,7 +100,7 @@ def load_uppers(conn: psycopg.Connection[Any], box: CredentialBox, g: Gb28181Con
 
 
 def _channel(r: tuple[Any, ...]) -> SharedChannel:
-    return SharedChannel(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+    return SharedChannel(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
 
 
 class PgCascadeDirectory:
