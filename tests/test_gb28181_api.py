@@ -10,6 +10,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from devkit.fixtures.hubapi import HubApi
 from devkit.gb28181_device import make_channels
+from hub.gb28181.cascade_store import add_upper
+from hub.gb28181.config import Gb28181UpperConfig
 from hub.gb28181.store import PgDirectory, add_device
 
 DEV = "34020000001320000007"
@@ -46,3 +48,54 @@ def test_devices_channels_sessions_are_the_departments_own(hub_api: HubApi) -> N
     for path in ("devices", "channels", "sessions", "registrations"):
         got = hub_api.client.get(f"/api/v1/gb28181/{path}", headers=traffic)
         assert got.status_code == 200 and got.json() == [], path
+
+
+UPPER = "51000000002000000001"
+
+
+def test_upper_platforms_are_admin_only_with_the_departments_own_shares(
+        hub_api: HubApi) -> None:
+    box = hub_api.runtime.credentials
+    with hub_api.owner() as conn:
+        conn.execute("INSERT INTO sites (id, name, department_id) VALUES ('p1', 'P1', 'police'),"
+                     " ('t1', 'T1', 'traffic')")
+        for cam, site, dept in (("pcam1", "p1", "police"), ("pcam2", "p1", "police"),
+                                ("tcam1", "t1", "traffic")):
+            conn.execute("INSERT INTO cameras (id, name, site_id, department_id, source_system)"
+                         " VALUES (%s, %s, %s, %s, 'safecity')", (cam, f"摄像机 {cam}", site, dept))
+        add_upper(conn, box, Gb28181UpperConfig.model_validate({
+            "id": UPPER, "name": "省平台", "domain": UPPER[:10], "host": "10.1.0.10",
+            "username": "digest-user-abc", "password": "upper-password-xyz", "shares": [
+                {"department": "police", "camera": "pcam1",
+                 "channel_id": "51010000001310000001", "playback": True},
+                {"department": "police", "camera": "pcam2",
+                 "channel_id": "51010000001310000002"},
+                {"department": "traffic", "camera": "tcam1",
+                 "channel_id": "51010000001310000003"}]}), "51010000002000000001")
+        conn.execute("UPDATE gb_upper_shares SET revoked_at = now() WHERE camera_id = 'pcam2'")
+        conn.execute("UPDATE gb_uppers SET registered = true, last_keepalive_at = now()")
+    police, traffic = hub_api.headers("police"), hub_api.headers("traffic")
+    r = hub_api.client.get("/api/v1/gb28181/uppers", headers=police)
+    assert r.status_code == 200, r.text
+    [upper] = r.json()
+    assert (upper["id"], upper["name"], upper["registered"], upper["shared"]) == (
+        UPPER, "省平台", True, 1)
+    assert upper["last_keepalive_at"] is not None
+    for secret in ("upper-password-xyz", "digest-user-abc", "sealed"):
+        assert secret not in r.text
+    shares = hub_api.client.get(f"/api/v1/gb28181/uppers/{UPPER}/shares", headers=police).json()
+    assert [(s["channel_id"], s["camera_id"], s["playback"], s["active"]) for s in shares] == [
+        ("51010000001310000001", "pcam1", True, True),
+        ("51010000001310000002", "pcam2", False, False)]  # revoked, listed last
+    # Traffic's admin sees the platform, its own share only.
+    assert hub_api.client.get("/api/v1/gb28181/uppers", headers=traffic).json()[0]["shared"] == 1
+    theirs = hub_api.client.get(f"/api/v1/gb28181/uppers/{UPPER}/shares", headers=traffic)
+    assert [s["camera_id"] for s in theirs.json()] == ["tcam1"]
+    assert hub_api.client.get("/api/v1/gb28181/uppers/51000000002000000999/shares",
+                              headers=police).status_code == 404
+    # Deny by default: an operator (no admin role) and an anonymous caller see nothing.
+    hub_api.add_user("police-op", "police", ["operator"])
+    op = {"Authorization": f"Bearer {hub_api.login('police-op')['access_token']}"}
+    for path in ("uppers", f"uppers/{UPPER}/shares"):
+        assert hub_api.client.get(f"/api/v1/gb28181/{path}", headers=op).status_code == 403
+        assert hub_api.client.get(f"/api/v1/gb28181/{path}").status_code == 401
