@@ -37,12 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("what", nargs="?", default="serve", choices=["serve", *LISTS],
                    help="serve, or what to list")
     p.add_argument("--config", type=Path, help="city YAML (gb28181 section)")
+    p.add_argument("--dsn", help="PostgreSQL URL (default: database.url of --config)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = (load_config(args.config, database={"url": args.dsn}) if args.dsn
+                  else load_config(args.config))
     except ConfigError as exc:
         log.error("%s", exc)
         return 2
