@@ -20,12 +20,14 @@ import yaml
 from core.files import write_private
 from core.net import free_port
 from devkit.demo.stack import Stack
+from devkit.gb28181_device import channel_ids
 
 PLATFORM_ID = "51010000002000000001"  #: the city's SIP server (Chengdu, 510100)
 DEVICE_ID = "51010000001180000001"  #: city management's riverside NVR (type 118: NVR)
 UPPER_ID = "51000000002000000001"  #: the province's platform (510000)
 SHARED_CHANNEL = "51010000001310000001"  #: police's sc-xinhua-1 as the province numbers it
 CHANNELS = 2
+CHANNEL_IDS = channel_ids(DEVICE_ID, CHANNELS)  #: city management's cameras over GB/T 28181
 
 
 def password(state_dir: Path) -> str:
