@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from adapters.xmlsafe import child, text
 from core import digest
-from gb28181 import manscdp, sdp, sip
+from gb28181 import devctl, manscdp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
 from streams.gb28181.sender import PsRtpSender
 
@@ -57,6 +58,9 @@ class DeviceSim:
         self.streams: dict[str, asyncio.Task[None]] = {}  #: call-id -> media task
         self._offers: dict[str, tuple[sdp.MediaOffer, asyncio.Future[PsRtpSender]]] = {}
         self.sent_frames = 0
+        self.ptz: list[devctl.PtzInstruction] = []  #: PTZCmd instructions received
+        self.position = (0.0, 0.0, 1.0)  #: pan, tilt (degrees), zoom (times)
+        self.recording: dict[str, tuple[bool, int]] = {}  #: channel -> (on, stream number)
 
     @property
     def uri(self) -> str:
@@ -141,7 +145,13 @@ class DeviceSim:
         doc = manscdp.read(msg.body)
         await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
         self.queries.append(doc.cmd)
-        if doc.cmd == "Catalog":
+        if doc.root == "Control":
+            await self._control(doc)
+        elif doc.cmd == "PTZPosition":
+            pan, tilt, zoom = self.position
+            await self.send_body(manscdp.response("PTZPosition", doc.sn, doc.device_id,
+                f"<Pan>{pan:.2f}</Pan>\r\n<Tilt>{tilt:.2f}</Tilt>\r\n<Zoom>{zoom:.2f}</Zoom>\r\n"))
+        elif doc.cmd == "Catalog":
             for page in manscdp.catalog_pages(doc.sn, self.device_id, self.channels,
                                               self.per_page):
                 await self.send_body(page)
@@ -155,6 +165,19 @@ class DeviceSim:
                 "<Result>OK</Result>\r\n<Online>ONLINE</Online>\r\n<Status>OK</Status>\r\n"
                 "<Encode>ON</Encode>\r\n<Record>OFF</Record>\r\n"))
 
+
+    async def _control(self, doc: manscdp.Doc) -> None:
+        """DeviceControl: PTZCmd (kept, decoded), PTZPreciseCtrl (moves there), RecordCmd."""
+        if cmd := manscdp.text_of(doc, "PTZCmd"):
+            self.ptz.append(devctl.decode(cmd))
+        if (precise := child(doc.el, "PTZPreciseCtrl")) is not None:
+            self.position = tuple(float(text(precise, k) or d)  # type: ignore[assignment]
+                                  for k, d in (("Pan", 0), ("Tilt", 0), ("Zoom", 1)))
+        if rec := manscdp.text_of(doc, "RecordCmd"):
+            stream = int(manscdp.text_of(doc, "StreamNumber") or 0)
+            self.recording[doc.device_id] = (rec == "Record", stream)
+            await self.send_body(manscdp.response("DeviceControl", doc.sn, doc.device_id,
+                                                  "<Result>OK</Result>\r\n"))
 
     # -- live video ---------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from core import digest
-from gb28181 import manscdp, sdp, sip
+from gb28181 import devctl, manscdp, sdp, sip
 from gb28181.directory import Directory
 from gb28181.transport import Peer, SipEndpoint
 
@@ -75,6 +75,8 @@ class SipService:
         self._subscriptions: dict[str, tuple[str, int]] = {}  #: call-id -> (from tag, CSeq)
         #: (call-id, NotifyType) of MediaStatus notifications (121: end of a playback file)
         self.media_status: list[tuple[str, str]] = []
+        #: (target ID, SN) -> the answer awaited by ``ask``
+        self._answers: dict[tuple[str, int], asyncio.Future[manscdp.Doc]] = {}
         self.bad_inputs = 0
 
     @property
@@ -193,6 +195,10 @@ class SipService:
             await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
             return
         await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        waiting = self._answers.pop((doc.device_id, doc.sn), None)
+        if doc.root == "Response" and waiting is not None and not waiting.done():
+            waiting.set_result(doc)
+            return
         if doc.cmd == "MediaStatus":
             kind = manscdp.text_of(doc, "NotifyType") or ""
             self.media_status.append((msg.call_id, kind[:8]))
@@ -256,6 +262,34 @@ class SipService:
             peer = reg.peer
         return await self.send_message(device_id, peer,
                                        manscdp.query(cmd, self.next_sn(), device_id))
+
+    async def control(self, device_id: str, target: str, inner: str) -> bool:
+        """A DeviceControl MESSAGE (``gb28181.devctl``) to a device or one of its channels;
+        True when the device accepted it (200)."""
+        reg = await self.dir.registration(device_id)
+        if reg is None or not reg.online:
+            return False
+        return await self.send_message(device_id, reg.peer,
+                                       devctl.control(self.next_sn(), target, inner))
+
+    async def ask(self, device_id: str, target: str, cmd: str, extra: str = "",
+                  timeout: float = 5.0) -> manscdp.Doc | None:
+        """A Query whose Response is awaited (e.g. PTZPosition); None when unanswered."""
+        reg = await self.dir.registration(device_id)
+        if reg is None or not reg.online:
+            return None
+        sn = self.next_sn()
+        fut: asyncio.Future[manscdp.Doc] = asyncio.get_running_loop().create_future()
+        self._answers[(target, sn)] = fut
+        try:
+            if not await self.send_message(device_id, reg.peer,
+                                           manscdp.query(cmd, sn, target, extra)):
+                return None
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._answers.pop((target, sn), None)
 
     async def subscribe(self, device_id: str, cmd: str, expires: int = 3600, extra: str = "",
                         call_id: str | None = None) -> tuple[int, str]:
