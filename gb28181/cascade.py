@@ -23,7 +23,7 @@ from core import digest
 from gb28181 import manscdp, sdp, sip
 from gb28181.cascade_events import UpwardEvents
 from gb28181.transport import Peer, SipEndpoint
-from gb28181.upward import SharedChannel, UpwardAlarm
+from gb28181.upward import SharedChannel, UpwardAlarm, record_info_pages, record_window
 
 __all__ = ["CascadeClient", "CascadeDirectory", "SharedChannel", "UpperSettings", "UpwardAlarm"]
 
@@ -89,6 +89,10 @@ class MediaPusher(Protocol):
 
     async def ended(self, push_id: str) -> str | None:
         """Why a push ended by itself (``end of recording``), None while it sends."""
+
+    async def records(self, camera_id: str, start: float, end: float
+                      ) -> list[tuple[float, float]]:
+        """The camera's recorded spans within [start, end] (unix s)."""
 
     async def stop(self, push_id: str) -> None: ...
 
@@ -306,6 +310,8 @@ class CascadeClient:
             return
         if doc.cmd == "Catalog":
             self._spawn(self.send_catalog(doc.sn))
+        elif doc.cmd == "RecordInfo":
+            self._spawn(self.send_record_info(doc))
         elif doc.cmd in ("DeviceInfo", "DeviceStatus"):
             self._spawn(self._send_details(doc))
         else:
@@ -334,6 +340,27 @@ class CascadeClient:
             "channels": [c.channel_id for c in shared], "delivered": sent})
         log.info("cascade %s: catalog %d of %d delivered", self.s.upper_id, sent, len(items))
         return sent
+
+    async def send_record_info(self, doc: manscdp.Doc) -> int:
+        """What is recorded of a shared channel in the asked window (playback shares only;
+        others get an empty list); returns the spans listed."""
+        channel = await self.dir.shared_channel(self.s.upper_id, doc.device_id)
+        window = record_window(doc, self.s.zone)
+        spans: list[tuple[float, float]] = []
+        if channel is not None and channel.playback and window is not None:
+            try:
+                spans = await self.pusher.records(channel.camera_id, *window)
+            except PushError as exc:
+                log.warning("cascade %s: RecordInfo %s: %s", self.s.upper_id,
+                            channel.channel_id, exc)
+        answered = channel or SharedChannel(doc.device_id[:32], "", "", doc.device_id[:32])
+        for page in record_info_pages(doc.sn, answered, spans, self.s.zone, self.s.per_page):
+            if not await self._send(page):
+                break
+        await self.dir.audit(self.s.upper_id, "gb_cascade_record_info", channel, {
+            "channel": doc.device_id[:32], "window": list(window) if window else None,
+            "spans": len(spans), "allowed": bool(channel and channel.playback)})
+        return len(spans)
 
     async def _send_details(self, doc: manscdp.Doc) -> None:
         if doc.device_id != self.s.local_id and await self.dir.shared_channel(

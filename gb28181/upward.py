@@ -107,6 +107,34 @@ class Subscription:
                 and (not self.methods or alarm.codes[0] in self.methods))
 
 
+def record_window(doc: manscdp.Doc, zone: str) -> tuple[float, float] | None:
+    """(start, end) in unix s of a RecordInfo query (local times, A.2.4.5); None if bad."""
+    try:
+        start, end = (datetime.fromisoformat(manscdp.text_of(doc, k) or "").replace(
+            tzinfo=ZoneInfo(zone)).timestamp() for k in ("StartTime", "EndTime"))
+    except ValueError:
+        return None
+    return (start, end) if start < end else None
+
+
+def record_info_pages(sn: int, channel: SharedChannel, spans: list[tuple[float, float]],
+                      zone: str, per_page: int) -> list[bytes]:
+    """A RecordInfo response (A.2.6.6) in MESSAGEs of ``per_page`` items, with SumNum."""
+    def local(t: float) -> str:
+        return datetime.fromtimestamp(t, ZoneInfo(zone)).replace(tzinfo=None).isoformat(
+            timespec="seconds")
+
+    items = [f"<Item>\r\n<DeviceID>{channel.channel_id}</DeviceID>\r\n<Name>"
+             f"{escape(channel.name)}</Name>\r\n<StartTime>{local(a)}</StartTime>\r\n"
+             f"<EndTime>{local(b)}</EndTime>\r\n<Secrecy>0</Secrecy>\r\n<Type>time</Type>"
+             "\r\n</Item>\r\n" for a, b in spans]
+    pages = [items[i:i + per_page] for i in range(0, len(items), per_page)] or [[]]
+    return [manscdp.response("RecordInfo", sn, channel.channel_id,
+                             f"<Name>{escape(channel.name)}</Name>\r\n<SumNum>{len(items)}"
+                             f'</SumNum>\r\n<RecordList Num="{len(page)}">\r\n'
+                             f"{''.join(page)}</RecordList>\r\n") for page in pages]
+
+
 def alarm_filter(doc: manscdp.Doc) -> tuple[tuple[int, int], frozenset[int]]:
     """The priority range and methods of an alarm SUBSCRIBE body (A.2.4.6); bad -> all."""
     def code(name: str, default: int) -> int:

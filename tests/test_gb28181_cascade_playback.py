@@ -6,16 +6,28 @@ A share without playback, and a bad range, are refused."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from adapters.xmlsafe import child, text
 from devkit.fixtures.streams import SERVICE
+from gb28181 import manscdp
 from gb28181.service import InviteError
 from hub.gb28181.relay_push import RelayPusher
-from tests.test_gb28181_cascade import GB_CAM, SHARED_RTSP, World, scenario, seed, until
+from tests.test_gb28181_cascade import (
+    GB_CAM,
+    LOCAL,
+    SHARED_RTSP,
+    World,
+    scenario,
+    seed,
+    until,
+)
 from tests.test_recording import recording, segments, wait_for
 
 
@@ -27,6 +39,26 @@ def dsn(store_dsn: str) -> str:
 
 def _pushes(relay: Any) -> list[dict[str, Any]]:
     return list(httpx.get(f"{relay.http}/gb28181/push", headers=SERVICE, timeout=10).json())
+
+
+async def _record_info(w: World, channel: str, start: float, end: float
+                       ) -> list[tuple[float, float]]:
+    """The upper's RecordInfo query, answered in local time (Asia/Shanghai)."""
+    assert w.upper is not None
+    zone = ZoneInfo("Asia/Shanghai")
+
+    def local(t: float) -> str:
+        return datetime.fromtimestamp(t, zone).replace(tzinfo=None).isoformat(timespec="seconds")
+
+    doc = await w.upper.service.ask(LOCAL, channel, "RecordInfo", (
+        f"<StartTime>{local(start)}</StartTime>\r\n<EndTime>{local(end)}</EndTime>\r\n"
+        "<Secrecy>0</Secrecy>\r\n<Type>all</Type>\r\n"))
+    assert doc is not None and doc.cmd == "RecordInfo"
+    found = child(doc.el, "RecordList")
+    items = [] if found is None else list(found)
+    assert manscdp.text_of(doc, "SumNum") == str(len(items))
+    return [tuple(datetime.fromisoformat(text(it, k) or "").replace(tzinfo=zone).timestamp()
+                  for k in ("StartTime", "EndTime")) for it in items]  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp-active"])
@@ -47,6 +79,10 @@ def test_playback_of_a_recorded_stretch_ends_with_media_status_121(
                   " RETURNING 1")
         await asyncio.wait_for(client.registered.wait(), 10)
         assert w.upper is not None
+        # What is recorded in the window (RecordInfo), as a province asks before playing.
+        listed = await _record_info(w, SHARED_RTSP, window[0] - 3600, window[1])
+        assert len(listed) == 1 and listed[0][0] <= window[0] and listed[0][1] >= window[1]
+        assert await _record_info(w, GB_CAM, *window) == []  # shared live only: nothing
         dialog, sink = await w.upper.play(SHARED_RTSP, transport, window)
         try:
             assert dialog.answer.session == "Playback" and dialog.answer.times == window

@@ -39,6 +39,22 @@ class RelayPusher:
         self._bases[str(data["id"])] = base
         return PushHandle(str(data["id"]), int(data["port"]))
 
+    async def records(self, camera_id: str, start: float, end: float
+                      ) -> list[tuple[float, float]]:
+        """The camera's recorded spans in [start, end] (none when not recorded)."""
+        base = self.base_of(camera_id)
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                r = await client.get(f"{base}/gb28181/recordings/{camera_id}", headers=self.headers,
+                                     params={"start": start, "end": end})
+        except httpx.HTTPError as exc:
+            raise PushError(f"relay unreachable: {exc}") from None
+        if r.status_code == 404:
+            return []
+        if r.status_code != 200:
+            raise PushError(f"relay answered {r.status_code}")
+        return [(float(a), float(b)) for a, b in r.json()["spans"]]
+
     async def ended(self, push_id: str) -> str | None:
         """Why the push ended (``end of recording``...), None while it sends."""
         base = self._bases.get(push_id)

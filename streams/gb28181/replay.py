@@ -25,6 +25,21 @@ def has_footage(segments: list[Segment], start: float, end: float) -> bool:
     return any(s.start < end and s.end > start for s in segments)
 
 
+def spans(segments: list[Segment], start: float, end: float, gap_s: float = 1.0
+          ) -> list[tuple[float, float]]:
+    """Recorded time within [start, end]: segments joined where less than ``gap_s`` apart."""
+    out: list[list[float]] = []
+    for s in segments:
+        if s.end <= start or s.start >= end:
+            continue
+        a, b = max(s.start, start), min(s.end, end)
+        if out and a - out[-1][1] <= gap_s:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
 async def send_recorded(sender: PsRtpSender, segments: list[Segment], codec: str,
                         start: float, end: float) -> str:
     """Send ``start``..``end`` of the footage; returns why it stopped (END_OF_RECORDING)."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from streams.auth.service import service_only
 from streams.gb28181.push import PushError
-from streams.gb28181.replay import has_footage
+from streams.gb28181.replay import has_footage, spans
 from streams.relay import Relay
 
 
@@ -79,6 +79,14 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
     @api.delete("/gb28181/push/{push_id}", dependencies=[service])
     async def push_stop(push_id: str) -> dict[str, object]:
         return {"ended": await relay.pushes.stop(push_id, relay.streams)}
+
+    @api.get("/gb28181/recordings/{camera_id}", dependencies=[service])
+    async def recorded_spans(camera_id: str, start: float, end: float) -> dict[str, object]:
+        """Recorded time of a camera in [start, end] as spans (GB/T 28181 RecordInfo)."""
+        rec = relay.recording.recorders.get(camera_id)
+        if rec is None:
+            raise HTTPException(404, f"camera {camera_id!r} is not recorded here")
+        return {"camera": camera_id, "spans": spans(rec.journal.ordered(), start, end)}
 
     @api.get("/gb28181/push/{push_id}", dependencies=[service])
     async def push_one(push_id: str) -> dict[str, object]:
