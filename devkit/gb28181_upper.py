@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from gb28181.directory import DeviceRecord, Registration
-from gb28181.manscdp import CatalogItem
+from gb28181.manscdp import CatalogItem, read, text_of
 from gb28181.service import Dialog, ServiceSettings, SipService
 from gb28181.transport import Peer
 from streams.gb28181.ps import PsDemuxer, PsError
@@ -228,7 +228,7 @@ def run_cli(args: argparse.Namespace) -> int:
         await sim.start()
         print(f"gb28181-upper {args.upper_id}: listening on {sim.service.s.host}:{sim.port}",
               flush=True)
-        seen = 0
+        seen = alarms = 0
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -238,6 +238,11 @@ def run_cli(args: argparse.Namespace) -> int:
                 print(f"catalog: {len(items)} channels: "
                       + ", ".join(f"{it.id} {it.name}" for it in items), flush=True)
             seen = len(sim.directory.catalogs)
+            for body in sim.directory.alarms[alarms:]:
+                doc = read(body)
+                print(f"alarm: {doc.device_id} {text_of(doc, 'AlarmDescription') or ''}",
+                      flush=True)
+            alarms = len(sim.directory.alarms)
         await sim.close()
 
     asyncio.run(main())
