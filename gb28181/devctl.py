@@ -5,7 +5,10 @@ PTZPosition answer. Pure functions; the SIP service sends them as MESSAGE Contro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from adapters.xmlsafe import child, text
 from gb28181 import manscdp
@@ -110,3 +113,36 @@ def position(doc: manscdp.Doc) -> tuple[float, float, float] | None:
             return None
     pan, tilt, zoom = value("Pan"), value("Tilt"), value("Zoom")
     return (pan, tilt, zoom) if pan is not None and tilt is not None and zoom is not None else None
+
+
+def local_time(t: float, zone: str) -> str:
+    """Unix seconds as GB/T 28181 writes times: local, no offset."""
+    return datetime.fromtimestamp(t, ZoneInfo(zone)).replace(tzinfo=None).isoformat(
+        timespec="seconds")
+
+
+def unix_time(value: str | None, zone: str) -> float | None:
+    try:
+        return datetime.fromisoformat(value or "").replace(tzinfo=ZoneInfo(zone)).timestamp()
+    except ValueError:
+        return None
+
+
+def record_query(start: float, end: float, zone: str, kind: str = "all") -> str:
+    """The RecordInfo query's window (A.2.4.5)."""
+    return (f"<StartTime>{local_time(start, zone)}</StartTime>\r\n<EndTime>"
+            f"{local_time(end, zone)}</EndTime>\r\n<Secrecy>0</Secrecy>\r\n"
+            f"<Type>{escape(kind)}</Type>\r\n")
+
+
+def records(items: list[Element], zone: str) -> list[dict[str, object]]:
+    """RecordList items as data (start/end in unix s); items without valid times skipped."""
+    out: list[dict[str, object]] = []
+    for it in items:
+        start, end = unix_time(text(it, "StartTime"), zone), unix_time(text(it, "EndTime"), zone)
+        if start is None or end is None or end <= start:
+            continue
+        out.append({"start": start, "end": end, "name": (text(it, "Name") or "")[:200],
+                    "type": (text(it, "Type") or "")[:16],
+                    "file": (text(it, "FilePath") or "")[:256]})
+    return sorted(out, key=lambda r: float(r["start"]))  # type: ignore[arg-type]

@@ -10,8 +10,10 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
+from adapters.xmlsafe import child, local
 from core import digest
 from gb28181 import devctl, manscdp, sdp, sip
 from gb28181.directory import Directory
@@ -57,6 +59,25 @@ class Dialog:
 
 
 @dataclass
+class _Pages:
+    """A list answer (RecordInfo...) assembled over several MESSAGEs by SumNum."""
+
+    tag: str  #: the list element (RecordList)
+    items: list[Element] = field(default_factory=list)
+    fut: asyncio.Future[list[Element]] | None = None
+
+    def add(self, doc: manscdp.Doc) -> None:
+        found = child(doc.el, self.tag)
+        self.items += [it for it in (found if found is not None else []) if local(it.tag) == "Item"]
+        try:
+            total = int(manscdp.text_of(doc, "SumNum") or "0")
+        except ValueError:
+            total = 0
+        if len(self.items) >= total and self.fut is not None and not self.fut.done():
+            self.fut.set_result(self.items)
+
+
+@dataclass
 class _Catalog:
     total: int | None
     items: dict[str, manscdp.CatalogItem]
@@ -75,8 +96,9 @@ class SipService:
         self._subscriptions: dict[str, tuple[str, int]] = {}  #: call-id -> (from tag, CSeq)
         #: (call-id, NotifyType) of MediaStatus notifications (121: end of a playback file)
         self.media_status: list[tuple[str, str]] = []
-        #: (target ID, SN) -> the answer awaited by ``ask``
+        #: (target ID, SN) -> the answer awaited by ``ask`` / the pages by ``ask_list``
         self._answers: dict[tuple[str, int], asyncio.Future[manscdp.Doc]] = {}
+        self._pages: dict[tuple[str, int], _Pages] = {}
         self.bad_inputs = 0
 
     @property
@@ -195,6 +217,9 @@ class SipService:
             await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
             return
         await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        if doc.root == "Response" and (pages := self._pages.get((doc.device_id, doc.sn))):
+            pages.add(doc)
+            return
         waiting = self._answers.pop((doc.device_id, doc.sn), None)
         if doc.root == "Response" and waiting is not None and not waiting.done():
             waiting.set_result(doc)
@@ -290,6 +315,27 @@ class SipService:
             return None
         finally:
             self._answers.pop((target, sn), None)
+
+    async def ask_list(self, device_id: str, target: str, cmd: str, extra: str, tag: str,
+                       timeout: float = 8.0) -> list[Element] | None:
+        """A Query answered by a list over several MESSAGEs (RecordInfo: ``RecordList``);
+        the items once SumNum arrived, None when nothing came in time."""
+        reg = await self.dir.registration(device_id)
+        if reg is None or not reg.online:
+            return None
+        sn = self.next_sn()
+        pages = _Pages(tag, fut=asyncio.get_running_loop().create_future())
+        self._pages[(target, sn)] = pages
+        try:
+            if not await self.send_message(device_id, reg.peer,
+                                           manscdp.query(cmd, sn, target, extra)):
+                return None
+            assert pages.fut is not None
+            return await asyncio.wait_for(pages.fut, timeout)
+        except TimeoutError:
+            return pages.items or None  # partial: what came
+        finally:
+            self._pages.pop((target, sn), None)
 
     async def subscribe(self, device_id: str, cmd: str, expires: int = 3600, extra: str = "",
                         call_id: str | None = None) -> tuple[int, str]:

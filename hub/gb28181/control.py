@@ -88,8 +88,30 @@ def make_app(service: SipService, token: str) -> Starlette:
                                  "code": "control_failed"}, 502)
         return JSONResponse(dict(zip(("pan", "tilt", "zoom"), found, strict=True)))
 
+    async def records(request: Request) -> JSONResponse:
+        """A channel's recordings on the device in a window (RecordInfo)."""
+        if not authorized(request):
+            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+        try:
+            body = await request.json()
+            device, channel = str(body["device"])[:32], str(body["channel"])[:32]
+            start, end = float(body["start"]), float(body["end"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"detail": "device, channel, start, end required",
+                                 "code": "bad_request"}, 400)
+        if not 0 < start < end:
+            return JSONResponse({"detail": "start < end required", "code": "bad_request"}, 400)
+        zone = service.s.zone
+        items = await service.ask_list(device, channel, "RecordInfo",
+                                       devctl.record_query(start, end, zone), "RecordList")
+        if items is None:
+            return JSONResponse({"detail": f"{channel} gave no record list",
+                                 "code": "control_failed"}, 502)
+        return JSONResponse({"records": devctl.records(items, zone)})
+
     return Starlette(routes=[Route("/invite", invite, methods=["POST"]),
                              Route("/bye", bye, methods=["POST"]),
+                             Route("/records", records, methods=["POST"]),
                              Route("/control", control, methods=["POST"]),
                              Route("/position", position, methods=["POST"])])
 

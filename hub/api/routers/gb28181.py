@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, HTTPException
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from hub.api.routers.cameras import COLS as CAMERA_COLS
-from hub.auth.access import Caller, require
+from hub.api.routers.streams import _playback_window
+from hub.auth import view_guard
+from hub.auth.access import Caller, audit_now, require
 from hub.auth.roles import Role
+from hub.gb28181.runner import control_token
 
 router = APIRouter(prefix="/gb28181", tags=["gb28181"])
 
@@ -96,3 +100,35 @@ def list_upper_shares(upper_id: str, caller: Caller = require(Role.admin)
         " FROM gb_upper_shares s LEFT JOIN cameras c ON c.id = s.camera_id"
         " AND c.department_id = s.department_id WHERE s.upper_id = %s AND s.department_id = %s"
         " ORDER BY s.revoked_at IS NOT NULL, s.channel_id"), (upper_id, caller.department))
+
+
+@router.get("/channels/{camera_id}/records",
+            summary="A GB/T 28181 channel's recordings kept on its device (RecordInfo)")
+def channel_records(camera_id: str, start: float, end: float,
+                    caller: Caller = require(*view_guard.VIEW_ROLES)) -> dict[str, Any]:
+    """Asked of the device through the SIP service; only for a caller who may play the
+    camera's recordings, and only within the time its grant allows (audited)."""
+    camera = caller.camera_or_404(camera_id)
+    lo, hi = _playback_window(caller, camera)
+    start, end = max(start, lo or start), min(end, hi or end)
+    if not 0 < start < end:
+        raise HTTPException(422, "start < end required (within the playback grant)")
+    rows = _rows(caller, sql.SQL("SELECT device_id, id FROM gb_channels WHERE camera_id = %s"
+                                 " AND retired_at IS NULL"), (camera_id,))
+    if not rows:
+        raise HTTPException(404, f"camera {camera_id!r} is not a GB/T 28181 channel")
+    config = caller.runtime.config
+    g = config.gb28181
+    try:
+        r = httpx.post(f"http://{g.control_host}:{g.control_port}/records", timeout=15,
+                       headers={"Authorization": f"Bearer {control_token(config)}"},
+                       json={"device": rows[0]["device_id"], "channel": rows[0]["id"],
+                             "start": start, "end": end})
+    except httpx.HTTPError:
+        raise HTTPException(503, "the SIP service is unreachable") from None
+    if r.status_code != 200:
+        raise HTTPException(502, f"the device gave no record list ({r.status_code})")
+    found = r.json()["records"]
+    audit_now(caller, "gb28181.records", target_type="camera", target_id=camera_id,
+              department=camera["department_id"], start=start, end=end, records=len(found))
+    return {"camera": camera_id, "device": rows[0]["device_id"], "records": found}
