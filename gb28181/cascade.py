@@ -122,6 +122,7 @@ class CascadeClient:
         self.registrations = 0  #: successful REGISTERs (refreshes included)
         self.granted = settings.expires_s  #: the Expires the upper granted
         self.views: dict[str, UpwardView] = {}
+        self._inviting: set[str] = set()  #: INVITEs being answered (the relay starting)
         self.bad_inputs = 0
         self._tag, self._call_id, self._cseq = sip.new_tag(), secrets.token_hex(10), 0
         self._task: asyncio.Task[None] | None = None
@@ -383,6 +384,16 @@ class CascadeClient:
     async def _invite(self, msg: sip.SipMessage, peer: Peer) -> None:
         if msg.call_id in self.views:  # a retransmitted INVITE: the 200 went already
             return
+        if msg.call_id in self._inviting:  # retransmitted while the relay starts: one push
+            await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
+            return
+        self._inviting.add(msg.call_id)
+        try:
+            await self._new_invite(msg, peer)
+        finally:
+            self._inviting.discard(msg.call_id)
+
+    async def _new_invite(self, msg: sip.SipMessage, peer: Peer) -> None:
         channel_id = sip.uri_user(msg.uri) or msg.user_of("to")
         channel = await self.dir.shared_channel(self.s.upper_id, channel_id)
         if channel is None:
