@@ -189,3 +189,26 @@ def origin_event(origin: Origin, **fields: Any) -> Event:
         )
     except ValidationError as exc:
         raise AdapterError(validation_reason(exc)) from None
+
+
+def document_event(
+    origin: Origin,
+    fmt: str,
+    payload: bytes,
+    occurred: datetime,
+    attrs: dict[str, Any],
+    extra: dict[str, Any],
+    **fields: Any,
+) -> Event:
+    """The event of one pushed XML document (ISAPI, GB/T 28181): its id is stable over the
+    time, format, origin and bytes (a repeat is the same event); attributes without the
+    unset ones, and what the adapter does not map kept under ``extra``."""
+    if extra:
+        attrs["extra"] = extra
+    return origin_event(
+        origin,
+        id=stable_event_id(occurred, fmt, origin.department, origin.site, payload),
+        occurred_at=occurred,
+        attributes={k: v for k, v in attrs.items() if v is not None},
+        **fields,
+    )

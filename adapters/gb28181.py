@@ -19,8 +19,7 @@ from adapters.base import (
     AdapterError,
     Heartbeat,
     Origin,
-    origin_event,
-    stable_event_id,
+    document_event,
 )
 from adapters.checks import clean_text, parse_time
 from adapters.model import Severity
@@ -149,18 +148,9 @@ class Gb28181Adapter(Adapter):
             )
             if info_extra:
                 attrs["info"] = info_extra
-        extra = extras(root, KNOWN)
-        if extra:
-            attrs["extra"] = extra
-        event = origin_event(
-            origin,
-            id=stable_event_id(occurred, "gb28181", origin.department, origin.site, payload),
-            occurred_at=occurred,
-            kind=kind,
-            severity=PRIORITY[priority],
-            device=device,
-            location=location,
-            attributes={k: v for k, v in attrs.items() if v is not None},
+        event = document_event(
+            origin, "gb28181", payload, occurred, attrs, extras(root, KNOWN),
+            kind=kind, severity=PRIORITY[priority], device=device, location=location,
         )
         return Adapted(events=[event])
 

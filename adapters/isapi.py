@@ -16,8 +16,7 @@ from adapters.base import (
     AdapterError,
     Heartbeat,
     Origin,
-    origin_event,
-    stable_event_id,
+    document_event,
 )
 from adapters.checks import clean_text, parse_time
 from adapters.model import MediaRef, Severity
@@ -252,18 +251,9 @@ class IsapiAdapter(Adapter):
             attrs.update(anpr_attrs)
         elif state == "inactive":
             kind, severity = f"{kind}_ended", Severity.info
-        extra = extras(root, KNOWN)
-        if extra:
-            attrs["extra"] = extra
-        event = origin_event(
-            origin,
-            id=stable_event_id(occurred, "isapi", origin.department, origin.site, payload),
-            occurred_at=occurred,
-            kind=kind,
-            severity=severity,
-            device=device or None,
-            location=_location(root),
-            attributes={k: v for k, v in attrs.items() if v is not None},
+        event = document_event(
+            origin, "isapi", payload, occurred, attrs, extras(root, KNOWN),
+            kind=kind, severity=severity, device=device or None, location=_location(root),
             media=media,
         )
         return Adapted(events=[event])

@@ -65,6 +65,30 @@ def _relay(r: dict[str, Any]) -> list[Row]:
         ("extra relay CPU per WebRTC viewer (viewers)", f"{views} cores each", "–"),
         ("time to first frame, new RTSP viewer", f"warm {r['ttff_warm_s']} s, cold "
          f"{r['ttff_cold_s']} s", f"straight from the camera {r['ttff_direct_camera_s']} s"),
+        *_packet_core(r),
+    ]
+
+
+def _packet_core(r: dict[str, Any]) -> list[Row]:
+    """The packet core's rows (streams.core: packet), where the run measured it."""
+    p = r.get("packet_core")
+    if not p:
+        return []
+    rss = r["rss_per_stream_mb"]
+    return [
+        (f"packet core (streams.core: packet): relay CPU per camera, {r['streams']} cameras",
+         f"{p['cpu_per_stream']} cores (×{p['cpu_ratio']})",
+         f"bare GStreamer passthrough {r['baseline_cpu_per_stream']} cores; "
+         f"GStreamer core {r['cpu_per_stream']} cores"),
+        ("RSS added per camera (relay with readers minus idle relay)",
+         f"packet core {rss['packet']} MB", f"GStreamer core {rss['gstreamer']} MB; "
+         f"bare GStreamer relay {r['rss_mb']['baseline']} MB in all"),
+        *((f"packet core alone, {x['streams']} cameras, one reader each",
+           f"{x['cpu_per_stream']} cores and {x['rss_per_stream_mb']} MB RSS per camera",
+           f"{x['rss_mb']} MB in all") for x in p.get("at_scale", [])),
+        ("packet core: time to first frame, new RTSP viewer",
+         f"warm {p['ttff_warm_s']} s, cold {p['ttff_cold_s']} s",
+         f"straight from the camera {r['ttff_direct_camera_s']} s"),
     ]
 
 

@@ -27,7 +27,7 @@ import httpx
 import websockets
 import yaml
 
-from bench.relay import SECRET, cpu_of, wait_log
+from bench.relay import SECRET, cpu_of, start_cameras, wait_log
 from bench.report import finish
 from core.net import free_port
 from devkit.embedded.process import spawn, stop
@@ -113,34 +113,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-record-") as d:
         tmp = Path(d)
         try:
-            cam_port = free_port()
-            cams = spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "devkit.synthetic",
-                    "--port",
-                    str(cam_port),
-                    "--cameras",
-                    ",".join(names),
-                    "--width",
-                    "1280",
-                    "--height",
-                    "720",
-                    "--fps",
-                    "25",
-                    "--gop",
-                    "25",
-                    "--bitrate",
-                    "2000",
-                    "--mode",
-                    "loop",
-                ],
-                tmp / "cams.log",
-            )
-            procs.append(cams)
-            wait_log(cams, tmp / "cams.log", "ready", 300)
-            upstream = f"rtsp://127.0.0.1:{cam_port}"
+            upstream = start_cameras(tmp, names, procs)
             (tmp / "base").mkdir()
             base = spawn(
                 [

@@ -146,8 +146,10 @@ def first_frame_s(url: str) -> float:
 
 
 def start_relay(
-    tmp: Path, cameras: dict[str, str], always_on: set[str]
+    tmp: Path, cameras: dict[str, str], always_on: set[str], core: str = "gstreamer"
 ) -> tuple[subprocess.Popen[bytes], int, int]:
+    """A ``cityhub relay`` process with ``core`` in ``tmp`` (a folder of its own)."""
+    tmp.mkdir(parents=True, exist_ok=True)
     http, rtsp = free_port(), free_port()
     cams = [
         {
@@ -171,6 +173,7 @@ def start_relay(
             "play_secret": SECRET,
             "idle_close_s": 30,
             "webrtc_max_viewers": 64,
+            "core": core,
         },
     }
     (tmp / "relay.yaml").write_text(yaml.safe_dump(cfg))
@@ -208,35 +211,27 @@ async def webrtc_cpu(
     return out
 
 
-def start_cameras(tmp: Path, names: list[str], procs: list[subprocess.Popen[bytes]]) -> str:
-    """Synthetic 720p25 cameras (loop mode) for ``names`` and 'cold'; their rtsp:// base."""
+def start_cameras(
+    tmp: Path,
+    names: list[str],
+    procs: list[subprocess.Popen[bytes]],
+    size: tuple[int, int, int] = (1280, 720, 2000),
+    log: str = "cams",
+) -> str:
+    """Synthetic 25 fps cameras (loop mode, 1 s GOP) named ``names``, of ``size`` (width,
+    height, kbit/s; default 720p at 2 Mbit/s); their rtsp:// base."""
     cam_port = free_port()
+    width, height, kbps = size
     cams = spawn(
         [
-            sys.executable,
-            "-m",
-            "devkit.synthetic",
-            "--port",
-            str(cam_port),
-            "--cameras",
-            ",".join([*names, "small", "cold"]),
-            "--width",
-            "1280",
-            "--height",
-            "720",
-            "--fps",
-            "25",
-            "--gop",
-            "25",
-            "--bitrate",
-            "2000",
-            "--mode",
-            "loop",
+            sys.executable, "-m", "devkit.synthetic", "--port", str(cam_port),
+            "--cameras", ",".join(names), "--width", str(width), "--height", str(height),
+            "--fps", "25", "--gop", "25", "--bitrate", str(kbps), "--mode", "loop",
         ],
-        tmp / "cams.log",
+        tmp / f"{log}.log",
     )
     procs.append(cams)
-    wait_log(cams, tmp / "cams.log", "ready", 300)
+    wait_log(cams, tmp / f"{log}.log", "ready", 300)
     return f"rtsp://127.0.0.1:{cam_port}"
 
 
@@ -249,11 +244,44 @@ def main(argv: list[str] | None = None) -> int:
         help="rtsp://host:port of cameras c00.. (and 'cold') already served (default: start "
         "synthetic 720p25 cameras)",
     )
+    p.add_argument("--scale", type=int, nargs="*", default=[64],
+                   help="stream counts the packet core alone is measured at (RSS, CPU)")
     a = p.parse_args(argv)
     try:
         return finish("relay", measure(a))
     except InvalidRun as exc:
         return finish("relay", {"streams": a.streams}, [str(exc)])
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def relay_urls(rtsp: int, names: list[str]) -> dict[str, str]:
+    return {n: f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names}
+
+
+def packet_at_scale(
+    tmp: Path, upstream: str, names: list[str], n: int, window: float
+) -> dict[str, object]:
+    """The packet core alone with ``n`` streams (camera ids beyond the cameras served share
+    their URLs; each is still its own upstream connection), one reader each."""
+    ids = [f"s{i:03d}" for i in range(n)]
+    cameras = {c: f"{upstream}/{names[i % len(names)]}" for i, c in enumerate(ids)}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        relay, _http, rtsp = start_relay(tmp / f"pkt{n}", cameras, set(), core="packet")
+        procs.append(relay)
+        idle = rss_mb(relay.pid)
+        procs.append(readers(list(relay_urls(rtsp, ids).values()), tmp / f"rd{n}.log"))
+        fps = require_fps(f"packet core at {n} streams", relay_urls(rtsp, ids), 20)
+        cores = statistics.median(cpu_of([relay.pid], window)[0] for _ in range(3))
+        busy = rss_mb(relay.pid)
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+    return {"streams": n, "cpu_per_stream": round(cores / n, 4), "rss_mb": round(busy, 1),
+            "rss_per_stream_mb": round((busy - idle) / n, 3), "reader_fps_min": round(fps, 1)}
 
 
 def measure(a: argparse.Namespace) -> dict[str, object]:
@@ -262,110 +290,100 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as d:
         tmp = Path(d)
         try:
-            upstream = a.upstream or start_cameras(tmp, names, procs)
+            upstream = a.upstream or start_cameras(tmp, [*names, "cold", "cold2"], procs)
             # Every camera must deliver before anything is measured (a dead one is cheap).
             require_fps("cameras", {n: f"{upstream}/{n}" for n in [*names, "cold"]}, 20)
-            small_port = free_port()
-            small = spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "devkit.synthetic",
-                    "--port",
-                    str(small_port),
-                    "--cameras",
-                    "small",
-                    "--width",
-                    "640",
-                    "--height",
-                    "360",
-                    "--fps",
-                    "25",
-                    "--gop",
-                    "25",
-                    "--bitrate",
-                    "800",
-                    "--mode",
-                    "loop",
-                ],
-                tmp / "small.log",
-            )
-            procs.append(small)
-            wait_log(small, tmp / "small.log", "ready", 120)
+            require_fps("cold camera of the packet core", {"cold2": f"{upstream}/cold2"}, 20)
+            small = start_cameras(tmp, ["small"], procs, (640, 360, 800), "small")
 
             # Baseline: bare GStreamer passthrough relay, one reader per stream.
             base_port = free_port()
             base = spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.relay_baseline",
-                    "--port",
-                    str(base_port),
-                    "--upstream",
-                    upstream,
-                    "--cameras",
-                    ",".join(names),
-                ],
+                [sys.executable, "-m", "bench.relay_baseline", "--port", str(base_port),
+                 "--upstream", upstream, "--cameras", ",".join(names)],
                 tmp / "base.log",
             )
             procs.append(base)
             wait_log(base, tmp / "base.log", "ready")
             rd0 = readers([f"rtsp://127.0.0.1:{base_port}/{n}" for n in names], tmp / "rd0.log")
 
-            # cityhub relay: same cameras, same readers, running alongside the baseline.
-            cameras = {n: f"{upstream}/{n}" for n in names}
-            cameras["cold"] = f"{upstream}/cold"
-            cameras["small"] = f"rtsp://127.0.0.1:{small_port}/small"
-            relay, http, rtsp = start_relay(tmp, cameras, always_on=set())
+            # cityhub, both cores: same cameras, same readers, running alongside the baseline.
+            cameras = {n: f"{upstream}/{n}" for n in [*names, "cold", "cold2"]}
+            cameras["small"] = f"{small}/small"
+            relay, http, rtsp = start_relay(tmp / "gst", cameras, always_on=set())
             procs.append(relay)
-            rd = readers(
-                [f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names], tmp / "rd1.log"
-            )
-            # Every stream of both relays delivers the camera's rate before CPU is measured.
+            packet, _phttp, prtsp = start_relay(tmp / "pkt", cameras, set(), core="packet")
+            procs.append(packet)
+            idle_rss = {"gstreamer": rss_mb(relay.pid), "packet": rss_mb(packet.pid)}
+            rd = readers(list(relay_urls(rtsp, names).values()), tmp / "rd1.log")
+            rdp = readers(list(relay_urls(prtsp, names).values()), tmp / "rd3.log")
+            # Every stream of every relay delivers the camera's rate before CPU is measured.
             base_fps = require_fps(
                 "baseline relay", {n: f"rtsp://127.0.0.1:{base_port}/{n}" for n in names}, 20
             )
-            relay_fps = require_fps(
-                "cityhub relay",
-                {n: f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}" for n in names},
-                20,
-            )
-            # Both measured over the same windows (the machine's load drifts between
+            relay_fps = require_fps("cityhub relay", relay_urls(rtsp, names), 20)
+            packet_fps = require_fps("cityhub relay, packet core", relay_urls(prtsp, names), 20)
+            # All three measured over the same windows (the machine's load drifts between
             # windows, not within one); the median window ratio is reported.
-            windows = [cpu_of([base.pid, relay.pid], a.window) for _ in range(3)]
-            baseline_cores = statistics.median(w[0] for w in windows)
-            relay_cores = statistics.median(w[1] for w in windows)
-            ratio = statistics.median(w[1] / w[0] for w in windows if w[0] > 0)
+            windows = [cpu_of([base.pid, relay.pid, packet.pid], a.window) for _ in range(3)]
+            busy_rss = {"gstreamer": rss_mb(relay.pid), "packet": rss_mb(packet.pid),
+                        "baseline": rss_mb(base.pid)}
             stop(rd0)
             stop(base)
-            warm = [
-                first_frame_s(f"rtsp://127.0.0.1:{rtsp}/{n}?token={token(n)}") for n in names[:5]
-            ]
-            cold = first_frame_s(f"rtsp://127.0.0.1:{rtsp}/cold?token={token('cold')}")
+            warm, pwarm = [], []
+            for n in names[:10]:  # interleaved: the machine's drift hits both cores alike
+                warm.append(first_frame_s(relay_urls(rtsp, [n])[n]))
+                pwarm.append(first_frame_s(relay_urls(prtsp, [n])[n]))
+            cold = first_frame_s(relay_urls(rtsp, ["cold"])["cold"])
+            pcold = first_frame_s(relay_urls(prtsp, ["cold2"])["cold2"])
             stop(rd)
+            stop(rdp)
             direct = [first_frame_s(f"{upstream}/{n}") for n in names[:3]]
             # WebRTC: the camera is held live by one RTSP reader, so only viewers change.
             rd = readers([f"rtsp://127.0.0.1:{rtsp}/small?token={token('small')}"], tmp / "rd2.log")
             time.sleep(3)
             per_viewer = asyncio.run(webrtc_cpu(relay.pid, http, "small", [1, 5, 10], a.window / 2))
             stop(rd)
+            stop(relay)
+            stop(packet)
+            scale = [packet_at_scale(tmp, upstream, names, k, a.window / 2) for k in a.scale]
         finally:
             for proc in reversed(procs):
                 stop(proc)
-    base_ps = baseline_cores / a.streams
-    relay_ps = relay_cores / a.streams
+    n = a.streams
+    base_ps = statistics.median(w[0] for w in windows) / n
+    relay_ps = statistics.median(w[1] for w in windows) / n
+    packet_ps = statistics.median(w[2] for w in windows) / n
+
+    def ratios(k: int) -> list[float]:
+        return [round(w[k] / w[0], 3) for w in windows if w[0] > 0]
+
     return {
-        "streams": a.streams,
+        "streams": n,
         "resolution": "1280x720@25, 2 Mb/s, 1 s GOP (loop-mode synthetic)",
         "cpu_per_stream": round(relay_ps, 4),
         "baseline_cpu_per_stream": round(base_ps, 4),
-        "cpu_ratio": round(ratio, 3),
-        "cpu_ratio_windows": [round(w[1] / w[0], 3) for w in windows if w[0] > 0],
-        "reader_fps_min": {"relay": round(relay_fps, 1), "baseline": round(base_fps, 1)},
+        "cpu_ratio": round(statistics.median(ratios(1)), 3),
+        "cpu_ratio_windows": ratios(1),
+        "reader_fps_min": {"relay": round(relay_fps, 1), "baseline": round(base_fps, 1),
+                           "packet": round(packet_fps, 1)},
         "ttff_warm_s": round(statistics.median(warm), 3),
         "ttff_cold_s": round(cold, 3),
         "ttff_direct_camera_s": round(statistics.median(direct), 3),
+        "packet_core": {
+            "cpu_per_stream": round(packet_ps, 4),
+            "cpu_ratio": round(statistics.median(ratios(2)), 3),
+            "cpu_ratio_windows": ratios(2),
+            "ttff_warm_s": round(statistics.median(pwarm), 4),
+            "ttff_warm_s_all": [round(x, 4) for x in pwarm],
+            "ttff_cold_s": round(pcold, 3),
+            "at_scale": scale,
+        },
+        "rss_mb": {k: round(v, 1) for k, v in busy_rss.items()},
+        "rss_idle_mb": {k: round(v, 1) for k, v in idle_rss.items()},
+        "rss_per_stream_mb": {  # what the streams added to the relay's idle footprint
+            k: round((busy_rss[k] - idle_rss[k]) / n, 2) for k in idle_rss
+        },
         "webrtc_cpu_per_viewer": per_viewer,
         "webrtc_camera": "640x360@25 (aiortc viewers decode in the bench process)",
         "cpu_unit": "cores (1.0 = one core), relay process only",

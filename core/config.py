@@ -69,6 +69,14 @@ class CameraConfig(Section):
     )
     always_on: bool = Field(False, description="Keep connected even when nobody watches.")
     location: Location | None = Field(None, description="Where the camera stands, for the map.")
+    heading: float | None = Field(
+        None, ge=0, lt=360,
+        description="Where the lens points, degrees clockwise from north: the map draws the "
+        "camera's field of view. Unset (e.g. a PTZ dome): a dot only.",
+    )
+    fov: float | None = Field(
+        None, gt=0, le=360, description="Horizontal field of view in degrees (unset: 60)."
+    )
 
     @model_validator(mode="after")
     def _one_login(self) -> CameraConfig:

@@ -90,6 +90,8 @@ def authorization(www_authenticate: str, method: str, uri: str, username: str,
     if "auth" in (c.get("qop") or ""):
         p.update(qop="auth", nc="00000001", cnonce=secrets.token_hex(8))
     p["response"] = expected(p, method, password)
+    if "opaque" in c:  # echoed as received (RFC 7616 3.4)
+        p["opaque"] = c["opaque"]
     quoted = ",".join(f'{k}="{v}"' if k not in ("algorithm", "qop", "nc") else f"{k}={v}"
                       for k, v in p.items())
     return f"Digest {quoted}"

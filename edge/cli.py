@@ -5,19 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 
 from core.config_commands import add_config_commands
 from core.files import exposed
-from edge.config import ConfigError, EdgeConfig, load_edge_config
+from edge.config import EdgeConfig, load_edge_config
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        config = load_edge_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    config = load_edge_config(args.config)  # a ConfigError is answered by ``cityhub``
     from edge.agent import EdgeAgent  # lazy: GStreamer/OpenCV load only to run, not for --help
 
     async def main() -> None:

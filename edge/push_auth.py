@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import digest
-from edge.config import EdgeConfig, PushDeviceConfig
+from edge.config import EdgeConfig
+from edge.push_config import PushDeviceConfig
 
 log = logging.getLogger(__name__)
 

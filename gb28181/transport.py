@@ -8,6 +8,7 @@ request came on, and a request to a TCP peer without a connection opens one.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,26 +54,26 @@ class SipEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, udp: bool = True, tcp: bool = True) -> None:
-        """Listen on one port for UDP and TCP; with port 0, a port free for both (the UDP
-        port the system picked may be a TCP connection's local port: pick again)."""
-        loop = asyncio.get_running_loop()
-        wanted = self.port
-        for attempt in range(20):
-            if udp:
-                self._udp, _ = await loop.create_datagram_endpoint(
-                    lambda: _Udp(self), local_addr=(self.host, wanted))
-                self.port = self._udp.get_extra_info("sockname")[1]
-            if not tcp:
-                return
+        """Listen on ``port`` for UDP and TCP alike. Port 0: the port UDP is given, tried
+        again with another while a TCP socket on this host already holds it."""
+        any_port = self.port == 0
+        for attempt in range(1, 6):
             try:
-                self._tcp_server = await asyncio.start_server(self._serve_tcp, self.host,
-                                                              self.port)
-                return
-            except OSError:
-                if wanted or not udp or attempt == 19:
+                return await self._listen(udp, tcp)
+            except OSError as exc:
+                if not (any_port and udp and tcp) or exc.errno != errno.EADDRINUSE or attempt == 5:
                     raise
-                assert self._udp is not None
-                self._udp.close()
+                await self.close()
+                self.port = 0
+
+    async def _listen(self, udp: bool, tcp: bool) -> None:
+        loop = asyncio.get_running_loop()
+        if udp:
+            self._udp, _ = await loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(self.host, self.port))
+            self.port = self._udp.get_extra_info("sockname")[1]
+        if tcp:
+            self._tcp_server = await asyncio.start_server(self._serve_tcp, self.host, self.port)
 
     async def close(self) -> None:
         if self._udp is not None:

@@ -25,10 +25,8 @@ import json
 import os
 import secrets
 import subprocess
-import sys
 from pathlib import Path
 
-from core.config import ConfigError
 from core.programs import require_binary
 from hub.config import CityConfig, load_config
 
@@ -143,11 +141,7 @@ def write_broker_users(cfg: CityConfig, out: Path, emqx: bool = False) -> list[s
 
 
 def _users(args: argparse.Namespace) -> int:
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+    cfg = load_config(args.config)
     users = write_broker_users(cfg, Path(args.out), emqx=args.emqx)
     print(f"{args.out}: acl, passwd and credentials/ for {len(users)} users")
     return 0

@@ -3,8 +3,9 @@
 Each capability contributes its subcommands from its own module, named in the
 ``cityhub.commands`` entry-point group (pyproject.toml): the module has
 ``register(subparsers)`` that adds parsers whose ``func`` default is called with
-the parsed arguments. A module whose dependencies are not installed (an edge box
-installs ``cityhub[edge]`` without the hub's) is left out of ``--help``.
+the parsed arguments (a ``ConfigError`` it raises is answered here: the message, exit 2).
+A module whose dependencies are not installed (an edge box installs ``cityhub[edge]``
+without the hub's) is left out of ``--help``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sys
 from importlib.metadata import entry_points
 
+from core.config import ConfigError
 from core.logging import setup_logging
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     try:
         result = args.func(args)
+    except ConfigError as exc:  # every command's bad configuration file: what is wrong, exit 2
+        print(exc, file=sys.stderr)
+        result = 2
     except KeyboardInterrupt:
         result = 130
     sys.exit(result or 0)

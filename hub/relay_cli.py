@@ -7,7 +7,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-from core.config import ConfigError
 from hub.config import load_config, weak_secret
 from streams.cluster.routing import shard_relay
 from streams.cluster.sharding import ShardMap
@@ -25,11 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
+    config = load_config(args.config)
     settings = config.streams
     updates = {
         k: v

@@ -29,6 +29,25 @@ class StreamsConfig(BaseModel):
     rtsp_port: int = Field(
         8554, ge=0, le=65535, description="Port of the RTSP re-serve (0: any free)."
     )
+    core: Literal["gstreamer", "packet"] = Field(
+        "gstreamer",
+        description="Media core of the RTSP re-serve. gstreamer: depayload, parse and "
+        "payload again per camera (gst-rtsp-server). packet: the camera's RTP packets "
+        "forwarded as received over TCP-interleaved, readers starting on the cached "
+        "keyframe (streams/packet; rtsp:// cameras; others and recorded playback are "
+        "redirected to the GStreamer re-serve). WebRTC, fMP4, snapshots, clips and "
+        "recording stay on GStreamer, fed through the packet core (one camera connection).",
+    )
+    packet_reader_backlog_kb: int = Field(
+        1024, ge=16, le=65536,
+        description="Packet core: unsent kilobytes an RTSP reader may fall behind before it "
+        "skips to the next keyframe (bounds memory per reader; counted as reader_skips).",
+    )
+    packet_reader_behind_s: float = Field(
+        10.0, gt=0, le=600,
+        description="Packet core: seconds a reader may stay behind before it is dropped "
+        "(counted as reader_drops).",
+    )
     transport: Literal["tcp", "udp", "auto"] = Field(
         "tcp",
         description="RTP transport to cameras: tcp (interleaved, survives NAT and loss), "

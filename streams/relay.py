@@ -21,6 +21,8 @@ from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
 from streams.gb28181.push import PushTable
 from streams.glib_loop import ensure_glib_loop
+from streams.packet.camera import PacketCamera, credentials
+from streams.packet.server import PacketRtspServer
 from streams.playback.rtsp import RecordedMediaFactory
 from streams.recording.service import RecordingService
 from streams.rtsp.reserve import RtspReserve
@@ -70,6 +72,9 @@ class Relay:
         self.pushes = PushTable(settings.connect_timeout_s)  # GB/T 28181 cascade output
         self.rtsp: RtspReserve | None = None
         self.rtsp_port: int | None = None
+        #: The packet core (settings.core == "packet"): its server and cameras by stream id.
+        self.packet: PacketRtspServer | None = None
+        self.packet_cameras: dict[str, PacketCamera] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.recording = RecordingService(
             settings.recording,
@@ -105,6 +110,15 @@ class Relay:
         try:
             grant = self.authorize(camera_id, token, "rtsp")
             self.guard.admit_blocking(grant)
+        except PlayTokenError as exc:
+            log.info("rtsp %s: refused (%s)", camera_id, exc)
+            return False
+        return grant if grant is not None else True
+
+    async def _rtsp_admit(self, camera_id: str, token: str | None) -> PlayGrant | bool:
+        """:meth:`_rtsp_allowed` on the event loop (the packet core's readers)."""
+        try:
+            grant = await self.admit(camera_id, token, "rtsp")
         except PlayTokenError as exc:
             log.info("rtsp %s: refused (%s)", camera_id, exc)
             return False
@@ -146,13 +160,41 @@ class Relay:
             if self.rtsp is not None:
                 self.rtsp.add(sub, f"/{spec.id}/sub")
 
+    def _packet_camera(self, spec: CameraSpec, sub: bool) -> PacketCamera | None:
+        """The packet core's camera for ``spec`` (rtsp:// only; else None), mounted."""
+        url = spec.sub_url if sub and spec.sub_url else spec.url
+        if self.packet is None or not url.lower().startswith("rtsp://"):
+            return None
+        stream_id = f"{spec.id}{SUB}" if sub else spec.id
+        camera = PacketCamera(
+            stream_id, url, credentials(spec.username, spec.password, spec.credentials_file),
+            self.settings, spec.always_on, on_event=self._emit)
+        camera.start()
+        self.packet_cameras[stream_id] = camera
+        self.packet.add(camera, f"/{spec.id}/sub" if sub else f"/{spec.id}")
+        return camera
+
+    def _through_packet(self, camera_id: str) -> str:
+        """The loopback URL GStreamer outputs pull a packet-core camera from."""
+        assert self.packet is not None
+        host = self.settings.rtsp_host
+        host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        host = f"[{host}]" if ":" in host else host
+        path = camera_id.replace(SUB, "/sub")
+        return f"rtsp://{host}:{self.packet.port}/{path}?token={self.packet.internal_token}"
+
     def _stream(self, spec: CameraSpec, sub: bool = False) -> CameraStream:
         """A started stream actor for ``spec`` (a bad URL makes a camera that fails alone)."""
         assert self._loop is not None
         url = spec.sub_url if sub and spec.sub_url else spec.url
+        packet = self._packet_camera(spec, sub)
         try:
-            make, shown = element_factory(url, spec.username, spec.password,
-                                          spec.credentials_file, self.settings.transport)
+            if packet is not None:  # one camera connection: GStreamer outputs pull through it
+                make = self._loopback_source(packet.camera_id)
+                shown = packet.display_url
+            else:
+                make, shown = element_factory(url, spec.username, spec.password,
+                                              spec.credentials_file, self.settings.transport)
         except ValueError as exc:  # unsupported scheme: this camera fails, the others run
             message = str(exc)
 
@@ -165,11 +207,18 @@ class Relay:
             make,
             self.settings,
             spec.always_on,
-            on_event=partial(self._emit_threadsafe, self._loop),
+            # a packet-core camera's events come from its one upstream, not the loopback
+            on_event=None if packet else partial(self._emit_threadsafe, self._loop),
             display_url=shown,
         )
         stream.start()
         return stream
+
+    def _loopback_source(self, camera_id: str) -> Callable[[], object]:
+        def make() -> object:
+            return element_factory(self._through_packet(camera_id), transport="tcp")[0]()
+
+        return make
 
     def add_camera(self, spec: CameraSpec) -> None:
         """Pull a camera the relay started without (from the hub's store: streams.catalog)."""
@@ -189,6 +238,13 @@ class Relay:
             self.rtsp.remove(f"/{camera_id}/sub")
         for stream in gone:
             await stream.close()
+        if self.packet is not None:
+            self.packet.remove(f"/{camera_id}")
+            self.packet.remove(f"/{camera_id}/sub")
+        for key in (camera_id, f"{camera_id}{SUB}"):
+            packet = self.packet_cameras.pop(key, None)
+            if packet is not None:
+                await packet.close()
         if gone:
             log.info("camera %s removed", camera_id)
 
@@ -196,16 +252,27 @@ class Relay:
         ensure_glib_loop()
         self._loop = asyncio.get_running_loop()
         configure_ice_hosts(self.settings.ice_hosts)
+        check = self._rtsp_allowed if self.settings.require_token else None
+        packet_core = self.settings.core == "packet"
+        if packet_core:  # the packet core owns the RTSP port; GStreamer's re-serve is behind it
+            self.packet = PacketRtspServer(self.settings.rtsp_host, self.settings.rtsp_port,
+                                           self._rtsp_admit if check else None, self.guard.watch,
+                                           self.settings.connect_timeout_s)
+            self.rtsp_port = self.packet.port = await self.packet.start()
         self.rtsp = RtspReserve(
             self.settings.rtsp_host,
-            self.settings.rtsp_port,
-            check_token=self._rtsp_allowed if self.settings.require_token else None,
+            0 if packet_core else self.settings.rtsp_port,
+            check_token=check,
             watch=self.guard.watch,
             wait_codec_s=self.settings.connect_timeout_s,
         )
         for spec in self.specs.values():
             self._start_camera(spec)
-        self.rtsp_port = self.rtsp.start()
+        gst_port = self.rtsp.start()
+        if self.packet is not None:
+            self.packet.fallback = f"rtsp://{self.settings.rtsp_host}:{gst_port}"
+        else:
+            self.rtsp_port = gst_port
         await self.recording.start(self.streams)
         self._guard_task = asyncio.create_task(self.guard.run(), name="view-guard")
         self._catalog_task = asyncio.create_task(self.catalog.run(), name="store-cameras")
@@ -230,6 +297,10 @@ class Relay:
         await self.whep.close()
         if self.rtsp:
             self.rtsp.stop()
+        if self.packet is not None:
+            await self.packet.stop()
+        await asyncio.gather(*(c.close() for c in self.packet_cameras.values()),
+                             return_exceptions=True)
         await asyncio.gather(*(s.close() for s in (*self.streams.values(), *self.subs.values())),
                              return_exceptions=True)
 
@@ -239,7 +310,21 @@ class Relay:
         for stream in (*self.streams.values(), *self.subs.values()):
             h = stream.health()
             h["rtsp_viewers"] = rtsp.get(stream.camera_id, 0)
+            packet = self.packet_cameras.get(stream.camera_id)
+            if packet is not None:
+                _merge_packet_health(h, packet)
             h["webrtc_viewers"] = self.whep.count(stream.camera_id)
             h["fmp4_viewers"] = self.fmp4_viewers.get(stream.camera_id, 0)
             out.append(h)
         return out
+
+
+def _merge_packet_health(h: dict[str, object], packet: PacketCamera) -> None:
+    """A packet-core camera's health: the state and rates of its one upstream (the
+    GStreamer stream behind it pulls through the packet core), its RTSP readers."""
+    p = packet.health()
+    h["packet"] = p
+    for key in ("state", "error", "fps", "bitrate_bps", "upstream_connects"):
+        h[key] = p[key]
+    h["codec"] = p["codec"] or h.get("codec")
+    h["rtsp_viewers"] = p["rtsp_readers"]

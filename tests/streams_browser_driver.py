@@ -70,8 +70,12 @@ def main() -> None:
             while (first["time"] <= 0 or first["width"] == 0) and time.monotonic() < deadline:
                 time.sleep(0.2)
                 first = page.evaluate(STATS)
-            time.sleep(2)
-            second = page.evaluate(STATS)
+            deadline = time.monotonic() + 20
+            second = page.evaluate(STATS)  # until the video has moved on (or the deadline)
+            while (second["time"] <= first["time"] + 1.0 or second["frames"] <= first["frames"] + 10
+                   ) and time.monotonic() < deadline:
+                time.sleep(0.2)
+                second = page.evaluate(STATS)
             samples = []
             for _ in range(4):  # the picture the viewer sees, across more than one GOP
                 url = page.eval_on_selector("video", VIDEO_PNG_JS)

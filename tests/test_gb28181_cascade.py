@@ -8,15 +8,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
+from devkit.fixtures.store import PoolWorld
 from devkit.fixtures.streams import SERVICE
 from devkit.gb28181_upper import UpperSim
 from gb28181.cascade import CascadeClient, PushHandle, UpperSettings
@@ -66,11 +65,9 @@ def seed(dsn: str, password: str = "province-pw") -> None:
         add_upper(conn, BOX, upper, LOCAL)
 
 
-class World:
+class World(PoolWorld):
     def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(dsn, min_size=1, max_size=4,
-                                                                  open=False)
+        super().__init__(dsn)
         self.upper: UpperSim | None = None
         self.client: CascadeClient | None = None
 
@@ -94,28 +91,18 @@ class World:
         await self.client.start()
         return self.client
 
-    async def q(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchall()
+    async def begin(self) -> None:
+        await self.start_upper()
 
     async def close(self) -> None:
         if self.client is not None:
             await self.client.close()
         if self.upper is not None:
             await self.upper.close()
-        await self.pool.close()
+        await super().close()
 
 
-def scenario(dsn: str, body: Callable[[World], Awaitable[None]]) -> None:
-    async def main() -> None:
-        world = World(dsn)
-        await world.start_upper()
-        try:
-            await body(world)
-        finally:
-            await world.close()
-    asyncio.run(main())
+scenario = World.play  #: run ``body(world)`` in a fresh world
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 from cryptography.fernet import Fernet
-from psycopg_pool import AsyncConnectionPool
 
+from devkit.fixtures.store import PoolWorld
 from devkit.gb28181_device import DeviceSim, make_channels
 from gb28181.service import ServiceSettings, SipService
 from gb28181.transport import Peer
@@ -44,11 +44,9 @@ def _seed(dsn: str, allow: list[str] | None = None) -> None:
                    allow_from=allow or [])
 
 
-class World:
+class World(PoolWorld):
     def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.pool: AsyncConnectionPool[Any] = AsyncConnectionPool(dsn, min_size=1, max_size=4,
-                                                                  open=False)
+        super().__init__(dsn)
         self.service: SipService | None = None
         self.sims: list[DeviceSim] = []
 
@@ -70,28 +68,18 @@ class World:
         self.sims.append(sim)
         return sim
 
-    async def q(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return await cur.fetchall()
+    async def begin(self) -> None:
+        await self.start()
 
     async def close(self) -> None:
         for sim in self.sims:
             await sim.close()
         if self.service is not None:
             await self.service.close()
-        await self.pool.close()
+        await super().close()
 
 
-def scenario(dsn: str, body: Callable[[World], Awaitable[None]]) -> None:
-    async def main() -> None:
-        world = World(dsn)
-        await world.start()
-        try:
-            await body(world)
-        finally:
-            await world.close()
-    asyncio.run(main())
+scenario = World.play  #: run ``body(world)`` in a fresh world
 
 
 @pytest.fixture
@@ -121,8 +109,7 @@ def test_register_digest_wrong_password_unknown_and_expiry(dsn: str, transport: 
         assert row == (True, transport)
         # Expiry honoured: no re-registration within 2 s -> offline, with an event.
         await until(lambda: w.q("SELECT 1 FROM gb_devices WHERE id = %s AND NOT online", DEV1))
-        # (the flag is committed just before the event is written)
-        await until(lambda: w.q("SELECT 1 FROM events WHERE device_id = %s"
+        await until(lambda: w.q("SELECT 1 FROM events WHERE device_id = %s"  # after the state
                                 " AND kind = 'gb_device_offline'", DEV1))
         kinds = [r[0] for r in await w.q(
             "SELECT kind FROM events WHERE device_id = %s ORDER BY occurred_at", DEV1)]
@@ -147,8 +134,8 @@ def test_keepalive_timeout_offline_event_and_reregister(dsn: str) -> None:
         started = time.monotonic()
         await until(lambda: w.q("SELECT 1 FROM gb_devices WHERE id = %s AND NOT online", DEV1))
         assert time.monotonic() - started >= 2.0  # three 1 s intervals, not one
-        reason = await w.q("SELECT attributes->>'reason' FROM events WHERE kind ="
-                           " 'gb_device_offline'")
+        reason = await until(lambda: w.q("SELECT attributes->>'reason' FROM events WHERE kind ="
+                                         " 'gb_device_offline'"))  # written after the state
         assert "keepalive" in reason[0][0]
         assert await sim.register() == 200
         await until(lambda: w.q("SELECT 1 FROM gb_devices WHERE id = %s AND online", DEV1))

@@ -78,6 +78,51 @@ def test_a_shared_layout_empties_tiles_whose_grant_was_revoked(hub_api: HubApi) 
     assert after["hidden"] == 1
 
 
+def test_the_wall_comes_back_as_each_user_left_it(hub_api: HubApi) -> None:
+    seed_city(hub_api)
+    hub_api.add_user("police-op2", "police", ["operator"])
+    op2 = {"Authorization": "Bearer " + hub_api.login("police-op2")["access_token"]}
+    c, chief = hub_api.client, hub_api.headers("police")
+    assert c.get("/api/v1/layouts/last", headers=chief).json() is None  # never saved
+    saved = c.post("/api/v1/layouts", json=_wall(["police-s0-c0"]), headers=chief).json()
+    now = {"layout_id": saved["id"], "columns": 1, "rows": 1,
+           "tiles": [{"col": 0, "row": 0, "camera": "police-s1-c1"}]}
+    assert c.put("/api/v1/layouts/last", json=now, headers=chief).status_code == 204
+    back = c.get("/api/v1/layouts/last", headers=chief).json()
+    assert back["layout_id"] == saved["id"] and back["columns"] == 1
+    assert back["tiles"][0]["camera"] == "police-s1-c1" and back["hidden"] == 0
+    assert c.get("/api/v1/layouts/last", headers=op2).json() is None  # per user
+    # Another user's private layout is not named; cameras and grids are checked as for layouts.
+    mine = c.put("/api/v1/layouts/last", json=now, headers=op2)
+    assert mine.status_code == 204
+    assert c.get("/api/v1/layouts/last", headers=op2).json()["layout_id"] is None
+    bad = {**now, "tiles": [{"col": 0, "row": 0, "camera": "traffic-s0-c0"}]}
+    assert c.put("/api/v1/layouts/last", json=bad, headers=chief).status_code == 422
+    outside = {**now, "tiles": [{"col": 1, "row": 0}]}
+    assert c.put("/api/v1/layouts/last", json=outside, headers=chief).status_code == 422
+    assert c.get("/api/v1/layouts/last").status_code == 401
+    assert c.delete(f"/api/v1/layouts/{saved['id']}", headers=chief).status_code == 204
+    assert c.get("/api/v1/layouts/last", headers=chief).json()["layout_id"] is None
+
+
+def test_camera_heading_and_field_of_view(hub_api: HubApi) -> None:
+    seed_city(hub_api)
+    c, police = hub_api.client, hub_api.headers("police")
+    body = {"id": "cone-1", "name": "Cone", "site": "police-s0", "system": "safecity",
+            "url": "rtsp://10.0.0.9/stream", "location": {"lat": 30.65, "lon": 104.06},
+            "heading": 45, "fov": 70}
+    r = c.post("/api/v1/cameras", json=body, headers=police)
+    assert r.status_code == 201, r.text
+    assert (r.json()["heading"], r.json()["fov"]) == (45, 70)
+    r = c.patch("/api/v1/cameras/cone-1", json={"heading": 300.5}, headers=police)
+    assert (r.json()["heading"], r.json()["fov"]) == (300.5, 70)
+    for bad in ({"heading": 360}, {"heading": -1}, {"fov": 0}, {"fov": 361}):
+        r = c.patch("/api/v1/cameras/cone-1", json=bad, headers=police)
+        assert r.status_code == 422, bad
+    plain = c.get("/api/v1/cameras/police-s0-c0", headers=police).json()
+    assert plain["heading"] is None and plain["fov"] is None
+
+
 def test_ui_files_are_served_locally_and_paths_cannot_escape(hub_api: HubApi) -> None:
     c = hub_api.client
     page = c.get("/ui/")
@@ -87,11 +132,14 @@ def test_ui_files_are_served_locally_and_paths_cannot_escape(hub_api: HubApi) ->
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     assert c.get("/ui/vendor/leaflet/leaflet-src.esm.js").status_code == 200
     assert c.get("/ui/vendor/uplot/uPlot.esm.js").status_code == 200
+    assert c.get("/ui/vendor/markercluster/leaflet.markercluster-src.js").status_code == 200
+    for css in ("leaflet/leaflet.css", "markercluster/MarkerCluster.css"):
+        assert f'href="/ui/vendor/{css}"' in page.text, css
     for bad in ("/ui/../layouts.py", "/ui/%2e%2e/layouts.py", "/ui/..%2Fsettings.py",
                 "/ui/nope.js"):
         assert c.get(bad).status_code == 404, bad
     assert c.get("/", follow_redirects=False).headers["location"] == "/ui/"
-    assert c.get("/ui/config.json").json()["tile_url"] is None  # offline map by default
+    assert c.get("/ui/config.json").json()["basemap"] is None  # no base layer by default
 
 
 def test_relay_gateway_needs_a_play_token_and_health_needs_a_login(hub_api: HubApi) -> None:

@@ -29,14 +29,20 @@ from hub.config import CityConfig, load_config
 log = logging.getLogger(__name__)
 
 
-def demo_config(state_dir: Path, cameras_at: str, onvif_at: str = "127.0.0.1:1") -> CityConfig:
+def demo_config(state_dir: Path, cameras_at: str, onvif_at: str = "127.0.0.1:1",
+                basemap_at: str | None = None) -> CityConfig:
     """The embedded demo city with camera URLs pointing at the synthetic server (RTSP) and
-    the simulated ONVIF dome."""
+    the simulated ONVIF dome; the map's base layer from the district's tile server
+    (devkit.basemap) at ``basemap_at``, fetched and cached by the hub like a city's GIS."""
     text = resources.files("devkit.demo").joinpath("city.yaml").read_text(encoding="utf-8")
     text = text.replace("{onvif_password}", onvif_password(state_dir))
     raw = yaml.safe_load(text.replace("{cameras}", cameras_at).replace("{onvif}", onvif_at))
     raw["state_dir"] = str(state_dir)
     raw.setdefault("hub", {})["secret_key"] = _demo_secret(state_dir)
+    if basemap_at:
+        raw.setdefault("ui", {})["basemap"] = {
+            "kind": "xyz", "url": f"http://{basemap_at}/{{z}}/{{x}}/{{y}}.png", "max_zoom": 19,
+            "attribution": "cityhub demo district (made by the project)"}
     path = write_private(state_dir / "city.yaml", yaml.safe_dump(raw, sort_keys=False))
     return load_config(path)
 
@@ -104,8 +110,12 @@ class DemoCity:
         self.urls["broker"] = broker.url
 
         cam_port, onvif_port, onvif_rtsp = free_port(), free_port(), free_port()
+        map_port = free_port()
+        self.stack.python("basemap", ["-m", "devkit.basemap", "--port", str(map_port)])
+        self.stack.wait_port("basemap", map_port)
+        self.urls["base map"] = f"http://127.0.0.1:{map_port}/{{z}}/{{x}}/{{y}}.png (the district)"
         self.config = demo_config(self.state_dir, f"127.0.0.1:{cam_port}",
-                                  f"127.0.0.1:{onvif_port}")
+                                  f"127.0.0.1:{onvif_port}", f"127.0.0.1:{map_port}")
         names = ",".join(c.id for c in self.config.cameras
                          if c.url.get_secret_value().startswith("rtsp://"))
         w, h = self.camera_size

@@ -49,7 +49,7 @@ from hub.config import CityConfig
 from hub.incidents.worker import IncidentWorker
 from hub.ops.metrics import AuditVerifier, OpsCollector, registry_for
 from hub.store.queries import NotFound
-from hub.ui import layouts, media
+from hub.ui import basemap, layouts, media
 from hub.ui import router as ui
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ ROUTERS = [
     audit,
     layouts,
     media,
+    basemap,
 ]
 
 

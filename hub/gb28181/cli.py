@@ -14,7 +14,6 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from core.config import ConfigError
 from hub.config import load_config
 
 log = logging.getLogger(__name__)
@@ -48,12 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = (load_config(args.config, database={"url": args.dsn}) if args.dsn
-                  else load_config(args.config))
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return 2
+    config = (load_config(args.config, database={"url": args.dsn}) if args.dsn
+              else load_config(args.config))
     if config.database.url is None:
         log.error("database.url is required")
         return 2

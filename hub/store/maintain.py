@@ -50,21 +50,46 @@ async def ensure_partitions(
         return 0  # chunks are created on demand
     made = 0
     for table in ("events", "readings"):
-        cur = await conn.execute(
-            "SELECT store_ensure_partitions(%s::regclass, %s, %s)", (table, start, end)
+        made += await _count(
+            conn, "SELECT store_ensure_partitions(%s::regclass, %s, %s)", (table, start, end)
         )
-        made += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
     return made
 
 
+async def _count(conn: psycopg.AsyncConnection[Any], query: str, params: tuple[Any, ...]) -> int:
+    """The number an aggregate or a store function answers (such a SELECT has one row)."""
+    row = await (await conn.execute(query, params)).fetchone()
+    assert row is not None  # noqa: S101  # an aggregate/function SELECT always returns one row
+    return int(row[0])
+
+
+def _raw(cfg: StoreConfig) -> list[tuple[str, int]]:
+    """The raw tables (partitioned, or hypertables) and their retention in days."""
+    return [("events", cfg.events_retention_days), ("readings", cfg.readings_retention_days)]
+
+
+def _chunked(cfg: StoreConfig) -> list[tuple[str, int]]:
+    """Every TimescaleDB hypertable and its retention: the raw ones and the minute rollups."""
+    return [*_raw(cfg), ("event_counts_minute", cfg.minute_rollup_retention_days),
+            ("reading_stats_minute", cfg.minute_rollup_retention_days)]
+
+
+async def _drop_chunks(conn: psycopg.AsyncConnection[Any], tables: list[tuple[str, int]]) -> int:
+    """TimescaleDB: drop the chunks past each table's retention; how many were dropped."""
+    dropped = 0
+    for table, days in tables:
+        dropped += await _count(
+            conn,
+            "SELECT count(*) FROM drop_chunks(%s::regclass, older_than => "
+            "make_interval(days => %s))",
+            (table, days),
+        )
+    return dropped
+
+
 async def _set_policies(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) -> None:
-    policies = [
-        ("events", "retention", cfg.events_retention_days),
-        ("readings", "retention", cfg.readings_retention_days),
-        ("event_counts_minute", "retention", cfg.minute_rollup_retention_days),
-        ("reading_stats_minute", "retention", cfg.minute_rollup_retention_days),
-        ("events", "compression", cfg.compress_after_days),
-        ("readings", "compression", cfg.compress_after_days),
+    policies = [(table, "retention", days) for table, days in _chunked(cfg)] + [
+        (table, "compression", cfg.compress_after_days) for table, _ in _raw(cfg)
     ]
     for table, kind, days in policies:
         remove = sql.Identifier(f"remove_{kind}_policy")
@@ -81,36 +106,26 @@ async def maintain(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) -> Main
     timescale, caggs = await _info(conn)
     report = MaintenanceReport(timescaledb=timescale)
     async with conn.transaction():
-        now = (await (await conn.execute("SELECT now()")).fetchone())[0]  # type: ignore[index]  # an aggregate/function SELECT always returns one row
+        row = await (await conn.execute("SELECT now()")).fetchone()
+        assert row is not None  # noqa: S101  # SELECT now() always returns one row
+        now = row[0]
         if not timescale:
-            for table, keep in (
-                ("events", cfg.events_retention_days),
-                ("readings", cfg.readings_retention_days),
-            ):
-                cur = await conn.execute(
+            for table, keep in _raw(cfg):
+                report.partitions_created += await _count(
+                    conn,
                     "SELECT store_ensure_partitions(%s::regclass, %s - make_interval(days => %s), "
                     "%s + make_interval(days => %s))",
                     (table, now, min(cfg.max_backlog_days, keep), now, cfg.partitions_ahead_days),
                 )
-                report.partitions_created += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
-                cur = await conn.execute(
+                report.partitions_dropped += await _count(
+                    conn,
                     "SELECT store_drop_partitions(%s::regclass, %s - make_interval(days => %s))",
                     (table, now, keep),
                 )
-                report.partitions_dropped += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
         elif caggs:
             await _set_policies(conn, cfg)
         else:
-            for table, keep in (
-                ("events", cfg.events_retention_days),
-                ("readings", cfg.readings_retention_days),
-            ):
-                cur = await conn.execute(
-                    "SELECT count(*) FROM drop_chunks(%s::regclass, older_than => "
-                    "make_interval(days => %s))",
-                    (table, keep),
-                )
-                report.partitions_dropped += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
+            report.partitions_dropped += await _drop_chunks(conn, _raw(cfg))
         deletions = [
             ("dead_letters", "received_at", cfg.dead_letter_retention_days),
             ("wim_records", "occurred_at", cfg.wim_retention_days),
@@ -162,26 +177,15 @@ async def _timescale_jobs(conn: psycopg.AsyncConnection[Any], cfg: StoreConfig) 
     for view, width in _VIEWS:
         end = now - (timedelta(minutes=1) if width == "1 minute" else timedelta(hours=1))
         await conn.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", (view, start, end))
-    compressed = dropped = 0
-    for table in ("events", "readings"):
-        cur = await conn.execute(
+    compressed = 0
+    for table, _ in _raw(cfg):
+        compressed += await _count(
+            conn,
             "SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks(%s, "
             "older_than => make_interval(days => %s)) c",
             (table, cfg.compress_after_days),
         )
-        compressed += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
-    for table, days in (
-        ("events", cfg.events_retention_days),
-        ("readings", cfg.readings_retention_days),
-        ("event_counts_minute", cfg.minute_rollup_retention_days),
-        ("reading_stats_minute", cfg.minute_rollup_retention_days),
-    ):
-        cur = await conn.execute(
-            "SELECT count(*) FROM drop_chunks(%s, older_than => make_interval(days => %s))",
-            (table, days),
-        )
-        dropped += int((await cur.fetchone())[0])  # type: ignore[index]  # an aggregate/function SELECT always returns one row
-    return compressed, dropped
+    return compressed, await _drop_chunks(conn, _chunked(cfg))
 
 
 async def refresh_aggregates(

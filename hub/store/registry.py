@@ -33,14 +33,16 @@ async def sync_registry(conn: psycopg.AsyncConnection[Any], cfg: CityConfig) -> 
         )
         await cur.executemany(
             "INSERT INTO cameras (id, name, site_id, department_id, source_system, always_on, "
-            "lat, lon) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
+            "lat, lon, heading, fov) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
             "name = excluded.name, site_id = excluded.site_id, department_id = "
             "excluded.department_id, "
             "source_system = excluded.source_system, always_on = excluded.always_on, "
-            "lat = excluded.lat, lon = excluded.lon, updated_at = now()",
+            "lat = excluded.lat, lon = excluded.lon, heading = excluded.heading, "
+            "fov = excluded.fov, updated_at = now()",
             [
-                (c.id, c.name, c.site, c.department, c.system.value, c.always_on, *_loc(c))
+                (c.id, c.name, c.site, c.department, c.system.value, c.always_on, *_loc(c),
+                 c.heading, c.fov)
                 for c in cfg.cameras
             ],
         )

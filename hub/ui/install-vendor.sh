@@ -16,10 +16,14 @@ fi
 echo "setup: installing UI libraries (npm ci in hub/ui)"
 npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
 rm -rf static/vendor
-mkdir -p static/vendor/leaflet static/vendor/uplot
+mkdir -p static/vendor/leaflet static/vendor/uplot static/vendor/markercluster
 cp node_modules/leaflet/dist/leaflet-src.esm.js node_modules/leaflet/dist/leaflet.css static/vendor/leaflet/
 cp -r node_modules/leaflet/dist/images static/vendor/leaflet/
 cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css static/vendor/uplot/
 cp node_modules/leaflet/LICENSE static/vendor/leaflet/LICENSE
 cp node_modules/uplot/LICENSE static/vendor/uplot/LICENSE
+cp node_modules/leaflet.markercluster/dist/leaflet.markercluster-src.js \
+   node_modules/leaflet.markercluster/dist/MarkerCluster.css \
+   node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css \
+   node_modules/leaflet.markercluster/MIT-LICENCE.txt static/vendor/markercluster/
 touch "$stamp"

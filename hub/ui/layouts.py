@@ -45,15 +45,20 @@ class LayoutIn(Strict):
 
     @model_validator(mode="after")
     def _fits(self) -> LayoutIn:
-        taken: set[tuple[int, int]] = set()
-        for t in self.tiles:
-            if t.col + t.w > self.columns or t.row + t.h > self.rows:
-                raise ValueError("a tile lies outside the grid")
-            cells = {(t.col + i, t.row + j) for i in range(t.w) for j in range(t.h)}
-            if cells & taken:
-                raise ValueError("tiles overlap")
-            taken |= cells
+        _check_fit(self.columns, self.rows, self.tiles)
         return self
+
+
+def _check_fit(columns: int, rows: int, tiles: list[Tile]) -> None:
+    """Every tile inside the grid, none overlapping another."""
+    taken: set[tuple[int, int]] = set()
+    for t in tiles:
+        if t.col + t.w > columns or t.row + t.h > rows:
+            raise ValueError("a tile lies outside the grid")
+        cells = {(t.col + i, t.row + j) for i in range(t.w) for j in range(t.h)}
+        if cells & taken:
+            raise ValueError("tiles overlap")
+        taken |= cells
 
 
 class LayoutOut(BaseModel):
@@ -88,7 +93,7 @@ def _sees(caller: Caller, camera_id: str) -> bool:
     return True
 
 
-def _check_cameras(caller: Caller, body: LayoutIn) -> None:
+def _check_cameras(caller: Caller, body: LayoutIn | LastWallIn) -> None:
     for t in body.tiles:
         if t.camera is not None and not _sees(caller, t.camera):
             raise unprocessable(f"no such camera: {t.camera}")
@@ -119,6 +124,61 @@ def list_layouts(caller: Caller = require(*WALL_ROLES)) -> list[dict[str, Any]]:
             " ORDER BY owner_id <> %s, name", (caller.department, caller.principal.id,
                                                caller.principal.id)).fetchall()
     return [_out(caller, r) for r in rows]
+
+
+class LastWallIn(Strict):
+    """The grid a user has on the wall now (unsaved changes too), and the saved layout it
+    came from, if any."""
+
+    layout_id: UUID | None = None
+    columns: int = Field(ge=1, le=8)
+    rows: int = Field(ge=1, le=8)
+    tiles: list[Tile] = Field(max_length=64)
+
+    @model_validator(mode="after")
+    def _fits(self) -> LastWallIn:
+        _check_fit(self.columns, self.rows, self.tiles)
+        return self
+
+
+class LastWallOut(BaseModel):
+    layout_id: UUID | None
+    columns: int
+    rows: int
+    tiles: list[dict[str, Any]]
+    hidden: int
+
+
+@router.get("/last", response_model=LastWallOut | None,
+            summary="My wall as I left it (null: never saved)")
+def last_wall(caller: Caller = require(*WALL_ROLES)) -> dict[str, Any] | None:
+    with caller.db.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT * FROM wall_last WHERE department_id = %s AND owner_id = %s",
+                          (caller.department, caller.principal.id)).fetchone()
+    if row is None:
+        return None
+    out = _out(caller, {**row, "id": None, "name": "", "shared": False, "owner_name": ""})
+    return {"layout_id": row["layout_id"], "columns": out["columns"], "rows": out["rows"],
+            "tiles": out["tiles"], "hidden": out["hidden"]}
+
+
+@router.put("/last", status_code=204, summary="Keep my wall as it is now (not audited: a "
+            "preference, saved at every change)")
+def keep_last_wall(body: LastWallIn, caller: Caller = require(*WALL_ROLES)) -> Response:
+    _check_cameras(caller, body)
+    layout = body.layout_id
+    if layout is not None and caller.db.execute(
+            "SELECT 1 FROM wall_layouts WHERE id = %s AND (shared OR owner_id = %s)",
+            (layout, caller.principal.id)).fetchone() is None:
+        layout = None  # gone or not the caller's to see: the grid is kept, unnamed
+    caller.db.execute(
+        "INSERT INTO wall_last (department_id, owner_id, layout_id, columns, rows, tiles)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (department_id, owner_id) DO UPDATE SET"
+        " layout_id = excluded.layout_id, columns = excluded.columns, rows = excluded.rows,"
+        " tiles = excluded.tiles, updated_at = now()",
+        (caller.department, caller.principal.id, layout, body.columns, body.rows,
+         Jsonb([t.model_dump() for t in body.tiles])))
+    return Response(status_code=204)
 
 
 @router.get("/{layout_id}", response_model=LayoutOut, summary="One layout")

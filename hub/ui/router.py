@@ -258,8 +258,11 @@ async def recording_state(caller: Caller = require(hold_db=False)) -> dict[str, 
 @router.get("/ui/config.json")
 def ui_config(ctx: Anonymous = public("map settings only; no data", db=False)) -> dict[str, Any]:
     ui = ctx.runtime.config.ui
-    return {"tile_url": ui.tile_url, "tile_attribution": ui.tile_attribution,
-            "tile_max_zoom": ui.tile_max_zoom, "wall_max_tiles": ui.wall_max_tiles,
+    base = ui.basemap
+    basemap = None if base.kind == "none" else {
+        "url": "/api/v1/map/tiles/{z}/{x}/{y}", "attribution": base.attribution,
+        "min_zoom": base.min_zoom, "max_zoom": base.max_zoom}
+    return {"basemap": basemap, "wall_max_tiles": ui.wall_max_tiles,
             "video_transport": ui.video_transport, "time_zone": ui.time_zone,
             "default_language": ui.default_language}
 

@@ -84,6 +84,7 @@ class CameraStream:
         self._failed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._online = False
+        self._live_since: float | None = None  # monotonic time of this session's first frame
 
     # -- consumers ---------------------------------------------------------
     def acquire(self, kind: str) -> Lease:
@@ -176,6 +177,7 @@ class CameraStream:
 
     async def _connect(self) -> bool:
         self._set_state(StreamState.CONNECTING, self.last_error)
+        self._live_since = None
         self._first_frame.clear()
         self._failed.clear()
         self._pts_map = None
@@ -206,6 +208,7 @@ class CameraStream:
         for fut in pending:
             fut.cancel()
         if first in done and not self._failed.is_set():
+            self._live_since = time.monotonic()
             self.last_error = None
             self._set_state(StreamState.LIVE, None)
             self._update_live()
@@ -358,6 +361,21 @@ class CameraStream:
             "viewers": self.fanout.consumer_count,
             "leases": self.lease_count,
             "upstream_connects": self.upstream_connects,
+            "buffered_s": self._buffered_s(fps),
             "always_on": self.always_on,
             "error": self.last_error if self.state != StreamState.LIVE else None,
         }
+
+    def _buffered_s(self, fps: float) -> float:
+        """Seconds of pre-event buffer a clip would get now, up to ``prebuffer_s``.
+
+        Told without pulling the frames waiting in C: the buffer has everything since this
+        session's first frame (handed over live until the ring is sized), and no more than
+        the sized ring holds at the current frame rate.
+        """
+        if self.state != StreamState.LIVE or self._live_since is None:
+            return 0.0
+        held = min(self.settings.prebuffer_s, time.monotonic() - self._live_since)
+        if self.ring.learned and fps > 0:
+            held = min(held, self.ring.frames() / fps)
+        return round(held, 2)

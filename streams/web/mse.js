@@ -52,6 +52,8 @@ export function fmp4Play(video, url, token, { onClose } = {}) {
         const hello = JSON.parse(ev.data);
         if (hello.type !== "init") return;
         await opened;
+        // Stopped while the MediaSource was opening (a wall re-gridded at once): nothing to set up.
+        if (stopped || media.readyState !== "open") return reject(new Error("fMP4 session stopped"));
         if (!MediaSource.isTypeSupported(hello.mime)) {
           ws.close(4415, "browser cannot decode " + hello.mime);
           return reject(new Error("this browser cannot decode " + hello.mime));

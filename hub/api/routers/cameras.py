@@ -7,21 +7,11 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from psycopg import errors, sql
-from psycopg.rows import dict_row
 from pydantic import AfterValidator, BaseModel, Field, SecretStr
 
 from core.model import Ident, SourceSystem
-from hub.api.common import (
-    LocationIn,
-    Strict,
-    Text,
-    conflict,
-    location,
-    not_found,
-    require_own_site,
-    unprocessable,
-)
+from hub.api.common import LocationIn, Strict, Text, location, require_own_site, unprocessable
+from hub.api.registry import Registry, lat_lon
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
 
@@ -37,6 +27,9 @@ def _rtsp(url: SecretStr) -> SecretStr:
 
 
 RtspUrl = Annotated[SecretStr, AfterValidator(_rtsp)]
+Heading = Annotated[float, Field(ge=0, lt=360, description="Where the lens points, degrees "
+                                 "clockwise from north (the map's field-of-view cone).")]
+Fov = Annotated[float, Field(gt=0, le=360, description="Horizontal field of view, degrees.")]
 
 
 class CameraIn(Strict):
@@ -52,12 +45,16 @@ class CameraIn(Strict):
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     always_on: bool = False
     location: LocationIn | None = None
+    heading: Heading | None = None
+    fov: Fov | None = None
 
 
 class CameraPatch(Strict):
     name: Text | None = None
     always_on: bool | None = None
     location: LocationIn | None = None
+    heading: Heading | None = None
+    fov: Fov | None = None
     url: RtspUrl | None = Field(None, max_length=2048, description="Write-only.")
     username: SecretStr | None = Field(None, max_length=256, description="Write-only.")
     password: SecretStr | None = Field(None, max_length=256, description="Write-only.")
@@ -71,6 +68,8 @@ class CameraOut(BaseModel):
     system: str
     always_on: bool
     location: dict[str, float] | None
+    heading: float | None = Field(description="Degrees clockwise from north, or unknown.")
+    fov: float | None = Field(description="Horizontal field of view in degrees, or unknown.")
     has_credentials: bool = Field(description="Whether an RTSP URL is stored (never shown).")
 
 
@@ -83,23 +82,19 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
         "system": row["source_system"],
         "always_on": row["always_on"],
         "location": location(row),
+        "heading": row["heading"],
+        "fov": row["fov"],
         "has_credentials": row["has_credentials"],
     }
 
 
-def _visible(caller: Caller, camera_id: str | None = None) -> list[dict[str, Any]]:
-    query = (
-        "SELECT id, name, site_id, department_id, source_system, always_on, lat, lon,"
-        " cityhub_camera_has_secret(id) AS has_credentials FROM cameras WHERE {}"
-    )
-    params: tuple[Any, ...] = ()
-    if camera_id is not None:
-        query += " AND id = %s"
-        params = (camera_id,)
-    with caller.db.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            sql.SQL(query + " ORDER BY id").format(caller.visibility.sql("video", COLS)), params
-        ).fetchall()
+CAMERAS = Registry(
+    "cameras", "camera",
+    "id, name, site_id, department_id, source_system, always_on, lat, lon, heading, fov,"
+    " cityhub_camera_has_secret(id) AS has_credentials",
+    "video", COLS, _out, touch="updated_at = now()",
+    in_use="the camera is still bound to a GB/T 28181 channel",
+)
 
 
 def _store_secret(
@@ -120,57 +115,33 @@ def _store_secret(
 
 @router.get("", response_model=list[CameraOut], summary="Cameras the caller may watch")
 def list_cameras(caller: Caller = require()) -> list[dict[str, Any]]:
-    return [_out(r) for r in _visible(caller)]
+    return CAMERAS.listed(caller)
 
 
 @router.get("/{camera_id}", response_model=CameraOut, summary="One camera")
 def get_camera(camera_id: Ident, caller: Caller = require()) -> dict[str, Any]:
-    rows = _visible(caller, camera_id)
-    if not rows:
-        raise not_found("camera")
-    return _out(rows[0])
+    return CAMERAS.one(caller, camera_id)
 
 
 @router.post("", response_model=CameraOut, status_code=201, summary="Register a camera")
 def create_camera(body: CameraIn, caller: Caller = require(Role.admin)) -> dict[str, Any]:
     require_own_site(caller.db, body.site, caller.department)
-    loc = body.location
-    try:
-        with caller.db.transaction():
-            caller.db.execute(
-                "INSERT INTO cameras (id, name, site_id, department_id, source_system, always_on,"
-                " lat, lon) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    body.id,
-                    body.name,
-                    body.site,
-                    caller.department,
-                    body.system.value,
-                    body.always_on,
-                    loc and loc.lat,
-                    loc and loc.lon,
-                ),
-            )
-    except errors.UniqueViolation:
-        raise conflict("camera id taken") from None
+    CAMERAS.insert(caller, {"id": body.id, "name": body.name, "site_id": body.site,
+                            "source_system": body.system.value, "always_on": body.always_on,
+                            "heading": body.heading, "fov": body.fov,
+                            **lat_lon(body.location)})
     _store_secret(caller, body.id, body.url, body.username, body.password)
-    caller.audit("camera.create", target_type="camera", target_id=body.id, site=body.site)
-    return get_camera(body.id, caller)
+    CAMERAS.audit(caller, "create", body.id, site=body.site)
+    return CAMERAS.one(caller, body.id)
 
 
 @router.patch("/{camera_id}", response_model=CameraOut, summary="Change a camera (credentials too)")
 def update_camera(
     camera_id: Ident, body: CameraPatch, caller: Caller = require(Role.admin)
 ) -> dict[str, Any]:
-    loc = body.location
-    row = caller.db.execute(
-        "UPDATE cameras SET name = coalesce(%s, name), always_on = coalesce(%s, always_on),"
-        " lat = coalesce(%s, lat), lon = coalesce(%s, lon), updated_at = now()"
-        " WHERE id = %s AND department_id = %s RETURNING id",
-        (body.name, body.always_on, loc and loc.lat, loc and loc.lon, camera_id, caller.department),
-    ).fetchone()
-    if row is None:
-        raise not_found("camera of this department")
+    CAMERAS.update(caller, camera_id, {"name": body.name, "always_on": body.always_on,
+                                       "heading": body.heading, "fov": body.fov,
+                                       **lat_lon(body.location)})
     changed = sorted(
         k
         for k, v in body.model_dump(exclude_none=True).items()
@@ -181,16 +152,12 @@ def update_camera(
         changed.append("credentials")
     elif body.username is not None or body.password is not None:
         raise unprocessable("send url together with username/password")
-    caller.audit("camera.update", target_type="camera", target_id=camera_id, fields=changed)
-    return get_camera(camera_id, caller)
+    CAMERAS.audit(caller, "update", camera_id, fields=changed)
+    return CAMERAS.one(caller, camera_id)
 
 
 @router.delete("/{camera_id}", status_code=204, summary="Remove a camera (and its credentials)")
 def delete_camera(camera_id: Ident, caller: Caller = require(Role.admin)) -> Response:
-    done = caller.db.execute(
-        "DELETE FROM cameras WHERE id = %s AND department_id = %s", (camera_id, caller.department)
-    ).rowcount
-    if not done:
-        raise not_found("camera of this department")
-    caller.audit("camera.delete", target_type="camera", target_id=camera_id)
+    CAMERAS.delete(caller, camera_id)
+    CAMERAS.audit(caller, "delete", camera_id)
     return Response(status_code=204)

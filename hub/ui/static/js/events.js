@@ -4,7 +4,7 @@ import { api, authFetch, playToken, streamEvents, v1 } from "./api.js";
 import { download, h, toast } from "./dom.js";
 import { countsChart } from "./charts.js";
 import { closePlayer, openPlayer } from "./fullplayer.js";
-import { errorText, fmtTime, fromZoneInput, t, zoneInput } from "./i18n.js";
+import { errorText, fmtTime, fromZoneInput, KNOWN_KINDS, kindText, t, zoneInput } from "./i18n.js";
 
 const SYSTEMS = ["safecity", "traffic", "citymgmt", "overload", "bus", "edge", "other"];
 const RANGES = { "core.range.1h": 3600e3, "core.range.24h": 86400e3, "core.range.7d": 7 * 86400e3 };
@@ -19,7 +19,7 @@ export async function eventsPage(root, ctx) {
     start: h("input", { type: "datetime-local", id: "f-start", value: zoneInput(new Date(now - 86400e3)) }),
     end: h("input", { type: "datetime-local", id: "f-end", value: zoneInput(new Date(now.getTime() + 60e3)) }),
     system: h("select", { id: "f-system" }, h("option", { value: "" }, t("core.events.any_system")), ...SYSTEMS.map((s) => h("option", { value: s }, s))),
-    kind: h("input", { id: "f-kind", placeholder: t("core.events.kind_hint"), maxlength: 64 }),
+    kind: h("input", { id: "f-kind", placeholder: t("core.events.kind_hint"), maxlength: 64, list: "kind-list" }),
     site: h("select", { id: "f-site" }, h("option", { value: "" }, t("core.events.any_site")), ...sites.map((s) => h("option", { value: s.id }, s.name))),
     plate: h("input", { id: "f-plate", placeholder: t("core.events.plate"), maxlength: 32 }),
   };
@@ -36,7 +36,8 @@ export async function eventsPage(root, ctx) {
     h("span.quick", ...Object.entries(RANGES).map(([label, ms]) => h("button.ghost", { type: "button", onclick: () => {
       f.start.value = zoneInput(new Date(Date.now() - ms)); f.end.value = zoneInput(new Date(Date.now() + 60e3)); load(true);
     } }, t(label)))),
-    h("label", t("core.events.system"), f.system), h("label", t("core.events.kind"), f.kind), h("label", t("core.events.site"), f.site), h("label", t("core.events.plate"), f.plate),
+    h("label", t("core.events.system"), f.system), h("label", t("core.events.kind"), f.kind,
+      h("datalist", { id: "kind-list" }, ...KNOWN_KINDS().map(([k, text]) => h("option", { value: k, label: text })))), h("label", t("core.events.site"), f.site), h("label", t("core.events.plate"), f.plate),
     h("button", { type: "submit", id: "search" }, t("core.events.search")),
     h("label.inline", live, " ", t("core.events.live")));
   live.addEventListener("change", () => (live.checked ? startLive() : stopLive()));
@@ -60,7 +61,7 @@ export async function eventsPage(root, ctx) {
   function row(e, fresh = false) {
     const tr = h("tr", { dataset: { id: e.id }, tabindex: 0, class: fresh ? "fresh" : "",
       onclick: () => open(e, tr), onkeydown: (k) => k.key === "Enter" && open(e, tr) },
-      h("td", fmtTime(e.occurred_at)), h("td", e.source_system), h("td", e.kind),
+      h("td", fmtTime(e.occurred_at)), h("td", e.source_system), h("td.kind", { title: e.kind, dataset: { kind: e.kind } }, kindText(e.kind)),
       h("td", siteName[e.site] || e.site), h("td", cameras[e.camera]?.name || e.camera || ""),
       h("td.plate", e.attributes?.plate || ""), h("td", String(e.severity)));
     return tr;
@@ -88,7 +89,7 @@ export async function eventsPage(root, ctx) {
     try {
       const counts = await api(v1("events/counts"), { query: { ...cq, bucket, group_by: "kind" } });
       chartHandle?.destroy();
-      chartHandle = countsChart(chart, counts, [Date.parse(q.start), Date.parse(q.end)]);
+      chartHandle = countsChart(chart, counts, [Date.parse(q.start), Date.parse(q.end)], undefined, kindText);
     } catch { chart.replaceChildren(); }
   }
 
@@ -99,7 +100,7 @@ export async function eventsPage(root, ctx) {
     const media = h("div.media");
     const canExport = ctx.me.roles.includes("analyst");
     detail.replaceChildren(
-      h("h2", `${e.kind} · ${siteName[e.site] || e.site}`),
+      h("h2", { title: e.kind }, `${kindText(e.kind)} · ${siteName[e.site] || e.site}`),
       h("dl", ...[["core.events.time", fmtTime(e.occurred_at)], ["core.events.system", e.source_system], ["core.events.department", e.department],
         ["core.events.camera", cam?.name || e.camera || "—"], ["core.events.severity", e.severity], ["core.events.id", e.id]]
         .flatMap(([k, v]) => [h("dt", t(k)), h("dd", String(v))])),

@@ -38,6 +38,16 @@ export function t(key, params = {}) {
   return s.replace(/\{(\w+)\}/g, (_, k) => String(params[k] ?? ""));
 }
 
+/** An event kind in the user's language (kind.<kind>); a kind the catalogue does not know
+ * (a source's own) as the source named it. */
+export function kindText(kind) {
+  const key = `kind.${kind}`;
+  return catalogue[lang]?.[key] ?? catalogue.en?.[key] ?? kind;
+}
+/** The kinds the catalogue knows (for pickers): [kind, text in the user's language]. */
+export const KNOWN_KINDS = () => Object.keys(catalogue.en || {}).filter((k) => k.startsWith("kind."))
+  .map((k) => [k.slice(5), kindText(k.slice(5))]).sort((a, b) => a[1].localeCompare(b[1], locale()));
+
 /** An API error's text: its stable code translated (error.<code>), else its detail. */
 export function errorText(err) {
   const key = err?.code ? `error.${err.code}` : null;

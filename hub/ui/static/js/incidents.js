@@ -3,9 +3,10 @@
 // filing by hand at a place, and live notices of new assignments. Works on a phone.
 import * as L from "/ui/vendor/leaflet/leaflet-src.esm.js";
 import { api, authFetch, streamEvents, v1 } from "./api.js";
+import { addBasemap } from "./basemap.js";
 import { h, toast } from "./dom.js";
 import { CameraPlayer } from "./player.js";
-import { fmtDuration, fmtTime, loadStrings, t } from "./i18n.js";
+import { fmtDuration, fmtTime, kindText, loadStrings, t } from "./i18n.js";
 
 const OPEN = ["new", "acknowledged", "dispatched", "in_progress", "reopened"];
 const LIMITS = [["acknowledge", "acknowledged_at"], ["dispatch", "dispatched_at"], ["resolve", "resolved_at"]];
@@ -112,7 +113,7 @@ async function newIncident(root, ctx, p) {
   const mapEl = h("div.incmap");
   root.replaceChildren(h("div.incpage", h("div.toolbar", h("a", { href: "#/incidents" }, t("incidents.back"))), h("div.incnew", form, mapEl)));
   const map = L.map(mapEl);
-  if (ctx.config.tile_url) L.tileLayer(ctx.config.tile_url, { maxZoom: ctx.config.tile_max_zoom || 19 }).addTo(map);
+  addBasemap(map, ctx.config);
   const pts = sites.filter((s) => s.location).map((s) => [s.location.lat, s.location.lon]);
   if (pts.length) map.fitBounds(pts, { padding: [30, 30], maxZoom: 15 }); else map.setView([30.66, 104.06], 12);
   for (const ll of pts) L.circleMarker(ll, { radius: 8, color: "#90caf9" }).addTo(map);
@@ -214,12 +215,12 @@ async function incidentPage(root, ctx, id) {
           h("li", { class: a.ended_at ? "muted" : "" }, `${a.department_id}${a.assignee ? " / " + a.assignee : ""} · ${fmtTime(a.assigned_at)}${a.ended_at ? " – " + fmtTime(a.ended_at) + (a.end_reason ? ` (${a.end_reason})` : "") : ""}`))),
           h("h3", t("incidents.cameras")), videos,
           h("h3", t("incidents.photos")), photos, h("label.button", t("incidents.photo.add"), photo),
-          h("h3", t("incidents.events")), h("ul", inc.events.map((e) => h("li", `${fmtTime(e.occurred_at)} ${e.kind} · ${e.site_id}${e.camera_id ? " · " + e.camera_id : ""}`))),
+          h("h3", t("incidents.events")), h("ul", inc.events.map((e) => h("li", `${fmtTime(e.occurred_at)} ${kindText(e.kind)} · ${e.site_id}${e.camera_id ? " · " + e.camera_id : ""}`))),
           eventMedia(inc.events),
           mapEl))));
     if (inc.lat != null && inc.lon != null) {
       map = L.map(mapEl).setView([inc.lat, inc.lon], 16);
-      if (ctx.config.tile_url) L.tileLayer(ctx.config.tile_url, { maxZoom: ctx.config.tile_max_zoom || 19 }).addTo(map);
+      addBasemap(map, ctx.config);
       L.marker([inc.lat, inc.lon]).addTo(map);
     } else mapEl.remove();
     tick(root);

@@ -3,7 +3,7 @@
 // Grants an incident's dispatch made are marked with its number and end with the assignment.
 import { api, v1 } from "./api.js";
 import { h, toast } from "./dom.js";
-import { errorText, fmtTime, fromZoneInput, t, zoneInput } from "./i18n.js";
+import { errorText, fmtTime, fromZoneInput, kindText, t, zoneInput } from "./i18n.js";
 
 const RESOURCES = ["video", "events", "readings", "playback", "ptz"];
 const DIMENSIONS = ["cameras", "sites", "sensors", "systems", "kinds"];
@@ -18,7 +18,7 @@ function grantState(g, now = Date.now()) {
 }
 
 function scopeText(g) {
-  const parts = DIMENSIONS.filter((d) => g[d]).map((d) => `${t(`admin.grant.${d}`)}: ${g[d].join(", ")}`);
+  const parts = DIMENSIONS.filter((d) => g[d]).map((d) => `${t(`admin.grant.${d}`)}: ${(d === "kinds" ? g[d].map(kindText) : g[d]).join(", ")}`);
   if (g.event_ids) parts.push(t("admin.grant.event_ids", { n: g.event_ids.length }));
   return parts.length ? parts.join(" · ") : t("admin.grant.everything");
 }

@@ -19,6 +19,8 @@ export async function wallPage(root, ctx) {
   let layouts = await api(v1("layouts")).catch(() => []);
   let current = null;  // saved layout being shown (id, name, shared, mine)
   let layout = JSON.parse(sessionStorage.getItem(LAST) || "null") || L.preset("4");
+  let keepTimer = null, keptText = null;  // the wall as last kept on the hub (layouts/last)
+  let picked = -1;  // tile chosen with the keyboard (digits)
   const players = new Map();  // players just created, by "new:<tile index>"
   const shown = new Map();  // tile key -> {el, player}: what the wall shows now
 
@@ -43,7 +45,7 @@ export async function wallPage(root, ctx) {
 
   root.replaceChildren(h("div.wallpage",
     h("aside.sidebar", h("h2", t("core.wall.cameras")), filter, list,
-      h("p.hint", t("core.wall.hint"))),
+      h("p.hint", t("core.wall.hint")), h("p.hint", { id: "wall-keys" }, t("wall.keys"))),
     h("section.wallmain", toolbar, gridEl)));
 
   function clampGrid(v) { return Math.max(1, Math.min(8, parseInt(v, 10) || 1)); }
@@ -75,9 +77,25 @@ export async function wallPage(root, ctx) {
   function set(next) {
     layout = { columns: next.columns, rows: next.rows, tiles: next.tiles };
     sessionStorage.setItem(LAST, JSON.stringify(layout));
+    keepLast();
     colsIn.value = layout.columns;
     rowsIn.value = layout.rows;
     renderWall();
+  }
+
+  /** Keeps the wall as it is now for the user, on the hub (any workstation gets it back);
+   * a moment after the last change, and only when something changed. */
+  function keepLast() {
+    clearTimeout(keepTimer);
+    keepTimer = setTimeout(() => {
+      const body = { layout_id: current?.id || null, columns: layout.columns, rows: layout.rows,
+        tiles: layout.tiles.map((x) => ({ col: x.col, row: x.row, w: x.w, h: x.h, camera: byId[x.camera] ? x.camera : null })) };
+      const text = JSON.stringify(body);
+      if (text === keptText) return;
+      api(v1("layouts/last"), { method: "PUT", body })
+        .then(() => { keptText = text; gridEl.dataset.kept = String(Date.now()); })
+        .catch(() => { /* a preference: the wall works without it */ });
+    }, 400);
   }
 
   /** Re-renders the grid, keeping tiles (and their playing video) that did not change. */
@@ -98,6 +116,7 @@ export async function wallPage(root, ctx) {
     });
     for (const { el, player } of old.values()) { el.timeline?.close(); player?.stop(); }
     gridEl.replaceChildren(...els);
+    for (const [j, el] of els.entries()) el.classList.toggle("picked", j === picked);
     sizeProfiles();
   }
 
@@ -109,7 +128,7 @@ export async function wallPage(root, ctx) {
     const dot = h("span.dot.connecting");
     const state = h("span.state", cam ? t("core.status.connecting") : "");
     const el = h("div.tile", {
-      dataset: { index: i, camera: spec.camera || "", status: cam ? "connecting" : "empty" },
+      dataset: { index: i, camera: spec.camera || "", status: cam ? "connecting" : "empty" }, tabindex: "-1",
       ondragover: (e) => { e.preventDefault(); el.classList.add("drop"); },
       ondragleave: () => el.classList.remove("drop"),
       ondrop: (e) => { e.preventDefault(); el.classList.remove("drop"); const id = e.dataTransfer.getData("text/x-camera"); if (id) set(L.place(layout, i, id)); },
@@ -215,18 +234,54 @@ export async function wallPage(root, ctx) {
     } catch (e) { toast(errorText(e), "error"); }
   }
 
-  // A new session opens the user's first layout (own before shared): the wall comes back.
-  if (!sessionStorage.getItem(LAST) && layouts.length) {
-    current = layouts[0];
-    layout = { columns: current.columns, rows: current.rows, tiles: current.tiles };
+  // A new session gets the wall back as the user left it (on any workstation), else their
+  // first layout (own before shared).
+  if (!sessionStorage.getItem(LAST)) {
+    const last = await api(v1("layouts/last")).catch(() => null);
+    if (last) {
+      current = layouts.find((l) => l.id === last.layout_id) || null;
+      layout = { columns: last.columns, rows: last.rows, tiles: last.tiles };
+      keptText = JSON.stringify({ layout_id: last.layout_id, columns: last.columns, rows: last.rows, tiles: last.tiles });
+    } else if (layouts.length) {
+      current = layouts[0];
+      layout = { columns: current.columns, rows: current.rows, tiles: current.tiles };
+    }
   }
   // "Open on wall" from the event console or the map: #/wall?camera=ID
   const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("camera");
   if (wanted && byId[wanted]) layout = L.add(layout, wanted);
+  /** Wall keys: digits pick a tile (0: the tenth), F shows it (or the wall) full screen,
+   * Esc goes back (out of full screen, then the pick). Not while typing in a field. */
+  function onKey(e) {
+    if (e.ctrlKey || e.altKey || e.metaKey || e.target.closest?.("input, select, textarea, [contenteditable]")) return;
+    const tiles = [...gridEl.querySelectorAll(".tile")];
+    if (/^[0-9]$/.test(e.key)) {
+      const i = e.key === "0" ? 9 : Number(e.key) - 1;
+      if (i < tiles.length) { pick(i); e.preventDefault(); }
+    } else if (e.key === "f" || e.key === "F") {
+      fullscreen(tiles[picked] || gridEl);
+      e.preventDefault();
+    } else if (e.key === "Escape") {
+      const big = gridEl.querySelector(".tile.maximised") || (gridEl.classList.contains("maximised") && gridEl);
+      if (document.fullscreenElement) document.exitFullscreen();
+      else if (big) { big.classList.remove("maximised"); sizeProfiles(); }
+      else pick(-1);
+    }
+  }
+  function pick(i) {
+    picked = i;
+    for (const [j, el] of [...gridEl.querySelectorAll(".tile")].entries()) el.classList.toggle("picked", j === i);
+    gridEl.dataset.picked = String(i);
+    if (i >= 0) gridEl.querySelectorAll(".tile")[i].focus?.({ preventScroll: true });
+  }
+  document.addEventListener("keydown", onKey);
+
   renderList();
   renderLayouts();
   set(layout);
   return () => {
+    clearTimeout(keepTimer);
+    document.removeEventListener("keydown", onKey);
     document.removeEventListener("fullscreenchange", sizeProfiles);
     for (const { el, player } of shown.values()) { el.timeline?.close(); player?.stop(); }
   };

@@ -1,0 +1,3 @@
+from devkit.basemap.server import main
+
+main()

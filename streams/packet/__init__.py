@@ -1,0 +1,1 @@
+"""Packet core: the camera's RTP packets forwarded as received to RTSP readers."""
