@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from adapters.xmlsafe import child, text
 from core import digest
-from gb28181 import manscdp, sdp, sip
+from gb28181 import devctl, manscdp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
 from streams.gb28181.sender import PsRtpSender
 
@@ -58,6 +59,12 @@ class DeviceSim:
         self.streams: dict[str, asyncio.Task[None]] = {}  #: call-id -> media task
         self._offers: dict[str, tuple[sdp.MediaOffer, asyncio.Future[PsRtpSender]]] = {}
         self.sent_frames = 0
+        self.ptz: list[devctl.PtzInstruction] = []  #: PTZCmd instructions received
+        self.position = (0.0, 0.0, 1.0)  #: pan, tilt (degrees), zoom (times)
+        self.recording: dict[str, tuple[bool, int]] = {}  #: channel -> (on, stream number)
+        now = time.time()  #: its recordings (same for every channel): the last three hours
+        self.records = [(now - 3 * 3600, now - 2 * 3600), (now - 2 * 3600 + 60, now - 3600),
+                        (now - 3000, now - 600)]
 
     @property
     def uri(self) -> str:
@@ -142,7 +149,15 @@ class DeviceSim:
         doc = manscdp.read(msg.body)
         await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
         self.queries.append(doc.cmd)
-        if doc.cmd == "Catalog":
+        if doc.root == "Control":
+            await self._control(doc)
+        elif doc.cmd == "PTZPosition":
+            pan, tilt, zoom = self.position
+            await self.send_body(manscdp.response("PTZPosition", doc.sn, doc.device_id,
+                f"<Pan>{pan:.2f}</Pan>\r\n<Tilt>{tilt:.2f}</Tilt>\r\n<Zoom>{zoom:.2f}</Zoom>\r\n"))
+        elif doc.cmd == "RecordInfo":
+            await self._record_info(doc)
+        elif doc.cmd == "Catalog":
             for page in manscdp.catalog_pages(doc.sn, self.device_id, self.channels,
                                               self.per_page):
                 await self.send_body(page)
@@ -156,6 +171,34 @@ class DeviceSim:
                 "<Result>OK</Result>\r\n<Online>ONLINE</Online>\r\n<Status>OK</Status>\r\n"
                 "<Encode>ON</Encode>\r\n<Record>OFF</Record>\r\n"))
 
+
+    async def _record_info(self, doc: manscdp.Doc, zone: str = "Asia/Shanghai") -> None:
+        """Its recordings in the asked window, two per MESSAGE (as NVRs page them)."""
+        start = devctl.unix_time(manscdp.text_of(doc, "StartTime"), zone) or 0.0
+        end = devctl.unix_time(manscdp.text_of(doc, "EndTime"), zone) or time.time()
+        found = [(a, b) for a, b in self.records if b > start and a < end]
+        items = [f"<Item><DeviceID>{doc.device_id}</DeviceID><Name>录像{i}</Name>"
+                 f"<StartTime>{devctl.local_time(a, zone)}</StartTime>"
+                 f"<EndTime>{devctl.local_time(b, zone)}</EndTime><Secrecy>0</Secrecy>"
+                 "<Type>time</Type></Item>\r\n" for i, (a, b) in enumerate(found, 1)]
+        for i in range(0, max(len(items), 1), 2):
+            page = items[i:i + 2]
+            await self.send_body(manscdp.response(
+                "RecordInfo", doc.sn, doc.device_id, f"<SumNum>{len(items)}</SumNum>\r\n"
+                f'<RecordList Num="{len(page)}">\r\n{"".join(page)}</RecordList>\r\n'))
+
+    async def _control(self, doc: manscdp.Doc) -> None:
+        """DeviceControl: PTZCmd (kept, decoded), PTZPreciseCtrl (moves there), RecordCmd."""
+        if cmd := manscdp.text_of(doc, "PTZCmd"):
+            self.ptz.append(devctl.decode(cmd))
+        if (precise := child(doc.el, "PTZPreciseCtrl")) is not None:
+            self.position = tuple(float(text(precise, k) or d)  # type: ignore[assignment]
+                                  for k, d in (("Pan", 0), ("Tilt", 0), ("Zoom", 1)))
+        if rec := manscdp.text_of(doc, "RecordCmd"):
+            stream = int(manscdp.text_of(doc, "StreamNumber") or 0)
+            self.recording[doc.device_id] = (rec == "Record", stream)
+            await self.send_body(manscdp.response("DeviceControl", doc.sn, doc.device_id,
+                                                  "<Result>OK</Result>\r\n"))
 
     # -- live video ---------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from gb28181.directory import DeviceRecord, Registration
-from gb28181.manscdp import CatalogItem
+from gb28181.manscdp import CatalogItem, read, text_of
 from gb28181.service import Dialog, ServiceSettings, SipService
 from gb28181.transport import Peer
 from streams.gb28181.ps import PsDemuxer, PsError
@@ -39,6 +39,8 @@ class MemoryDirectory:
     catalogs: list[list[CatalogItem]] = field(default_factory=list)  #: complete catalogs
     answers: dict[str, dict[str, object]] = field(default_factory=dict)  #: DeviceInfo, DeviceStatus
     refusals: list[str] = field(default_factory=list)
+    alarms: list[bytes] = field(default_factory=list)  #: Alarm bodies (MESSAGE or NOTIFY)
+    catalog_notes: list[CatalogItem] = field(default_factory=list)  #: catalog NOTIFY items
     register_count: int = 0
 
     async def device(self, device_id: str) -> DeviceRecord | None:
@@ -77,13 +79,13 @@ class MemoryDirectory:
         self.catalogs.append(items)
 
     async def catalog_events(self, device_id: str, items: list[CatalogItem]) -> None:
-        return None
+        self.catalog_notes.extend(items)
 
     async def details(self, device_id: str, kind: str, data: dict[str, object]) -> None:
         self.answers[kind] = data
 
     async def alarm(self, device_id: str, body: bytes) -> None:
-        return None
+        self.alarms.append(body)
 
     async def session_opened(self, call_id: str, device_id: str, channel_id: str, ssrc: str,
                              transport: str, peer: str, instance: str) -> None:
@@ -187,19 +189,26 @@ class UpperSim:
     async def catalog(self) -> bool:
         return await self.service.query(self.lower_id, "Catalog")
 
-    async def play(self, channel_id: str, transport: str = "udp") -> tuple[Dialog, MediaSink]:
-        """INVITE ``channel_id`` to a new media sink (InviteError when refused)."""
+    async def play(self, channel_id: str, transport: str = "udp",
+                   window: tuple[int, int] | None = None) -> tuple[Dialog, MediaSink]:
+        """INVITE ``channel_id`` (live, or its recording in ``window``: Playback) to a new
+        media sink (InviteError when refused)."""
         sink = MediaSink(transport)
         port = await sink.open()
         try:
             dialog = await self.service.invite(self.lower_id, channel_id, sink.host, port,
-                                               transport)
+                                               transport, window)
         except Exception:
             sink.close()
             raise
         if transport == "tcp-active":
             await sink.connect(dialog.answer.host, dialog.answer.port)
         return dialog, sink
+
+    async def subscribe(self, cmd: str, expires: int = 3600, extra: str = "",
+                        call_id: str | None = None) -> tuple[int, str]:
+        """SUBSCRIBE to the lower platform's Catalog or Alarm: (status, call-id)."""
+        return await self.service.subscribe(self.lower_id, cmd, expires, extra, call_id)
 
     async def stop(self, dialog: Dialog) -> bool:
         return await self.service.bye(dialog.call_id, "upper stopped watching")
@@ -219,7 +228,7 @@ def run_cli(args: argparse.Namespace) -> int:
         await sim.start()
         print(f"gb28181-upper {args.upper_id}: listening on {sim.service.s.host}:{sim.port}",
               flush=True)
-        seen = 0
+        seen = alarms = 0
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
@@ -229,6 +238,11 @@ def run_cli(args: argparse.Namespace) -> int:
                 print(f"catalog: {len(items)} channels: "
                       + ", ".join(f"{it.id} {it.name}" for it in items), flush=True)
             seen = len(sim.directory.catalogs)
+            for body in sim.directory.alarms[alarms:]:
+                doc = read(body)
+                print(f"alarm: {doc.device_id} {text_of(doc, 'AlarmDescription') or ''}",
+                      flush=True)
+            alarms = len(sim.directory.alarms)
         await sim.close()
 
     asyncio.run(main())

@@ -16,11 +16,16 @@ import secrets
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from core import digest
 from gb28181 import manscdp, sdp, sip
+from gb28181.cascade_events import UpwardEvents
 from gb28181.transport import Peer, SipEndpoint
+from gb28181.upward import SharedChannel, UpwardAlarm, record_info_pages, record_window
+
+__all__ = ["CascadeClient", "CascadeDirectory", "SharedChannel", "UpperSettings", "UpwardAlarm"]
 
 log = logging.getLogger(__name__)
 #: Offerer's media transport (the upper's SDP) -> what our sender does.
@@ -47,20 +52,8 @@ class UpperSettings:
     retry_s: float = 5.0  #: between failed REGISTERs
     per_page: int = 4  #: catalog items per MESSAGE
     name: str = "cityhub"
-
-
-@dataclass(frozen=True)
-class SharedChannel:
-    channel_id: str  #: the ID the upper sees
-    camera_id: str
-    department: str
-    name: str
-    status: str = "ON"
-    civil_code: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    manufacturer: str | None = None
-    model: str | None = None
+    zone: str = "Asia/Shanghai"  #: the city's zone (AlarmTime is local time)
+    events_poll_s: float = 1.0  #: how often shared-channel changes and alarms are looked for
 
 
 class CascadeDirectory(Protocol):
@@ -72,6 +65,11 @@ class CascadeDirectory(Protocol):
                     detail: dict[str, object]) -> None: ...
 
     async def state(self, upper_id: str, **fields: object) -> None: ...
+
+    async def alarms_since(self, upper_id: str, since: datetime | None
+                           ) -> tuple[list[UpwardAlarm], datetime]:
+        """Events of shared cameras received after ``since`` (oldest first) and the newest
+        ``received_at`` among them; ``since`` None: none, and the store's time now."""
 
 
 class PushError(RuntimeError):
@@ -85,8 +83,16 @@ class PushHandle:
 
 
 class MediaPusher(Protocol):
-    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int
-                    ) -> PushHandle: ...
+    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int,
+                    window: tuple[float, float] | None = None) -> PushHandle:
+        """Live, or with ``window`` (unix s) that stretch of the camera's recording."""
+
+    async def ended(self, push_id: str) -> str | None:
+        """Why a push ended by itself (``end of recording``), None while it sends."""
+
+    async def records(self, camera_id: str, start: float, end: float
+                      ) -> list[tuple[float, float]]:
+        """The camera's recorded spans within [start, end] (unix s)."""
 
     async def stop(self, push_id: str) -> None: ...
 
@@ -101,6 +107,8 @@ class UpwardView:
     local_tag: str
     started: float = field(default_factory=time.monotonic)
     cseq: int = 1
+    window: tuple[int, int] | None = None  #: Playback: the recorded stretch asked for
+    finished: str | None = None  #: why the recording sent ended (MediaStatus 121 sent)
 
 
 class CascadeClient:
@@ -114,11 +122,14 @@ class CascadeClient:
         self.registrations = 0  #: successful REGISTERs (refreshes included)
         self.granted = settings.expires_s  #: the Expires the upper granted
         self.views: dict[str, UpwardView] = {}
+        self._inviting: set[str] = set()  #: INVITEs being answered (the relay starting)
         self.bad_inputs = 0
         self._tag, self._call_id, self._cseq = sip.new_tag(), secrets.token_hex(10), 0
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._other_id_logged = False
+        self._sn = secrets.randbelow(10**5)
+        self.events = UpwardEvents(self)
 
     @property
     def uri(self) -> str:
@@ -132,6 +143,7 @@ class CascadeClient:
         await self.endpoint.start(udp=self.upper.transport == "UDP", tcp=True)
         self.s.local_port = self.endpoint.port
         self._task = asyncio.ensure_future(self._run())
+        self._spawn(self.events.run(self.s.events_poll_s))
         log.info("cascade %s: %s:%d (%s) as %s from port %d", self.s.upper_id, self.s.host,
                  self.s.port, self.s.transport, self.s.local_id, self.s.local_port)
 
@@ -264,10 +276,27 @@ class CascadeClient:
                                      sip.response(msg, 481, "Call Does Not Exist"), peer)
             if known:
                 await self._end(msg.call_id, "BYE from the upper platform")
+        elif msg.method == "SUBSCRIBE":
+            await self.events.subscribe(msg, peer)
         elif msg.method == "OPTIONS":
             await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
         else:
             await self.endpoint.send(sip.response(msg, 405, "Method Not Allowed"), peer)
+
+    def next_sn(self) -> int:
+        self._sn = (self._sn + 1) % 10**9
+        return self._sn
+
+    async def send_message(self, body: bytes) -> bool:
+        """A MESSAGE to the upper (3 attempts); True when it answered 200."""
+        return await self._send(body)
+
+    def item_of(self, c: SharedChannel) -> manscdp.CatalogItem:
+        """A shared channel as the upper's catalog lists it (under us)."""
+        return manscdp.CatalogItem(
+            id=c.channel_id, name=c.name, status=c.status, parent=self.s.local_id,
+            civil_code=c.civil_code or self.s.local_id[:6], manufacturer=c.manufacturer or
+            "cityhub", model=c.model or "cityhub", lat=c.lat, lon=c.lon)
 
     async def _message(self, msg: sip.SipMessage, peer: Peer) -> None:
         try:
@@ -282,6 +311,8 @@ class CascadeClient:
             return
         if doc.cmd == "Catalog":
             self._spawn(self.send_catalog(doc.sn))
+        elif doc.cmd == "RecordInfo":
+            self._spawn(self.send_record_info(doc))
         elif doc.cmd in ("DeviceInfo", "DeviceStatus"):
             self._spawn(self._send_details(doc))
         else:
@@ -297,10 +328,7 @@ class CascadeClient:
     async def send_catalog(self, sn: int) -> int:
         """The shared channels as Catalog pages (SumNum); returns the items delivered."""
         shared = await self.dir.shared(self.s.upper_id)
-        items = [manscdp.CatalogItem(
-            id=c.channel_id, name=c.name, status=c.status, parent=self.s.local_id,
-            civil_code=c.civil_code or self.s.local_id[:6], manufacturer=c.manufacturer or
-            "cityhub", model=c.model or "cityhub", lat=c.lat, lon=c.lon) for c in shared]
+        items = [self.item_of(c) for c in shared]
         per = self.s.per_page
         sent = 0
         for i, page in enumerate(manscdp.catalog_pages(sn, self.s.local_id, items, per)):
@@ -313,6 +341,27 @@ class CascadeClient:
             "channels": [c.channel_id for c in shared], "delivered": sent})
         log.info("cascade %s: catalog %d of %d delivered", self.s.upper_id, sent, len(items))
         return sent
+
+    async def send_record_info(self, doc: manscdp.Doc) -> int:
+        """What is recorded of a shared channel in the asked window (playback shares only;
+        others get an empty list); returns the spans listed."""
+        channel = await self.dir.shared_channel(self.s.upper_id, doc.device_id)
+        window = record_window(doc, self.s.zone)
+        spans: list[tuple[float, float]] = []
+        if channel is not None and channel.playback and window is not None:
+            try:
+                spans = await self.pusher.records(channel.camera_id, *window)
+            except PushError as exc:
+                log.warning("cascade %s: RecordInfo %s: %s", self.s.upper_id,
+                            channel.channel_id, exc)
+        answered = channel or SharedChannel(doc.device_id[:32], "", "", doc.device_id[:32])
+        for page in record_info_pages(doc.sn, answered, spans, self.s.zone, self.s.per_page):
+            if not await self._send(page):
+                break
+        await self.dir.audit(self.s.upper_id, "gb_cascade_record_info", channel, {
+            "channel": doc.device_id[:32], "window": list(window) if window else None,
+            "spans": len(spans), "allowed": bool(channel and channel.playback)})
+        return len(spans)
 
     async def _send_details(self, doc: manscdp.Doc) -> None:
         if doc.device_id != self.s.local_id and await self.dir.shared_channel(
@@ -335,6 +384,16 @@ class CascadeClient:
     async def _invite(self, msg: sip.SipMessage, peer: Peer) -> None:
         if msg.call_id in self.views:  # a retransmitted INVITE: the 200 went already
             return
+        if msg.call_id in self._inviting:  # retransmitted while the relay starts: one push
+            await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
+            return
+        self._inviting.add(msg.call_id)
+        try:
+            await self._new_invite(msg, peer)
+        finally:
+            self._inviting.discard(msg.call_id)
+
+    async def _new_invite(self, msg: sip.SipMessage, peer: Peer) -> None:
         channel_id = sip.uri_user(msg.uri) or msg.user_of("to")
         channel = await self.dir.shared_channel(self.s.upper_id, channel_id)
         if channel is None:
@@ -349,35 +408,50 @@ class CascadeClient:
             await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
             log.warning("cascade %s: INVITE with bad SDP: %s", self.s.upper_id, exc)
             return
+        window = None
+        if offer.session.lower() == "playback":
+            window, refusal = _playback_window(offer, channel)
+            if refusal is not None:
+                await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", channel,
+                                     {"reason": refusal[2]})
+                await self.endpoint.send(sip.response(msg, refusal[0], refusal[1]), peer)
+                return
         await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
-        ssrc = offer.ssrc if offer.ssrc.isdigit() else sdp.make_ssrc(self.s.domain, 0)
+        ssrc = offer.ssrc if offer.ssrc.isdigit() else sdp.make_ssrc(
+            self.s.domain, 0, playback=window is not None)
         try:
             push = await self.pusher.start(channel.camera_id, offer.host, offer.port,
-                                           PUSH_MODES[offer.transport], int(ssrc))
+                                           PUSH_MODES[offer.transport], int(ssrc),
+                                           (float(window[0]), float(window[1]))
+                                           if window else None)
         except PushError as exc:
             await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", channel,
                                  {"reason": str(exc)[:200]})
             await self.endpoint.send(sip.response(msg, 503, "Service Unavailable"), peer)
             return
-        await self._answer(msg, peer, offer, ssrc, channel, push)
+        await self._answer(msg, peer, offer, ssrc, channel, push, window)
 
     async def _answer(self, msg: sip.SipMessage, peer: Peer, offer: sdp.MediaOffer, ssrc: str,
-                      channel: SharedChannel, push: PushHandle) -> None:
+                      channel: SharedChannel, push: PushHandle,
+                      window: tuple[int, int] | None) -> None:
         answer = sdp.MediaOffer(
             host=self.s.media_host, port=push.port, transport=ANSWER_TRANSPORT[offer.transport],
-            ssrc=ssrc, owner=channel.channel_id, direction="sendonly", payloads={96: "PS/90000"})
+            ssrc=ssrc, owner=channel.channel_id, direction="sendonly", payloads={96: "PS/90000"},
+            session=offer.session, times=offer.times)
         tag = sip.new_tag()
         out = sip.response(msg, 200, "OK", sdp.build(answer), "APPLICATION/SDP", tag)
         out.headers.append(("contact", f"<sip:{channel.channel_id}@{self.s.local_host}:"
                                        f"{self.s.local_port}>"))
         self.views[msg.call_id] = UpwardView(msg.call_id, channel, push, peer,
-                                             msg.tag_of("from") or "", tag)
+                                             msg.tag_of("from") or "", tag, window=window)
         await self.dir.audit(self.s.upper_id, "gb_cascade_view", channel, {
             "call_id": msg.call_id, "to": f"{offer.host}:{offer.port}",
-            "transport": offer.transport, "ssrc": ssrc})
+            "transport": offer.transport, "ssrc": ssrc,
+            **({"playback": list(window)} if window else {})})
         await self.endpoint.send(out, peer)
-        log.info("cascade %s: live %s (camera %s) -> %s:%d %s", self.s.upper_id,
-                 channel.channel_id, channel.camera_id, offer.host, offer.port, offer.transport)
+        log.info("cascade %s: %s %s (camera %s) -> %s:%d %s", self.s.upper_id,
+                 "playback" if window else "live", channel.channel_id, channel.camera_id,
+                 offer.host, offer.port, offer.transport)
 
     async def _end(self, call_id: str, reason: str) -> None:
         view = self.views.pop(call_id, None)
@@ -391,16 +465,56 @@ class CascadeClient:
             "call_id": call_id, "reason": reason,
             "seconds": round(time.monotonic() - view.started, 1)})
 
+    def _in_view(self, view: UpwardView, method: str, body: bytes = b"") -> sip.SipMessage:
+        """A request of ours in an upward call (BYE, MESSAGE MediaStatus)."""
+        view.cseq += 1
+        return sip.request(
+            method, self.upper_uri, via_host=self.s.local_host, via_port=self.s.local_port,
+            transport=view.peer.transport,
+            from_uri=f"sip:{view.channel.channel_id}@{self.s.local_id[:10]}",
+            from_tag=view.local_tag, to_uri=self.upper_uri, to_tag=view.remote_tag,
+            call_id=view.call_id, cseq=view.cseq, body=body,
+            content_type=manscdp.CONTENT_TYPE if body else None)
+
+    async def check_playbacks(self) -> None:
+        """A recorded stretch sent to its end: MediaStatus 121 in the call (9.9); the upper
+        then sends BYE."""
+        for view in list(self.views.values()):
+            if view.window is None or view.finished is not None:
+                continue
+            try:
+                why = await self.pusher.ended(view.push.push_id)
+            except PushError as exc:
+                log.warning("cascade %s: playback %s: %s", self.s.upper_id, view.call_id, exc)
+                continue
+            if why is None:
+                continue
+            view.finished = why
+            body = manscdp.notify("MediaStatus", self.next_sn(), view.channel.channel_id,
+                                  "<NotifyType>121</NotifyType>\r\n")
+            reply = await self.endpoint.request(self._in_view(view, "MESSAGE", body), view.peer)
+            log.info("cascade %s: playback %s ended (%s); MediaStatus 121 %s", self.s.upper_id,
+                     view.channel.channel_id, why, "answered" if reply else "unanswered")
+
     async def _recheck_views(self) -> None:
         """A share revoked ends the views it allowed (BYE to the upper)."""
         for call_id, view in list(self.views.items()):
             if await self.dir.shared_channel(self.s.upper_id, view.channel.channel_id) is None:
                 await self._end(call_id, "share revoked")
-                view.cseq += 1
-                bye = sip.request(
-                    "BYE", self.upper_uri, via_host=self.s.local_host,
-                    via_port=self.s.local_port, transport=view.peer.transport,
-                    from_uri=f"sip:{view.channel.channel_id}@{self.s.local_id[:10]}",
-                    from_tag=view.local_tag, to_uri=self.upper_uri, to_tag=view.remote_tag,
-                    call_id=call_id, cseq=view.cseq)
-                self._spawn(self.endpoint.request(bye, view.peer, timeout=2.0))
+                self._spawn(self.endpoint.request(self._in_view(view, "BYE"), view.peer,
+                                                  timeout=2.0))
+
+
+#: The longest recorded stretch one Playback INVITE may ask for.
+MAX_PLAYBACK_S = 24 * 3600
+
+
+def _playback_window(offer: sdp.MediaOffer, channel: SharedChannel
+                     ) -> tuple[tuple[int, int] | None, tuple[int, str, str] | None]:
+    """(window, None), or (None, (status, phrase, why)) when it cannot be served."""
+    if not channel.playback:  # shared live only: recordings are a separate right
+        return None, (403, "Forbidden", "playback not shared")
+    start, end = offer.times
+    if not 0 < start < end or end - start > MAX_PLAYBACK_S:
+        return None, (488, "Not Acceptable Here", f"bad playback range t={start} {end}")
+    return (start, end), None

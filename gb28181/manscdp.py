@@ -103,6 +103,11 @@ def catalog(doc: Doc) -> tuple[int | None, list[CatalogItem]]:
     return total, items
 
 
+def text_of(doc: Doc, name: str) -> str | None:
+    """The text of a direct child of the document (bounded by xmlsafe)."""
+    return text(doc.el, name)
+
+
 def fields(doc: Doc) -> dict[str, object]:
     """A DeviceInfo / DeviceStatus response as plain data (bounded by xmlsafe)."""
     data = to_dict(doc.el)
@@ -138,6 +143,13 @@ def catalog_pages(sn: int, device_id: str, items: list[CatalogItem], per_page: i
                             f"<SumNum>{len(items)}</SumNum>\r\n"
                             f'<DeviceList Num="{len(page)}">\r\n{rows}</DeviceList>\r\n'))
     return out
+
+
+def catalog_notify(sn: int, device_id: str, items: list[CatalogItem]) -> bytes:
+    """A catalog NOTIFY (A.2.5.2): the changed items, each with its ``Event``."""
+    rows = "".join(_item_xml(it) for it in items)
+    return notify("Catalog", sn, device_id, f"<SumNum>{len(items)}</SumNum>\r\n"
+                  f'<DeviceList Num="{len(items)}">\r\n{rows}</DeviceList>\r\n')
 
 
 def _item_xml(it: CatalogItem) -> str:

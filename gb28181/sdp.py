@@ -26,6 +26,9 @@ class MediaOffer:
     direction: str = "recvonly"
     payloads: dict[int, str] = field(default_factory=lambda: {96: "PS/90000"})
     extra: list[str] = field(default_factory=list)
+    #: ``t=`` start and end (s since 1970, as GB/T 28181 Playback uses it); (0, 0) for live
+    times: tuple[int, int] = (0, 0)
+    uri: str = ""  #: ``u=`` (Playback: ``<channel>:0``)
 
 
 def make_ssrc(domain: str, serial: int, playback: bool = False) -> str:
@@ -35,7 +38,8 @@ def make_ssrc(domain: str, serial: int, playback: bool = False) -> str:
 def build(o: MediaOffer) -> bytes:
     proto = "RTP/AVP" if o.transport == "udp" else "TCP/RTP/AVP"
     lines = ["v=0", f"o={o.owner} 0 0 IN IP4 {o.host}", f"s={o.session}", f"c=IN IP4 {o.host}",
-             "t=0 0", f"m=video {o.port} {proto} {' '.join(str(p) for p in o.payloads)}",
+             *([f"u={o.uri}"] if o.uri else []), f"t={o.times[0]} {o.times[1]}",
+             f"m=video {o.port} {proto} {' '.join(str(p) for p in o.payloads)}",
              f"a={o.direction}"]
     lines += [f"a=rtpmap:{p} {name}" for p, name in o.payloads.items()]
     if o.transport != "udp":
@@ -60,6 +64,10 @@ def parse(data: bytes) -> MediaOffer:
             o.owner = value.split(" ", 1)[0][:64]
         elif kind == "s":
             o.session = value[:64]
+        elif kind == "t":
+            o.times = _times(value)
+        elif kind == "u":
+            o.uri = value.strip()[:128]
         elif kind == "c":
             parts = value.split()
             if len(parts) == 3:
@@ -86,3 +94,10 @@ def parse(data: bytes) -> MediaOffer:
     o.host = media_host
     o.transport = "udp" if "TCP" not in proto else f"tcp-{setup or 'passive'}"
     return o
+
+
+def _times(value: str) -> tuple[int, int]:
+    parts = value.split()
+    if len(parts) != 2 or not all(p.isdigit() and len(p) <= 12 for p in parts):
+        raise SdpError(f"bad t= line {value[:40]!r}")
+    return int(parts[0]), int(parts[1])

@@ -10,10 +10,12 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
+from adapters.xmlsafe import child, local
 from core import digest
-from gb28181 import manscdp, sdp, sip
+from gb28181 import devctl, manscdp, sdp, sip
 from gb28181.directory import Directory
 from gb28181.transport import Peer, SipEndpoint
 
@@ -57,6 +59,25 @@ class Dialog:
 
 
 @dataclass
+class _Pages:
+    """A list answer (RecordInfo...) assembled over several MESSAGEs by SumNum."""
+
+    tag: str  #: the list element (RecordList)
+    items: list[Element] = field(default_factory=list)
+    fut: asyncio.Future[list[Element]] | None = None
+
+    def add(self, doc: manscdp.Doc) -> None:
+        found = child(doc.el, self.tag)
+        self.items += [it for it in (found if found is not None else []) if local(it.tag) == "Item"]
+        try:
+            total = int(manscdp.text_of(doc, "SumNum") or "0")
+        except ValueError:
+            total = 0
+        if len(self.items) >= total and self.fut is not None and not self.fut.done():
+            self.fut.set_result(self.items)
+
+
+@dataclass
 class _Catalog:
     total: int | None
     items: dict[str, manscdp.CatalogItem]
@@ -72,6 +93,12 @@ class SipService:
         self._watch: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.dialogs: dict[str, Dialog] = {}
+        self._subscriptions: dict[str, tuple[str, int]] = {}  #: call-id -> (from tag, CSeq)
+        #: (call-id, NotifyType) of MediaStatus notifications (121: end of a playback file)
+        self.media_status: list[tuple[str, str]] = []
+        #: (target ID, SN) -> the answer awaited by ``ask`` / the pages by ``ask_list``
+        self._answers: dict[tuple[str, int], asyncio.Future[manscdp.Doc]] = {}
+        self._pages: dict[tuple[str, int], _Pages] = {}
         self.bad_inputs = 0
 
     @property
@@ -175,6 +202,8 @@ class SipService:
 
     async def _message(self, msg: sip.SipMessage, peer: Peer) -> None:
         device_id = msg.user_of("from")
+        if (dialog := self.dialogs.get(msg.call_id)) is not None:
+            device_id = dialog.device_id  # in a call: From is the channel (MediaStatus)
         reg = await self.dir.registration(device_id) if device_id.isdigit() else None
         if reg is None:
             # Not registered (or expired): 403 makes a device register again.
@@ -188,6 +217,18 @@ class SipService:
             await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
             return
         await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+        if doc.root == "Response" and (pages := self._pages.get((doc.device_id, doc.sn))):
+            pages.add(doc)
+            return
+        waiting = self._answers.pop((doc.device_id, doc.sn), None)
+        if doc.root == "Response" and waiting is not None and not waiting.done():
+            waiting.set_result(doc)
+            return
+        if doc.cmd == "MediaStatus":
+            kind = manscdp.text_of(doc, "NotifyType") or ""
+            self.media_status.append((msg.call_id, kind[:8]))
+            log.info("sip: %s MediaStatus %s (call %s)", device_id, kind[:8], msg.call_id[:32])
+            return
         await self._document(device_id, doc, msg.body, peer, reg.online)
 
     async def _document(self, device_id: str, doc: manscdp.Doc, body: bytes, peer: Peer,
@@ -247,21 +288,97 @@ class SipService:
         return await self.send_message(device_id, peer,
                                        manscdp.query(cmd, self.next_sn(), device_id))
 
+    async def control(self, device_id: str, target: str, inner: str) -> bool:
+        """A DeviceControl MESSAGE (``gb28181.devctl``) to a device or one of its channels;
+        True when the device accepted it (200)."""
+        reg = await self.dir.registration(device_id)
+        if reg is None or not reg.online:
+            return False
+        return await self.send_message(device_id, reg.peer,
+                                       devctl.control(self.next_sn(), target, inner))
+
+    async def ask(self, device_id: str, target: str, cmd: str, extra: str = "",
+                  timeout: float = 5.0) -> manscdp.Doc | None:
+        """A Query whose Response is awaited (e.g. PTZPosition); None when unanswered."""
+        reg = await self.dir.registration(device_id)
+        if reg is None or not reg.online:
+            return None
+        sn = self.next_sn()
+        fut: asyncio.Future[manscdp.Doc] = asyncio.get_running_loop().create_future()
+        self._answers[(target, sn)] = fut
+        try:
+            if not await self.send_message(device_id, reg.peer,
+                                           manscdp.query(cmd, sn, target, extra)):
+                return None
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._answers.pop((target, sn), None)
+
+    async def ask_list(self, device_id: str, target: str, cmd: str, extra: str, tag: str,
+                       timeout: float = 8.0) -> list[Element] | None:
+        """A Query answered by a list over several MESSAGEs (RecordInfo: ``RecordList``);
+        the items once SumNum arrived, None when nothing came in time."""
+        reg = await self.dir.registration(device_id)
+        if reg is None or not reg.online:
+            return None
+        sn = self.next_sn()
+        pages = _Pages(tag, fut=asyncio.get_running_loop().create_future())
+        self._pages[(target, sn)] = pages
+        try:
+            if not await self.send_message(device_id, reg.peer,
+                                           manscdp.query(cmd, sn, target, extra)):
+                return None
+            assert pages.fut is not None
+            return await asyncio.wait_for(pages.fut, timeout)
+        except TimeoutError:
+            return pages.items or None  # partial: what came
+        finally:
+            self._pages.pop((target, sn), None)
+
+    async def subscribe(self, device_id: str, cmd: str, expires: int = 3600, extra: str = "",
+                        call_id: str | None = None) -> tuple[int, str]:
+        """SUBSCRIBE to a registered device's ``Catalog`` or ``Alarm`` (9.11); the same
+        ``call_id`` refreshes (0 ends it). (final status, 0 when unanswered; call-id)."""
+        reg = await self.dir.registration(device_id)
+        if reg is None:
+            return 0, ""
+        call_id = call_id or secrets.token_hex(10)
+        tag, cseq = self._subscriptions.get(call_id, (sip.new_tag(), 0))
+        self._subscriptions[call_id] = (tag, cseq + 1)
+        peer = reg.peer
+        msg = sip.request(
+            "SUBSCRIBE", f"sip:{device_id}@{peer.host}:{peer.port}", via_host=self.s.host,
+            via_port=self.s.port, transport=peer.transport, from_uri=self.uri, from_tag=tag,
+            to_uri=f"sip:{device_id}@{self.s.domain}", call_id=call_id, cseq=cseq + 1,
+            body=manscdp.query(cmd, self.next_sn(), device_id, extra),
+            content_type=manscdp.CONTENT_TYPE,
+            extra=[("event", cmd), ("expires", str(expires)),
+                   ("contact", f"<sip:{self.s.platform_id}@{self.s.host}:{self.s.port}>")])
+        reply = await self.endpoint.request(msg, peer)
+        if expires == 0:
+            self._subscriptions.pop(call_id, None)
+        return (reply.status if reply is not None else 0), call_id
+
     async def query_all(self, device_id: str, peer: Peer) -> None:
         for cmd in ("DeviceInfo", "Catalog", "DeviceStatus"):
             if not await self.query(device_id, cmd, peer):
                 log.info("sip: %s did not accept the %s query", device_id, cmd)
 
     async def invite(self, device_id: str, channel_id: str, host: str, port: int,
-                     transport: str = "udp") -> Dialog:
-        """Ask a channel for live video to ``host:port`` (PS over RTP); raises InviteError."""
+                     transport: str = "udp", window: tuple[int, int] | None = None) -> Dialog:
+        """Ask a channel for live video (or, with ``window`` (start, end in s since 1970),
+        its recording: ``s=Playback``) to ``host:port`` as PS over RTP; raises InviteError."""
         reg = await self.dir.registration(device_id)
         if reg is None or not reg.online:
             raise InviteError(f"device {device_id} is not registered")
-        ssrc = sdp.make_ssrc(self.s.domain, self.next_sn())
+        ssrc = sdp.make_ssrc(self.s.domain, self.next_sn(), playback=window is not None)
         offer = sdp.MediaOffer(host=host, port=port, transport=transport, ssrc=ssrc,
                                owner=self.s.platform_id,
-                               payloads={96: "PS/90000", 98: "H264/90000", 99: "H265/90000"})
+                               payloads={96: "PS/90000", 98: "H264/90000", 99: "H265/90000"},
+                               session="Playback" if window else "Play",
+                               times=window or (0, 0), uri=f"{channel_id}:0" if window else "")
         tag, call_id = sip.new_tag(), secrets.token_hex(10)
         peer = reg.peer
         msg = sip.request(

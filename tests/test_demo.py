@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
 import psycopg
 
@@ -52,6 +54,7 @@ def test_demo_serves_cameras_and_stops_cleanly(tmp_path: Path) -> None:
         ):
             time.sleep(0.2)
         assert '"kind":"segment"' in journal.read_text()
+        _joins_over_gb28181(urls["database"], urls["hub API"].removesuffix("/docs"), output)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the demo runs its parts as child processes"
         # PostgreSQL trusts, Mosquitto is anonymous, cameras ask no password: loopback only.
@@ -89,3 +92,43 @@ def _listening(procs: list[psutil.Process]) -> list[tuple[str, str]]:
             continue
         found += [(name, c.laddr.ip) for c in conns if c.status == psutil.CONN_LISTEN]
     return found
+
+
+def _until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _joins_over_gb28181(dsn: str, hub: str, listing: str) -> None:
+    """City management's NVR arrives over GB/T 28181: registered, its catalog became the
+    department's cameras, one plays through the relay (PS into RTSP); and the city is
+    registered to the simulated province with its catalog delivered."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cams = _until(lambda: [r[0] for r in conn.execute(
+            "SELECT ch.camera_id FROM gb_channels ch JOIN cameras c ON c.id = ch.camera_id"
+            " WHERE c.department_id = 'citymgmt' AND ch.retired_at IS NULL ORDER BY ch.id"
+        ).fetchall()], 60, "the NVR's catalog")
+        assert len(cams) == 2
+        _until(lambda: conn.execute("SELECT 1 FROM gb_uppers WHERE registered"
+                                    " AND catalog_sent = catalog_total AND catalog_total = 1"
+                                    ).fetchone(), 60, "the cascade to the province")
+    login = re.search(r"login citymgmt-operator\s+(\S+)", listing)
+    assert login, listing
+    token = httpx.post(f"{hub}/api/v1/auth/token", data={
+        "username": "citymgmt-operator", "password": login.group(1)}).json()["access_token"]
+    play = httpx.post(f"{hub}/api/v1/cameras/{cams[0]}/play", json={"protocols": ["rtsp"]},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert play.status_code == 200, play.text
+
+    def probe() -> str:  # the relay pulls the store's cameras every 10 s
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
+             "stream=codec_name", "-of", "csv=p=0",
+             f"{play.json()['rtsp_url']}?token={play.json()['token']}"],
+            capture_output=True, text=True, timeout=30)
+        return out.stdout.strip()
+    assert _until(probe, 60, "the GB/T 28181 channel over the relay's RTSP") == "h264"

@@ -15,6 +15,7 @@ import yaml
 
 from core.files import private_dir, write_private
 from core.net import free_port
+from devkit.demo import gb28181  # a GB/T 28181 NVR and a province platform, simulated
 from devkit.demo.edge import start_edge  # an edge box analysing one synthetic camera
 from devkit.demo.ingest import start_ingest  # ingest worker + simulated traffic
 from devkit.demo.relay import start_relay  # media relay for the web UI's wall
@@ -127,9 +128,11 @@ class DemoCity:
             self.urls[f"camera {cam.id}"] = f"rtsp://127.0.0.1:{cam_port}/{cam.id}"
         self._start_onvif(onvif_port, onvif_rtsp)
 
+        gb_ports = gb28181.configure(self.state_dir)
         hub_port = free_port()
         self.urls.update(start_relay(self.stack, self.state_dir, hub_port))
         self._start_hub(pg.dsn, hub_port)
+        self.urls.update(gb28181.start(self.stack, self.state_dir, pg.dsn, gb_ports))
         # Store upkeep every minute: partitions ahead, retention, rollups (hub.store.maintain).
         self.stack.cityhub("store-maintain", ["db", "--config", str(self.state_dir / "city.yaml"),
                                               "--dsn", pg.dsn, "maintain", "--every", "60"])

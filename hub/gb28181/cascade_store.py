@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from gb28181.cascade import SharedChannel, UpperSettings
+from gb28181.cascade import SharedChannel, UpperSettings, UpwardAlarm
 from hub.audit import chain
 from hub.auth.credentials import CredentialBox
 from hub.gb28181.config import Gb28181Config, Gb28181UpperConfig
@@ -22,10 +22,21 @@ STATE_COLUMNS = ("registered", "registered_at", "last_keepalive_at", "last_error
 #: A share counts only while its department owns the camera and the camera is in service.
 _SHARED = (
     "SELECT s.channel_id, c.id, c.department_id, c.name, coalesce(ch.status, 'ON'),"
-    " ch.civil_code, c.lat, c.lon, ch.manufacturer, ch.model FROM gb_upper_shares s"
+    " ch.civil_code, c.lat, c.lon, ch.manufacturer, ch.model, s.playback FROM gb_upper_shares s"
     " JOIN cameras c ON c.id = s.camera_id AND c.department_id = s.department_id"
     " LEFT JOIN gb_channels ch ON ch.camera_id = c.id AND ch.retired_at IS NULL"
     " WHERE s.upper_id = %s AND s.revoked_at IS NULL AND c.retired_at IS NULL")
+#: Events of shared cameras from the sharing department (what it granted), fresh ones only:
+#: an upper that was away gets at most ``ALARM_BACKLOG`` of them, not the day's history.
+_ALARMS = (
+    "SELECT e.id::text, s.channel_id, c.id, c.department_id, e.occurred_at, e.kind,"
+    " e.severity, coalesce(e.attributes->>'description', ''), e.lat, e.lon, e.received_at"
+    " FROM gb_upper_shares s"
+    " JOIN cameras c ON c.id = s.camera_id AND c.department_id = s.department_id"
+    " JOIN events e ON e.camera_id = c.id AND e.department_id = s.department_id"
+    " WHERE s.upper_id = %(upper)s AND s.revoked_at IS NULL AND c.retired_at IS NULL"
+    " AND e.occurred_at > %(since)s - interval '1 day' AND e.received_at > %(since)s"
+    " AND e.received_at > now() - interval '5 minutes' ORDER BY e.received_at LIMIT 200")
 
 
 def seal_upper_password(box: CredentialBox, upper_id: str, username: str, password: str
@@ -54,10 +65,11 @@ def add_upper(conn: psycopg.Connection[Any], box: CredentialBox, u: Gb28181Upper
     for s in u.shares:
         conn.execute(
             "INSERT INTO gb_upper_shares (upper_id, camera_id, department_id, channel_id,"
-            " created_by) VALUES (%s,%s,%s,%s,%s) ON CONFLICT (upper_id, camera_id) DO UPDATE"
-            " SET department_id = excluded.department_id, channel_id = excluded.channel_id,"
+            " created_by, playback) VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT (upper_id, camera_id)"
+            " DO UPDATE SET department_id = excluded.department_id,"
+            " channel_id = excluded.channel_id, playback = excluded.playback,"
             " revoked_at = NULL, revoked_by = NULL",
-            (u.id, s.camera, s.department, s.channel_id, actor))
+            (u.id, s.camera, s.department, s.channel_id, actor, s.playback))
     conn.execute(
         "UPDATE gb_upper_shares SET revoked_at = now(), revoked_by = %s WHERE upper_id = %s"
         " AND revoked_at IS NULL AND NOT (camera_id = ANY(%s))",
@@ -69,8 +81,8 @@ def sync_uppers(conn: psycopg.Connection[Any], box: CredentialBox, g: Gb28181Con
         add_upper(conn, box, u, u.local_id or g.platform_id)
 
 
-def load_uppers(conn: psycopg.Connection[Any], box: CredentialBox, g: Gb28181Config
-                ) -> list[UpperSettings]:
+def load_uppers(conn: psycopg.Connection[Any], box: CredentialBox, g: Gb28181Config,
+                zone: str = "Asia/Shanghai") -> list[UpperSettings]:
     """Enabled upper platforms with their passwords unsealed (for the digest answer only)."""
     rows = conn.execute(
         "SELECT u.id, u.domain, u.host, u.port, u.local_id, u.username, s.sealed, u.transport,"
@@ -83,12 +95,12 @@ def load_uppers(conn: psycopg.Connection[Any], box: CredentialBox, g: Gb28181Con
             upper_id=r[0], domain=r[1], host=r[2], port=r[3], local_id=r[4], username=r[5],
             password=password, transport=r[7], expires_s=r[8], keepalive_s=r[9],
             max_missed=r[10], name=r[11] or "cityhub", local_host=g.cascade_host,
-            local_port=g.cascade_port, media_host=g.media_host))
+            local_port=g.cascade_port, media_host=g.media_host, zone=zone))
     return out
 
 
 def _channel(r: tuple[Any, ...]) -> SharedChannel:
-    return SharedChannel(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+    return SharedChannel(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
 
 
 class PgCascadeDirectory:
@@ -105,6 +117,20 @@ class PgCascadeDirectory:
             cur = await conn.execute(_SHARED + " AND s.channel_id = %s", (upper_id, channel_id))
             row = await cur.fetchone()
             return _channel(row) if row else None
+
+    async def alarms_since(self, upper_id: str, since: datetime | None
+                           ) -> tuple[list[UpwardAlarm], datetime]:
+        async with self.pool.connection() as conn:
+            if since is None:
+                cur = await conn.execute("SELECT now()")
+                row = await cur.fetchone()
+                assert row is not None
+                return [], row[0]
+            cur = await conn.execute(_ALARMS, {"upper": upper_id, "since": since})
+            rows = await cur.fetchall()
+        alarms = [UpwardAlarm(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+                  for r in rows]
+        return alarms, max([since, *(a.received_at for a in alarms if a.received_at)])
 
     async def state(self, upper_id: str, **fields: object) -> None:
         cols = {k: v for k, v in fields.items() if k in STATE_COLUMNS}

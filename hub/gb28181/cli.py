@@ -1,5 +1,6 @@
 """``cityhub sip``: run the GB/T 28181 SIP service, or list its devices, channels,
-registrations, sessions and refused registrations from the store."""
+registrations, sessions, refused registrations, upper platforms and upward shares from
+the store."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ LISTS = {
     "sessions": "SELECT call_id, device_id, channel_id, ssrc, transport, direction, started_at,"
                 " ended_at, end_reason FROM gb_sessions ORDER BY started_at DESC LIMIT 200",
     "refusals": "SELECT at, device_id, peer, reason FROM gb_refusals ORDER BY at DESC LIMIT 200",
+    "uppers": "SELECT id, name, host, port, transport, local_id, enabled, registered,"
+              " registered_at, last_keepalive_at, last_error, catalog_sent, catalog_total"
+              " FROM gb_uppers ORDER BY id",
+    "shares": "SELECT upper_id, channel_id, camera_id, department_id, playback, created_by,"
+              " created_at, revoked_at FROM gb_upper_shares ORDER BY upper_id, channel_id",
 }
 
 
@@ -36,11 +42,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("what", nargs="?", default="serve", choices=["serve", *LISTS],
                    help="serve, or what to list")
     p.add_argument("--config", type=Path, help="city YAML (gb28181 section)")
+    p.add_argument("--dsn", help="PostgreSQL URL (default: database.url of --config)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = (load_config(args.config, database={"url": args.dsn}) if args.dsn
+              else load_config(args.config))
     if config.database.url is None:
         log.error("database.url is required")
         return 2

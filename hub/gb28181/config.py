@@ -33,6 +33,8 @@ class Gb28181ShareConfig(Section):
     channel_id: GbId | None = Field(
         None, description="The 20-digit channel ID the upper sees; the camera ID if unset "
                           "(which must then be 20 digits).")
+    playback: bool = Field(
+        False, description="The upper may also ask for the camera's recordings (Playback).")
 
     @model_validator(mode="after")
     def _channel(self) -> Gb28181ShareConfig:

@@ -1,5 +1,7 @@
-"""The SIP service's control interface for relays (HTTP, bearer token): a relay asks for
-a channel's live video (INVITE) and ends it (BYE) without importing the hub."""
+"""The SIP service's control interface (HTTP, bearer token): a relay asks for a channel's
+live video (INVITE) and ends it (BYE) without importing the hub; the hub's PTZ driver
+(``hub/ptz/gb28181.py``) steers a channel (DeviceControl: PTZCmd, presets, 2022
+PTZPreciseCtrl, RecordCmd) and reads its position (PTZPosition)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from core.logging import uvicorn_log_config
+from gb28181 import devctl
 from gb28181.service import InviteError, SipService
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,88 @@ def make_app(service: SipService, token: str) -> Starlette:
             return JSONResponse({"detail": "call_id required", "code": "bad_request"}, 400)
         return JSONResponse({"ended": await service.bye(call_id, "relay ended the stream")})
 
+    async def control(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+        try:
+            body = await request.json()
+            device, channel = str(body["device"])[:32], str(body["channel"])[:32]
+            inner = _control_body(body)
+        except (ValueError, KeyError, TypeError) as exc:  # ControlError is a ValueError
+            return JSONResponse({"detail": f"bad control request: {str(exc)[:120]}",
+                                 "code": "bad_request"}, 400)
+        if not await service.control(device, channel, inner):
+            return JSONResponse({"detail": f"{device} did not accept the command",
+                                 "code": "control_failed"}, 502)
+        return JSONResponse({"ok": True})
+
+    async def position(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+        try:
+            body = await request.json()
+            device, channel = str(body["device"])[:32], str(body["channel"])[:32]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"detail": "device, channel required", "code": "bad_request"},
+                                400)
+        doc = await service.ask(device, channel, "PTZPosition")
+        found = devctl.position(doc) if doc is not None else None
+        if found is None:
+            return JSONResponse({"detail": f"{channel} gave no position",
+                                 "code": "control_failed"}, 502)
+        return JSONResponse(dict(zip(("pan", "tilt", "zoom"), found, strict=True)))
+
+    async def records(request: Request) -> JSONResponse:
+        """A channel's recordings on the device in a window (RecordInfo)."""
+        if not authorized(request):
+            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+        try:
+            body = await request.json()
+            device, channel = str(body["device"])[:32], str(body["channel"])[:32]
+            start, end = float(body["start"]), float(body["end"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"detail": "device, channel, start, end required",
+                                 "code": "bad_request"}, 400)
+        if not 0 < start < end:
+            return JSONResponse({"detail": "start < end required", "code": "bad_request"}, 400)
+        zone = service.s.zone
+        items = await service.ask_list(device, channel, "RecordInfo",
+                                       devctl.record_query(start, end, zone), "RecordList")
+        if items is None:
+            return JSONResponse({"detail": f"{channel} gave no record list",
+                                 "code": "control_failed"}, 502)
+        return JSONResponse({"records": devctl.records(items, zone)})
+
     return Starlette(routes=[Route("/invite", invite, methods=["POST"]),
-                             Route("/bye", bye, methods=["POST"])])
+                             Route("/bye", bye, methods=["POST"]),
+                             Route("/records", records, methods=["POST"]),
+                             Route("/control", control, methods=["POST"]),
+                             Route("/position", position, methods=["POST"])])
+
+
+def _control_body(body: dict[str, object]) -> str:
+    """The DeviceControl element for a JSON command (ControlError/KeyError when bad)."""
+    cmd = body["command"]
+
+    def num(name: str, default: float | None = None) -> float:
+        value = body.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number")
+        return float(value)
+
+    if cmd == "move":
+        return devctl.ptz_cmd(devctl.move(num("pan", 0), num("tilt", 0), num("zoom", 0)))
+    if cmd == "stop":
+        return devctl.ptz_cmd(devctl.move(0, 0, 0))
+    if cmd == "precise":
+        return devctl.precise(num("pan"), num("tilt"), num("zoom", 1))
+    if cmd == "preset":
+        ops = {"set": devctl.PRESET_SET, "goto": devctl.PRESET_GOTO,
+               "delete": devctl.PRESET_DELETE}
+        return devctl.ptz_cmd(devctl.preset(ops[str(body["op"])], int(num("number"))))
+    if cmd == "record":
+        return devctl.record(bool(body.get("on", True)), int(num("stream_number", 0)))
+    raise ValueError("command must be move, stop, precise, preset or record")
 
 
 async def serve_control(service: SipService, token: str, host: str, port: int

@@ -19,10 +19,12 @@ class RelayPusher:
         self.headers, self.timeout_s = headers, timeout_s
         self._bases: dict[str, str] = {}
 
-    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int
-                    ) -> PushHandle:
+    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int,
+                    window: tuple[float, float] | None = None) -> PushHandle:
         base = self.base_of(camera_id)
-        body = {"host": host, "port": port, "transport": mode, "ssrc": ssrc}
+        body: dict[str, object] = {"host": host, "port": port, "transport": mode, "ssrc": ssrc}
+        if window is not None:
+            body["start"], body["end"] = window
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as client:
                 r = await client.post(f"{base}/gb28181/push/{camera_id}", json=body,
@@ -36,6 +38,36 @@ class RelayPusher:
         data = r.json()
         self._bases[str(data["id"])] = base
         return PushHandle(str(data["id"]), int(data["port"]))
+
+    async def records(self, camera_id: str, start: float, end: float
+                      ) -> list[tuple[float, float]]:
+        """The camera's recorded spans in [start, end] (none when not recorded)."""
+        base = self.base_of(camera_id)
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                r = await client.get(f"{base}/gb28181/recordings/{camera_id}", headers=self.headers,
+                                     params={"start": start, "end": end})
+        except httpx.HTTPError as exc:
+            raise PushError(f"relay unreachable: {exc}") from None
+        if r.status_code == 404:
+            return []
+        if r.status_code != 200:
+            raise PushError(f"relay answered {r.status_code}")
+        return [(float(a), float(b)) for a, b in r.json()["spans"]]
+
+    async def ended(self, push_id: str) -> str | None:
+        """Why the push ended (``end of recording``...), None while it sends."""
+        base = self._bases.get(push_id)
+        if base is None:
+            return "stopped"
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                r = await client.get(f"{base}/gb28181/push/{push_id}", headers=self.headers)
+        except httpx.HTTPError as exc:
+            raise PushError(f"relay unreachable: {exc}") from None
+        if r.status_code == 404:
+            return "gone from the relay"
+        return r.json().get("ended") if r.status_code == 200 else None
 
     async def stop(self, push_id: str) -> None:
         base = self._bases.pop(push_id, None)

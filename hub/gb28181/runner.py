@@ -58,7 +58,7 @@ async def start_cascades(config: CityConfig, pool: AsyncConnectionPool, box: Cre
 
     def read() -> list[Any]:
         with psycopg.connect(dsn) as conn:
-            return load_uppers(conn, box, config.gb28181)
+            return load_uppers(conn, box, config.gb28181, config.ingest.local_timezone)
 
     uppers = await asyncio.to_thread(read)
     play_secret = (config.streams.play_secret or config.hub.secret_key).get_secret_value()

@@ -15,10 +15,12 @@ import psycopg
 
 from hub.auth.credentials import CredentialBox, read_for_relay
 from hub.ptz.drivers import DriverError, NotSupported, PtzDriver, Target, driver_for, register
+from hub.ptz.gb28181 import Gb28181Driver
 from hub.ptz.onvif import OnvifDriver
 
 T = TypeVar("T")
 register("onvif", OnvifDriver)
+register("gb28181", Gb28181Driver)
 
 
 def target(owner_dsn: str | None, box: CredentialBox, camera_id: str) -> Target:

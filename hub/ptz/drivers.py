@@ -64,8 +64,6 @@ DriverFactory = Callable[[Target], PtzDriver]
 DRIVERS: dict[str, DriverFactory] = {}
 #: Schemes the hub knows it cannot steer yet, and why (answered as-is to the caller).
 UNSUPPORTED: dict[str, str] = {
-    "gb28181": "GB/T 28181 PTZ is not available yet: the SIP service has no DeviceControl "
-    "(PTZCmd) path; once it has, a gb28181 driver registered here obeys the same arbitration",
     "rtsp": "an RTSP URL carries video only; PTZ needs the camera's control protocol (ONVIF)",
     "rtsps": "an RTSP URL carries video only; PTZ needs the camera's control protocol (ONVIF)",
 }

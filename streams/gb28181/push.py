@@ -5,6 +5,8 @@ the fan-out (starting on the GOP cache's keyframe) and sends every access unit t
 ``PsRtpSender``: UDP, TCP connecting to the receiver, or TCP listening for it (RFC 4571
 framing), without re-encoding. It ends when stopped, or when the TCP receiver goes away.
 A receiver that cannot keep up is skipped to the next keyframe instead of queueing.
+A recorded push (``start_recorded``, GB/T 28181 Playback) sends a window of the camera's
+recording instead (``replay.py``) and stays listed, ended, until stopped.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from dataclasses import dataclass, field
 
 from streams.core.media import AccessUnit
 from streams.core.stream import CameraStream, Lease
+from streams.gb28181.replay import send_recorded
 from streams.gb28181.sender import PsRtpSender
+from streams.recording.journal import Segment
 
 log = logging.getLogger(__name__)
 MODES = ("udp", "tcp-connect", "tcp-listen")
@@ -34,7 +38,7 @@ class Push:
     mode: str
     target: str
     sender: PsRtpSender
-    lease: Lease
+    lease: Lease | None  #: live pushes hold the camera's stream; recorded ones do not
     port: int = 0  #: our media port: the UDP source, or the TCP listener
     skipped: int = 0
     ended: str | None = None
@@ -42,11 +46,13 @@ class Push:
     _task: asyncio.Task[None] | None = None
     _server: asyncio.Server | None = None
     _cid: int | None = None
+    recorded: tuple[float, float] | None = None  #: the window of recording sent
 
     def describe(self) -> dict[str, object]:
         return {"id": self.id, "camera_id": self.camera_id, "mode": self.mode,
                 "target": self.target, "port": self.port, "frames": self.sender.sent_frames,
-                "skipped": self.skipped, "ended": self.ended}
+                "skipped": self.skipped, "ended": self.ended,
+                "recorded": list(self.recorded) if self.recorded else None}
 
 
 class PushTable:
@@ -79,6 +85,39 @@ class PushTable:
         log.info("push %s: %s -> %s (%s, ssrc %d)", push.id, stream.camera_id, push.target, mode,
                  ssrc)
         return push
+
+    async def start_recorded(self, camera_id: str, segments: list[Segment], codec: str,
+                             host: str, port: int, mode: str, ssrc: int,
+                             window: tuple[float, float], bind_host: str = "0.0.0.0") -> Push:
+        """Send ``window`` (wall time) of a camera's recording at 1x."""
+        if mode not in MODES:
+            raise PushError(f"transport must be one of {', '.join(MODES)}")
+        push = Push(secrets.token_hex(8), camera_id, mode, f"{host}:{port}",
+                    PsRtpSender(ssrc & 0xFFFFFFFF, codec), None, recorded=window)
+        try:
+            await self._connect(push, host, port, bind_host)
+        except OSError as exc:
+            raise PushError(str(exc)) from None
+        push._task = asyncio.create_task(self._send_recorded(push, segments, codec, window))
+        self.pushes[push.id] = push
+        log.info("push %s: %s recorded %.0f..%.0f -> %s (%s, ssrc %d)", push.id, camera_id,
+                 window[0], window[1], push.target, mode, ssrc)
+        return push
+
+    async def _send_recorded(self, push: Push, segments: list[Segment], codec: str,
+                             window: tuple[float, float]) -> None:
+        try:
+            if push.mode == "tcp-listen":
+                for _ in range(100):  # the receiver connects once it has our answer
+                    if push.sender.connected:
+                        break
+                    await asyncio.sleep(0.1)
+            push.ended = await send_recorded(push.sender, segments, codec, *window)
+        except (ConnectionError, OSError) as exc:
+            push.ended = f"receiver gone: {exc}"
+        finally:
+            log.info("push %s: ended: %s", push.id, push.ended)
+            self._release(push, None)
 
     async def _connect(self, push: Push, host: str, port: int, bind_host: str) -> None:
         if push.mode == "udp":
@@ -118,14 +157,16 @@ class PushTable:
                 log.info("push %s: ended: %s", push.id, push.ended)
                 self._release(push, stream)
 
-    def _release(self, push: Push, stream: CameraStream) -> None:
-        if push._cid is not None:
+    def _release(self, push: Push, stream: CameraStream | None) -> None:
+        if push._cid is not None and stream is not None:
             stream.fanout.unsubscribe(push._cid)
             push._cid = None
         if push._server is not None:
             push._server.close()
         push.sender.close()
-        push.lease.release()
+        if push.lease is not None:
+            push.lease.release()
+            push.lease = None
 
     async def stop(self, push_id: str, streams: dict[str, CameraStream]) -> bool:
         push = self.pushes.pop(push_id, None)
@@ -138,9 +179,7 @@ class PushTable:
                 await push._task
             except asyncio.CancelledError:
                 pass
-        stream = streams.get(push.camera_id)
-        if stream is not None:
-            self._release(push, stream)
+        self._release(push, streams.get(push.camera_id))
         return True
 
     async def close(self, streams: dict[str, CameraStream]) -> None:

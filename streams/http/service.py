@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from streams.auth.service import service_only
 from streams.gb28181.push import PushError
+from streams.gb28181.replay import has_footage, spans
 from streams.relay import Relay
 
 
@@ -22,6 +23,9 @@ class PushRequest(BaseModel):
     transport: Literal["udp", "tcp-connect", "tcp-listen"] = Field(
         "udp", description="UDP; TCP connecting to the receiver; TCP listening for it.")
     ssrc: int = Field(0, ge=0, le=0xFFFFFFFF, description="RTP SSRC (the SDP's y= value).")
+    start: float | None = Field(
+        None, ge=0, description="Recorded footage from this instant (unix s) instead of live.")
+    end: float | None = Field(None, ge=0, description="End of the recorded window (unix s).")
 
 
 def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
@@ -60,6 +64,8 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
     async def push_start(camera_id: str, body: PushRequest) -> dict[str, object]:
         """Send the camera as PS over RTP to an address (GB/T 28181 cascade; the SIP side,
         with its shares and audit, is the hub's ``cityhub sip``)."""
+        if body.start is not None or body.end is not None:
+            return await _recorded(relay, camera_id, body)
         stream = relay.streams.get(camera_id)
         if stream is None:
             raise HTTPException(404, f"no camera {camera_id!r}")
@@ -74,6 +80,21 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
     async def push_stop(push_id: str) -> dict[str, object]:
         return {"ended": await relay.pushes.stop(push_id, relay.streams)}
 
+    @api.get("/gb28181/recordings/{camera_id}", dependencies=[service])
+    async def recorded_spans(camera_id: str, start: float, end: float) -> dict[str, object]:
+        """Recorded time of a camera in [start, end] as spans (GB/T 28181 RecordInfo)."""
+        rec = relay.recording.recorders.get(camera_id)
+        if rec is None:
+            raise HTTPException(404, f"camera {camera_id!r} is not recorded here")
+        return {"camera": camera_id, "spans": spans(rec.journal.ordered(), start, end)}
+
+    @api.get("/gb28181/push/{push_id}", dependencies=[service])
+    async def push_one(push_id: str) -> dict[str, object]:
+        push = relay.pushes.pushes.get(push_id)
+        if push is None:
+            raise HTTPException(404, f"no push {push_id!r}")
+        return push.describe()
+
     @api.get("/gb28181/push", dependencies=[service])
     async def push_list() -> list[dict[str, object]]:
         return [p.describe() for p in relay.pushes.pushes.values()]
@@ -83,6 +104,26 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return api
+
+
+async def _recorded(relay: Relay, camera_id: str, body: PushRequest) -> dict[str, object]:
+    """A window of the camera's recording as PS over RTP (GB/T 28181 Playback)."""
+    rec = relay.recording.recorders.get(camera_id)
+    if rec is None:
+        raise HTTPException(404, f"camera {camera_id!r} is not recorded here")
+    if body.start is None or body.end is None or not body.start < body.end:
+        raise HTTPException(422, "a recorded push needs start < end")
+    segments = rec.journal.ordered()
+    if not has_footage(segments, body.start, body.end):
+        raise HTTPException(404, "no recording in that window")
+    codec = rec.stream.codec or rec.stream.upstream_codec or "h264"
+    try:
+        push = await relay.pushes.start_recorded(
+            camera_id, segments, codec, body.host, body.port, body.transport, body.ssrc,
+            (body.start, body.end))
+    except PushError as exc:
+        raise HTTPException(503, str(exc)) from exc
+    return push.describe()
 
 
 class HealthCollector:

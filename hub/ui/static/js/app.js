@@ -15,6 +15,7 @@ const PAGES = {
   sharing: () => import("./sharing.js").then((m) => m.sharingPage),
   audit: () => import("./audit.js").then((m) => m.auditPage),
   "pending-cameras": () => import("./pending.js").then((m) => m.pendingPage),
+  cascade: () => import("./cascade.js").then((m) => m.cascadePage),
 };
 const ctx = { me: null, config: {} };
 let leave = null;
