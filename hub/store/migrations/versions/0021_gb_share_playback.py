@@ -1,7 +1,7 @@
 """Upward shares may allow playback of the camera's recordings (GB/T 28181 s=Playback).
 
-Revision ID: 0020_gb_share_playback
-Revises: 0019_ui_camera_heading
+Revision ID: 0021_gb_share_playback
+Revises: 0020_camera_recording
 Create Date: 2026-12-05
 
 Live viewing and recorded footage are separate rights in cityhub (a department's grants
@@ -11,8 +11,8 @@ name ``playback`` apart): a share lets the upper platform watch live, and only w
 
 from alembic import op
 
-revision = "0020_gb_share_playback"
-down_revision = "0019_ui_camera_heading"
+revision = "0021_gb_share_playback"
+down_revision = "0020_camera_recording"
 branch_labels = None
 depends_on = None
 
