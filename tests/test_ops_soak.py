@@ -1,7 +1,9 @@
 """A short soak with chaos (``python -m bench.soak --chaos``): the demo city under a counted
-event load while hub, relay, ingest worker, edge agent, Mosquitto and PostgreSQL are each
-killed once (SIGKILL) and the hub hung once (SIGSTOP), all brought back by the demo's
-supervisor. Nothing pushed may be lost or stored twice, and every part must serve again."""
+event load, SenML readings and viewers of two looped 720p cameras (WebRTC and fMP4, through
+the hub's gateway, reconnecting as the web UI's player does) while hub, relay, ingest worker,
+edge agent, Mosquitto and PostgreSQL are each killed once (SIGKILL) and the hub hung once
+(SIGSTOP), all brought back by the demo's supervisor. Nothing pushed may be lost or stored
+twice, every part must serve again, and every viewer must play again without a reload."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ pytestmark = pytest.mark.fault
 def test_short_soak_with_every_kind_killed_loses_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "CITYHUB_BENCH_RESULTS": str(tmp_path / "results")}
     out = subprocess.run(
-        [sys.executable, "-m", "bench.soak", "--minutes", "2.6", "--chaos", "--chaos-every",
-         "18", "--sample-every", "5", "--events-per-s", "100",
+        [sys.executable, "-m", "bench.soak", "--minutes", "1.5", "--chaos", "--chaos-every",
+         "14", "--sample-every", "5", "--events-per-s", "100", "--readings-per-s", "500",
+         "--cameras", "2", "--webrtc-viewers", "2", "--fmp4-viewers", "1",
          "--chart", str(tmp_path / "soak.png")],
         capture_output=True, text=True, timeout=420, env=env, check=False,
     )
@@ -32,4 +35,11 @@ def test_short_soak_with_every_kind_killed_loses_nothing(tmp_path: Path) -> None
     assert set(result["back_s"]) == kinds
     assert all(0 < v["back_s"] < 60 for v in result["back_s"].values())
     assert all(result["restarts"][k] >= 1 for k in kinds - {"hub-hang"})
+    # the relay's viewers lost their video and played again on their own, no reload
+    for transport, back in result["back_s"]["relay"]["viewers_back"].items():
+        assert back["interrupted"] == back["viewers"] and back["not_back"] == 0, transport
+        assert 0 < back["max_s"] < 30, transport
+    assert all(b["not_back"] == 0 for v in result["back_s"].values()
+               for b in v["viewers_back"].values())
+    assert result["viewers"]["viewers"] == {"webrtc": 2, "fmp4": 1}
     assert (tmp_path / "soak.png").stat().st_size > 0
