@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,8 +40,10 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, r
 
 from streams.webrtc.ice import configure_ice_hosts
 
-#: hub/ui/static/js/player.js: RETRY_MS, FIRST_FRAME_MS, STALL_MS, STALL_CHECK_MS, FALLBACK_MS.
+#: hub/ui/static/js/player.js: RETRY_MS, RETRY_JITTER, FIRST_FRAME_MS, STALL_MS, STALL_CHECK_MS,
+#: FALLBACK_MS.
 RETRY_S = (1.0, 1.0, 2.0, 4.0, 8.0, 15.0)
+RETRY_JITTER = 0.25
 FIRST_FRAME_S = 10.0
 STALL_S = 1.5
 STALL_CHECK_S = 0.25
@@ -252,8 +255,7 @@ async def run_viewer(v: Viewer, hub: Hub, stop: asyncio.Event) -> None:
             token, session = await hub.play(v.camera, protocols)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             v.error = f"play token: {exc}"  # player.js start(): "offline", retried on back-off
-            await _wait(stop, RETRY_S[min(v.failures, len(RETRY_S) - 1)])
-            v.failures += 1
+            await _wait(stop, backoff(v))
             continue
         connects, relay_down = v.connects, False
         try:
@@ -269,8 +271,14 @@ async def run_viewer(v: Viewer, hub: Hub, stop: asyncio.Event) -> None:
             v.ended = await hub.ended(v.camera, session)
             if v.ended:
                 return
-        await _wait(stop, RETRY_S[min(v.failures, len(RETRY_S) - 1)])
-        v.failures += 1
+        await _wait(stop, backoff(v))
+
+
+def backoff(v: Viewer) -> float:
+    """The player's wait before its next try (longer with each failure in a row, jittered)."""
+    wait = RETRY_S[min(v.failures, len(RETRY_S) - 1)]
+    v.failures += 1
+    return wait * (1 + RETRY_JITTER * random.uniform(-1, 1))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

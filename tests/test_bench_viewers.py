@@ -23,6 +23,8 @@ def _const_ms(text: str, name: str) -> list[float]:
 def test_bench_viewers_use_the_ui_players_reconnect_timings() -> None:
     js = PLAYER.read_text()
     assert tuple(_const_ms(js, "RETRY_MS")) == viewers.RETRY_S
+    m = re.search(r"const RETRY_JITTER = ([0-9.]+);", js)
+    assert m and float(m.group(1)) == viewers.RETRY_JITTER
     assert _const_ms(js, "FIRST_FRAME_MS") == [viewers.FIRST_FRAME_S]
     assert _const_ms(js, "STALL_MS") == [viewers.STALL_S]
     assert _const_ms(js, "STALL_CHECK_MS") == [viewers.STALL_CHECK_S]

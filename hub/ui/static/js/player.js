@@ -11,6 +11,7 @@ const RELAY = "/ui/relay";
 const FIRST_FRAME_MS = 10000;
 // A relay restarting is back within about 2 s: retry soon, then back off.
 const RETRY_MS = [1000, 1000, 2000, 4000, 8000, 15000];
+const RETRY_JITTER = 0.25;  // ± this share: a wall's tiles lost at once do not knock at once
 const STALL_MS = 1500;      // live, but no frame for this long: lost, reconnect
 const STALL_CHECK_MS = 250;
 const FALLBACK_MS = 30000;  // on snapshots after a failed start: try video again after this
@@ -170,7 +171,7 @@ export class CameraPlayer {
   /** start() again after the back-off (longer with each failure in a row). */
   _retryLater(state, why) {
     this.status(state, why);
-    const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)];
+    const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)] * (1 + RETRY_JITTER * (2 * Math.random() - 1));
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.start(), wait);
   }
