@@ -253,6 +253,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--readings-per-s", type=float, default=20000, help="SenML readings via MQTT")
     p.add_argument("--viewer-user", default="police-operator",
                    help="the demo login the viewers play as (the load cameras are police's)")
+    p.add_argument("--viewers-timeout", type=float, default=90,
+                   help="seconds for every viewer to play before the soak starts")
     p.add_argument("--chart", default=str(RESULTS / "soak.png"))
     return p.parse_args(argv)
 
@@ -346,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         minutes = args.minutes
         if n_viewers:
             viewers_proc, vstate = start_viewers(city, args)
-            if not wait_viewers_live(vstate, n_viewers, 90):
+            if not wait_viewers_live(vstate, n_viewers, args.viewers_timeout):
                 minutes = 0  # no soak without viewers: say why at once
         load.thread.start()
         supervise = threading.Thread(target=_supervise, args=(city, stop), daemon=True)

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.fault
 def test_short_soak_with_every_kind_killed_loses_nothing(tmp_path: Path) -> None:
     env = {**os.environ, "CITYHUB_BENCH_RESULTS": str(tmp_path / "results")}
     out = subprocess.run(
-        [sys.executable, "-m", "bench.soak", "--minutes", "1.5", "--chaos", "--chaos-every",
-         "14", "--sample-every", "5", "--events-per-s", "100", "--readings-per-s", "500",
+        [sys.executable, "-m", "bench.soak", "--minutes", "1.2", "--chaos", "--chaos-every",
+         "12", "--sample-every", "5", "--events-per-s", "100", "--readings-per-s", "500",
          "--cameras", "2", "--webrtc-viewers", "2", "--fmp4-viewers", "1",
          "--chart", str(tmp_path / "soak.png")],
         capture_output=True, text=True, timeout=420, env=env, check=False,
