@@ -100,23 +100,31 @@ class Hub:
         self.base, self.user, self.password = base.rstrip("/"), user, password
         self.access: str | None = None
         self.http = httpx.AsyncClient(base_url=self.base, timeout=10)
+        self._login_lock = asyncio.Lock()
 
     async def _login(self) -> None:
-        r = await self.http.post("/api/v1/auth/token",
-                                 data={"username": self.user, "password": self.password})
-        r.raise_for_status()
-        self.access = r.json()["access_token"]
+        """One login for all the tiles, as in one browser (36 logins at once exhausted the
+        hub's database pool: each holds a connection while the password is checked)."""
+        async with self._login_lock:
+            if self.access is not None:
+                return
+            r = await self.http.post("/api/v1/auth/token",
+                                     data={"username": self.user, "password": self.password})
+            r.raise_for_status()
+            self.access = r.json()["access_token"]
 
     async def play(self, camera: str, protocols: list[str]) -> tuple[str, str]:
         """A play token and its view session, logging in again once on 401."""
         for _ in range(2):
             if self.access is None:
                 await self._login()
+            stale = self.access
             r = await self.http.post(f"/api/v1/cameras/{camera}/play",
                                      json={"protocols": protocols},
                                      headers={"Authorization": f"Bearer {self.access}"})
             if r.status_code == 401:
-                self.access = None
+                if self.access == stale:
+                    self.access = None
                 continue
             r.raise_for_status()
             body = r.json()
