@@ -151,6 +151,8 @@ export class CameraPlayer {
   _watchStall() {
     clearInterval(this.timer);
     this.timer = setInterval(() => {
+      // A hidden page paints no frames (no requestVideoFrameCallback): not a stall.
+      if (document.hidden) return void (this.lastFrameAt = Date.now());
       if (this.state === "live" && Date.now() - this.lastFrameAt > STALL_MS) this._lost("video stalled");
     }, STALL_CHECK_MS);
   }
