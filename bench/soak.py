@@ -263,7 +263,8 @@ def start_viewers(city: DemoCity, a: argparse.Namespace) -> tuple[subprocess.Pop
     """bench.viewers in a process of its own, as a police operator (the load cameras' and
     the demo's police cameras' department)."""
     name, password = next((n, pw) for n, pw, _d, _r in city.logins if n == a.viewer_user)
-    secret = write_private(city.state_dir / "viewer-password", password)
+    # in a directory of its own: tightening the state directory would lock PostgreSQL out
+    secret = write_private(city.state_dir / "bench" / "viewer-password", password)
     cams = [c.id for c in city.config.cameras if c.id.startswith("load-")] or [
         c.id for c in city.config.cameras if c.department == "police"
         and c.url.get_secret_value().startswith("rtsp://")]

@@ -15,6 +15,7 @@ import httpx
 import psycopg
 import pytest
 
+from core.files import write_private
 from core.net import free_port, port_open
 from devkit.demo.runner import restarter
 from devkit.demo.stack import Stack
@@ -106,3 +107,19 @@ def test_a_hung_mosquitto_is_restarted(stack: Stack, tmp_path: Path) -> None:
         with contextlib.suppress(ProcessLookupError):  # gone already when it was restarted
             os.kill(first, signal.SIGKILL)
     assert len(stack.supervisor.parts["mosquitto"].restarts) == 1
+
+
+def test_postgres_stays_reachable_after_its_state_directory_is_tightened(tmp_path: Path) -> None:
+    """The demo writes 0600 files next to its database after PostgreSQL started, which
+    tightens the directory to 0700; a PostgreSQL running as its own user then PANICs at its
+    next checkpoint unless the way to its data directory is opened again."""
+    state = tmp_path / "state"
+    pg = EmbeddedPostgres(state / "postgres").start()
+    try:
+        write_private(state / "secret", "x")  # tightens `state` (core.files.private_dir)
+        pg.keep_reachable()
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")  # opens pg_control afresh
+        assert pg.running
+    finally:
+        pg.stop()

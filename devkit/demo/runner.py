@@ -88,6 +88,9 @@ class DemoCity:
         except BaseException:
             self.stack.close()
             raise
+        # Files written since PostgreSQL started (city.yaml, logins, passwords) tightened the
+        # state directory to 0700: its next checkpoint would PANIC, locked out.
+        self.pg.keep_reachable()
 
     def _start(self) -> None:
         pg = EmbeddedPostgres(self.state_dir / "postgres")
