@@ -27,7 +27,9 @@ def test_short_soak_with_every_kind_killed_loses_nothing(tmp_path: Path) -> None
          "--chart", str(tmp_path / "soak.png")],
         capture_output=True, text=True, timeout=420, env=env, check=False,
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    assert lines, f"bench.soak printed no JSON:\n{out.stderr[-3000:]}"
+    result = json.loads(lines[-1])
     assert result["valid"], result["problems"]
     assert result["events_pushed"] > 1000
     assert result["lost"] == 0 and result["duplicated"] == 0
