@@ -99,7 +99,9 @@ class Hub:
     def __init__(self, base: str, user: str, password: str) -> None:
         self.base, self.user, self.password = base.rstrip("/"), user, password
         self.access: str | None = None
-        self.http = httpx.AsyncClient(base_url=self.base, timeout=10)
+        # A browser's fetch() waits as long as the server takes (the gateway gives up on the
+        # relay after 30 s): a shorter timeout here would send a slow start to the fallback.
+        self.http = httpx.AsyncClient(base_url=self.base, timeout=60)
         self._login_lock = asyncio.Lock()
 
     async def _login(self) -> None:
