@@ -185,10 +185,14 @@ class Soak:
         return {"back_s": round(time.monotonic() - t0, 2)}
 
     def query_loop(self, stop: threading.Event, counts: dict[str, int]) -> None:
+        """API queries until the end; a failed one is counted, never ends the loop."""
         with httpx.Client(timeout=5) as http:
             while not stop.is_set():
-                ok = _http_ok(f"{self.hub}/readyz") and http.get(
-                    f"{self.hub}/api/v1/cameras").status_code in (200, 401)
+                try:
+                    ok = _http_ok(f"{self.hub}/readyz") and http.get(
+                        f"{self.hub}/api/v1/cameras").status_code in (200, 401)
+                except httpx.HTTPError:
+                    ok = False
                 counts["ok" if ok else "failed"] += 1
                 stop.wait(0.5)
 
