@@ -8,16 +8,27 @@ from typing import Any
 
 from bench.viewers import GAP_S
 
+#: An interruption a kill caused begins within this long of it; play shorter than STEADY_S
+#: between two interruptions is not yet "playing again".
+CAUSE_S, STEADY_S = 5.0, 5.0
+
 
 def back_after(viewer: dict[str, Any], t_kill: float, t_end: float) -> float | None:
-    """Seconds from ``t_kill`` until the viewer played again (its first frame after the last
-    interruption that began with the kill or before ``t_end``, the next kill); 0.0 when
-    frames never stopped; None when nothing came after the kill. An interruption begins at
-    the last frame before it: up to ``GAP_S`` before the kill that caused it."""
+    """Seconds from ``t_kill`` until the viewer played again for good: the end of the
+    interruption that began with the kill (at its last frame, up to ``GAP_S`` before it) and
+    of any that followed within ``STEADY_S``; 0.0 when the kill did not interrupt it; None
+    when nothing came after the kill. Later interruptions (before ``t_end``) are not its."""
     if viewer["last_frame"] < t_kill:
         return None
-    ends = [b for a, b in viewer["gaps"] if t_kill - GAP_S <= a < t_end - GAP_S and b > t_kill]
-    return round(max(ends) - t_kill, 2) if ends else 0.0
+    gaps = sorted((a, b) for a, b in viewer["gaps"] if b > t_kill and a < t_end - GAP_S)
+    first = next((g for g in gaps if t_kill - GAP_S <= g[0] <= t_kill + CAUSE_S), None)
+    if first is None:
+        return 0.0
+    back = first[1]
+    for a, b in gaps:
+        if a > first[0] and a - back <= STEADY_S:
+            back = max(back, b)
+    return round(back - t_kill, 2)
 
 
 def recovery(viewers: list[dict[str, Any]], t_kill: float, t_end: float) -> dict[str, Any]:

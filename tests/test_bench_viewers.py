@@ -45,8 +45,10 @@ def test_time_back_is_from_the_kill_to_the_first_frame_after_the_interruption() 
     # frames never stopped (a part the viewers do not depend on)
     assert back_after(_viewer([(50.0, 52.0)], 200), kill, 200) == 0.0
     # an interruption that began just before the next kill (at 120) is that kill's
-    assert back_after(_viewer([(119.5, 122.0)], 200), kill, 120) == 0.0
+    assert back_after(_viewer([(119.5, 122.0)], 200), kill, 120) == 0.0  # the next one's
     assert back_after(_viewer([(119.5, 122.0)], 200), 120, 200) == 2.0
+    # a later, unrelated interruption is not the kill's
+    assert back_after(_viewer([(99.9, 103.0), (150.0, 160.0)], 200), kill, 200) == 3.0
     # dark since the kill
     assert back_after(_viewer([], 99.9), kill, 200) is None
 
