@@ -1,9 +1,9 @@
 """The READMEs' figures, generated from ``bench/results/*.json`` (never typed by hand).
 
 ``python -m bench.docs`` rewrites every block between ``<!-- bench:figures:start -->`` and
-``<!-- bench:figures:end -->`` (or ``bench:relay``) in README.md, deploy/README.md and
-streams/README.md; ``--check`` exits non-zero when a README differs from what it would write.
-Each row names the benchmark run it comes from, the machine and the date.
+``<!-- bench:figures:end -->`` (or ``bench:relay``, ``bench:soak``) in README.md,
+deploy/README.md and streams/README.md; ``--check`` exits non-zero when a README differs
+from what it would write. Each row names the benchmark run it comes from, the machine and the date.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: README -> the tables it carries
 DOCS: dict[str, list[str]] = {
     "README.md": ["figures"],
-    "deploy/README.md": ["figures"],
+    "deploy/README.md": ["figures", "soak"],
     "streams/README.md": ["relay"],
 }
 
@@ -182,12 +182,50 @@ def _gb28181(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _scale(r: dict[str, Any]) -> str:
+    s = r.get("scale") or {}
+    if not s:
+        return "the demo's 3 cameras, no viewers"
+    return (f"{s['cameras']} looped 720p cameras, {s['webrtc_viewers']} WebRTC + "
+            f"{s['fmp4_viewers']} fMP4 viewers, {_k(s['events_per_s'])} events, "
+            f"{_k(s['readings_per_s'])} readings")
+
+
+def _soak(r: dict[str, Any]) -> list[Row]:
+    grown = r["growth_second_half_pct"]
+    worst = max(grown, key=lambda n: grown[n]["rss_mb"]) if grown else None
+    growth = f"largest RSS growth {grown[worst]['rss_mb']} % ({worst})" if worst else "–"
+    v = r.get("viewers") or {}
+    return [
+        (f"{r['minutes']:g} min, {_scale(r)}",
+         f"{r['events_pushed']:,} events: {r['lost']} lost, {r['duplicated']} duplicated; "
+         f"{r['error_lines']} ERROR lines; viewers {v.get('fps_min', '–')} fps at least",
+         growth),
+    ]
+
+
+def _soak_chaos(r: dict[str, Any]) -> list[Row]:
+    rows = [(f"{r['minutes']:g} min with chaos, {_scale(r)}",
+             f"{r['events_pushed']:,} events: {r['lost']} lost, {r['duplicated']} duplicated",
+             "–")]
+    for kind, f in r["back_s"].items():
+        views = f.get("viewers_back") or {}
+        played = "; ".join(f"{t} {b['max_s']} s" for t, b in views.items()
+                           if b["max_s"] is not None)
+        rows.append((f"{kind} {'hung (SIGSTOP)' if kind.endswith('-hang') else 'SIGKILLed'}"
+                     " → viewers play again, no reload (slowest viewer)",
+                     played or "–", f"{kind.removesuffix('-hang')} serving again {f['back_s']} s"))
+    return rows
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "store": _store, "ingest": _ingest, "relay": _relay, "record": _record, "edge": _edge,
     "api": _api,
     "ui_wall": _ui_wall, "incidents": _incidents, "ptz": _ptz, "gb28181": _gb28181,
+    "soak": _soak, "soak-chaos": _soak_chaos,
 }
-TABLES = {"figures": list(ROWS), "relay": ["relay"]}
+TABLES = {"figures": [n for n in ROWS if not n.startswith("soak")], "relay": ["relay"],
+          "soak": ["soak", "soak-chaos"]}
 
 
 def table(kind: str, results: Path = RESULTS) -> str:

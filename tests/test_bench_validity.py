@@ -92,6 +92,17 @@ def test_gb28181_bench_refuses_devices_not_registered_in_time(tmp_path: Path) ->
     assert_invalid(code, out, tmp_path, "gb28181", "stream devices registering: not within")
 
 
+def test_soak_refuses_a_run_whose_viewers_do_not_play(tmp_path: Path) -> None:
+    """The viewers log in as city management, which may not watch the police's cameras."""
+    code, out = run_bench(
+        "soak", "--minutes", "0.1", "--cameras", "1", "--webrtc-viewers", "1",
+        "--fmp4-viewers", "1", "--events-per-s", "10", "--readings-per-s", "0",
+        "--viewer-user", "citymgmt-operator", "--viewers-timeout", "10",
+        "--chart", str(tmp_path / "soak.png"), results=tmp_path,
+    )
+    assert_invalid(code, out, tmp_path, "soak", "viewers not playing")
+
+
 def test_readme_figures_are_generated_from_the_results_folder() -> None:
     for doc in docs.DOCS:
         text = (REPO / doc).read_text(encoding="utf-8")

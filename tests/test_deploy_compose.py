@@ -99,6 +99,8 @@ def test_compose_file_validates_with_every_service_and_volume(site):
         "ingest",
         "relay",
         "edge",
+        "docker-api",
+        "autoheal",
     }
     assert services["timescaledb"]["image"].startswith("timescale/timescaledb:")
     assert {"db-data", "recordings", "outbox", "mqtt-data"} <= set(spec["volumes"])
@@ -108,8 +110,17 @@ def test_compose_file_validates_with_every_service_and_volume(site):
     assert services["migrate"]["command"][-1] == "upgrade"
     assert services["hub"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["ingest"]["command"][0] == "ingest"
+    # hung (not only dead) containers come back: liveness healthchecks + autoheal, which
+    # reaches Docker through a proxy that allows listing and restarting only
     for name in ("hub", "ingest", "relay"):
-        assert "/readyz" in " ".join(services[name]["healthcheck"]["test"]), name
+        assert "/healthz" in " ".join(services[name]["healthcheck"]["test"]), name
+    for name in ("hub", "ingest", "relay", "mosquitto"):
+        assert services[name]["labels"]["autoheal"] == "true", name
+    heal, proxy = services["autoheal"], services["docker-api"]
+    assert heal["environment"]["DOCKER_SOCK"] == "tcp://docker-api:2375"
+    assert "volumes" not in heal  # no Docker socket in autoheal itself
+    assert proxy["environment"]["ALLOW_RESTARTS"] == "1" and proxy["environment"]["POST"] == "0"
+    assert spec["networks"]["docker-api"]["internal"] is True and "ports" not in proxy
     # each service its own broker identity; every secret a file, none in an environment
     hub_env = services["hub"]["environment"]
     assert hub_env["CITYHUB_BROKER__USERNAME"] == "cityhub-hub"

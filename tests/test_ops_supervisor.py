@@ -1,8 +1,10 @@
 """The demo's supervisor restarts a part that was killed (SIGKILL) and one that hangs
-(SIGSTOP: alive, but its liveness URL stops answering), including the embedded PostgreSQL."""
+(SIGSTOP: alive, but its liveness probe stops answering), including the embedded PostgreSQL
+and Mosquitto."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -13,11 +15,12 @@ import httpx
 import psycopg
 import pytest
 
-from core.net import free_port
+from core.files import write_private
+from core.net import free_port, port_open
 from devkit.demo.runner import restarter
 from devkit.demo.stack import Stack
-from devkit.demo.supervisor import Part
-from devkit.embedded import EmbeddedPostgres
+from devkit.demo.supervisor import Part, mqtt_live
+from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
 
 
 def _until(stack: Stack, done: Callable[[], bool], timeout: float = 30) -> float:
@@ -82,3 +85,41 @@ def test_a_killed_postgres_is_restarted(stack: Stack, tmp_path: Path) -> None:
 
     _until(stack, serving, timeout=60)
     assert stack.supervisor.parts["postgres"].restarts
+
+
+def test_a_hung_mosquitto_is_restarted(stack: Stack, tmp_path: Path) -> None:
+    """A stopped broker still completes TCP handshakes (the kernel does): only a CONNACK
+    proves it runs, so the probe speaks MQTT."""
+    broker = EmbeddedBroker(tmp_path / "mqtt").start()
+    stack.add("mosquitto", broker.stop)
+    stack.supervisor.add(Part("mosquitto", lambda: broker.proc is not None
+                              and broker.proc.poll() is None, restarter(broker),
+                              probe=lambda: mqtt_live(broker.port)))
+    _until(stack, lambda: mqtt_live(broker.port))
+    assert broker.proc is not None
+    first = broker.proc.pid
+    os.kill(first, signal.SIGSTOP)
+    try:
+        assert port_open(broker.port) and not mqtt_live(broker.port)
+        _until(stack, lambda: broker.proc is not None and broker.proc.pid != first
+               and mqtt_live(broker.port))
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # gone already when it was restarted
+            os.kill(first, signal.SIGKILL)
+    assert len(stack.supervisor.parts["mosquitto"].restarts) == 1
+
+
+def test_postgres_stays_reachable_after_its_state_directory_is_tightened(tmp_path: Path) -> None:
+    """The demo writes 0600 files next to its database after PostgreSQL started, which
+    tightens the directory to 0700; a PostgreSQL running as its own user then PANICs at its
+    next checkpoint unless the way to its data directory is opened again."""
+    state = tmp_path / "state"
+    pg = EmbeddedPostgres(state / "postgres").start()
+    try:
+        write_private(state / "secret", "x")  # tightens `state` (core.files.private_dir)
+        pg.keep_reachable()
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")  # opens pg_control afresh
+        assert pg.running
+    finally:
+        pg.stop()

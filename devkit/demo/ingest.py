@@ -31,6 +31,7 @@ def start_ingest(stack: Stack, state_dir: Path, dsn: str, broker_url: str) -> di
         ],
     )
     stack.wait_log("ingest", "consuming")
+    stack.set_liveness("ingest", f"http://127.0.0.1:{metrics}/healthz")  # hung: restarted
     stack.cityhub(
         "simulate",
         [

@@ -20,7 +20,7 @@ from devkit.demo.edge import start_edge  # an edge box analysing one synthetic c
 from devkit.demo.ingest import start_ingest  # ingest worker + simulated traffic
 from devkit.demo.relay import start_relay  # media relay for the web UI's wall
 from devkit.demo.stack import Stack
-from devkit.demo.supervisor import Part
+from devkit.demo.supervisor import Part, mqtt_live, postgres_live
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
 from devkit.embedded.process import stop
 from hub.api.seed import seed
@@ -77,11 +77,16 @@ def restarter(service: EmbeddedPostgres | EmbeddedBroker) -> Callable[[], None]:
 class DemoCity:
     """Embedded database, broker, synthetic cameras and every cityhub part that exists."""
 
-    def __init__(self, state_dir: Path, camera_size: tuple[int, int] = (640, 360)) -> None:
+    def __init__(self, state_dir: Path, camera_size: tuple[int, int] = (640, 360),
+                 load_cameras: int = 0, streams: dict[str, object] | None = None) -> None:
+        """``load_cameras``: that many extra 720p25 cameras replaying pre-encoded clips
+        (``load-00``...; bench.soak's scale); ``streams``: settings merged into the relay's."""
         self.state_dir = state_dir.absolute()
         private_dir(self.state_dir)  # holds the signing key, logins and the database
         self.stack = Stack(self.state_dir)
         self.camera_size = camera_size
+        self.load_cameras = load_cameras
+        self.streams = dict(streams or {})
         self.urls: dict[str, str] = {}
 
     def start(self) -> None:
@@ -90,13 +95,17 @@ class DemoCity:
         except BaseException:
             self.stack.close()
             raise
+        # Files written since PostgreSQL started (city.yaml, logins, passwords) tightened the
+        # state directory to 0700: its next checkpoint would PANIC, locked out.
+        self.pg.keep_reachable()
 
     def _start(self) -> None:
         pg = EmbeddedPostgres(self.state_dir / "postgres")
         pg.start()
         self.pg = pg
         self.stack.add("postgres", pg.stop)
-        self.stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg)))
+        self.stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg),
+                                       probe=lambda: postgres_live(pg.dsn)))
         self.urls["database"] = pg.dsn
 
         broker = EmbeddedBroker(self.state_dir / "mosquitto")
@@ -105,7 +114,7 @@ class DemoCity:
         self.stack.add("mosquitto", broker.stop)
         self.stack.supervisor.add(Part(
             "mosquitto", lambda: broker.proc is not None and broker.proc.poll() is None,
-            restarter(broker),
+            restarter(broker), probe=lambda: mqtt_live(broker.port),
         ))
         self.urls["broker"] = broker.url
 
@@ -124,6 +133,8 @@ class DemoCity:
             "--width", str(w), "--height", str(h), "--fps", "15", "--gop", "15", "--bitrate", "600",
         ])
         self.stack.wait_port("cameras", cam_port)
+        if self.load_cameras or self.streams:
+            self._add_load(self.load_cameras)
         for cam in self.config.cameras:
             self.urls[f"camera {cam.id}"] = f"rtsp://127.0.0.1:{cam_port}/{cam.id}"
         self._start_onvif(onvif_port, onvif_rtsp)
@@ -138,6 +149,27 @@ class DemoCity:
                                               "--dsn", pg.dsn, "maintain", "--every", "60"])
         self.urls.update(start_ingest(self.stack, self.state_dir, pg.dsn, broker.url))
         self.urls.update(start_edge(self.stack, self.state_dir, self.config, broker.url))
+
+    def _add_load(self, n: int) -> None:
+        """Cameras ``load-NN`` (loop-mode 720p25 clips, 2 Mb/s, 1 s GOP: devkit.synthetic_clip)
+        at Xinhua Rd / 5th Ave, and the relay settings asked for, written into city.yaml."""
+        path = self.state_dir / "city.yaml"
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw["streams"] = {**raw.get("streams", {}), **self.streams}
+        if n:
+            port, names = free_port(), [f"load-{i:02d}" for i in range(n)]
+            self.stack.python("load-cameras", [
+                "-m", "devkit.synthetic", "--port", str(port), "--cameras", ",".join(names),
+                "--width", "1280", "--height", "720", "--fps", "25", "--gop", "25",
+                "--bitrate", "2000", "--mode", "loop"])
+            self.stack.wait_log("load-cameras", "ready", 600)  # first run encodes the clips
+            site = next(s for s in raw["sites"] if s["id"] == "xinhua-5th")
+            raw["cameras"] += [{"id": c, "name": f"Load {c}", "site": site["id"],
+                                "department": site["department"], "system": "safecity",
+                                "url": f"rtsp://127.0.0.1:{port}/{c}",
+                                "location": site["location"]} for c in names]
+        write_private(path, yaml.safe_dump(raw, sort_keys=False))
+        self.config = load_config(path)
 
     def _start_onvif(self, http_port: int, rtsp_port: int) -> None:
         """The ONVIF PTZ dome (devkit.onvif), its password handed over in the environment."""

@@ -85,14 +85,20 @@ class EmbeddedPostgres:
             pw = pwd.getpwnam(self._run_as)
             os.chown(path, pw.pw_uid, pw.pw_gid)
 
-    def _initdb(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._own(self.dir)
-        if self._run_as:  # the postgres user must be able to walk to the state directory
+    def keep_reachable(self) -> None:
+        """Let the postgres user walk (not list) to its data directory again: a parent
+        tightened to 0700 afterwards (core.files.private_dir) makes PostgreSQL PANIC at its
+        next checkpoint ("could not open pg_control: Permission denied")."""
+        if self._run_as:
             for parent in self.dir.parents:
                 if parent == Path("/"):
                     break
                 os.chmod(parent, os.stat(parent).st_mode | 0o001)
+
+    def _initdb(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._own(self.dir)
+        self.keep_reachable()
         if (self.data / "PG_VERSION").exists():
             return
         result = subprocess.run(

@@ -9,7 +9,12 @@ import { fmp4Play } from "/ui/stream/mse.js";
 
 const RELAY = "/ui/relay";
 const FIRST_FRAME_MS = 10000;
-const RETRY_MS = [2000, 4000, 8000, 15000];
+// A relay restarting is back within about 2 s: retry soon, then back off.
+const RETRY_MS = [1000, 1000, 2000, 4000, 8000, 15000];
+const RETRY_JITTER = 0.25;  // ± this share: a wall's tiles lost at once do not knock at once
+const STALL_MS = 1500;      // live, but no frame for this long: lost, reconnect
+const STALL_CHECK_MS = 250;
+const FALLBACK_MS = 30000;  // on snapshots after a failed start: try video again after this
 const SNAPSHOT_MS = 1000;
 
 /** WHEP refusals (401, 403, 404...) are final; network, ICE, codec (415) and relay (5xx)
@@ -43,6 +48,8 @@ export class CameraPlayer {
     try {
       ({ token: this.token, session_id: this.session } = await playToken(this.camera, protocols));
     } catch (e) {
+      // The hub restarting (no answer, 5xx) is retried on the back-off; a refusal is final.
+      if (e.status === undefined || e.status >= 500) return this._retryLater("offline", e.message);
       return this.status("offline", e.message);
     }
     let why = "";
@@ -54,9 +61,10 @@ export class CameraPlayer {
       } catch (e) {
         this._closePc();
         why = `WebRTC: ${e.message}`;
-        if (this.stopped || this.transport === "webrtc" || !worthFmp4(e)) {
-          return this.stopped ? undefined : this._fallback(why);
-        }
+        if (this.stopped) return;
+        // The gateway cannot reach the relay (restarting): fMP4 goes to the same relay.
+        if (e.status === 502) return this._retryLater("connecting", why);
+        if (this.transport === "webrtc" || !worthFmp4(e)) return this._fallback(why);
       }
     }
     try {
@@ -65,7 +73,10 @@ export class CameraPlayer {
       this._live("fmp4", why ? `fMP4 over WebSocket (${why})` : "fMP4 over WebSocket");
     } catch (e) {
       this._closePc();
-      if (!this.stopped) this._fallback(`${why ? why + "; " : ""}fMP4: ${e.message}`);
+      if (this.stopped) return;
+      why = `${why ? why + "; " : ""}fMP4: ${e.message}`;
+      if (/\(4502\b/.test(e.message)) return this._retryLater("connecting", why);  // relay down
+      this._fallback(why);
     }
   }
 
@@ -140,8 +151,10 @@ export class CameraPlayer {
   _watchStall() {
     clearInterval(this.timer);
     this.timer = setInterval(() => {
-      if (this.state === "live" && Date.now() - this.lastFrameAt > 5000) this._lost("video stalled");
-    }, 1000);
+      // A hidden page paints no frames (no requestVideoFrameCallback): not a stall.
+      if (document.hidden) return void (this.lastFrameAt = Date.now());
+      if (this.state === "live" && Date.now() - this.lastFrameAt > STALL_MS) this._lost("video stalled");
+    }, STALL_CHECK_MS);
   }
 
   async _lost(why) {
@@ -154,8 +167,13 @@ export class CameraPlayer {
       const reason = t(`core.view.ended.${ended.code}`);
       return this.status("offline", t("core.view.ended", { reason }));
     }
-    this.status("connecting", why);
-    const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)];
+    this._retryLater("connecting", why);
+  }
+
+  /** start() again after the back-off (longer with each failure in a row). */
+  _retryLater(state, why) {
+    this.status(state, why);
+    const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)] * (1 + RETRY_JITTER * (2 * Math.random() - 1));
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.start(), wait);
   }
@@ -193,7 +211,7 @@ export class CameraPlayer {
       } catch (e) {
         this.status("offline", e.message);
       }
-      if (Date.now() - since > 30000) {
+      if (Date.now() - since > FALLBACK_MS) {
         since = Date.now();
         return this.start();
       }
