@@ -71,7 +71,7 @@ def test_a_killed_or_hung_child_is_restarted(stack: Stack, tmp_path: Path) -> No
 
 def test_a_killed_postgres_is_restarted(stack: Stack, tmp_path: Path) -> None:
     pg = EmbeddedPostgres(tmp_path / "pg").start()
-    stack.add("postgres", pg.stop)
+    stack.add("postgres", pg.stop, service=True)
     stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg)))
     assert pg.proc is not None
     os.kill(pg.proc.pid, signal.SIGKILL)
@@ -91,7 +91,7 @@ def test_a_hung_mosquitto_is_restarted(stack: Stack, tmp_path: Path) -> None:
     """A stopped broker still completes TCP handshakes (the kernel does): only a CONNACK
     proves it runs, so the probe speaks MQTT."""
     broker = EmbeddedBroker(tmp_path / "mqtt").start()
-    stack.add("mosquitto", broker.stop)
+    stack.add("mosquitto", broker.stop, service=True)
     stack.supervisor.add(Part("mosquitto", lambda: broker.proc is not None
                               and broker.proc.poll() is None, restarter(broker),
                               probe=lambda: mqtt_live(broker.port)))

@@ -103,7 +103,7 @@ class DemoCity:
         pg = EmbeddedPostgres(self.state_dir / "postgres")
         pg.start()
         self.pg = pg
-        self.stack.add("postgres", pg.stop)
+        self.stack.add("postgres", pg.stop, service=True)
         self.stack.supervisor.add(Part("postgres", lambda: pg.running, restarter(pg),
                                        probe=lambda: postgres_live(pg.dsn)))
         self.urls["database"] = pg.dsn
@@ -111,7 +111,7 @@ class DemoCity:
         broker = EmbeddedBroker(self.state_dir / "mosquitto")
         broker.start()
         self.broker = broker
-        self.stack.add("mosquitto", broker.stop)
+        self.stack.add("mosquitto", broker.stop, service=True)
         self.stack.supervisor.add(Part(
             "mosquitto", lambda: broker.proc is not None and broker.proc.poll() is None,
             restarter(broker), probe=lambda: mqtt_live(broker.port),

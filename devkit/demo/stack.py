@@ -1,4 +1,5 @@
-"""A stack of running parts, stopped in reverse order whatever happens."""
+"""A stack of running parts, stopped whatever happens: the parts at once, then the services
+they stand on (database, broker), so Ctrl-C costs one grace period, not one per part."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from core.net import port_open
@@ -18,19 +20,21 @@ log = logging.getLogger(__name__)
 
 
 class Stack:
-    """Starts parts one after another; ``close()`` stops them last-first."""
+    """Starts parts one after another; ``close()`` stops the parts together, then the
+    services (``add(..., service=True)``) last-first."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self._stops: list[tuple[str, Callable[[], None]]] = []
+        self._services: list[tuple[str, Callable[[], None]]] = []
         self._procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         self.supervisor = Supervisor()
         self.edge_url: str | None = None  #: the demo edge box's listener, once started
         #: its push device's (user, password) for digest authentication
         self.edge_push: tuple[str, str] | None = None
 
-    def add(self, name: str, stop_fn: Callable[[], None]) -> None:
-        self._stops.append((name, stop_fn))
+    def add(self, name: str, stop_fn: Callable[[], None], service: bool = False) -> None:
+        (self._services if service else self._stops).append((name, stop_fn))
 
     def python(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
         """Run ``python -m ...`` of this interpreter as a child that dies with us; the
@@ -86,9 +90,20 @@ class Stack:
         ]
 
     def close(self) -> None:
-        while self._stops:
-            name, fn = self._stops.pop()
-            try:
-                fn()
-            except Exception:  # keep stopping the rest
-                log.exception("stopping %s failed", name)
+        parts, self._stops = self._stops[::-1], []
+        if parts:
+            with ThreadPoolExecutor(len(parts), thread_name_prefix="stop") as pool:
+                list(pool.map(_stop_one, parts))
+        while self._services:
+            _stop_one(self._services.pop())
+
+
+def _stop_one(part: tuple[str, Callable[[], None]]) -> None:
+    name, fn = part
+    t0 = time.monotonic()
+    try:
+        fn()
+    except Exception:  # keep stopping the rest
+        log.exception("stopping %s failed", name)
+    if (took := time.monotonic() - t0) > 5:
+        log.warning("stopping %s took %.1f s", name, took)
