@@ -203,13 +203,13 @@ class DemoCity:
             nonlocal stopping
             stopping = True
 
-        signal.signal(signal.SIGTERM, _stop)
-        try:
-            while not stopping:
-                self.stack.supervisor.check()
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+        # SIGINT too: a shell without job control starts background commands with SIGINT
+        # ignored, and Python then never raises KeyboardInterrupt (`make demo &` in a script).
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _stop)
+        while not stopping:
+            self.stack.supervisor.check()
+            time.sleep(0.5)
 
     def close(self) -> None:
         self.stack.close()
