@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page
 
-from devkit.fixtures.browser import UiCity, UiPage
+from devkit.fixtures.browser import UiCity, UiPage, ui_context
 
 pytestmark = pytest.mark.browser
 XINHUA = [30.6586, 104.0648]
@@ -83,15 +83,9 @@ def test_the_map_shows_the_district_offline_with_cones_and_clusters(ui_page: UiP
 @pytest.fixture
 def other_workstation(chromium_browser: Browser, ui_world: UiCity,
                       request: pytest.FixtureRequest) -> Iterator[UiPage]:
-    context = chromium_browser.new_context(viewport={"width": 1600, "height": 900})
-    ui = UiPage(context.new_page(), ui_world, f"{request.node.name}-other")
-    try:
+    with ui_context(chromium_browser, ui_world, f"{request.node.name}-other",
+                    viewport={"width": 1600, "height": 900}) as ui:
         yield ui
-    finally:
-        try:
-            ui.shot("final")
-        finally:
-            context.close()
 
 
 def _cameras_on_wall(page: Page) -> list[str]:

@@ -14,7 +14,7 @@ import threading
 
 from streams.core.media import AccessUnit
 from streams.gb28181.sender import PsRtpSender
-from streams.playback.reader import read_from
+from streams.playback.reader import pump, read_from
 from streams.recording.journal import Segment
 
 QUEUE = 32  #: units read ahead of the pacer
@@ -48,14 +48,7 @@ async def send_recorded(sender: PsRtpSender, segments: list[Segment], codec: str
     stop = threading.Event()
 
     def read() -> None:
-        try:
-            for item in read_from(segments, start, codec):
-                if stop.is_set() or item[0].pts > end:
-                    break
-                asyncio.run_coroutine_threadsafe(units.put(item), loop).result()
-        finally:
-            if not stop.is_set():
-                asyncio.run_coroutine_threadsafe(units.put(None), loop).result()
+        pump(read_from(segments, start, codec), units, loop, stop, end)
 
     reader = loop.run_in_executor(None, read)
     base: tuple[float, float] | None = None  #: (media time, loop time) of the pacing origin

@@ -8,7 +8,9 @@ is the segment's journaled start plus its offset from the file's first unit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,3 +147,22 @@ def read_from(
             log.warning("playback: %s (skipped as a gap)", exc)
             continue
         prev_end = seg.end
+
+
+def pump(
+    units: Iterator[tuple[AccessUnit, bool]],
+    queue: asyncio.Queue[tuple[AccessUnit, bool] | None],
+    loop: asyncio.AbstractEventLoop,
+    stop: threading.Event,
+    end: float | None = None,
+) -> None:
+    """Run in a worker thread: feed ``units`` to ``queue`` on ``loop`` until ``stop`` is set
+    or a unit passes ``end``; ``None`` marks the end of the footage (unless stopped)."""
+    try:
+        for item in units:
+            if stop.is_set() or (end is not None and item[0].pts > end):
+                break
+            asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+    finally:
+        if not stop.is_set():
+            asyncio.run_coroutine_threadsafe(queue.put(None), loop).result()

@@ -24,7 +24,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from streams.core.media import AccessUnit
 from streams.fmp4.boxes import BoxError, codec_string
 from streams.fmp4.muxer import Fmp4Muxer
-from streams.playback.reader import read_from
+from streams.playback.reader import pump, read_from
 from streams.recording.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -102,15 +102,8 @@ class PlaybackSession:
         end = self.window[1] if self.window else None
 
         def read() -> None:
-            segments = self.journal.ordered()
-            try:
-                for item in read_from(segments, at, self.codec, keyframes_only=speed > 2):
-                    if stop.is_set() or (end is not None and item[0].pts > end):
-                        break
-                    asyncio.run_coroutine_threadsafe(units.put(item), loop).result()
-            finally:
-                if not stop.is_set():
-                    asyncio.run_coroutine_threadsafe(units.put(None), loop).result()
+            units_at = read_from(self.journal.ordered(), at, self.codec, keyframes_only=speed > 2)
+            pump(units_at, units, loop, stop, end)
 
         reader = loop.run_in_executor(None, read)
         timeline: _Timeline | None = None
