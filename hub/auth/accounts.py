@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,28 +47,47 @@ def set_password(conn: psycopg.Connection[Any], user_id: str, password: str) -> 
     )
 
 
-def login(
-    conn: psycopg.Connection[Any], username: str, password: str
-) -> tuple[Principal | None, str]:
-    """(principal, reason); reason is for the audit log, never for the response. Failed
-    attempts are throttled by the caller (``hub.auth.throttle``), not counted here."""
+@dataclass(frozen=True)
+class LoginRow:
+    """What a login checks, read before the (slow, deliberately) password hash is verified."""
+
+    id: str
+    username: str
+    department: str
+    roles: Any
+    password_hash: str
+    disabled: bool
+
+
+def login_row(conn: psycopg.Connection[Any], username: str) -> LoginRow | None:
     row = conn.execute(
-        "SELECT id, username, department_id, roles, password_hash, disabled_at FROM users"
-        " WHERE username = %s",
+        "SELECT id, username, department_id, roles, password_hash, disabled_at IS NOT NULL"
+        " FROM users WHERE username = %s",
         (username,),
     ).fetchone()
+    return LoginRow(str(row[0]), *row[1:]) if row else None
+
+
+def check_login(row: LoginRow | None, password: str) -> tuple[Principal | None, str, str | None]:
+    """(principal, reason, rehash) with no database connection held: argon2 takes tens of
+    milliseconds on purpose, and a burst of logins must not empty the pool. ``reason`` is for
+    the audit log, never for the response; ``rehash`` is a new hash to store (parameters
+    changed). Failed attempts are throttled by the caller (``hub.auth.throttle``)."""
     if row is None:
-        passwords.verify_password(password, None)
-        return None, "unknown user"
-    uid, name, dept, roles, hashed, disabled = row
-    ok, new_hash = passwords.verify_password(password, hashed)
+        passwords.verify_password(password, None)  # the same time as for a known user
+        return None, "unknown user", None
+    ok, new_hash = passwords.verify_password(password, row.password_hash)
     if not ok:
-        return None, "wrong password"
-    if disabled is not None:
-        return None, "user disabled"
+        return None, "wrong password", None
+    if row.disabled:
+        return None, "user disabled", None
+    principal = Principal("user", row.id, row.username, row.department, _roles(row.roles))
+    return principal, "ok", new_hash
+
+
+def store_rehash(conn: psycopg.Connection[Any], user_id: str, new_hash: str | None) -> None:
     if new_hash is not None:
-        conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, uid))
-    return Principal("user", str(uid), name, dept, _roles(roles)), "ok"
+        conn.execute("UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, user_id))
 
 
 def user_principal(conn: psycopg.Connection[Any], user_id: str) -> Principal | None:

@@ -69,32 +69,40 @@ THROTTLED = "too many failed logins: retry later"
 def login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    ctx: Anonymous = public("the login itself"),
+    anon: Anonymous = public("the login itself", db=False),
 ) -> TokenPair:
+    """Three short transactions around the password check, which holds no connection."""
     username = form.username[:64]
-    access = ctx.runtime.config.access
+    runtime = anon.runtime
+    access = runtime.config.access
     peer = request.client.host if request.client else None
     source = login_source(peer, request.headers.getlist("x-forwarded-for"), access.trusted_proxies)
-    now = ctx.runtime.clock()
-    wait = throttle.wait_s(ctx.db, access.login_throttle, username, source, now)
-    if wait > 0:
-        seconds = throttle.retry_after(wait)
-        ctx.audit("auth.login.failed", actor=f"user:{username}", reason="throttled",
-                  source=source, retry_after=seconds)
-        ctx.db.commit()
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, THROTTLED,
-                            headers={"Retry-After": str(seconds)})
-    principal, reason = accounts.login(ctx.db, username, form.password)
-    if principal is None:
-        throttle.failed(ctx.db, access.login_throttle, username, source, now)
-        ctx.audit("auth.login.failed", actor=f"user:{username}", reason=reason, source=source)
-        raise _refuse(ctx)
-    throttle.succeeded(ctx.db, username, source)
-    ctx.audit("auth.login", actor=principal.actor, actor_department=principal.department,
-              source=source)
-    session = uuid.uuid4()  # the refresh-token family: logging out ends its access tokens
-    refresh = accounts.issue_refresh(ctx.db, principal.id, access.refresh_token_days, session)
-    return _pair(ctx, principal.id, refresh, str(session))
+    now = runtime.clock()
+    with runtime.pool.connection() as conn:
+        wait = throttle.wait_s(conn, access.login_throttle, username, source, now)
+        if wait > 0:
+            seconds = throttle.retry_after(wait)
+            Anonymous(runtime, conn).audit("auth.login.failed", actor=f"user:{username}",
+                                           reason="throttled", source=source,
+                                           retry_after=seconds)
+            conn.commit()
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, THROTTLED,
+                                headers={"Retry-After": str(seconds)})
+        row = accounts.login_row(conn, username)
+    principal, reason, rehash = accounts.check_login(row, form.password)
+    with runtime.pool.connection() as conn:
+        ctx = Anonymous(runtime, conn)
+        if principal is None:
+            throttle.failed(conn, access.login_throttle, username, source, now)
+            ctx.audit("auth.login.failed", actor=f"user:{username}", reason=reason, source=source)
+            raise _refuse(ctx)
+        accounts.store_rehash(conn, principal.id, rehash)
+        throttle.succeeded(conn, username, source)
+        ctx.audit("auth.login", actor=principal.actor, actor_department=principal.department,
+                  source=source)
+        session = uuid.uuid4()  # the refresh-token family: logging out ends its access tokens
+        refresh = accounts.issue_refresh(conn, principal.id, access.refresh_token_days, session)
+        return _pair(ctx, principal.id, refresh, str(session))
 
 
 @router.post("/refresh", response_model=TokenPair, summary="Trade a refresh token for new tokens")
