@@ -174,12 +174,22 @@ def test_an_admin_lifts_the_throttle_and_it_is_audited(served: Served) -> None:
         assert other_desk.post(unlock, headers=ana).status_code == 403
         assert hub.client.post(unlock, headers=hub.headers("bus")).status_code == 404
         assert attempt(ana_desk, "ana", PASSWORD).status_code == 429
+        # the admins' user list shows until when her sign-ins are held back
+        held = _listed(hub, "ana")["locked_until"]
+        assert held and datetime.fromisoformat(held) > served.clock.now, held
+        assert _listed(hub, "police-chief")["locked_until"] is None
         assert hub.client.post(unlock, headers=hub.headers("police")).status_code == 204
+        assert _listed(hub, "ana")["locked_until"] is None
         assert attempt(ana_desk, "ana", PASSWORD).status_code == 200
     entries = served.audit("user.unlock")
     assert len(entries) == 1
     assert entries[0]["actor"] == "user:police-chief" and entries[0]["target"] == "ana"
     assert entries[0]["cleared"] == 2  # the account's own key and the failing desk's pair
+
+
+def _listed(hub: HubApi, username: str) -> dict[str, Any]:
+    users = hub.client.get("/api/v1/users", headers=hub.headers("police")).json()
+    return next(u for u in users if u["username"] == username)
 
 
 def test_forwarded_for_counts_only_from_a_trusted_proxy(served: Served) -> None:

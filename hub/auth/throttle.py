@@ -101,3 +101,27 @@ def lift(conn: psycopg.Connection[Any], username: str) -> int:
         (username,),
     )
     return cur.rowcount
+
+
+def held_until(
+    conn: psycopg.Connection[Any], cfg: LoginThrottle, usernames: list[str], now: datetime
+) -> dict[str, datetime]:
+    """Per username, until when its failed logins still hold back some source (only those
+    still waiting), for the admins' user list: what an unlock would lift."""
+    rows = conn.execute(
+        "SELECT kind, username, failures, last_failed_at FROM login_throttle"
+        " WHERE kind IN ('pair', 'account') AND username = ANY(%s) AND last_failed_at >= %s",
+        (usernames, now - timedelta(seconds=cfg.forget_s)),
+    ).fetchall()
+    limits = {"pair": (cfg.pair_free_failures, cfg.max_delay_s),
+              "account": (cfg.account_free_failures, cfg.account_max_delay_s)}
+    with_pair = {username for kind, username, _, _ in rows if kind == "pair"}
+    out: dict[str, datetime] = {}
+    for kind, username, failures, at in rows:
+        if username not in with_pair:  # the account key holds back only sources that failed
+            continue
+        free, cap = limits[kind]
+        until = at + timedelta(seconds=delay(failures, free, cfg.first_delay_s, cap))
+        if until > max(now, out.get(username, now)):
+            out[username] = until
+    return out

@@ -6,9 +6,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel
 
+from hub.api.common import unprocessable
 from hub.audit import chain, roots
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
@@ -103,12 +105,27 @@ def verify(caller: Caller = require(Role.auditor)) -> dict[str, Any]:
     return result
 
 
+def _root(caller: Caller, day: date) -> dict[str, Any]:
+    if day > datetime.now(UTC).date():
+        raise unprocessable("that day has not ended")
+    return roots.signed_root(caller.db, day, caller.runtime.signing_key)
+
+
 @router.get(
     "/roots/{day}", response_model=Root, summary="The signed chain head at the end of a day"
 )
 def day_root(day: date, caller: Caller = require(Role.auditor)) -> dict[str, Any]:
-    if day > datetime.now(UTC).date():
-        from hub.api.common import unprocessable
+    return _root(caller, day)
 
-        raise unprocessable("that day has not ended")
-    return roots.signed_root(caller.db, day, caller.runtime.signing_key)
+
+@router.get(
+    "/roots/{day}/download",
+    response_model=Root,
+    summary="The day's signed root as a file to keep off the hub",
+)
+def download_root(day: date, caller: Caller = require(Role.auditor)) -> JSONResponse:
+    """The same root as an attachment (audit-root-<day>.json, as ``cityhub audit`` exports)."""
+    root = _root(caller, day)
+    caller.audit("audit.root.download", day=day.isoformat(), head_seq=root["head_seq"])
+    name = f"audit-root-{day.isoformat()}.json"
+    return JSONResponse(root, headers={"Content-Disposition": f'attachment; filename="{name}"'})

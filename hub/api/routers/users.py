@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,7 +11,7 @@ from psycopg import errors
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field, StringConstraints
 
-from hub.api.common import Strict, Text, conflict, not_found
+from hub.api.common import CodedError, Strict, Text, not_found
 from hub.auth import accounts, throttle
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
@@ -42,12 +43,26 @@ class UserOut(BaseModel):
     department: str
     roles: list[str]
     disabled: bool
+    locked_until: datetime | None = Field(
+        None, description="Until when failed logins hold back a sign-in (unlock lifts it)."
+    )
 
 
 SELECT = (
     "SELECT id, username, display_name, department_id AS department, roles,"
     " disabled_at IS NOT NULL AS disabled FROM users"
 )
+
+
+def _with_locks(caller: Caller, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with ``locked_until`` from the login throttle (as of the hub's clock)."""
+    held = throttle.held_until(
+        caller.db,
+        caller.runtime.config.access.login_throttle,
+        [r["username"] for r in rows],
+        caller.runtime.clock(),
+    )
+    return [{**r, "locked_until": held.get(r["username"])} for r in rows]
 
 
 def _get(caller: Caller, user_id: UUID) -> dict[str, Any]:
@@ -57,15 +72,16 @@ def _get(caller: Caller, user_id: UUID) -> dict[str, Any]:
         ).fetchone()
     if row is None:
         raise not_found("user")
-    return row
+    return _with_locks(caller, [row])[0]
 
 
 @router.get("", response_model=list[UserOut], summary="Users of the caller's department")
 def list_users(caller: Caller = require(Role.admin)) -> list[dict[str, Any]]:
     with caller.db.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
+        rows = cur.execute(
             SELECT + " WHERE department_id = %s ORDER BY username", (caller.department,)
         ).fetchall()
+    return _with_locks(caller, rows)
 
 
 @router.post("", response_model=UserOut, status_code=201, summary="Create a user")
@@ -82,7 +98,7 @@ def create_user(body: UserIn, caller: Caller = require(Role.admin)) -> dict[str,
                 body.display_name or "",
             )
     except errors.UniqueViolation:
-        raise conflict("username taken") from None
+        raise CodedError(409, "username taken", "username_taken") from None
     caller.audit("user.create", target_type="user", target_id=body.username, roles=roles)
     return _get(caller, UUID(uid))
 

@@ -58,7 +58,7 @@ export async function authFetch(path, init = {}) {
 }
 
 /** An error answer as an ApiError: its detail text and, when the API gives one, its code. */
-async function failure(r) {
+export async function failure(r) {
   try {
     const j = await r.json();
     return new ApiError(r.status, typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail), j.code || null);

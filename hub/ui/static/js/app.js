@@ -13,6 +13,7 @@ const PAGES = {
   incidents: () => import("./incidents.js").then((m) => m.incidentsPage),
   "incident-stats": () => import("./incident_stats.js").then((m) => m.incidentStatsPage),
   sharing: () => import("./sharing.js").then((m) => m.sharingPage),
+  users: () => import("./users.js").then((m) => m.usersPage),
   audit: () => import("./audit.js").then((m) => m.auditPage),
   "pending-cameras": () => import("./pending.js").then((m) => m.pendingPage),
   cascade: () => import("./cascade.js").then((m) => m.cascadePage),

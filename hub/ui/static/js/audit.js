@@ -1,8 +1,9 @@
 // Audit (auditors, admins): the department's audit log newest first, filtered by action
 // prefix, actor and time, with the hash chain's verification; and the "Views" tab, the view
 // sessions on the department's cameras (who watched what, and why the hub ended a view).
-import { api, v1 } from "./api.js";
-import { h, toast } from "./dom.js";
+// A day's signed chain head (daily root) downloads as a file to keep off the hub.
+import { api, authFetch, failure, v1 } from "./api.js";
+import { download, h, toast } from "./dom.js";
 import { errorText, fmtTime, fromZoneInput, t, zoneInput } from "./i18n.js";
 
 const PREFIXES = ["auth.", "video.", "grant.", "incident.", "camera.", "audit."];
@@ -36,6 +37,23 @@ async function verifyBadge(badge) {
     badge.className = "badge chain broken";
     badge.textContent = errorText(err);
   }
+}
+
+/** The day picker (UTC days, as the roots are cut) and the signed root's download. */
+function rootBar() {
+  const utcDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+  const day = h("input", { id: "root-day", type: "date", value: utcDay(Date.now() - 86400e3), max: utcDay(Date.now()) });
+  const get = async () => {
+    if (!day.value) return;
+    try {
+      const r = await authFetch(v1(`audit/roots/${day.value}/download`));
+      if (!r.ok) throw await failure(r);
+      download(await r.blob(), `audit-root-${day.value}.json`);
+      toast(t("admin.audit.root_done", { day: day.value }));
+    } catch (err) { toast(errorText(err), "error"); }
+  };
+  return h("span.rootbar", h("label", t("admin.audit.root"), day),
+    h("button.ghost", { type: "button", id: "root-download", onclick: get }, t("admin.audit.root_download")));
 }
 
 function logTab() {
@@ -75,7 +93,8 @@ function logTab() {
     h("label", t("admin.audit.actor"), f.actor),
     h("label", t("admin.audit.since"), f.since), h("label", t("admin.audit.until"), f.until),
     h("button", { type: "submit", id: "audit-search" }, t("admin.audit.search")),
-    h("span.spacer"), badge, h("button.ghost", { type: "button", id: "audit-verify", onclick: () => verifyBadge(badge) }, t("admin.audit.verify")));
+    h("span.spacer"), badge, h("button.ghost", { type: "button", id: "audit-verify", onclick: () => verifyBadge(badge) }, t("admin.audit.verify")),
+    rootBar());
   const keys = ["admin.audit.time", "admin.audit.actor", "admin.audit.action_col", "admin.audit.target", "admin.audit.detail"];
   const el = h("section.audittab", { id: "audit-log" }, form,
     h("div.tablewrap", h("table.admintable", { id: "audit-table" }, h("thead", h("tr", keys.map((k) => h("th", t(k))))), rows)),
