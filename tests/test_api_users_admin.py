@@ -67,3 +67,15 @@ def test_the_signed_daily_root_downloads_for_auditors_only(hub_api: HubApi) -> N
     admin_only = {"Authorization": f"Bearer {hub_api.login('police-op')['access_token']}"}
     refused = c.get(f"/api/v1/audit/roots/{today}/download", headers=admin_only)
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+
+
+def test_an_admin_cannot_disable_themselves_or_drop_their_own_admin_role(hub_api: HubApi) -> None:
+    c, police = hub_api.client, hub_api.headers("police")
+    me = c.get("/api/v1/auth/me", headers=police).json()
+    for change in ({"disabled": True}, {"roles": ["operator", "auditor"]}):
+        refused = c.patch(f"{USERS}/{me['id']}", headers=police, json=change)
+        assert refused.status_code == 409 and refused.json()["code"] == "own_admin", refused.text
+    kept = c.patch(f"{USERS}/{me['id']}", headers=police,
+                   json={"roles": ["admin", "operator"], "display_name": "Chief"})
+    assert kept.status_code == 200 and kept.json()["roles"] == ["admin", "operator"]
+    assert hub_api.login("police-chief")["access_token"]  # still signs in, still an admin

@@ -103,11 +103,21 @@ def create_user(body: UserIn, caller: Caller = require(Role.admin)) -> dict[str,
     return _get(caller, UUID(uid))
 
 
+def _keep_own_admin(caller: Caller, user_id: UUID, body: UserPatch) -> None:
+    """An admin may not lock the department out of its own administration by accident."""
+    if caller.principal.kind != "user" or caller.principal.id != str(user_id):
+        return
+    if body.disabled or (body.roles is not None and Role.admin not in body.roles):
+        raise CodedError(409, "admins cannot disable themselves or drop their own admin role",
+                         "own_admin")
+
+
 @router.patch("/{user_id}", response_model=UserOut, summary="Change roles, disable, reset password")
 def update_user(
     user_id: UUID, body: UserPatch, caller: Caller = require(Role.admin)
 ) -> dict[str, Any]:
     row = _get(caller, user_id)
+    _keep_own_admin(caller, user_id, body)
     changes: dict[str, Any] = {}
     if body.roles is not None:
         changes["roles"] = sorted({r.value for r in body.roles if r != Role.relay})
