@@ -105,8 +105,7 @@ class Hub:
         self._login_lock = asyncio.Lock()
 
     async def _login(self) -> None:
-        """One login for all the tiles, as in one browser (36 logins at once exhausted the
-        hub's database pool: each holds a connection while the password is checked)."""
+        """One login for all the tiles, as in one browser."""
         async with self._login_lock:
             if self.access is not None:
                 return
@@ -157,6 +156,25 @@ async def _first_frame(v: Viewer, start: int) -> None:
         await asyncio.sleep(0.1)
 
 
+async def _watch(v: Viewer, reader: asyncio.Task[None], *ends: asyncio.Future[Any]) -> None:
+    """A view from its first frame until the reader stops, one of ``ends`` comes (the
+    connection closed) or the video stalls; the reader's own error is raised."""
+    try:
+        await _first_frame(v, v.frames)
+        v.connects += 1
+        v.failures = 0
+        stall = asyncio.ensure_future(_stalled(v))
+        try:
+            done, _ = await asyncio.wait([reader, stall, *ends],
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stall.cancel()
+        for task in done:
+            task.result()
+    finally:
+        reader.cancel()
+
+
 async def play_webrtc(v: Viewer, hub: Hub, token: str) -> None:
     """One WHEP view through the gateway, until it is lost."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -188,22 +206,8 @@ async def play_webrtc(v: Viewer, hub: Hub, token: str) -> None:
                 await track.recv()  # MediaStreamError when the track ends
                 v.frame()
 
-        reader = asyncio.create_task(read())
-        try:
-            await _first_frame(v, v.frames)
-            v.connects += 1
-            v.failures = 0
-            stall = asyncio.ensure_future(_stalled(v))
-            try:
-                done, _ = await asyncio.wait([reader, closed, stall],
-                                             return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stall.cancel()
-            for task in done:
-                task.result()
-            raise Lost("connection " + str(closed.result() if closed.done() else "ended"))
-        finally:
-            reader.cancel()
+        await _watch(v, asyncio.create_task(read()), closed)
+        raise Lost("connection " + str(closed.result() if closed.done() else "ended"))
     except Lost:
         raise
     except Exception as exc:
@@ -231,22 +235,8 @@ async def play_fmp4(v: Viewer, hub: Hub, token: str) -> None:
                     if isinstance(message, bytes):
                         v.frame()
 
-            reader = asyncio.create_task(read())
-            try:
-                await _first_frame(v, v.frames)
-                v.connects += 1
-                v.failures = 0
-                stall = asyncio.ensure_future(_stalled(v))
-                try:
-                    done, _ = await asyncio.wait([reader, stall],
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    stall.cancel()
-                for task in done:
-                    task.result()
-                raise Lost(f"fMP4 WebSocket closed ({ws.close_code})")
-            finally:
-                reader.cancel()
+            await _watch(v, asyncio.create_task(read()))
+            raise Lost(f"fMP4 WebSocket closed ({ws.close_code})")
     except Lost:
         raise
     except websockets.ConnectionClosed as exc:
