@@ -180,7 +180,7 @@ def test_the_reader_side_answers_or_drops_malformed_requests(parts: list[bytes])
     answers or a closed connection, and the server still answers the next reader."""
     errors: list[logging.LogRecord] = []
     handler = logging.Handler(logging.ERROR)
-    handler.emit = errors.append  # type: ignore[method-assign]
+    handler.emit = errors.append  # type: ignore[method-assign,assignment]
     log = logging.getLogger("streams.packet")
     log.addHandler(handler)
     try:
@@ -219,3 +219,49 @@ async def _reader_side(data: bytes) -> None:
     finally:
         await server.stop()
         await camera.close()
+
+
+class NullTransport(asyncio.Transport):
+    """The camera connection's transport for the upstream parser: records a close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chunks, st.lists(st.integers(1, 200), max_size=4))
+def test_the_camera_side_ends_the_pull_on_malformed_input_and_raises_nothing(
+    parts: list[bytes], cuts: list[int]
+) -> None:
+    """A camera's byte stream in arbitrary reads: packets fed or skipped, replies matched,
+    anything else ends the pull with a reason (the camera is then retried), never raises."""
+    from streams.packet.upstream import _Puller
+
+    async def run() -> None:
+        track = PacketTrack("fuzz")
+        track.start_session(H264, 0)
+        puller = _Puller(track)
+        transport = NullTransport()
+        puller.connection_made(transport)
+        puller.playing = True
+        data, at = b"".join(parts), 0
+        for cut in [*cuts, len(data)]:
+            puller.data_received(data[at : at + cut])
+            at += cut
+        if puller.closed.done():
+            assert puller.closed.result().startswith("camera sent malformed RTSP")
+            assert transport.closed
+        else:
+            assert not transport.closed and len(puller.buf) <= len(data)
+
+    asyncio.run(run())
