@@ -192,6 +192,7 @@ def test_digest_camera_h265_and_refused_credentials(camera_factory, relay_factor
     assert relay.health("cam1")["codec"] == "h265"
     health = relay.wait_state("bad", "failed", 20)
     assert health["state"] == "failed" and "credentials" in health["error"]
+    assert "camera bad offline" not in relay.log.read_text()  # never online: no event
 
 
 def test_sub_stream_mount_and_other_paths_redirected(camera_factory, relay_factory) -> None:

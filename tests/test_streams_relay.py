@@ -50,8 +50,10 @@ def test_one_upstream_for_two_rtsp_and_one_webrtc_reader_and_all_resume_after_ca
             assert await whep.stop() == 200
 
     asyncio.run(scenario())
-    events = re.findall(r"camera cam1 (online|offline|idle)", relay.log.read_text())
+    log = relay.log.read_text()
+    events = re.findall(r"camera cam1 (online|offline|idle)", log)
     assert events == ["online", "offline", "online"], events
+    assert re.search(r"camera cam1 offline: \S", log)  # with the reason
 
 
 @pytest.mark.fault
