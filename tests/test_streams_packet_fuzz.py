@@ -54,9 +54,15 @@ rtp_packets = st.builds(
     st.booleans(),
     st.integers(0, 255),
 )
+rtcp_reports = st.builds(  # sender reports with any length field, cut anywhere
+    lambda b0, pt, words, body, cut: (struct.pack("!BBH", b0, pt, words) + body)[:cut],
+    st.sampled_from([0x80, 0x81, 0x40, 0xA0]), st.sampled_from([200, 201, 202]),
+    st.integers(0, 0xFFFF), st.binary(min_size=0, max_size=60), st.integers(0, 70),
+)
 chunks = st.lists(
     st.one_of(
         st.builds(frame, st.sampled_from([0, 0, 1, 7]), rtp_packets),
+        st.builds(frame, st.just(1), rtcp_reports),
         st.builds(frame, st.integers(0, 255), st.binary(max_size=40)),
         st.binary(max_size=40),
         st.sampled_from([b"RTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n",
@@ -90,13 +96,28 @@ def test_malformed_interleaved_input_gives_clean_errors(parts: list[bytes], cut:
         feed_all(track, data, min(cut, len(data)))
     except WireError:
         return
-    # what was forwarded is whole interleaved frames of channel 0 and valid RTP
+    # what was forwarded is whole interleaved frames: valid RTP on channel 0, the relay's
+    # own sender reports on channel 1
     frames, msgs, used = split(sink.data)
     assert used == len(sink.data) and not msgs
     for start, end in frames:
+        if sink.data[start + 1] == 1:
+            assert sink.data[start + 5] == 200 and end - start == 4 + 28 + 16
+            continue
         assert sink.data[start + 1] == 0
         assert payload_at(sink.data, start + 4, end) > 0
         assert struct.unpack_from("!I", sink.data, start + 12)[0] == track.continuity.ssrc
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(rtcp_reports, max_size=3), st.binary(max_size=20))
+def test_camera_reports_are_read_within_the_frame_or_ignored(reports: list[bytes],
+                                                             after: bytes) -> None:
+    from streams.packet.rtcp import camera_report
+
+    data = b"".join(reports)
+    found = camera_report(bytearray(data + after), 0, len(data))
+    assert found is None or (0 <= found[0] < 2**64 and 0 <= found[1] < 2**32)
 
 
 @settings(max_examples=400, deadline=None)
@@ -128,7 +149,7 @@ def test_a_new_reader_starts_on_the_cached_keyframe_with_continuous_numbers() ->
              + b"".join(frame(0, p) for p in gop), 7)
     sink = SinkTransport()
     track.play(Reader(sink))
-    frames, _, _ = split(sink.data)
+    frames = [f for f in split(sink.data)[0] if sink.data[f[0] + 1] == 0]  # RTP, not RTCP
     assert len(frames) == 4  # the delta frame before the keyframe is not sent
     seqs = [struct.unpack_from("!H", sink.data, s + 6)[0] for s, _ in frames]
     assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(4)]
@@ -137,7 +158,7 @@ def test_a_new_reader_starts_on_the_cached_keyframe_with_continuous_numbers() ->
     feed_all(track, b"".join(frame(0, rtp(104 + i, 16200, b"\x7c\x01", i == 3))
                              for i in range(4)), 9)
     assert sink.writes == writes + 1
-    assert len(split(sink.data)[0]) == 8
+    assert sum(1 for s, _ in split(sink.data)[0] if sink.data[s + 1] == 0) == 8
     with_split = bytearray(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Length: 2\r\n\r\nhi$")
     frames, msgs, used = split(with_split)
     assert msgs[0].status == 200 and msgs[0].body == b"hi" and used == len(with_split) - 1
@@ -180,7 +201,7 @@ def test_the_reader_side_answers_or_drops_malformed_requests(parts: list[bytes])
     answers or a closed connection, and the server still answers the next reader."""
     errors: list[logging.LogRecord] = []
     handler = logging.Handler(logging.ERROR)
-    handler.emit = errors.append  # type: ignore[method-assign]
+    handler.emit = errors.append  # type: ignore[method-assign,assignment]
     log = logging.getLogger("streams.packet")
     log.addHandler(handler)
     try:
@@ -219,3 +240,49 @@ async def _reader_side(data: bytes) -> None:
     finally:
         await server.stop()
         await camera.close()
+
+
+class NullTransport(asyncio.Transport):
+    """The camera connection's transport for the upstream parser: records a close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chunks, st.lists(st.integers(1, 200), max_size=4))
+def test_the_camera_side_ends_the_pull_on_malformed_input_and_raises_nothing(
+    parts: list[bytes], cuts: list[int]
+) -> None:
+    """A camera's byte stream in arbitrary reads: packets fed or skipped, replies matched,
+    anything else ends the pull with a reason (the camera is then retried), never raises."""
+    from streams.packet.upstream import _Puller
+
+    async def run() -> None:
+        track = PacketTrack("fuzz")
+        track.start_session(H264, 0)
+        puller = _Puller(track)
+        transport = NullTransport()
+        puller.connection_made(transport)
+        puller.playing = True
+        data, at = b"".join(parts), 0
+        for cut in [*cuts, len(data)]:
+            puller.data_received(data[at : at + cut])
+            at += cut
+        if puller.closed.done():
+            assert puller.closed.result().startswith("camera sent malformed RTSP")
+            assert transport.closed
+        else:
+            assert not transport.closed and len(puller.buf) <= len(data)
+
+    asyncio.run(run())

@@ -114,8 +114,19 @@ class PacketCamera:
             self._set_state("failed")
             log.warning("%s (packet core): %s; retrying in %.1fs", self.camera_id,
                         self.last_error, backoff)
-            await asyncio.sleep(backoff)
+            await self._backoff(backoff)
             backoff = min(backoff * 2, self.settings.backoff_max_s)
+
+    async def _backoff(self, delay: float) -> None:
+        """Wait ``delay`` before the next attempt, or less if nobody wants the camera any
+        more (as the GStreamer core's stream does: it then waits idle, still ``failed``)."""
+        deadline = time.monotonic() + delay
+        while self.wanted() and (left := deadline - time.monotonic()) > 0:
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), left)
+            except TimeoutError:
+                return
 
     async def _pull(self, pull: RtspPull) -> bool:
         """Run ``pull`` until it fails (PullError) or idles out (True)."""
@@ -149,9 +160,13 @@ class PacketCamera:
             return
         self._online = online
         kind = "online" if online else ("idle" if state == "idle" else "offline")
-        if self.on_event is not None:
+        if self.on_event is None:
+            return
+        try:
             self.on_event(StreamEvent(self.camera_id, kind, StreamState(state),
                                       self.last_error if kind == "offline" else None))
+        except Exception:  # a consumer's bug must not stop the camera's actor
+            log.exception("%s (packet core): event handler failed", self.camera_id)
 
     def health(self) -> dict[str, object]:
         last = self.track.counters.last_packet_at

@@ -89,6 +89,10 @@ class Continuity:
         """The next packet comes from a new upstream session."""
         self._offsets = None
 
+    def timeline(self, ts: int) -> int | None:
+        """The readers' timestamp for this session's ``ts``; None before its first packet."""
+        return None if self._offsets is None else (ts + self._offsets[1]) & 0xFFFFFFFF
+
     def rewrite(self, buf: bytearray, rtp: int) -> int:
         """Rewrite the header at ``rtp`` in place; returns the timestamp written."""
         seq, ts = _SEQ_TS.unpack_from(buf, rtp + 2)

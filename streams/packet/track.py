@@ -7,7 +7,8 @@ that cannot keep up (its socket buffer over ``HIGH_WATER``) skips to the next ke
 that stays behind for ``BEHIND_LIMIT_S`` is dropped (both set in the config). Memory per
 camera is bounded: the cache holds at most ``CACHE_MAX_BYTES`` (a longer GOP is not cached:
 new readers then wait for the next keyframe), each reader at most ``HIGH_WATER`` plus one
-access unit in user space and ``SNDBUF`` in the kernel.
+access unit in user space and ``SNDBUF`` in the kernel. Readers get RTCP sender reports
+(``rtcp.py``) at PLAY and every ``rtcp.INTERVAL_S``; the camera's reports set their clock.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from streams.packet.rtcp import INTERVAL_S, SenderClock, camera_report, sender_report
 from streams.packet.rtp import KEY_TESTS, Continuity, payload_at
 from streams.packet.sdp import VideoTrack
 
@@ -39,6 +41,7 @@ class Counters:
     bad_packets: int = 0
     reader_skips: int = 0  # GOPs skipped by slow readers
     reader_drops: int = 0  # readers dropped for staying behind
+    sender_reports: int = 0  # RTCP SRs sent to readers
     last_packet_at: float | None = None
 
 
@@ -50,7 +53,9 @@ class Reader:
     channel: int = 0
     waiting_key: bool = False  # skips packets until the next keyframe starts
     behind_since: float | None = None
-    sent: int = 0
+    sent: int = 0  # bytes of RTP (interleaved) written
+    packets: int = 0  # RTP packets written (for sender reports)
+    report_due: float = 0.0  # monotonic time of its next sender report
     internal: bool = False  # the relay's own loopback reader (GStreamer outputs)
     high_water: int = HIGH_WATER
     behind_s: float = BEHIND_LIMIT_S
@@ -72,16 +77,29 @@ class Reader:
                     self.on_drop(f"reader behind for {self.behind_s:g}s")
                 transport.abort()  # close() would wait to flush what it cannot send
             return
+        count = len(packets)
         if self.waiting_key:
             if key_at < 0:
                 return
             self.waiting_key, self.behind_since = False, None
             if key_at:
                 blob = b"".join(packets[key_at:])
+                count -= key_at
         if self.channel:
             blob = rechannel(blob, self.channel)
         transport.write(blob)
         self.sent += len(blob)
+        self.packets += count
+
+    def report(self, ssrc: int, ntp: int, rtp: int) -> bool:
+        """A sender report on the reader's RTCP channel (not to one that is behind): what
+        it was sent so far (octets: after the 12-byte RTP header)."""
+        transport = self.transport
+        if transport.is_closing() or transport.get_write_buffer_size() > self.high_water:
+            return False
+        octets = self.sent - 16 * self.packets  # less the interleaved and RTP headers
+        transport.write(sender_report(ssrc, ntp, rtp, self.packets, octets, self.channel + 1))
+        return True
 
 
 def rechannel(blob: bytes, channel: int) -> bytes:
@@ -106,6 +124,8 @@ class PacketTrack:
         self.readers: set[Reader] = set()
         self.counters = Counters()
         self.continuity = Continuity()
+        self.clock = SenderClock()
+        self._report_due = 0.0  # monotonic time readers' sender reports are next looked at
         self._cache: list[bytes] = []
         self._cache_bytes = 0
         self._cache_ok = False  # the cache starts on a keyframe
@@ -148,8 +168,10 @@ class PacketTrack:
         cache, pending = self._cache, self._pending
         octets, n0, marker, keyed = 0, len(pending), False, False
         for start, end in frames:
-            if buf[start + 1] != channel:
-                continue  # RTCP (or another track): not forwarded
+            if buf[start + 1] != channel:  # RTCP (or another track): not forwarded
+                if buf[start + 1] == channel + 1:
+                    self._camera_rtcp(buf, start + 4, end)
+                continue
             rtp = start + 4
             p = payload_at(buf, rtp, end)
             if p < 0:
@@ -180,10 +202,16 @@ class PacketTrack:
         c = self.counters
         c.packets += len(pending) - n0
         c.octets += octets
-        c.last_packet_at = time.monotonic()
+        c.last_packet_at = now = time.monotonic()
         self.continuity.mark()
+        self.clock.packet(self.continuity.ts)
         if marker or len(pending) >= MERGE_MAX:
             self._flush()
+            if now >= self._report_due and self.readers:  # looked at once a second
+                self._report_due = now + 1.0
+                for reader in tuple(self.readers):
+                    if now >= reader.report_due:
+                        self._report(reader, now)
 
     def _flush(self) -> None:
         pending, key_at = self._pending, self._pending_key
@@ -192,6 +220,22 @@ class PacketTrack:
             blob = b"".join(pending)
             for reader in tuple(self.readers):
                 reader.send(blob, pending, key_at, self.counters)
+
+    def _camera_rtcp(self, buf: bytearray, start: int, end: int) -> None:
+        """The camera's RTCP: its sender report maps the timeline to its clock."""
+        report = camera_report(buf, start, end)
+        if report is None:
+            return
+        ts = self.continuity.timeline(report[1])
+        if ts is not None:  # before the session's first packet its offset is not known
+            self.clock.camera(report[0], ts)
+
+    def _report(self, reader: Reader, now: float) -> None:
+        """A sender report to ``reader`` (none before the timeline has a clock)."""
+        clock = self.clock.now(self.continuity.clock_rate)
+        if clock is not None and reader.report(self.continuity.ssrc, *clock):
+            reader.report_due = now + INTERVAL_S
+            self.counters.sender_reports += 1
 
     # -- reader side -------------------------------------------------------------
     def first_packet(self) -> tuple[int, int]:
@@ -212,6 +256,7 @@ class PacketTrack:
             reader.send(b"".join(sent), sent, 0, self.counters)
         else:  # no cache, or it starts in the unflushed packets: start at the flush
             reader.waiting_key = True
+        self._report(reader, time.monotonic())  # for players that wait for one to sync
 
     def stop(self, reader: Reader) -> None:
         self.readers.discard(reader)
@@ -230,6 +275,8 @@ class PacketTrack:
             "bad_packets": c.bad_packets,
             "reader_skips": c.reader_skips,
             "reader_drops": c.reader_drops,
+            "sender_reports": c.sender_reports,
+            "report_clock": self.clock.source or None,
             "gop_cache_packets": len(self._cache),
             "gop_cache_bytes": self._cache_bytes,
         }

@@ -2,8 +2,9 @@
 
 DESCRIBE (Basic or Digest on a 401), SETUP of the first H.264/H.265 video track, PLAY;
 then every chunk received goes to ``PacketTrack.feed`` as frame offsets (no copies but the
-packets forwarded). Keep-alive with OPTIONS at half the session timeout; a silent camera
-(``stall_s``) or a closed connection ends the pull with a reason.
+packets forwarded). Keep-alive with OPTIONS at half the session timeout; no first packet
+within ``timeout_s`` of PLAY (the connect timeout, as the GStreamer core's first frame), a
+silent camera (``stall_s``) or a closed connection ends the pull with a reason.
 """
 
 from __future__ import annotations
@@ -158,20 +159,24 @@ class RtspPull:
         m = re.search(r"interleaved=(\d+)", reply.header("transport"))
         self.track.start_session(video, int(m.group(1)) if m else 0)
         proto.playing = True
+        started = time.monotonic()
         await self._ask("PLAY", base.rstrip("/"), {"Range": "npt=0.000-"})
-        return await self._hold(proto, keepalive)
+        return await self._hold(proto, keepalive, started)
 
-    async def _hold(self, proto: _Puller, keepalive: float) -> str:
+    async def _hold(self, proto: _Puller, keepalive: float, started: float) -> str:
         """Until the camera goes: keep-alive, and stall detection."""
         tick = min(0.5, self.stall_s / 4)
-        started = time.monotonic()
         next_alive = started + keepalive
         while True:
             done, _ = await asyncio.wait({proto.closed}, timeout=tick)
             if done:
                 raise PullError(proto.closed.result())
             now = time.monotonic()
-            if now - max(started, self.track.counters.last_packet_at or 0.0) > self.stall_s:
+            last = self.track.counters.last_packet_at or 0.0
+            if last < started:  # the first packet may take connect_timeout_s, as on GStreamer
+                if now - started > self.timeout_s:
+                    raise PullError(f"no video within {self.timeout_s:g}s of connecting")
+            elif now - last > self.stall_s:
                 raise PullError(f"no packet for {self.stall_s:g}s")
             if now >= next_alive:
                 next_alive = now + keepalive
