@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.logging import redact
 from streams.auth.guard import ViewGuard
 from streams.auth.service import derive_service_token
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
@@ -73,7 +74,8 @@ class Relay:
         self._alarms_task: asyncio.Task[None] | None = None
         self.streams: dict[str, CameraStream] = {}
         self.subs: dict[str, CameraStream] = {}  #: sub streams (CameraSpec.sub_url) by camera
-        self.events: asyncio.Queue[StreamEvent] = asyncio.Queue(1000)
+        #: Cameras the hub was last told are offline (a recovery is then worth an event).
+        self.offline_sent: set[str] = set()
         self.whep = WhepSessions(
             settings.ice_servers, settings.webrtc_max_viewers, settings.connect_timeout_s
         )
@@ -141,11 +143,22 @@ class Relay:
         log.info(
             "camera %s %s%s", event.camera_id, event.kind, f": {event.error}" if event.error else ""
         )
-        try:
-            self.events.put_nowait(event)
-        except asyncio.QueueFull:  # nobody drains: keep the newest
-            self.events.get_nowait()
-            self.events.put_nowait(event)
+        self._health_to_hub(event)
+
+    def _health_to_hub(self, event: StreamEvent) -> None:
+        """A camera's failure, and its recovery after one, as events for the hub (the alarm
+        path): an on-demand camera opening for a viewer, or closing unwatched, is not news."""
+        camera = event.camera_id
+        if camera.endswith(SUB) or camera not in self.streams:
+            return
+        if event.kind == "offline":
+            self.offline_sent.add(camera)
+        elif event.kind == "online" and camera in self.offline_sent:
+            self.offline_sent.discard(camera)
+        else:
+            return
+        message = f"{camera}: {redact(event.error)}" if event.error else f"{camera}: {event.kind}"
+        self.alarms.submit(alarm(f"camera_{event.kind}", message, []), transition=True)
 
     def _alarm(self, kind: str, message: str) -> None:
         """A recording alarm (any thread): an event for the hub (streams.recording.alarms)."""

@@ -1,4 +1,4 @@
-"""Recording alarms to the hub's event path.
+"""Recording alarms, and cameras going offline and back, to the hub's event path.
 
 A recording that stops (write failure, no room left), a disk near full, a storage path gone
 or an archive move that failed is posted to the hub (``POST /api/v1/streams/alarms``,
@@ -48,13 +48,14 @@ class AlarmForwarder:
         self._last: dict[tuple[str, str], float] = {}
         self._wake = asyncio.Event()
 
-    def submit(self, body: dict[str, Any]) -> None:
-        """Queue an alarm (event loop); a repeat within ``repeat_s`` is left out."""
+    def submit(self, body: dict[str, Any], transition: bool = False) -> None:
+        """Queue an alarm (event loop); a repeat within ``repeat_s`` is left out, except a
+        ``transition`` (a camera going offline or back online: each one is news)."""
         if self.url is None:
             return
         key = (body["kind"], body.get("camera") or body.get("path") or "")
         now = time.monotonic()
-        if key in self._last and now - self._last[key] < self.repeat_s:
+        if not transition and key in self._last and now - self._last[key] < self.repeat_s:
             return
         self._last[key] = now
         self.pending.append(body)

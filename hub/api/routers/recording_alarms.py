@@ -1,4 +1,5 @@
-"""Recording alarms from relays, stored as events (``streams/recording/alarms.py`` posts them).
+"""Recording alarms and camera health transitions from relays, stored as events
+(``streams/recording/alarms.py`` posts them).
 
 A camera's alarm (recording failed or stopped, archive move failed) becomes an event of the
 camera's department and site; a storage path's alarm (disk near full, path gone) one event
@@ -26,11 +27,12 @@ from hub.relays import require_service_token
 router = APIRouter(tags=["streams"])
 Kind = Literal[
     "recording_failed", "recording_stopped", "disk_near_full", "storage_unavailable",
-    "archive_failed",
+    "archive_failed", "camera_offline", "camera_online",
 ]
-#: Severity per kind: footage is being lost (major) or at risk (minor).
+#: Severity per kind: footage or video is being lost (major) or at risk (minor); a camera
+#: back online is information (the same kinds and severities as an edge box's cameras).
 SEVERITY = {"recording_failed": 2, "recording_stopped": 2, "storage_unavailable": 2,
-            "disk_near_full": 1, "archive_failed": 1}
+            "camera_offline": 2, "disk_near_full": 1, "archive_failed": 1, "camera_online": 0}
 
 
 class AlarmIn(Strict):
