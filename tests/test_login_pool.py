@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from devkit.fixtures.hubapi import PASSWORD, HubApi, build_hub, serving
+from devkit.fixtures.wait import wait_for
 from hub.auth import passwords
 
 TOKEN = "/api/v1/auth/token"
@@ -51,3 +52,29 @@ def test_other_requests_are_served_while_a_password_is_verified(
     assert during == [200]  # answered during the verification, not after a pool timeout
     stats = hub.runtime.pool.get_stats()
     assert stats.get("requests_errors", 0) == 0 and stats.get("requests_timeouts", 0) == 0
+
+
+def test_liveness_is_answered_while_every_worker_thread_waits_on_the_database(
+    one_connection_hub: tuple[HubApi, str],
+) -> None:
+    """The pool's one connection is stuck behind a lock the owner holds, and 60 requests
+    (more than the server's 40 worker threads) wait for it: /healthz still answers, so an
+    orchestrator does not restart a hub that is only busy."""
+    hub, base = one_connection_hub
+    token = hub.login("police-chief")["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    with hub.owner() as owner, concurrent.futures.ThreadPoolExecutor(60) as pool:
+        with owner.transaction():
+            owner.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # auth reads users
+            stuck = [pool.submit(httpx.get, f"{base}/api/v1/auth/me", headers=bearer,
+                                 timeout=120) for _ in range(60)]
+            # one worker holds the connection, blocked; the other 39 wait for it
+            wait_for(lambda: hub.runtime.pool.get_stats().get("requests_waiting", 0) >= 39,
+                     timeout=60, what="every worker thread waiting on the database")
+            with httpx.Client(base_url=base, timeout=30) as probe:
+                live = probe.get("/healthz")
+            done_before = [f.done() for f in stuck]
+        answers = [f.result(timeout=120).status_code for f in stuck]  # the lock is gone
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    assert not any(done_before)
+    assert set(answers) <= {200, 503}, answers

@@ -241,18 +241,21 @@ def recheck(conn: psycopg.Connection[Any], caller: Caller) -> Caller:
 
 
 def public(reason: str, db: bool = True) -> Any:
-    """The access rule "anyone", with the reason written where the route is declared."""
+    """The access rule "anyone", with the reason written where the route is declared.
+
+    Without ``db`` the dependency is a coroutine: it runs on the event loop, so a probe or
+    a media gateway is answered even while the thread pool is busy with database work."""
 
     def dependency(connection: HTTPConnection) -> Iterator[Anonymous]:  # HTTP or WebSocket
-        runtime = _runtime(connection)
-        if not db:
-            yield Anonymous(runtime, None)  # type: ignore[arg-type]  # anonymous callers carry no connection
-            return
-        with runtime.pool.connection() as conn:
-            yield Anonymous(runtime, conn)
+        with _runtime(connection).pool.connection() as conn:
+            yield Anonymous(_runtime(connection), conn)
 
-    setattr(dependency, ACCESS_MARK, ("public", reason))
-    return Depends(dependency, scope="function")  # committed before the answer, as require()
+    async def no_db(connection: HTTPConnection) -> Anonymous:
+        return Anonymous(_runtime(connection), None)  # type: ignore[arg-type]  # anonymous callers carry no connection
+
+    chosen = dependency if db else no_db
+    setattr(chosen, ACCESS_MARK, ("public", reason))
+    return Depends(chosen, scope="function")  # committed before the answer, as require()
 
 
 def _declared(dependant: Any) -> bool:

@@ -10,7 +10,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")
-def healthz(ctx: Anonymous = public("probes", db=False)) -> dict[str, str]:
+async def healthz(ctx: Anonymous = public("probes", db=False)) -> dict[str, str]:
+    """On the event loop: alive means the loop turns, whatever the thread pool is doing."""
     return {"status": "ok"}
 
 
