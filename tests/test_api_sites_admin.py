@@ -67,7 +67,8 @@ def test_registry_conflicts_carry_stable_codes(hub_api: HubApi) -> None:
 def _share(hub: HubApi, camera: str) -> str:
     r = hub.client.post("/api/v1/grants", headers=hub.headers("traffic"), json={
         "grantee": "police", "resources": ["video"], "cameras": [camera],
-        "purpose": "watch the gate", "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+        "purpose": "watch the gate",
+        "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
@@ -90,7 +91,8 @@ def test_a_grants_uses_are_listed_for_both_sides_admins(hub_api: HubApi) -> None
         assert uses.status_code == 200, uses.text
         [one] = uses.json()
         assert one["actor"] == "user:police-chief" and one["camera"] == "gate-e-1", one
-        assert one["action"] == "video.live.authorize" and one["protocols"] == ["snapshot", "webrtc"]
+        assert one["action"] == "video.live.authorize"
+        assert one["protocols"] == ["snapshot", "webrtc"]
         assert datetime.fromisoformat(one["at"]) > datetime.now(UTC) - timedelta(minutes=5)
     assert c.get(f"/api/v1/grants/{idle}/uses", headers=hub_api.headers("traffic")).json() == []
     # neither a third department nor a grantor's operator sees them

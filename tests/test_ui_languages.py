@@ -12,7 +12,7 @@ from hub.ui.i18n import load_catalogue
 
 pytestmark = pytest.mark.browser
 PAGES = ["wall", "events", "map", "health", "sensors", "incidents", "incident-stats"]
-ADMIN_PAGES = ["sharing", "audit", "pending-cameras"]
+ADMIN_PAGES = ["sharing", "audit", "pending-cameras", "sites"]
 
 
 def _open(ui: UiPage, page_name: str) -> None:

@@ -16,6 +16,7 @@ const PAGES = {
   audit: () => import("./audit.js").then((m) => m.auditPage),
   "pending-cameras": () => import("./pending.js").then((m) => m.pendingPage),
   cascade: () => import("./cascade.js").then((m) => m.cascadePage),
+  sites: () => import("./sites.js").then((m) => m.sitesPage),
 };
 const ctx = { me: null, config: {} };
 let leave = null;
