@@ -10,6 +10,7 @@ from devkit.fixtures.hubapi import HubApi
 
 PASSWORD = "Cam-Pa55-never-shown"
 URL = "rtsp://10.9.8.7:554/Streaming/Channels/101"
+GB_DEVICE = "34020000001320000001"
 SITE_FIELDS = {"id", "name", "department", "location"}
 CAMERA_FIELDS = {"id", "name", "site", "department", "system", "always_on", "location",
                  "heading", "fov", "has_credentials"}
@@ -60,6 +61,16 @@ def test_registry_conflicts_carry_stable_codes(hub_api: HubApi) -> None:
     assert busy.status_code == 409 and busy.json()["code"] == "site_in_use"
     bad = c.patch("/api/v1/cameras/gate-s-1", headers=traffic, json={"heading": 400})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid"
+    with hub_api.owner() as owner:  # a GB/T 28181 channel bound to the camera
+        owner.execute("INSERT INTO gb_devices (id, department_id, site_id) VALUES (%s, %s, %s)",
+                      (GB_DEVICE, "traffic", "gate-s"))
+        owner.execute("INSERT INTO gb_channels (device_id, id, camera_id, name)"
+                      " VALUES (%s, %s, 'gate-s-1', 'ch1')", (GB_DEVICE, GB_DEVICE[:-1] + "1"))
+    bound = c.delete("/api/v1/cameras/gate-s-1", headers=traffic)
+    assert bound.status_code == 409 and bound.json()["code"] == "camera_in_use"
+    with hub_api.owner() as owner:
+        owner.execute("DELETE FROM gb_channels WHERE device_id = %s", (GB_DEVICE,))
+        owner.execute("DELETE FROM gb_devices WHERE id = %s", (GB_DEVICE,))
     assert c.delete("/api/v1/cameras/gate-s-1", headers=traffic).status_code == 204
     assert c.delete("/api/v1/sites/gate-s", headers=traffic).status_code == 204
 
@@ -95,6 +106,9 @@ def test_a_grants_uses_are_listed_for_both_sides_admins(hub_api: HubApi) -> None
         assert one["protocols"] == ["snapshot", "webrtc"]
         assert datetime.fromisoformat(one["at"]) > datetime.now(UTC) - timedelta(minutes=5)
     assert c.get(f"/api/v1/grants/{idle}/uses", headers=hub_api.headers("traffic")).json() == []
+    audit = c.get("/api/v1/audit", headers=hub_api.headers("traffic"),
+                  params={"action": "grant.uses.read", "before_seq": 2**62}).json()["items"]
+    assert [e["target_id"] for e in audit][:2] == [idle, used]  # reading them is audited
     # neither a third department nor a grantor's operator sees them
     stranger = c.get(f"/api/v1/grants/{used}/uses", headers=hub_api.headers("bus"))
     assert stranger.status_code == 404 and stranger.json()["code"] == "not_found"

@@ -209,4 +209,6 @@ def grant_uses(
             (row["created_at"], row["grantor_department"], row["grantee_department"],
              str(grant_id), limit),
         ).fetchall()
+    caller.audit("grant.uses.read", target_type="grant", target_id=str(grant_id),
+                 returned=len(uses))
     return uses
