@@ -177,6 +177,7 @@ def test_the_sites_forms_speak_chinese(ui_page: UiPage) -> None:
     ui.login("traffic-admin")
     page.select_option("#language", "zh-CN")  # reloads the page in Chinese
     page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    expect(page.locator("#wall")).to_be_visible()  # the wall first: then leave it
     _open_sites(page)
     forms = (("#site-add", "#site-map[data-ready='true']"),
              ("tr.camera[data-camera='tr-renmin-1'] button.camera-edit",
