@@ -12,12 +12,12 @@ from hub.ui.i18n import load_catalogue
 
 pytestmark = pytest.mark.browser
 PAGES = ["wall", "events", "map", "health", "sensors", "incidents", "incident-stats"]
-ADMIN_PAGES = ["sharing", "users", "audit", "pending-cameras"]
+ADMIN_PAGES = ["sharing", "users", "audit", "pending-cameras", "sites"]
 
 
 def _open(ui: UiPage, page_name: str) -> None:
     ui.page.goto(f"{ui.city.url}#/{page_name}")  # type: ignore[attr-defined]
-    ui.page.wait_for_selector(f"#page[data-page='{page_name}'] > *")  # type: ignore[attr-defined]
+    ui.page.wait_for_selector(f"#page[data-page='{page_name}'] > .page-body > *")  # type: ignore[attr-defined]
     ui.page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
 
 

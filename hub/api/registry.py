@@ -4,7 +4,7 @@ Reads show what the caller's visibility lets it see, and an id it may not see is
 like an unknown one (``not_found``). Writes touch only the caller's department's own rows:
 the department is part of every write's ``WHERE``, never checked apart. Each write is
 audited as ``<noun>.<action>`` by the router once the whole change (secrets included) is
-done.
+done. Conflicts carry stable codes (``<noun>_id_taken``, ``<noun>_in_use``) the UI translates.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from psycopg import errors, sql
 from psycopg.rows import dict_row
 
-from hub.api.common import LocationIn, conflict, not_found
+from hub.api.common import CodedError, LocationIn, not_found
 from hub.auth.access import Caller
 
 
@@ -70,7 +70,7 @@ class Registry:
             with caller.db.transaction():
                 caller.db.execute(query, tuple(row.values()))
         except errors.UniqueViolation:
-            raise conflict(f"{self.noun} id taken") from None
+            raise CodedError(409, f"{self.noun} id taken", f"{self.noun}_id_taken") from None
 
     def update(self, caller: Caller, row_id: str, values: Mapping[str, Any]) -> None:
         """Set the values that are not None on one of the department's rows."""
@@ -95,7 +95,8 @@ class Registry:
             with caller.db.transaction():
                 done = caller.db.execute(query, (row_id, caller.department)).rowcount
         except errors.ForeignKeyViolation:
-            raise conflict(self.in_use or f"the {self.noun} is still in use") from None
+            raise CodedError(409, self.in_use or f"the {self.noun} is still in use",
+                             f"{self.noun}_in_use") from None
         if not done:
             raise not_found(f"{self.noun} of this department")
 

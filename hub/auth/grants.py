@@ -99,6 +99,16 @@ class Visibility:
             for g in self._for(resource)
         )
 
+    def camera_grants(self, resource: str, department: str, site: str, camera: str,
+                      system: str) -> list[str]:
+        """The ids of the grants through which ``resource`` reaches another department's
+        camera (audited with a use, so each grant's uses can be listed)."""
+        return sorted(
+            g.id for g in self._for(resource)
+            if g.grantor == department and department != self.department
+            and _in(g.cameras, camera) and _in(g.sites, site) and _in(g.systems, system)
+        )
+
     def sees_camera(self, department: str, site: str, camera: str, system: str) -> bool:
         return self._camera_scope("video", department, site, camera, system)
 

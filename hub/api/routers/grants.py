@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, Field
 
 from core.model import Ident, SourceSystem
@@ -179,3 +180,35 @@ def revoke_grant(grant_id: UUID, caller: Caller = require(Role.admin)) -> dict[s
         grantee=row["grantee_department"],
     )
     return _out(row)
+
+
+class GrantUse(BaseModel):
+    at: datetime
+    actor: str = Field(description="Who used it (a user or an API key of the grantee).")
+    action: str = Field(description="video.live.authorize or video.playback.authorize.")
+    camera: str | None
+    protocols: list[str] | None = None
+
+
+@router.get("/{grant_id}/uses", response_model=list[GrantUse],
+            summary="Recent uses of a grant (the grantor's and the grantee's admins)")
+def grant_uses(
+    grant_id: UUID, limit: int = Query(20, ge=1, le=200), caller: Caller = require(Role.admin)
+) -> list[dict[str, Any]]:
+    """The grantee's plays of the grantor's cameras through this grant, newest first, as the
+    audit log recorded them (a play names the grants that let it through)."""
+    row = grant_store.get_grant(caller.db, str(grant_id), caller.department)
+    if row is None:
+        raise not_found("grant")
+    with caller.db.cursor(row_factory=dict_row) as cur:
+        uses = cur.execute(
+            "SELECT at, actor, action, target_id AS camera, detail->'protocols' AS protocols"
+            " FROM audit_log WHERE at >= %s AND action LIKE 'video.%%.authorize'"
+            " AND department = %s AND actor_department = %s AND detail->'grants' ? %s"
+            " ORDER BY seq DESC LIMIT %s",
+            (row["created_at"], row["grantor_department"], row["grantee_department"],
+             str(grant_id), limit),
+        ).fetchall()
+    caller.audit("grant.uses.read", target_type="grant", target_id=str(grant_id),
+                 returned=len(uses))
+    return uses

@@ -129,6 +129,9 @@ def play(
         ),
     )
     action = "video.playback.authorize" if PLAYBACK & set(protocols) else "video.live.authorize"
+    used = caller.visibility.camera_grants(
+        "playback" if window else "video", camera["department_id"], camera["site_id"], camera_id,
+        camera["source_system"])
     caller.audit(
         action,
         target_type="camera",
@@ -137,6 +140,7 @@ def play(
         session=grant.token_id,
         protocols=protocols,
         playback_window=window,
+        **({"grants": used} if used else {}),
     )
     # the relay that owns the camera (cluster.nodes), else access.relay_*_url
     http_base, rtsp_base = relay_bases(caller.runtime.config, camera_id)

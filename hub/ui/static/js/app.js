@@ -17,6 +17,7 @@ const PAGES = {
   audit: () => import("./audit.js").then((m) => m.auditPage),
   "pending-cameras": () => import("./pending.js").then((m) => m.pendingPage),
   cascade: () => import("./cascade.js").then((m) => m.cascadePage),
+  sites: () => import("./sites.js").then((m) => m.sitesPage),
 };
 const ctx = { me: null, config: {} };
 let leave = null;
@@ -27,19 +28,27 @@ function allowed(page) {
   return !roles || roles.split(" ").some((r) => ctx.me?.roles.includes(r));
 }
 
+let visit = 0; // the latest navigation: a slower page opened before it must not take over
+
 async function route() {
   if (!signedIn()) return showLogin();
   const name = (location.hash.slice(2).split("?")[0] || "wall");
   const page = PAGES[name] && allowed(name) ? name : "wall";
+  const mine = ++visit;
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === page);
   if (leave) { try { leave(); } catch { /* page already gone */ } leave = null; }
   const root = document.getElementById("page");
   root.dataset.page = page;
   root.replaceChildren();
+  const holder = document.createElement("div"); // this visit's content, dropped if overtaken
+  holder.className = "page-body";
+  root.append(holder);
   try {
-    leave = (await (await PAGES[page]())(root, ctx)) || null;
+    const left = (await (await PAGES[page]())(holder, ctx)) || null;
+    if (mine === visit) leave = left;
+    else if (left) left(); // overtaken while loading: stop what it started
   } catch (e) {
-    if (e.status !== 401) { root.textContent = t("core.page_failed", { error: errorText(e) }); toast(errorText(e), "error"); }
+    if (mine === visit && e.status !== 401) { holder.textContent = t("core.page_failed", { error: errorText(e) }); toast(errorText(e), "error"); }
   }
 }
 

@@ -29,6 +29,22 @@ function windowText(g) {
   return `${fmtTime(g.playback_from) || "…"} – ${fmtTime(g.playback_to) || "…"}`;
 }
 
+/** The grant's recent uses (who played which camera, when) in a row under `row`; again: gone. */
+async function toggleUses(g, row) {
+  const open = row.nextElementSibling?.matches(`tr.uses[data-for="${g.id}"]`) && row.nextElementSibling;
+  if (open) return open.remove();
+  const cell = h("td", { colSpan: row.children.length }, h("span.muted", t("admin.uses.loading")));
+  const line = h("tr.uses", { dataset: { for: g.id } }, cell);
+  row.after(line);
+  try {
+    const uses = await api(v1(`grants/${g.id}/uses`));
+    cell.replaceChildren(uses.length ? h("table.uses", h("tbody", uses.map((u) => h("tr.use", { dataset: { camera: u.camera || "" } },
+      h("td", fmtTime(u.at)), h("td", u.actor.replace(/^user:/, "")), h("td", u.camera || ""),
+      h("td", t(u.action === "video.playback.authorize" ? "admin.uses.playback" : "admin.uses.live")))))) : h("span.muted", t("admin.uses.none")));
+    line.dataset.count = String(uses.length);
+  } catch (err) { cell.replaceChildren(h("span.error", errorText(err))); }
+}
+
 function grantRow(g, given, onRevoke) {
   const state = grantState(g);
   const incident = g.incident_id
@@ -40,7 +56,7 @@ function grantRow(g, given, onRevoke) {
     action = g.incident_id ? h("span.muted", t("admin.grant.ends_with_incident"))
       : h("button.ghost.revoke", { onclick: () => onRevoke(g) }, t("admin.grant.revoke"));
   }
-  return h("tr", { dataset: { id: g.id, state } },
+  const row = h("tr", { dataset: { id: g.id, state } },
     h("td", given ? g.grantee : g.grantor),
     h("td.resources", g.resources.map((r) => t(`admin.resource.${r}`)).join(", ")),
     h("td.scope", { title: scopeText(g) }, scopeText(g)),
@@ -50,12 +66,15 @@ function grantRow(g, given, onRevoke) {
     h("td", fmtTime(g.expires_at)),
     h("td", h(`span.badge.gs-${state}`, t(`admin.state.${state}`)),
       g.revoked_at ? h("div.muted", `${fmtTime(g.revoked_at)} · ${g.revoked_by || ""}`) : null),
+    h("td", h("button.ghost.uses-toggle", { type: "button", onclick: () => toggleUses(g, row) }, t("admin.uses.show"))),
     given ? h("td", action) : null);
+  return row;
 }
 
 function grantTable(id, given) {
   const keys = [given ? "admin.grant.grantee" : "admin.grant.grantor", "admin.grant.resources", "admin.grant.scope",
-    "admin.grant.window", "admin.grant.purpose", "admin.grant.starts", "admin.grant.expires", "admin.grant.state"];
+    "admin.grant.window", "admin.grant.purpose", "admin.grant.starts", "admin.grant.expires", "admin.grant.state",
+    "admin.uses.title"];
   if (given) keys.push("admin.grant.action");
   const body = h("tbody");
   return { body, table: h("table.admintable", { id }, h("thead", h("tr", keys.map((k) => h("th", t(k))))), body) };
@@ -161,7 +180,7 @@ export async function sharingPage(root, ctx) {
   };
   const fill = (table, rows, isGiven) => table.body.replaceChildren(...(rows.length
     ? rows.map((g) => grantRow(g, isGiven, revoke))
-    : [h("tr.empty", h("td", { colspan: 9 }, h("span.muted", t("admin.grant.none"))))]));
+    : [h("tr.empty", h("td", { colspan: 10 }, h("span.muted", t("admin.grant.none"))))]));
   fill(given, grants.filter((g) => g.grantor === me), true);
   fill(received, grants.filter((g) => g.grantee === me), false);
   const form = grantForm(ctx, departments, cameras, sites, (grant) => {
