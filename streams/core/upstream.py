@@ -1,7 +1,11 @@
 """One upstream session: source element -> depayloader -> parser -> tee.
 
-The tee feeds, without leaving C, a ``proxysink`` (the RTSP re-serve's media
-pulls from it through a ``proxysrc``) and an appsink used as a ring buffer.
+The tee carries length-prefixed access units (``avc``/``hvc1``, parameter sets in band
+before every keyframe) and feeds, without leaving C, a ``proxysink`` (the RTSP
+re-serve's media pulls from it through a ``proxysrc``), an appsink used as a ring
+buffer and the recording branch (streams/recording/branch.py), which muxes them as
+they are: the stream is parsed once, whoever reads it. Python consumers get Annex-B
+(``annex_b``: each length prefix replaced by a start code, in one copy).
 Python sees frames in one of two modes: ``live`` (the appsink signals every
 frame; for WebRTC/fMP4/clip consumers, who need them at once) or drained in
 batches by ``drain()`` (only when the GOP cache or the pre-event buffer is read),
@@ -145,9 +149,7 @@ class UpstreamSession:
             Gst.ElementFactory.make("tee"),
         ]
         chain[1].set_property("config-interval", -1)  # parameter sets before every keyframe
-        chain[2].set_property(
-            "caps", Gst.Caps.from_string(f"video/x-{codec},stream-format=byte-stream,alignment=au")
-        )
+        chain[2].set_property("caps", whole_access_units(codec))  # what mp4mux takes as is
         tee = chain[3]
         tee.set_property("allow-not-linked", True)
         proxysink = Gst.ElementFactory.make("proxysink")  # to the RTSP media (streams/rtsp)
@@ -248,13 +250,28 @@ class UpstreamSession:
 
     def _deliver(self, sample: Gst.Sample) -> None:
         buf = sample.get_buffer()
-        data = buf.extract_dup(0, buf.get_size())  # one call: fewer Python<->GObject hops per frame
+        data = annex_b(buf.extract_dup(0, buf.get_size()))  # one call: fewer GObject hops
         pts = buf.pts / Gst.SECOND if buf.pts != Gst.CLOCK_TIME_NONE else None
         keyframe = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
         try:
             self.on_unit(data, pts, keyframe, self.codec or "")
         except Exception:  # a consumer bug must not kill the camera's streaming thread
             log.exception("%s: consumer failed", self.name)
+
+
+START_CODE = b"\x00\x00\x00\x01"
+
+
+def annex_b(data: bytes) -> bytes:
+    """A length-prefixed access unit (the parser's 4-byte prefixes) as Annex-B: the
+    prefixes become start codes of the same size, so it is one copy and no search."""
+    out = bytearray(data)
+    i, end = 0, len(out)
+    while i + 4 <= end:
+        size = int.from_bytes(out[i : i + 4], "big")
+        out[i : i + 4] = START_CODE
+        i += 4 + size
+    return bytes(out)
 
 
 def until_keyframe(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
@@ -277,7 +294,8 @@ def _hold_eos(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
 
 
 def whole_access_units(codec: str) -> Gst.Caps:
-    """Caps between depayloader and parser that keep each RTP access unit whole.
+    """Caps of length-prefixed whole access units: between depayloader and parser (they keep
+    each RTP access unit whole) and after the parser (the tee's, what mp4mux takes).
 
     Cameras (and GStreamer's own rtph264pay config-interval=-1) repeat SPS/PPS
     before every IDR slice of a multi-slice keyframe. A byte-stream parser reads

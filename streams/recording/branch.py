@@ -1,7 +1,9 @@
-"""The recording branch of one upstream session: tee -> queue -> parse -> timestamper ->
-splitmuxsink.
+"""The recording branch of one upstream session: tee -> queue -> timestamper -> splitmuxsink.
 
-Frames never pass through Python: splitmuxsink cuts fragmented MP4 segments on
+The tee carries what mp4mux takes (length-prefixed access units from the session's one
+parser, streams/core/upstream.py): the branch parses nothing again (a bare
+``depay ! parse ! splitmuxsink`` recorder parses once too). Frames never pass through Python:
+splitmuxsink cuts fragmented MP4 segments on
 keyframes (no re-encoding), and Python only hears of each segment being opened and
 closed (bus messages) and names its file. A failing write (disk full, path gone)
 is claimed here and never fails the camera's live view: the branch drops its input
@@ -55,18 +57,11 @@ class RecordingBranch:
         self.queue.set_property("leaky", 2)  # a slow disk drops frames here, never stalls live
         self.overruns = 0  # times the queue was full and dropped (a disk too slow)
         self.queue.connect("overrun", self._overrun)
-        self.parse = Gst.ElementFactory.make(f"{codec}parse")
         # A loaded relay sometimes gets two pictures in one access unit from the camera's
         # RTP (a late packet dropped): the parser splits them and the second has no time,
         # which mp4mux refuses (the segment failed, a gap). The timestamper gives it one.
         stamper = Gst.ElementFactory.make(f"{codec}timestamper")
-        self.elements = [self.queue, self.parse]
-        if stamper is not None:
-            caps = Gst.ElementFactory.make("capsfilter")  # the muxer's format, before it
-            fmt = {"h264": "avc", "h265": "hvc1"}.get(codec, "avc")
-            caps.set_property("caps", Gst.Caps.from_string(
-                f"video/x-{codec},stream-format={fmt},alignment=au"))
-            self.elements += [caps, stamper]
+        self.elements = [self.queue] if stamper is None else [self.queue, stamper]
         mux = Gst.ElementFactory.make("mp4mux")
         mux.set_property("fragment-duration", fragment_ms)  # a crash loses at most a fragment
         self.sink = Gst.ElementFactory.make("splitmuxsink")
