@@ -26,7 +26,7 @@ from gi.repository import Gst, GstRtspServer  # noqa: E402
 
 from streams.gb28181.device_session import Channel, DeviceRecording  # noqa: E402
 from streams.gb28181.ps import Frame  # noqa: E402
-from streams.playback.rtsp import SCALES, Authorize, _scale_seek, _scaled_segment  # noqa: E402
+from streams.playback.rtsp import SCALES, Authorize, scale_seek, scaled_segment  # noqa: E402
 from streams.rtsp.auth import token_from_request  # noqa: E402
 from streams.sources.gb28181 import Gb28181Source  # noqa: E402
 
@@ -36,7 +36,7 @@ FIRST_FRAME_S = 10.0  #: a device slower than this to send its recording: refuse
 
 class _Feed:
     """The appsrc side of one reader: timestamps by arrival from a base that pauses and
-    seeks move; MANSRTSP for what the reader asks (duck-typed for ``_scale_seek``)."""
+    seeks move; MANSRTSP for what the reader asks (duck-typed for ``scale_seek``)."""
 
     def __init__(self, rec: DeviceRecording, src: Gst.Element, scale: float) -> None:
         self.rec, self.src, self.scale = rec, src, scale
@@ -44,10 +44,15 @@ class _Feed:
         self.playing = False  #: the reader has played (a later PAUSED is its PAUSE)
         self._lock = threading.Lock()
         self._base, self._t0, self._last = 0.0, -1.0, 0.0
+        self._segment = 0.0  #: media time the current segment starts at (the last seek)
+        self._await_key = False  #: after a seek: frames from the next keyframe on
 
     def push(self, frame: Frame) -> None:
         now = time.monotonic()
         with self._lock:
+            if self._await_key and not frame.keyframe:
+                return  # sent before the device moved, or undecodable after the flush
+            self._await_key = False
             if self._t0 < 0:
                 self._t0 = now
             pts = self._base + (now - self._t0)
@@ -66,9 +71,26 @@ class _Feed:
         """A flushing seek (the reader's ``Range``; gst-rtsp-server also seeks to 0 when it
         prepares and on the first PLAY): what the appsrc held is gone, so the device goes
         there too (from the keyframe at or before), and media time restarts at the offset."""
-        self._restart(offset_ns / Gst.SECOND)
-        self.rec.command("play", npt=offset_ns / Gst.SECOND)
+        offset = offset_ns / Gst.SECOND
+        still = self.playing and abs(offset - self._last) < 0.5  # a Scale without a Range
+        with self._lock:
+            self._base, self._t0, self._segment, self._await_key = offset, -1.0, offset, True
+        if not still:  # after this returns appsrc drops what it holds: the device's
+            # keyframe must come later, so the command goes from another thread
+            threading.Thread(target=self.rec.command, args=("play",), daemon=True,
+                             kwargs={"npt": offset}).start()
         return True
+
+    def finish(self) -> None:
+        """The device ended the call: EOS once what was pushed is due. Sent at once, the
+        RTCP BYE it makes would overtake the RTP still waiting for its time, and readers
+        (ffmpeg) stop at that BYE."""
+        clock = self.src.get_clock()
+        if clock is not None and self.playing:
+            due = (self._last - self._segment) * Gst.SECOND  # the last frame's running time
+            left = (due - (clock.get_time() - self.src.get_base_time())) / Gst.SECOND
+            self.rec.stopped.wait(min(max(left + 0.2, 0.0), 10.0))  # or the reader left
+        self.src.emit("end-of-stream")
 
     def set_scale(self, scale: float) -> None:
         if scale != self.scale:
@@ -132,16 +154,16 @@ class DevicePlaybackFactory(GstRtspServer.RTSPMediaFactory):
         rec, scale = self._opened.pop(hash(element))
         src = element.get_by_name("src")
         feed = _Feed(rec, src, scale)
-        rec.on_end = lambda: src.emit("end-of-stream")
+        rec.on_end = feed.finish
         src.connect("seek-data", lambda _src, offset: feed.seek(offset))
         pad = src.get_static_pad("src")
-        pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, _scale_seek, (src, feed))
-        pad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, _scaled_segment, feed)
+        pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, scale_seek, (src, feed))
+        pad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, scaled_segment, feed)
         media.connect("new-state", lambda _m, state: feed.state(state))
         media.connect("unprepared", lambda _m: rec.stop())
         rec.attach(feed.push)
         if rec.ended.is_set():  # a short recording already played to its end
-            src.emit("end-of-stream")
+            feed.finish()
 
 
 def channel_of(url: str) -> Channel | None:

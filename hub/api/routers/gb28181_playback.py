@@ -9,6 +9,7 @@ is a view session (revocation ends it) and audited ``video.playback.authorize`` 
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +56,8 @@ def device_playback(camera_id: Ident, body: DevicePlayIn,
                     caller: Caller = require(*view_guard.VIEW_ROLES)) -> dict[str, Any]:
     camera = caller.camera_or_404(camera_id)
     lo, hi = _playback_window(caller, camera)  # 403 without a playback grant
-    start, end = int(max(body.start, lo or 0)), int(min(body.end, hi or body.end) + 0.999)
+    start = math.ceil(max(body.start, lo or 0))  # whole seconds (t=), inside the grant
+    end = math.floor(min(body.end, hi or body.end))
     if not start < end:
         raise HTTPException(422, "nothing of [start, end] is within the playback grant")
     channel = channel_of(caller, camera_id)
