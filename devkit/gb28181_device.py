@@ -1,6 +1,7 @@
 """A simulated GB/T 28181 device (IPC or NVR): registers with digest, keeps alive,
 answers Catalog / DeviceInfo / DeviceStatus queries (the catalog split over several
-MESSAGEs, names in GB2312), sends alarms. Real SIP on real sockets."""
+MESSAGEs, names in GB2312), sends alarms, live video, and its recordings (Playback /
+Download with MANSRTSP control: ``gb28181_playback``). Real SIP on real sockets."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from typing import Any
 
 from adapters.xmlsafe import child, text
 from core import digest
-from gb28181 import devctl, manscdp, sdp, sip
+from devkit.gb28181_playback import RecordedPlay
+from gb28181 import devctl, manscdp, mansrtsp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
 from streams.gb28181.sender import PsRtpSender
 
@@ -58,6 +60,10 @@ class DeviceSim:
         self.keepalives_sent = 0
         self.streams: dict[str, asyncio.Task[None]] = {}  #: call-id -> media task
         self._offers: dict[str, tuple[sdp.MediaOffer, asyncio.Future[PsRtpSender]]] = {}
+        #: call-id -> (the INVITE, our To tag, the platform's address): for our own BYE
+        self.calls: dict[str, tuple[sip.SipMessage, str, Peer]] = {}
+        self.plays: dict[str, RecordedPlay] = {}  #: call-id -> a recording being played
+        self.byes_sent: list[str] = []  #: calls we ended (end of the recording)
         self.sent_frames = 0
         self.ptz: list[devctl.PtzInstruction] = []  #: PTZCmd instructions received
         self.position = (0.0, 0.0, 1.0)  #: pan, tilt (degrees), zoom (times)
@@ -143,6 +149,9 @@ class DeviceSim:
         if msg.method in ("INVITE", "ACK", "BYE"):
             await self._call(msg, peer)
             return
+        if msg.method == "INFO":
+            await self._info(msg, peer)
+            return
         if msg.method != "MESSAGE":
             await self.endpoint.send(sip.response(msg, 405, "Method Not Allowed"), peer)
             return
@@ -207,12 +216,58 @@ class DeviceSim:
             await self._invited(msg, peer)
         elif msg.method == "ACK" and msg.call_id in self._offers:
             offer, ready = self._offers.pop(msg.call_id)
-            self.streams[msg.call_id] = asyncio.ensure_future(self._media(offer, ready))
+            self.streams[msg.call_id] = asyncio.ensure_future(
+                self._media(offer, ready, msg.call_id))
         elif msg.method == "BYE":
             await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+            self.calls.pop(msg.call_id, None)
             task = self.streams.pop(msg.call_id, None)
             if task is not None:
                 task.cancel()
+
+    async def _info(self, msg: sip.SipMessage, peer: Peer) -> None:
+        """MANSRTSP in a playback call: 200 when applied, 481 for no such call."""
+        play = self.plays.get(msg.call_id)
+        if play is None:
+            await self.endpoint.send(sip.response(msg, 481, "Call Does Not Exist"), peer)
+            return
+        try:
+            play.control(mansrtsp.parse(msg.body))
+        except mansrtsp.MansrtspError:
+            await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
+            return
+        await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
+
+    def _recorded(self, offer: sdp.MediaOffer) -> RecordedPlay | None:
+        """A Playback / Download offer's window as a RecordedPlay (None: live)."""
+        if offer.session not in ("Playback", "Download"):
+            return None
+        speed = next((float(x.split(":", 1)[1]) for x in offer.extra
+                      if x.startswith("a=downloadspeed:")), 1.0)
+        return RecordedPlay(self.units, self.codec, self.fps, *offer.times,
+                            scale=speed if offer.session == "Download" else 1.0)
+
+    async def _end_of_file(self, call_id: str) -> None:
+        """MediaStatus 121 in the call, then BYE (both in the INVITE's dialog)."""
+        call = self.calls.pop(call_id, None)
+        if call is None:
+            return
+        invite, tag, peer = call
+        channel = invite.user_of("to")
+        for method, body in (("MESSAGE", manscdp.notify("MediaStatus", 1, channel,
+                                                         "<NotifyType>121</NotifyType>\r\n")),
+                             ("BYE", b"")):
+            self.cseq += 1
+            out = sip.request(
+                method, f"sip:{self.server_id}@{peer.host}:{peer.port}", via_host=self.host,
+                via_port=self.endpoint.port, transport=peer.transport,
+                from_uri=f"sip:{channel}@{self.domain}", from_tag=tag,
+                to_uri=f"sip:{self.server_id}@{self.domain}", to_tag=invite.tag_of("from"),
+                call_id=call_id, cseq=self.cseq, body=body,
+                content_type=manscdp.CONTENT_TYPE if body else None)
+            await self.endpoint.request(out, peer)
+        self.byes_sent.append(call_id)
+        self.streams.pop(call_id, None)
 
     async def _invited(self, msg: sip.SipMessage, peer: Peer) -> None:
         offer = sdp.parse(msg.body)
@@ -236,11 +291,17 @@ class DeviceSim:
             transport={"tcp-active": "tcp-passive", "tcp-passive": "tcp-active"}.get(
                 offer.transport, "udp"))
         self._offers[msg.call_id] = (offer, ready)
-        out = sip.response(msg, 200, "OK", sdp.build(answer), "APPLICATION/SDP", sip.new_tag())
+        tag = sip.new_tag()
+        self.calls[msg.call_id] = (msg, tag, peer)
+        if (play := self._recorded(offer)) is not None:
+            self.plays[msg.call_id] = play
+            answer.session, answer.times, answer.uri = offer.session, offer.times, offer.uri
+        out = sip.response(msg, 200, "OK", sdp.build(answer), "APPLICATION/SDP", tag)
         out.headers.append(("contact", f"<sip:{self.device_id}@{self.host}:{self.port}>"))
         await self.endpoint.send(out, peer)
 
-    async def _media(self, offer: sdp.MediaOffer, ready: asyncio.Future[PsRtpSender]) -> None:
+    async def _media(self, offer: sdp.MediaOffer, ready: asyncio.Future[PsRtpSender],
+                     call_id: str = "") -> None:
         ssrc = int(offer.ssrc or "0")
         if offer.transport == "udp":
             sender = PsRtpSender(ssrc, self.codec)
@@ -250,6 +311,14 @@ class DeviceSim:
             await sender.tcp_connect(offer.host, offer.port)
         else:
             sender = await ready
+        if (play := self.plays.get(call_id)) is not None:
+            try:
+                await play.run(sender, lambda: self._end_of_file(call_id))
+            except (ConnectionError, OSError) as exc:
+                log.info("sim %s: playback ended: %s", self.device_id, exc)
+            finally:
+                sender.close()
+            return
         try:
             loop = asyncio.get_running_loop()
             # Like a real camera, the stream starts wherever the encoder is in its GOP.

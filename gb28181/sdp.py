@@ -87,8 +87,8 @@ def parse(data: bytes) -> MediaOffer:
             o.direction = value
         elif kind == "y":
             o.ssrc = value.strip()[:10]
-        elif kind == "f":
-            o.extra.append(raw.strip()[:128])
+        elif kind == "f" or (kind == "a" and value.startswith("downloadspeed:")):
+            o.extra.append(raw.strip()[:128])  # f=: media format; 2022 Download speed
     if not media_host or not 0 < o.port < 65536:
         raise SdpError("SDP without a media address and port")
     o.host = media_host

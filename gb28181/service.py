@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.xmlsafe import child, local
 from core import digest
-from gb28181 import devctl, manscdp, sdp, sip
+from gb28181 import devctl, manscdp, mansrtsp, sdp, sip
 from gb28181.directory import Directory
 from gb28181.transport import Peer, SipEndpoint
 
@@ -367,18 +367,24 @@ class SipService:
                 log.info("sip: %s did not accept the %s query", device_id, cmd)
 
     async def invite(self, device_id: str, channel_id: str, host: str, port: int,
-                     transport: str = "udp", window: tuple[int, int] | None = None) -> Dialog:
+                     transport: str = "udp", window: tuple[int, int] | None = None,
+                     download_speed: int | None = None) -> Dialog:
         """Ask a channel for live video (or, with ``window`` (start, end in s since 1970),
-        its recording: ``s=Playback``) to ``host:port`` as PS over RTP; raises InviteError."""
+        its recording: ``s=Playback``; with ``download_speed`` too, the 2022 edition's
+        ``s=Download`` at that many times real time) to ``host:port`` as PS over RTP;
+        raises InviteError."""
         reg = await self.dir.registration(device_id)
         if reg is None or not reg.online:
             raise InviteError(f"device {device_id} is not registered")
         ssrc = sdp.make_ssrc(self.s.domain, self.next_sn(), playback=window is not None)
+        session = "Play" if not window else "Download" if download_speed else "Playback"
         offer = sdp.MediaOffer(host=host, port=port, transport=transport, ssrc=ssrc,
                                owner=self.s.platform_id,
                                payloads={96: "PS/90000", 98: "H264/90000", 99: "H265/90000"},
-                               session="Playback" if window else "Play",
-                               times=window or (0, 0), uri=f"{channel_id}:0" if window else "")
+                               session=session, times=window or (0, 0),
+                               uri=f"{channel_id}:0" if window else "",
+                               extra=[f"a=downloadspeed:{download_speed}"]
+                               if window and download_speed else [])
         tag, call_id = sip.new_tag(), secrets.token_hex(10)
         peer = reg.peer
         msg = sip.request(
@@ -415,6 +421,18 @@ class SipService:
             via_port=self.s.port, transport=d.peer.transport, from_uri=self.uri,
             from_tag=d.from_tag, to_uri=f"sip:{d.channel_id}@{self.s.domain}",
             call_id=d.call_id, cseq=d.cseq, to_tag=d.to_tag)
+
+    async def info(self, call_id: str, body: bytes) -> int:
+        """A MANSRTSP command (``gb28181.mansrtsp``) in a playback call: the device's final
+        status (0: unanswered or no such call)."""
+        dialog = self.dialogs.get(call_id)
+        if dialog is None:
+            return 0
+        msg = self._in_dialog("INFO", dialog)
+        msg.body = body
+        msg.headers.append(("content-type", mansrtsp.CONTENT_TYPE))
+        reply = await self.endpoint.request(msg, dialog.peer, timeout=3.0)
+        return reply.status if reply is not None else 0
 
     async def bye(self, call_id: str, reason: str = "no viewers") -> bool:
         dialog = self.dialogs.pop(call_id, None)

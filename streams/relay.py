@@ -23,6 +23,7 @@ from streams.catalog import StoreCameras
 from streams.config import StreamsConfig
 from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
+from streams.gb28181.device_playback import DevicePlaybackFactory, channel_of
 from streams.gb28181.push import PushTable
 from streams.glib_loop import ensure_glib_loop
 from streams.packet.camera import PacketCamera, credentials
@@ -180,6 +181,9 @@ class Relay:
         self.streams[spec.id] = main = self._stream(spec)
         if self.rtsp is not None:
             self.rtsp.add(main)
+            if (channel := channel_of(spec.url)) is not None:  # its device's recordings
+                self.rtsp.mounts.add_factory(f"/{spec.id}/device", DevicePlaybackFactory(
+                    spec.id, channel, self._playback_window))
         if spec.sub_url:  # one more upstream, on demand like the main one, at /{id}/sub
             self.subs[spec.id] = sub = self._stream(spec, sub=True)
             if self.rtsp is not None:
@@ -290,6 +294,7 @@ class Relay:
         if self.rtsp is not None:
             self.rtsp.remove(f"/{camera_id}")
             self.rtsp.remove(f"/{camera_id}/sub")
+            self.rtsp.remove(f"/{camera_id}/device")
         for stream in gone:
             await stream.close()
         if self.packet is not None:

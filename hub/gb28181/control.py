@@ -1,6 +1,7 @@
 """The SIP service's control interface (HTTP, bearer token): a relay asks for a channel's
-live video (INVITE) and ends it (BYE) without importing the hub; the hub's PTZ driver
-(``hub/ptz/gb28181.py``) steers a channel (DeviceControl: PTZCmd, presets, 2022
+live video or a stretch of its recording on the device (INVITE; MANSRTSP ``/info``, call
+state ``/calls/{id}``: ``playback_control``) and ends it (BYE) without importing the hub;
+the hub's PTZ driver (``hub/ptz/gb28181.py``) steers a channel (DeviceControl: PTZCmd, presets, 2022
 PTZPreciseCtrl, RecordCmd) and reads its position (PTZPosition)."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from core.logging import uvicorn_log_config
 from gb28181 import devctl
 from gb28181.service import InviteError, SipService
+from hub.gb28181 import playback_control
 
 log = logging.getLogger(__name__)
 TRANSPORTS = ("udp", "tcp-passive", "tcp-active")
@@ -36,13 +38,14 @@ def make_app(service: SipService, token: str) -> Starlette:
             device, channel = str(body["device"])[:32], str(body["channel"])[:32]
             host, port = str(body["host"])[:64], int(body["port"])
             transport = str(body.get("transport", "udp"))
+            window, speed = playback_control.invite_window(body)
         except (ValueError, KeyError, TypeError):
-            return JSONResponse({"detail": "device, channel, host, port required",
-                                 "code": "bad_request"}, 400)
+            return JSONResponse({"detail": "device, channel, host, port required (start < end"
+                                 " for playback)", "code": "bad_request"}, 400)
         if transport not in TRANSPORTS or not 0 < port < 65536:
             return JSONResponse({"detail": "bad transport or port", "code": "bad_request"}, 400)
         try:
-            d = await service.invite(device, channel, host, port, transport)
+            d = await service.invite(device, channel, host, port, transport, window, speed)
         except InviteError as exc:
             return JSONResponse({"detail": str(exc), "code": "invite_failed"}, 502)
         return JSONResponse({"call_id": d.call_id, "ssrc": d.ssrc,
@@ -113,7 +116,8 @@ def make_app(service: SipService, token: str) -> Starlette:
                              Route("/bye", bye, methods=["POST"]),
                              Route("/records", records, methods=["POST"]),
                              Route("/control", control, methods=["POST"]),
-                             Route("/position", position, methods=["POST"])])
+                             Route("/position", position, methods=["POST"]),
+                             *playback_control.routes(service, authorized)])
 
 
 def _control_body(body: dict[str, object]) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from typing import Protocol
 from urllib.parse import parse_qs
 
 import gi
@@ -152,12 +153,21 @@ class RecordedMediaFactory(GstRtspServer.RTSPMediaFactory):
         src.connect("need-data", need)
         src.connect("seek-data", lambda _src, offset: feed.seek(offset))
         pad = src.get_static_pad("src")
-        pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, _scale_seek, (src, feed))
-        pad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, _scaled_segment, feed)
+        pad.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, scale_seek, (src, feed))
+        pad.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, scaled_segment, feed)
 
 
-def _scale_seek(_pad: Gst.Pad, info: Gst.PadProbeInfo,
-                data: tuple[Gst.Element, _Feed]) -> Gst.PadProbeReturn:
+class ScaledFeed(Protocol):
+    """What the Scale probes need of a feed (this module's, or a GB/T 28181 device's)."""
+
+    scale: float
+    pushing_segment: bool
+
+    def set_scale(self, scale: float) -> None: ...
+
+
+def scale_seek(_pad: Gst.Pad, info: Gst.PadProbeInfo,
+               data: tuple[Gst.Element, ScaledFeed]) -> Gst.PadProbeReturn:
     """A seek at a rate (a PLAY ``Scale`` header) becomes the feed's speed and a seek at 1x:
     this feed scales the timestamps itself (keyframes only above 2x), so that players and
     RTP clocks follow at wall speed. A speed not offered keeps the one playing."""
@@ -176,7 +186,8 @@ def _scale_seek(_pad: Gst.Pad, info: Gst.PadProbeInfo,
     return Gst.PadProbeReturn.DROP
 
 
-def _scaled_segment(pad: Gst.Pad, info: Gst.PadProbeInfo, feed: _Feed) -> Gst.PadProbeReturn:
+def scaled_segment(pad: Gst.Pad, info: Gst.PadProbeInfo, feed: ScaledFeed
+                   ) -> Gst.PadProbeReturn:
     """Segments say what the timestamps went through (``applied_rate``): RTSP answers the
     ``Scale`` with it."""
     event = info.get_event()

@@ -13,8 +13,6 @@ session links it like an RTSP camera's video. BYE when the pipeline stops; an er
 from __future__ import annotations
 
 import logging
-import select
-import socket
 import threading
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -25,8 +23,7 @@ import httpx
 gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
-from streams.gb28181.ps import PsDemuxer, PsError  # noqa: E402
-from streams.gb28181.rtp import FrameAssembler, Rfc4571Reader  # noqa: E402
+from streams.gb28181.receiver import MediaReceiver  # noqa: E402
 
 log = logging.getLogger(__name__)
 MEDIA_TIMEOUT_S = 5.0  #: no frame for this long: the session fails and is re-INVITEd
@@ -94,65 +91,30 @@ class _Session:
         return dict(r.json())
 
     def _receive(self) -> None:
-        transport = self.src.transport
-        kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
-        sock = socket.socket(socket.AF_INET, kind)
-        sock.bind((self.src.media_host, 0))
-        if transport == "tcp-passive":
-            sock.listen(1)
-        port = sock.getsockname()[1]
-        answer = self._control("/invite", {"device": self.src.device, "channel": self.src.channel,
-                                           "host": self.src.media_host, "port": port,
-                                           "transport": transport})
-        self.call_id = str(answer["call_id"])
-        ssrc = str(answer.get("ssrc") or "")
-        assembler = FrameAssembler(ssrc=int(ssrc) if ssrc.isdigit() and int(ssrc) else None)
-        if transport == "tcp-passive":
-            sock = self._accept(sock)
-        elif transport == "tcp-active":
-            sock.close()
-            sock = socket.create_connection((str(answer["device_host"]),
-                                             int(str(answer["device_port"]))), timeout=5)
+        media = MediaReceiver(self.src.transport, self.src.media_host)
         try:
-            self._loop(sock, assembler, transport != "udp")
+            answer = self._control("/invite", {
+                "device": self.src.device, "channel": self.src.channel,
+                "host": self.src.media_host, "port": media.port,
+                "transport": self.src.transport})
+            self.call_id = str(answer["call_id"])
+            media.connect(answer, MEDIA_TIMEOUT_S)
+            self._loop(media)
         finally:
-            sock.close()
+            media.close()
 
-    def _accept(self, listener: socket.socket) -> socket.socket:
-        listener.settimeout(MEDIA_TIMEOUT_S)
-        try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            raise RuntimeError("device did not connect its TCP media") from None
-        finally:
-            listener.close()
-        return conn
-
-    def _loop(self, sock: socket.socket, assembler: FrameAssembler, tcp: bool) -> None:
-        demux, framer = PsDemuxer(), Rfc4571Reader()
+    def _loop(self, media: MediaReceiver) -> None:
         last = time.monotonic()
-        while not self.stopped.is_set():
-            if self.appsrc.get_parent() is None or self._pipeline_stopped():
+        for out in media.frames():
+            if self.stopped.is_set() or self.appsrc.get_parent() is None or \
+                    self._pipeline_stopped():
                 return
-            ready, _, _ = select.select([sock], [], [], 0.25)
-            if not ready:
+            if out is None:
                 if time.monotonic() - last > MEDIA_TIMEOUT_S:
                     raise RuntimeError(f"no media for {MEDIA_TIMEOUT_S:.0f} s")
                 continue
-            data = sock.recv(65536)
-            if tcp and not data:
-                raise RuntimeError("device closed the TCP media connection")
-            for packet in framer.feed(data) if tcp else [data]:
-                for frame in assembler.push(packet):
-                    try:
-                        out = demux.feed(frame)
-                    except PsError as exc:
-                        if demux.unsupported:
-                            raise RuntimeError(str(exc)) from None
-                        continue  # one broken frame; the next pack header resyncs
-                    if out is not None:
-                        last = time.monotonic()
-                        self._push(out.codec, out.data, out.keyframe)
+            last = time.monotonic()
+            self._push(out.codec, out.data, out.keyframe)
 
     def _pipeline_stopped(self) -> bool:
         return self._pad is not None and self.appsrc.current_state == Gst.State.NULL

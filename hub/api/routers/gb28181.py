@@ -102,6 +102,15 @@ def list_upper_shares(upper_id: str, caller: Caller = require(Role.admin)
         " ORDER BY s.revoked_at IS NOT NULL, s.channel_id"), (upper_id, caller.department))
 
 
+def channel_of(caller: Caller, camera_id: str) -> dict[str, Any]:
+    """The GB/T 28181 channel (``device_id``, ``id``) a camera is; 404 for other cameras."""
+    rows = _rows(caller, sql.SQL("SELECT device_id, id FROM gb_channels WHERE camera_id = %s"
+                                 " AND retired_at IS NULL"), (camera_id,))
+    if not rows:
+        raise HTTPException(404, f"camera {camera_id!r} is not a GB/T 28181 channel")
+    return rows[0]
+
+
 @router.get("/channels/{camera_id}/records",
             summary="A GB/T 28181 channel's recordings kept on its device (RecordInfo)")
 def channel_records(camera_id: str, start: float, end: float,
@@ -113,10 +122,7 @@ def channel_records(camera_id: str, start: float, end: float,
     start, end = max(start, lo or start), min(end, hi or end)
     if not 0 < start < end:
         raise HTTPException(422, "start < end required (within the playback grant)")
-    rows = _rows(caller, sql.SQL("SELECT device_id, id FROM gb_channels WHERE camera_id = %s"
-                                 " AND retired_at IS NULL"), (camera_id,))
-    if not rows:
-        raise HTTPException(404, f"camera {camera_id!r} is not a GB/T 28181 channel")
+    rows = [channel_of(caller, camera_id)]
     config = caller.runtime.config
     g = config.gb28181
     try:

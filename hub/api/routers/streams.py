@@ -10,6 +10,7 @@ service token) whether the view may start, and every second whether it may go on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -26,7 +27,7 @@ from hub.auth.access import Anonymous, Caller, public, require
 from hub.auth.credentials import cameras_for_relay
 from hub.auth.roles import Role
 from hub.relays import relay_bases, require_service_token
-from streams.auth.tokens import issue_play_token, verify_play_token
+from streams.auth.tokens import PlayGrant, issue_play_token, verify_play_token
 
 router = APIRouter(tags=["streams"])
 Protocol = Literal["webrtc", "rtsp", "snapshot", "clip", "fmp4", "playback"]
@@ -100,48 +101,9 @@ def play(
     camera_id: Ident, body: PlayIn, caller: Caller = require(*view_guard.VIEW_ROLES)
 ) -> dict[str, Any]:
     camera = caller.camera_or_404(camera_id)
-    ttl = caller.runtime.config.access.play_token_seconds
     protocols = sorted(set(body.protocols))
     window = _playback_window(caller, camera) if "playback" in protocols else None
-    token = issue_play_token(
-        caller.runtime.play_secret,
-        camera_id,
-        caller.principal.actor,
-        ttl_s=ttl,
-        protocols=protocols,
-        window=_bounded(window),
-    )
-    grant = verify_play_token(caller.runtime.play_secrets, token, camera_id)
-    expires = datetime.fromtimestamp(grant.expires_at, UTC)
-    caller.db.execute(
-        "INSERT INTO view_sessions (id, camera_id, department_id, viewer, protocols, expires_at,"
-        " principal_kind, principal_id, login_session) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            UUID(grant.token_id),
-            camera_id,
-            camera["department_id"],
-            caller.principal.actor,
-            protocols,
-            expires,
-            caller.principal.kind,
-            caller.principal.id,
-            caller.principal.session,
-        ),
-    )
-    action = "video.playback.authorize" if PLAYBACK & set(protocols) else "video.live.authorize"
-    used = caller.visibility.camera_grants(
-        "playback" if window else "video", camera["department_id"], camera["site_id"], camera_id,
-        camera["source_system"])
-    caller.audit(
-        action,
-        target_type="camera",
-        target_id=camera_id,
-        department=camera["department_id"],
-        session=grant.token_id,
-        protocols=protocols,
-        playback_window=window,
-        **({"grants": used} if used else {}),
-    )
+    token, grant, expires = open_view(caller, camera, protocols, window, _bounded(window))
     # the relay that owns the camera (cluster.nodes), else access.relay_*_url
     http_base, rtsp_base = relay_bases(caller.runtime.config, camera_id)
     return {
@@ -157,6 +119,55 @@ def play(
         ),
         "playback_window": window,
     }
+
+
+def open_view(caller: Caller, camera: dict[str, Any], protocols: Sequence[str],
+              window: list[float | None] | None, bounds: tuple[float, float] | None,
+              **detail: Any) -> tuple[str, PlayGrant, datetime]:
+    """Issue a play token (``bounds``: the footage it may play back), open its view
+    session and audit it (``detail`` added); (token, its grant, when it expires)."""
+    protocols = list(protocols)
+    token = issue_play_token(
+        caller.runtime.play_secret,
+        camera["id"],
+        caller.principal.actor,
+        ttl_s=caller.runtime.config.access.play_token_seconds,
+        protocols=protocols,
+        window=bounds,
+    )
+    grant = verify_play_token(caller.runtime.play_secrets, token, camera["id"])
+    expires = datetime.fromtimestamp(grant.expires_at, UTC)
+    caller.db.execute(
+        "INSERT INTO view_sessions (id, camera_id, department_id, viewer, protocols, expires_at,"
+        " principal_kind, principal_id, login_session) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            UUID(grant.token_id),
+            camera["id"],
+            camera["department_id"],
+            caller.principal.actor,
+            protocols,
+            expires,
+            caller.principal.kind,
+            caller.principal.id,
+            caller.principal.session,
+        ),
+    )
+    action = "video.playback.authorize" if PLAYBACK & set(protocols) else "video.live.authorize"
+    used = caller.visibility.camera_grants(  # the grants it goes through: their recent uses
+        "playback" if window else "video", camera["department_id"], camera["site_id"],
+        camera["id"], camera["source_system"])
+    caller.audit(
+        action,
+        target_type="camera",
+        target_id=camera["id"],
+        department=camera["department_id"],
+        session=grant.token_id,
+        protocols=protocols,
+        playback_window=window,
+        **({"grants": used} if used else {}),
+        **detail,
+    )
+    return token, grant, expires
 
 
 def _playback_window(caller: Caller, camera: dict[str, Any]) -> list[float | None]:
