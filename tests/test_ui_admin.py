@@ -4,15 +4,12 @@ in real Chromium against the demo city (devkit/fixtures/browser.py)."""
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
-from devkit.fixtures.browser import VISIBLE_TEXT, UiCity, UiPage, ui_context
+from devkit.fixtures.browser import VISIBLE_TEXT, UiPage, catalogue_english
 from devkit.fixtures.hubapi import HubApi
 from hub.ui.i18n import load_catalogue
 
@@ -99,14 +96,6 @@ REVOKE_JS = """async (id) => {
     return (await fetch('/api/v1/grants/' + id + '/revoke', {method: 'POST',
         headers: {Authorization: 'Bearer ' + t}})).status; }"""
 
-
-@pytest.fixture
-def second_page(chromium_browser: Browser, ui_world: UiCity,
-                request: pytest.FixtureRequest) -> Iterator[UiPage]:
-    """Another workstation (its own browser context) on the same demo city."""
-    with ui_context(chromium_browser, ui_world, f"{request.node.name}-second",
-                    viewport={"width": 1600, "height": 900}) as ui:
-        yield ui
 
 
 def _tile_status(page: Page, camera: str, status: str, timeout: float = 40_000) -> None:
@@ -197,12 +186,9 @@ def test_admin_shares_a_camera_audits_it_and_takes_it_back(
 
 def test_admin_pages_in_chinese(ui_page: UiPage) -> None:
     ui, page = ui_page, ui_page.page
-    cat = load_catalogue()
-    english = {v for v in cat["en"].values() if re.search(r"[a-z]{3}", v)}
-    english -= set(cat["zh-CN"].values())
+    cat, english = load_catalogue(), catalogue_english()
     ui.login("traffic-admin")
-    page.select_option("#language", "zh-CN")  # reloads the page in Chinese
-    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    ui.use_chinese()
     page.wait_for_selector("#wall")
     for name, ready in (("sharing", "#grants-given tbody tr"), ("audit", "#audit-chain[data-ok]")):
         page.click(f"#nav a[data-page='{name}']")

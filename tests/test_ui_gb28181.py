@@ -40,8 +40,7 @@ def test_an_admin_sees_the_upper_platform_and_the_departments_share(ui_page: UiP
     page.wait_for_selector(share)
     assert SHARED_CHANNEL in page.inner_text(share) and "allowed" in page.inner_text(share)
     ui.shot("en-cascade")
-    page.select_option("#language", "zh-CN")  # reloads the page in Chinese
-    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    ui.use_chinese()
     page.goto(f"{ui.city.url}#/cascade")
     page.wait_for_selector(row)
     assert "已注册" in page.inner_text(row) and "上级平台" in page.inner_text("#nav")

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from devkit.fixtures.browser import VISIBLE_TEXT, UiPage
+from devkit.fixtures.browser import VISIBLE_TEXT, UiPage, catalogue_english
 from hub.ui.i18n import load_catalogue
 
 pytestmark = pytest.mark.browser
@@ -21,22 +21,14 @@ def _open(ui: UiPage, page_name: str) -> None:
     ui.page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
 
 
-def _english() -> set[str]:
-    """Catalogue English that a Chinese page must not show."""
-    cat = load_catalogue()
-    english = {v for v in cat["en"].values() if re.search(r"[a-z]{3}", v)}
-    return english - set(cat["zh-CN"].values())
-
-
 def _both_languages(ui: UiPage, pages: list[str]) -> None:
     """Each page in English, then in Chinese with no catalogue English left; screenshots of
     both (test-artifacts/ui/<test>-<lang>-<page>.png)."""
-    page, english = ui.page, _english()
+    page, english = ui.page, catalogue_english()
     for name in pages:  # English first, for the record
         _open(ui, name)
         ui.shot(f"en-{name}")
-    page.select_option("#language", "zh-CN")  # reloads the page in Chinese
-    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    ui.use_chinese()
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     for name in pages:
         _open(ui, name)

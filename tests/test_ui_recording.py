@@ -140,8 +140,7 @@ def test_timeline_under_a_tile_plays_the_recording_and_returns_to_live(ui_page: 
     start = frames(ui, f"{TILE} video")
     wait_until(lambda: frames(ui, f"{TILE} video") > start + 15, 30, "live frames")
     # The same timeline in Chinese (the layout stays for the tab).
-    page.select_option("#language", "zh-CN")
-    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    ui.use_chinese()
     page.wait_for_selector(f"{TILE}[data-status='live']", timeout=40000)
     open_timeline(ui)
     plays_recording_near(ui, TILE, seek_20s_ago(ui))

@@ -6,12 +6,11 @@ the map; a non-admin has no such page; a grantor's admin sees who used a grant."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from devkit.fixtures.browser import VISIBLE_TEXT, UiCity, UiPage, ui_context
+from devkit.fixtures.browser import VISIBLE_TEXT, UiPage, catalogue_english
 from hub.ui.i18n import load_catalogue
 
 pytestmark = pytest.mark.browser
@@ -19,13 +18,6 @@ SITE, CAMERA = "ui-north-gate", "ui-north-gate-1"
 PASSWORD = "Gate-Pa55-not-for-eyes"
 BUS_GRANT = "ui test: bus video for the police wall"  # seeded: bus shares bus-101-1 with police
 
-
-@pytest.fixture
-def second_page(chromium_browser: Browser, ui_world: UiCity,
-                request: pytest.FixtureRequest) -> Iterator[UiPage]:
-    with ui_context(chromium_browser, ui_world, f"{request.node.name}-second",
-                    viewport={"width": 1600, "height": 900}) as ui:
-        yield ui
 
 
 def _open_sites(page: Page) -> None:
@@ -171,12 +163,9 @@ def test_sharing_shows_who_used_a_grant(ui_page: UiPage, second_page: UiPage) ->
 
 def test_the_sites_forms_speak_chinese(ui_page: UiPage) -> None:
     ui, page = ui_page, ui_page.page
-    cat = load_catalogue()
-    english = {v for v in cat["en"].values() if re.search(r"[a-z]{3}", v)}
-    english -= set(cat["zh-CN"].values())
+    cat, english = load_catalogue(), catalogue_english()
     ui.login("traffic-admin")
-    page.select_option("#language", "zh-CN")  # reloads the page in Chinese
-    page.wait_for_function("document.documentElement.lang === 'zh-CN'")
+    ui.use_chinese()
     expect(page.locator("#wall")).to_be_visible()  # the wall first: then leave it
     _open_sites(page)
     forms = (("#site-add", "#site-map[data-ready='true']"),

@@ -4,14 +4,13 @@ in real Chromium against the demo city (devkit/fixtures/browser.py) -- issue #19
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from devkit.fixtures.browser import UiCity, UiPage, ui_context
+from devkit.fixtures.browser import UiCity, UiPage
 from hub.ui.i18n import load_catalogue
 
 pytestmark = pytest.mark.browser
@@ -21,14 +20,6 @@ SIGN_IN_STATUS = """async ([u, p]) => (await fetch('/api/v1/auth/token', {method
     body: new URLSearchParams({username: u, password: p})})).status"""
 KEY_STATUS = """async (k) => (await fetch('/api/v1/events', {headers: {'X-API-Key': k}})).status"""
 
-
-@pytest.fixture
-def second_page(chromium_browser: Browser, ui_world: UiCity,
-                request: pytest.FixtureRequest) -> Iterator[UiPage]:
-    """Another workstation (its own browser context) on the same demo city."""
-    with ui_context(chromium_browser, ui_world, f"{request.node.name}-second",
-                    viewport={"width": 1600, "height": 900}) as ui:
-        yield ui
 
 
 def _sign_in(page: Page, user: str, password: str) -> None:
