@@ -13,7 +13,7 @@ Measured in one run on this machine:
   comes from the GStreamer re-serve pulling the camera over loopback). The aiortc viewers
   run in this process and count frames without decoding (bench.viewers), so that the bench
   needs fewer cores than the relay; their CPU is not counted. Every viewer must get
-  ``WEBRTC_MIN_FPS`` while measured, or the run is refused.
+  ``--webrtc-min-fps`` (20) while measured, or the run is refused.
 
 Where the relay's CPU goes (per-thread, 16x720p): the camera-side streaming threads and the
 RTSP serving threads cost what the baseline's do (proxysrc's queue hop is nearly free);
@@ -51,7 +51,8 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402 - after require_version
 
 SECRET = "bench-secret-0123456789abcdef012345"
-#: A WebRTC viewer of the 25 fps camera must get this rate while measured, or the run is refused.
+#: A WebRTC viewer of the 25 fps camera must get this rate while measured, or the run is
+#: refused (``--webrtc-min-fps``).
 WEBRTC_MIN_FPS = 20.0
 
 
@@ -197,7 +198,7 @@ def token(camera: str) -> str:
 
 
 async def webrtc_cpu(
-    pid: int, http: int, camera: str, counts: list[int], window: float
+    pid: int, http: int, camera: str, counts: list[int], window: float, min_fps: float
 ) -> dict[str, dict[str, float]]:
     """Extra relay CPU per WHEP viewer of ``camera`` at each viewer count, and the lowest
     frame rate a viewer got while measured (every viewer must receive video)."""
@@ -224,9 +225,9 @@ async def webrtc_cpu(
                                                                               strict=True)]
         finally:
             await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
-        starved = [round(r, 1) for r in rates if r < WEBRTC_MIN_FPS]
+        starved = [round(r, 1) for r in rates if r < min_fps]
         if starved:
-            raise InvalidRun(f"{len(starved)} of {n} WebRTC viewers below {WEBRTC_MIN_FPS} fps "
+            raise InvalidRun(f"{len(starved)} of {n} WebRTC viewers below {min_fps:g} fps "
                              f"while measured: {starved} (frames in all: "
                              f"{[c.frames for c in clients]}; the relay used {busy:.2f} cores, the "
                              f"viewers' process {own:.2f})")
@@ -245,7 +246,8 @@ def webrtc_on(
     rd = readers([relay_urls(rtsp, [camera])[camera]], log)
     try:
         time.sleep(3)
-        return asyncio.run(webrtc_cpu(pid, http, camera, a.viewers, a.window / 2))
+        return asyncio.run(webrtc_cpu(pid, http, camera, a.viewers, a.window / 2,
+                                      a.webrtc_min_fps))
     finally:
         stop(rd)
 
@@ -287,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="stream counts the packet core alone is measured at (RSS, CPU)")
     p.add_argument("--viewers", type=int, nargs="*", default=[1, 10, 50],
                    help="WebRTC viewer counts, of one 720p camera, on each core")
+    p.add_argument("--webrtc-min-fps", type=float, default=WEBRTC_MIN_FPS,
+                   help="frame rate every WebRTC viewer must get while measured")
     a = p.parse_args(argv)
     try:
         return finish("relay", measure(a))
