@@ -57,16 +57,32 @@ def _ingest(r: dict[str, Any]) -> list[Row]:
 
 
 def _relay(r: dict[str, Any]) -> list[Row]:
-    views = ", ".join(f"{v} ({n})" for n, v in r["webrtc_cpu_per_viewer"].items())
     return [
         (f"relay CPU per camera, {r['resolution']}, {r['streams']} cameras, one reader each",
          f"{r['cpu_per_stream']} cores (×{r['cpu_ratio']})",
          f"bare GStreamer passthrough {r['baseline_cpu_per_stream']} cores"),
-        ("extra relay CPU per WebRTC viewer (viewers)", f"{views} cores each", "–"),
+        (f"extra relay CPU per WebRTC viewer (viewers), {_webrtc_camera(r)}",
+         f"{_views(r)} cores each", "–"),
         ("time to first frame, new RTSP viewer", f"warm {r['ttff_warm_s']} s, cold "
          f"{r['ttff_cold_s']} s", f"straight from the camera {r['ttff_direct_camera_s']} s"),
         *_packet_core(r),
     ]
+
+
+def _webrtc_camera(r: dict[str, Any]) -> str:
+    return r["webrtc_camera"].split(" (")[0]
+
+
+def _views(r: dict[str, Any]) -> str:
+    """Cores per WebRTC viewer at each viewer count: "0.01 (1), 0.004 (10)"."""
+    return ", ".join(f"{v} ({n})" for n, v in r["webrtc_cpu_per_viewer"].items())
+
+
+def _packet_webrtc(r: dict[str, Any], p: dict[str, Any]) -> list[Row]:
+    if "webrtc_cpu_per_viewer" not in p:
+        return []
+    return [("packet core: extra relay CPU per WebRTC viewer (viewers; from the GStreamer "
+             "re-serve)", f"{_views(p)} cores each", f"GStreamer core {_views(r)} cores each")]
 
 
 def _packet_core(r: dict[str, Any]) -> list[Row]:
@@ -86,6 +102,7 @@ def _packet_core(r: dict[str, Any]) -> list[Row]:
         *((f"packet core alone, {x['streams']} cameras, one reader each",
            f"{x['cpu_per_stream']} cores and {x['rss_per_stream_mb']} MB RSS per camera",
            f"{x['rss_mb']} MB in all") for x in p.get("at_scale", [])),
+        *_packet_webrtc(r, p),
         ("packet core: time to first frame, new RTSP viewer",
          f"warm {p['ttff_warm_s']} s, cold {p['ttff_cold_s']} s",
          f"straight from the camera {r['ttff_direct_camera_s']} s"),

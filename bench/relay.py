@@ -8,9 +8,12 @@ Measured in one run on this machine:
   reported (measured one after the other, the machine's drift alone moved it by 20 %);
 - time to first decoded frame for a new RTSP viewer on a warm camera (GOP cache) and
   on an idle on-demand camera (cold: connect + first keyframe);
-- extra relay CPU per WebRTC (WHEP, H.264 passthrough) viewer for 1, 5 and 10 viewers
-  of one 640x360 camera (aiortc clients in this process decode the video; their CPU is
-  not counted).
+- extra relay CPU per WebRTC (WHEP, H.264 passthrough) viewer for 1, 10 and 50 viewers
+  (``--viewers``) of one of the 720p cameras, on each core (with the packet core WebRTC
+  comes from the GStreamer re-serve pulling the camera over loopback). The aiortc viewers
+  run in this process and count frames without decoding (bench.viewers), so that the bench
+  needs fewer cores than the relay; their CPU is not counted. Every viewer must get
+  ``--webrtc-min-fps`` (20) while measured, or the run is refused.
 
 Where the relay's CPU goes (per-thread, 16x720p): the camera-side streaming threads and the
 RTSP serving threads cost what the baseline's do (proxysrc's queue hop is nearly free);
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +40,7 @@ import psutil
 import yaml
 
 from bench.report import finish
+from bench.viewers import count_without_decoding, roomy_receive_buffers
 from core.net import free_port
 from devkit.embedded.process import spawn, stop, tail
 from streams.auth.tokens import issue_play_token
@@ -46,6 +51,9 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402 - after require_version
 
 SECRET = "bench-secret-0123456789abcdef012345"
+#: A WebRTC viewer of the 25 fps camera must get this rate while measured, or the run is
+#: refused (``--webrtc-min-fps``).
+WEBRTC_MIN_FPS = 20.0
 
 
 class InvalidRun(Exception):
@@ -190,25 +198,58 @@ def token(camera: str) -> str:
 
 
 async def webrtc_cpu(
-    pid: int, http: int, camera: str, counts: list[int], window: float
-) -> dict[str, float]:
+    pid: int, http: int, camera: str, counts: list[int], window: float, min_fps: float
+) -> dict[str, dict[str, float]]:
+    """Extra relay CPU per WHEP viewer of ``camera`` at each viewer count, and the lowest
+    frame rate a viewer got while measured (every viewer must receive video)."""
+    count_without_decoding()  # 50 decoding viewers would need more cores than the relay
+    roomy_receive_buffers()
     configure_ice_hosts(["127.0.0.1"])
     loop = asyncio.get_running_loop()
     idle = (await loop.run_in_executor(None, cpu_of, [pid], window))[0]
-    out: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    fps: dict[str, float] = {}
+    viewers_cpu: dict[str, float] = {}
     for n in counts:
         clients = [
             WhepClient(f"http://127.0.0.1:{http}/whep/{camera}", token(camera)) for _ in range(n)
         ]
-        await asyncio.gather(*(c.start() for c in clients))
-        await asyncio.gather(*(c.wait_frames(10, 15) for c in clients))
-        busy = (await loop.run_in_executor(None, cpu_of, [pid], window))[0]
-        frames = [c.frames for c in clients]
-        await asyncio.gather(*(c.stop() for c in clients))
-        if min(frames) < 10:
-            raise InvalidRun(f"WebRTC viewers got too few frames: {frames}")
-        out[str(n)] = round(max(busy - idle, 0.0) / n, 4)
-    return out
+        try:
+            for i in range(0, n, 10):  # as a wall of tiles opens, not all in one instant
+                await asyncio.gather(*(c.start() for c in clients[i : i + 10]))
+            await asyncio.gather(*(c.wait_frames(10, 30) for c in clients))
+            before = [c.frames for c in clients]
+            t0 = time.monotonic()
+            busy, own = await loop.run_in_executor(None, cpu_of, [pid, os.getpid()], window)
+            rates = [(c.frames - b) / (time.monotonic() - t0) for c, b in zip(clients, before,
+                                                                              strict=True)]
+        finally:
+            await asyncio.gather(*(c.stop() for c in clients), return_exceptions=True)
+        starved = [round(r, 1) for r in rates if r < min_fps]
+        if starved:
+            raise InvalidRun(f"{len(starved)} of {n} WebRTC viewers below {min_fps:g} fps "
+                             f"while measured: {starved} (frames in all: "
+                             f"{[c.frames for c in clients]}; the relay used {busy:.2f} cores, the "
+                             f"viewers' process {own:.2f})")
+        cpu[str(n)] = round(max(busy - idle, 0.0) / n, 4)
+        fps[str(n)] = round(min(rates), 1)
+        viewers_cpu[str(n)] = round(own, 2)
+    return {"cpu_per_viewer": cpu, "viewer_fps_min": fps, "viewers_process_cores": viewers_cpu}
+
+
+def webrtc_on(
+    pid: int, http: int, rtsp: int, camera: str, a: argparse.Namespace, log: Path
+) -> dict[str, dict[str, float]]:
+    """WebRTC per viewer on one relay; the camera is held live by one RTSP reader, so only
+    viewers change (with the packet core the first viewer also starts the GStreamer re-serve's
+    loopback pull)."""
+    rd = readers([relay_urls(rtsp, [camera])[camera]], log)
+    try:
+        time.sleep(3)
+        return asyncio.run(webrtc_cpu(pid, http, camera, a.viewers, a.window / 2,
+                                      a.webrtc_min_fps))
+    finally:
+        stop(rd)
 
 
 def start_cameras(
@@ -246,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--scale", type=int, nargs="*", default=[64],
                    help="stream counts the packet core alone is measured at (RSS, CPU)")
+    p.add_argument("--viewers", type=int, nargs="*", default=[1, 10, 50],
+                   help="WebRTC viewer counts, of one 720p camera, on each core")
+    p.add_argument("--webrtc-min-fps", type=float, default=WEBRTC_MIN_FPS,
+                   help="frame rate every WebRTC viewer must get while measured")
     a = p.parse_args(argv)
     try:
         return finish("relay", measure(a))
@@ -294,7 +339,6 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
             # Every camera must deliver before anything is measured (a dead one is cheap).
             require_fps("cameras", {n: f"{upstream}/{n}" for n in [*names, "cold"]}, 20)
             require_fps("cold camera of the packet core", {"cold2": f"{upstream}/cold2"}, 20)
-            small = start_cameras(tmp, ["small"], procs, (640, 360, 800), "small")
 
             # Baseline: bare GStreamer passthrough relay, one reader per stream.
             base_port = free_port()
@@ -309,10 +353,9 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
 
             # cityhub, both cores: same cameras, same readers, running alongside the baseline.
             cameras = {n: f"{upstream}/{n}" for n in [*names, "cold", "cold2"]}
-            cameras["small"] = f"{small}/small"
             relay, http, rtsp = start_relay(tmp / "gst", cameras, always_on=set())
             procs.append(relay)
-            packet, _phttp, prtsp = start_relay(tmp / "pkt", cameras, set(), core="packet")
+            packet, phttp, prtsp = start_relay(tmp / "pkt", cameras, set(), core="packet")
             procs.append(packet)
             idle_rss = {"gstreamer": rss_mb(relay.pid), "packet": rss_mb(packet.pid)}
             rd = readers(list(relay_urls(rtsp, names).values()), tmp / "rd1.log")
@@ -339,11 +382,10 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
             stop(rd)
             stop(rdp)
             direct = [first_frame_s(f"{upstream}/{n}") for n in names[:3]]
-            # WebRTC: the camera is held live by one RTSP reader, so only viewers change.
-            rd = readers([f"rtsp://127.0.0.1:{rtsp}/small?token={token('small')}"], tmp / "rd2.log")
-            time.sleep(3)
-            per_viewer = asyncio.run(webrtc_cpu(relay.pid, http, "small", [1, 5, 10], a.window / 2))
-            stop(rd)
+            webrtc = {
+                "gstreamer": webrtc_on(relay.pid, http, rtsp, names[0], a, tmp / "rd2.log"),
+                "packet": webrtc_on(packet.pid, phttp, prtsp, names[0], a, tmp / "rd4.log"),
+            }
             stop(relay)
             stop(packet)
             scale = [packet_at_scale(tmp, upstream, names, k, a.window / 2) for k in a.scale]
@@ -378,14 +420,18 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
             "ttff_warm_s_all": [round(x, 4) for x in pwarm],
             "ttff_cold_s": round(pcold, 3),
             "at_scale": scale,
+            "webrtc_cpu_per_viewer": webrtc["packet"]["cpu_per_viewer"],
+            "webrtc_viewer_fps_min": webrtc["packet"]["viewer_fps_min"],
         },
         "rss_mb": {k: round(v, 1) for k, v in busy_rss.items()},
         "rss_idle_mb": {k: round(v, 1) for k, v in idle_rss.items()},
         "rss_per_stream_mb": {  # what the streams added to the relay's idle footprint
             k: round((busy_rss[k] - idle_rss[k]) / n, 2) for k in idle_rss
         },
-        "webrtc_cpu_per_viewer": per_viewer,
-        "webrtc_camera": "640x360@25 (aiortc viewers decode in the bench process)",
+        "webrtc_cpu_per_viewer": webrtc["gstreamer"]["cpu_per_viewer"],
+        "webrtc_viewer_fps_min": webrtc["gstreamer"]["viewer_fps_min"],
+        "webrtc_camera": "1280x720@25, 2 Mb/s, one of the cameras above (aiortc viewers in the "
+                         "bench process count frames without decoding)",
         "cpu_unit": "cores (1.0 = one core), relay process only",
         "machine_cores": psutil.cpu_count(),
     }

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 import websockets
+from aioice import turn as aioice_turn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, rtcrtpreceiver
 
 from streams.webrtc.ice import configure_ice_hosts
@@ -60,6 +61,15 @@ class _CountingDecoder:
 
 def count_without_decoding() -> None:
     rtcrtpreceiver.get_decoder = lambda codec: _CountingDecoder()  # type: ignore[assignment,return-value]  # duck-typed decoder
+
+
+def roomy_receive_buffers(size: int = 4 * 2**20) -> None:
+    """Give each viewer's UDP socket ``size`` bytes of receive buffer (aioice asks for
+    256 KB; the kernel caps it at net.core.rmem_max). Dozens of viewers in one Python
+    process all get a camera's keyframe burst at once: with 256 KB each, the kernel dropped
+    packets of the viewers served last (UDP RcvbufErrors), which no browser, each with a
+    process of its own, would see."""
+    aioice_turn.UDP_SOCKET_BUFFER_SIZE = size
 
 
 class Lost(Exception):

@@ -55,6 +55,13 @@ def test_relay_bench_refuses_a_dead_camera(tmp_path: Path) -> None:
     assert_invalid(code, out, tmp_path, "relay", "cameras: 3 of 3 below")
 
 
+def test_relay_bench_refuses_webrtc_viewers_short_of_frames(tmp_path: Path) -> None:
+    """The 25 fps camera's viewers really get under the 30 fps asked of them."""
+    code, out = run_bench("relay", "--streams", "1", "--scale", "--viewers", "2",
+                          "--window", "2", "--webrtc-min-fps", "30", results=tmp_path)
+    assert_invalid(code, out, tmp_path, "relay", "2 of 2 WebRTC viewers below 30 fps")
+
+
 def test_api_bench_refuses_failing_answers_from_a_hub_whose_database_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devkit.embedded.process import stop
-from devkit.fixtures.streams import SERVICE
+from devkit.fixtures.streams import RELAY_CORES, SERVICE
 from streams.recording.journal import read_lines
 from streams.recording.salvage import media_span
 
@@ -43,6 +43,7 @@ def recording(root: Path, **extra: object) -> dict:
 
 
 @pytest.mark.fault
+@RELAY_CORES
 def test_continuous_recording_across_camera_restart_has_one_gap(
     camera_factory, relay_factory, tmp_path
 ) -> None:
@@ -297,6 +298,7 @@ def test_full_disk_deletes_oldest_unheld_then_stops_only_when_all_held_and_resum
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+@RELAY_CORES
 def test_event_recording_holds_the_pre_event_seconds(
     camera_factory, relay_factory, tmp_path
 ) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import websockets
 
 from devkit.fixtures.ffprobe import ffprobe
+from devkit.fixtures.streams import RELAY_CORES
 from tests.test_recording import recording, segments, wait_for
 
 
@@ -162,6 +163,7 @@ def test_export_of_a_range_plays_serves_byte_ranges_and_its_manifest_verifies(
     assert r.status_code == 401
 
 
+@RELAY_CORES
 def test_rtsp_playback_in_ffmpeg_from_an_instant_and_with_a_range(
     camera_factory, relay_factory, tmp_path
 ) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from devkit.fixtures.hubapi import HubApi, seed_city, serving
-from devkit.fixtures.streams import GstReader
+from devkit.fixtures.streams import RELAY_CORES, GstReader
 from streams.auth.service import derive_service_token
 
 
@@ -24,6 +24,7 @@ def wait(check: Any, timeout: float, what: str) -> None:
 
 
 @pytest.mark.fault
+@RELAY_CORES
 def test_the_relay_pulls_cameras_added_changed_and_removed_in_the_store(
     hub_api: HubApi, camera_factory: Any, relay_factory: Any
 ) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import websockets
 
 from devkit.fixtures.ffprobe import ffprobe
+from devkit.fixtures.streams import RELAY_CORES
 from streams.fmp4.boxes import BoxSplitter
 
 
@@ -38,6 +39,7 @@ def probe_frames(path: Path) -> list[dict]:
     return ffprobe(path, "frame=key_frame,pict_type,width,height")["frames"]
 
 
+@RELAY_CORES
 def test_fmp4_websocket_streams_decodable_fragments_from_the_gop_keyframe(
     cameras, relay_factory, tmp_path: Path
 ) -> None:

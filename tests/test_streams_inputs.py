@@ -14,7 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
-from devkit.fixtures.streams import GstReader
+from devkit.fixtures.streams import RELAY_CORES, GstReader
 from streams.webrtc.client import WhepClient
 from streams.webrtc.ice import configure_ice_hosts
 
@@ -49,6 +49,7 @@ def garbage_camera() -> Iterator[int]:
     srv.close()
 
 
+@RELAY_CORES
 def test_bad_cameras_fail_clearly_and_the_good_one_still_plays(
     camera_factory, relay_factory, garbage_camera
 ) -> None:
@@ -93,6 +94,7 @@ def test_bad_cameras_fail_clearly_and_the_good_one_still_plays(
     assert relay.health("good")["state"] == "live"
 
 
+@RELAY_CORES
 def test_right_password_digest_and_basic_through_the_relay(camera_factory, relay_factory) -> None:
     digest = camera_factory(
         ["cam1"], mode="loop", username="admin", password="s3cret", auth="digest"
@@ -114,6 +116,7 @@ def test_right_password_digest_and_basic_through_the_relay(camera_factory, relay
     assert "s3cret" not in relay.log.read_text()
 
 
+@RELAY_CORES
 def test_tokens_sdp_and_codec_are_checked(camera_factory, relay_factory) -> None:
     cams = camera_factory(["h264"], mode="loop")
     hevc = camera_factory(["h265"], mode="loop", codec="h265")
@@ -166,6 +169,7 @@ def test_tokens_sdp_and_codec_are_checked(camera_factory, relay_factory) -> None
     assert relay.health("cam1")["state"] == "idle"  # the refused reader never pulled the camera
 
 
+@RELAY_CORES
 def test_snapshot_and_event_clip(camera_factory, relay_factory) -> None:
     cam = camera_factory(["cam1"], mode="loop")
     relay = relay_factory({"cam1": {"url": cam.url("cam1"), "always_on": True}}, prebuffer_s=3)

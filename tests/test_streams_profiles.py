@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from devkit.fixtures.streams import GstReader
+from devkit.fixtures.streams import RELAY_CORES, GstReader
 from streams.webrtc.client import WhepClient
 
 
 @pytest.mark.fault
+@RELAY_CORES
 def test_main_and_sub_streams_over_whep_and_rtsp(
     camera_factory: Any, relay_factory: Any, loopback_ice: None
 ) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 
 from devkit.fixtures.ffprobe import ffprobe
-from devkit.fixtures.streams import GstReader
+from devkit.fixtures.streams import RELAY_CORES, GstReader
 
 
+@RELAY_CORES
 def test_play_token_as_rtsp_password_refusals_and_per_reader_counts(cameras, relay_factory):
     relay = relay_factory({"cam1": cameras.url("cam1"), "cam2": cameras.url("cam2")})
     base = f"127.0.0.1:{relay.rtsp_port}"

@@ -13,10 +13,12 @@ import asyncio
 import pytest
 
 from devkit.fixtures.picture import picture_problems, rtsp_picture
+from devkit.fixtures.streams import RELAY_CORES
 from streams.webrtc.client import WhepClient
 
 
 @pytest.mark.parametrize("slices", [4])
+@RELAY_CORES
 def test_multi_slice_camera_arrives_intact_over_webrtc(
     camera_factory, relay_factory, loopback_ice, slices
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from devkit.fixtures.hubapi import PASSWORD, HubApi, seed_city, serving
-from devkit.fixtures.streams import GstReader, RelayProcess
+from devkit.fixtures.streams import RELAY_CORES, GstReader, RelayProcess
 from streams.auth.service import derive_service_token
 from streams.webrtc.client import WhepClient
 
@@ -74,6 +74,7 @@ def start_city(hub_api: HubApi, camera_factory: Any, relay_factory: Any,
 
 
 @pytest.mark.fault
+@RELAY_CORES
 def test_a_revoked_grant_ends_live_webrtc_fmp4_and_rtsp_views_within_5_s(
     hub_api: HubApi, camera_factory: Any, relay_factory: Any, loopback_ice: None
 ) -> None:

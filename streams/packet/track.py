@@ -152,7 +152,14 @@ class PacketTrack:
         self.sdp_ready.set()
 
     def end_session(self) -> None:
+        """The upstream session ended. The relay's own loopback readers are closed, so its
+        GStreamer outputs see the camera drop as with the GStreamer core (a recording's
+        segment ends there: the outage is a gap, not a hole inside one segment); other
+        readers stay and go on at the next session's keyframe."""
         self.sdp_ready.clear()
+        for reader in [r for r in self.readers if r.internal]:
+            self.readers.discard(reader)
+            reader.transport.close()
 
     def _reset_cache(self) -> None:
         self._cache, self._cache_bytes, self._cache_ok = [], 0, False

@@ -62,7 +62,8 @@ class WhepClient:
             while True:
                 frame = await track.recv()
                 self.frames += 1
-                self.size = (frame.width, frame.height)
+                if hasattr(frame, "width"):  # undecoded: bench.viewers.count_without_decoding
+                    self.size = (frame.width, frame.height)
                 self.last_frame = frame
                 if self.first_frame_at is None:
                     self.first_frame_at = time.monotonic()
