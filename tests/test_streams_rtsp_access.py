@@ -52,3 +52,19 @@ def test_play_token_as_rtsp_password_refusals_and_per_reader_counts(cameras, rel
     assert [(v["codec_name"], v["width"]) for v in streams] == [("h264", 640)], streams
     log = relay.log.read_text()
     assert "CRITICAL" not in log and token not in log  # no GStreamer noise, no secret in logs
+
+
+@RELAY_CORES
+def test_readers_one_after_another_all_get_frames(camera_factory, relay_factory):
+    """Each reader after the previous one left gets a new media while the camera stays open
+    (a player reconnecting, an operator reopening a tile): its frames must be due at once.
+    The GStreamer core used to hold them for as long as the camera had been open."""
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, idle_close_s=60)
+    for _ in range(4):
+        reader = GstReader(relay.rtsp_url("cam1")).start()
+        try:
+            assert reader.wait_frames(10, 15) >= 10, reader.errors
+        finally:
+            reader.stop()
+    assert relay.health("cam1")["upstream_connects"] == 1  # one camera session throughout

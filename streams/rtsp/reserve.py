@@ -52,6 +52,30 @@ def _drop_until_caps(pad: Gst.Pad, _info: Gst.PadProbeInfo) -> Gst.PadProbeRetur
     return Gst.PadProbeReturn.REMOVE
 
 
+#: Frames at most this far ahead of the media's clock are sent as they come.
+AHEAD_NS = 200 * Gst.MSECOND
+
+
+def _rebase(pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    """Frames carry the upstream session's running time. A media made when a reader comes
+    after others left is that far behind it, and its clock-synced sinks held every frame
+    for as long as the camera had been open. The first frame sets the pad's offset so that
+    it is due now; then the probe goes away (the path stays in C)."""
+    buf = info.get_buffer()
+    pipeline = pad.get_parent_element()
+    while pipeline is not None and pipeline.get_parent() is not None:
+        pipeline = pipeline.get_parent()
+    clock = pipeline.get_clock() if pipeline is not None else None
+    event = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+    if buf is None or clock is None or event is None or buf.pts == Gst.CLOCK_TIME_NONE:
+        return Gst.PadProbeReturn.OK  # not running yet: the next frame decides
+    running = event.parse_segment().to_running_time(Gst.Format.TIME, buf.pts)
+    now = clock.get_time() - pipeline.get_base_time()
+    if running != Gst.CLOCK_TIME_NONE and running + pad.get_offset() > now + AHEAD_NS:
+        pad.set_offset(pad.get_offset() - (running + pad.get_offset() - now))
+    return Gst.PadProbeReturn.REMOVE
+
+
 def _make_leaky(proxysrc: Gst.Element) -> None:
     """proxysrc queues internally; drop the oldest frames instead of blocking the pusher."""
     it = proxysrc.iterate_elements()
@@ -110,6 +134,7 @@ class CameraMediaFactory(GstRtspServer.RTSPMediaFactory):
         lease = self._pending.pop(hash(element), None)
         src = element.get_by_name("src")
         _make_leaky(src)  # a paused media must never block the camera's streaming thread
+        src.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, _rebase)
         pay = element.get_by_name("pay0")
         pay.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, _drop_until_caps)
         with self._lock:
