@@ -46,6 +46,8 @@ class _Feed:
         self._base, self._t0, self._last = 0.0, -1.0, 0.0
         self._segment = 0.0  #: media time the current segment starts at (the last seek)
         self._await_key = False  #: after a seek: frames from the next keyframe on
+        self._pause_due = False  #: the reader paused: the device pauses after one more frame
+        self._commands = threading.Lock()  #: MANSRTSP reaches the device in order
 
     def push(self, frame: Frame) -> None:
         now = time.monotonic()
@@ -62,6 +64,10 @@ class _Feed:
         if not frame.keyframe:
             buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
         self.src.emit("push-buffer", buf)
+        with self._commands:
+            if self._pause_due:
+                self._pause_due = False
+                self.rec.command("pause")
 
     def _restart(self, base: float) -> None:
         with self._lock:
@@ -75,11 +81,15 @@ class _Feed:
         still = self.playing and abs(offset - self._last) < 0.5  # a Scale without a Range
         with self._lock:
             self._base, self._t0, self._segment, self._await_key = offset, -1.0, offset, True
+        self._pause_due = False  # the device's next frames are to be there
         if not still:  # after this returns appsrc drops what it holds: the device's
             # keyframe must come later, so the command goes from another thread
-            threading.Thread(target=self.rec.command, args=("play",), daemon=True,
-                             kwargs={"npt": offset}).start()
+            threading.Thread(target=self._move, args=(offset,), daemon=True).start()
         return True
+
+    def _move(self, offset: float) -> None:
+        with self._commands:
+            self.rec.command("play", npt=offset)
 
     def finish(self) -> None:
         """The device ended the call: EOS once what was pushed is due. Sent at once, the
@@ -98,14 +108,22 @@ class _Feed:
             self.rec.command("play", scale=scale)
 
     def state(self, state: int) -> None:
-        """The media's new target state: the reader's PAUSE / PLAY."""
-        if state == Gst.State.PLAYING:
-            if self.rec.paused:
-                self._restart(self._last + 0.04)
-                self.rec.command("play")
-            self.playing = True
-        elif state == Gst.State.PAUSED and self.playing and not self.rec.paused:
-            self.rec.command("pause")
+        """The media's new target state: the reader's PAUSE / PLAY.
+
+        The device pauses only once a frame has been pushed after the reader's PAUSE:
+        the pipeline's PLAYING -> PAUSED completes (prerolls) only when a buffer reaches
+        the sinks, and until it has, gst-rtsp-server's next PLAY (its seek for a
+        ``Range``) waits for it. Paused at once, the device could stop before any
+        frame in flight landed, and that PLAY never got its answer."""
+        with self._commands:
+            if state == Gst.State.PLAYING:
+                self._pause_due = False
+                if self.rec.paused:
+                    self._restart(self._last + 0.04)
+                    self.rec.command("play")
+                self.playing = True
+            elif state == Gst.State.PAUSED and self.playing and not self.rec.paused:
+                self._pause_due = True
 
 
 class DevicePlaybackFactory(GstRtspServer.RTSPMediaFactory):
