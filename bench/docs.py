@@ -119,6 +119,10 @@ def _record(r: dict[str, Any]) -> list[Row]:
          f"{r['dropped_frames']} dropped", f"cameras send {r['camera_mb_per_s']} MB/s"),
         ("playback: seek to a recorded instant → first frame (p50 / p95)",
          f"{seek['p50']} / {seek['p95']} s", "–"),
+        *([(f"recording housekeeping pass, {r['housekeeping_cameras']} cameras × 30 days "
+            "of 10 s segments", f"{r['housekeeping_ms_30d']} ms",
+            f"full sort and recount {r['housekeeping_full_sort_ms_30d']} ms")]
+          if "housekeeping_ms_30d" in r else []),
     ]
 
 

@@ -8,6 +8,8 @@ windows; the median window ratio is reported as ``record_cpu_ratio`` (target <= 
 Also: bytes written per second by the relay, frames dropped by its recording queues
 (target 0), and the time from a playback ``play`` request (a seek to a random recorded
 instant) to the first media segment on the WebSocket, p50/p95 (target p95 <= 0.5 s).
+Then, without media, one housekeeping pass over journals of 30 days of 10 s segments
+beside the full sort it replaced (bench/record_housekeeping.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import httpx
 import websockets
 import yaml
 
+from bench.record_housekeeping import measure as measure_housekeeping
 from bench.relay import SECRET, cpu_of, start_cameras, wait_log
 from bench.report import finish
 from core.net import free_port
@@ -194,6 +197,7 @@ def main() -> None:
         },
         "cpu_unit": "cores (1.0 = one core), relay process only; the machine's 2 cores are "
         "shared with other work",
+        **measure_housekeeping(),
     }
     sys.exit(finish("record", result, problems))
 

@@ -86,7 +86,8 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
         rec = relay.recording.recorders.get(camera_id)
         if rec is None:
             raise HTTPException(404, f"camera {camera_id!r} is not recorded here")
-        return {"camera": camera_id, "spans": spans(rec.journal.ordered(), start, end)}
+        segments = rec.journal.overlapping(start, end)
+        return {"camera": camera_id, "spans": spans(segments, start, end)}
 
     @api.get("/gb28181/push/{push_id}", dependencies=[service])
     async def push_one(push_id: str) -> dict[str, object]:
@@ -113,7 +114,7 @@ async def _recorded(relay: Relay, camera_id: str, body: PushRequest) -> dict[str
         raise HTTPException(404, f"camera {camera_id!r} is not recorded here")
     if body.start is None or body.end is None or not body.start < body.end:
         raise HTTPException(422, "a recorded push needs start < end")
-    segments = rec.journal.ordered()
+    segments = rec.journal.overlapping(body.start, body.end)
     if not has_footage(segments, body.start, body.end):
         raise HTTPException(404, "no recording in that window")
     codec = rec.stream.codec or rec.stream.upstream_codec or "h264"

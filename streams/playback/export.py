@@ -20,7 +20,7 @@ gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
 from streams.playback.reader import read_from  # noqa: E402
-from streams.recording.journal import Journal, file_sha256, read_lines  # noqa: E402
+from streams.recording.journal import Journal, file_sha256, segment_links  # noqa: E402
 
 
 class ExportError(Exception):
@@ -30,7 +30,7 @@ class ExportError(Exception):
 def write_range(journal: Journal, start: float, end: float, codec: str, path: Path) -> int:
     """Mux the units of [start, end] (from the keyframe before ``start``) into ``path``;
     returns the number of frames. Streams through: memory stays small for long ranges."""
-    segments = [s for s in journal.ordered() if s.end > start and s.start < end]
+    segments = journal.overlapping(start, end)
     if not segments:
         raise ExportError("nothing recorded in that range")
     pipeline = Gst.parse_launch(
@@ -72,12 +72,8 @@ def _payload(manifest: dict[str, Any]) -> bytes:
 def manifest_for(
     journal: Journal, start: float, end: float, mp4: Path, secret: str, who: str
 ) -> dict[str, Any]:
-    links = {
-        line["seq"]: line["link"]
-        for line in read_lines(journal.path)
-        if line.get("kind") == "segment"
-    }
-    segments = [s for s in journal.ordered() if s.end > start and s.start < end]
+    segments = journal.overlapping(start, end)
+    links = segment_links(journal.path, {s.seq for s in segments})
     manifest: dict[str, Any] = {
         "camera": journal.camera_id,
         "start": start,

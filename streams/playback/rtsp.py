@@ -56,7 +56,7 @@ class _Feed:
     def seek(self, offset_ns: int) -> bool:
         with self._lock:
             at = self.start + offset_ns / Gst.SECOND
-            self._units = read_from(self.journal.ordered(), at, self.codec)
+            self._units = read_from(self.journal.overlapping(at), at, self.codec)
             self._base, self._t0, self._shift, self._last = offset_ns / Gst.SECOND, -1.0, 0.0, -1.0
         return True
 
@@ -113,11 +113,11 @@ class RecordedMediaFactory(GstRtspServer.RTSPMediaFactory):
         if window is False:
             log.info("rtsp playback %s: refused (no playback in token)", self.journal.camera_id)
             return None
-        segments = self.journal.ordered()
-        if not segments:
+        oldest = self.journal.summary()[2]
+        if oldest is None:
             return None
         try:
-            start = float(query.get("start", [segments[0].start])[0])
+            start = float(query.get("start", [oldest])[0])
             scale = float(query.get("scale", ["1"])[0])
         except ValueError:
             return None

@@ -102,7 +102,8 @@ class PlaybackSession:
         end = self.window[1] if self.window else None
 
         def read() -> None:
-            units_at = read_from(self.journal.ordered(), at, self.codec, keyframes_only=speed > 2)
+            units_at = read_from(self.journal.overlapping(at), at, self.codec,
+                                 keyframes_only=speed > 2)
             pump(units_at, units, loop, stop, end)
 
         reader = loop.run_in_executor(None, read)

@@ -76,7 +76,7 @@ def recorder_for(relay: Relay, camera_id: str) -> CameraRecorder:
 
 def ranges(rec: CameraRecorder, start: float, end: float, gap_s: float = 0.5) -> dict[str, Any]:
     """Segments overlapping [start, end] and the gaps between them."""
-    segs = [s for s in rec.journal.ordered() if s.end > start and s.start < end]
+    segs = rec.journal.overlapping(start, end)
     gaps = [
         {"start": a.end, "end": b.start}
         for a, b in zip(segs, segs[1:], strict=False)
@@ -180,8 +180,8 @@ def router(relay: Relay) -> APIRouter:
             rec.journal.append(
                 "hold_range", start=body.start, end=body.end, held=body.held, reason=body.reason
             )
-        for seg in rec.journal.ordered():
-            if seg.end > body.start and seg.start < body.end and seg.held != body.held:
+        for seg in rec.journal.overlapping(body.start, body.end):
+            if seg.held != body.held:
                 rec.journal.append(
                     "hold",
                     seq=seg.seq,

@@ -207,15 +207,15 @@ class CameraRecorder:
         await asyncio.to_thread(self._writer.shutdown, True)
 
     def health(self) -> dict[str, object]:
-        segs = self.journal.ordered()
+        count, size, oldest, newest = self.journal.summary()
         return {
             "mode": self.policy.mode,
             "recording": self.recording,
             "blocked": self.blocked,
-            "segments": len(segs),
-            "bytes": sum(s.bytes for s in segs),
-            "oldest": segs[0].start if segs else None,
-            "newest": segs[-1].end if segs else None,
+            "segments": count,
+            "bytes": size,
+            "oldest": oldest,
+            "newest": newest,
             "last_error": self.stats.last_error,
             "dropped": self._branch.overruns if self._branch is not None else 0,
         }

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from streams.core.stream import CameraStream
 from streams.recording.config import CameraRecording, RecordingConfig
-from streams.recording.journal import Journal, Segment
+from streams.recording.journal import Group, Journal, Segment, order_key
 from streams.recording.layout import Layout
 from streams.recording.reconcile import Reconciled, reconcile
 from streams.recording.recorder import CameraRecorder
@@ -39,6 +39,30 @@ def copy_synced(src: Path, dst: Path) -> None:
     with tmp.open("rb+") as f:
         os.fsync(f.fileno())
     tmp.rename(dst)
+
+
+def _not_held(group: Group) -> bool:
+    return not group[2]
+
+
+def _not_archived(group: Group) -> bool:
+    return group[1] != "archive"
+
+
+def _ends_after(t: float) -> Callable[[Segment], bool]:
+    return lambda seg: seg.end >= t
+
+
+def _makes_up(need: int) -> Callable[[Segment], bool]:
+    """True from the first segment after those that add up to ``need`` bytes."""
+    total = 0
+
+    def enough(seg: Segment) -> bool:
+        nonlocal total
+        total += seg.bytes
+        return total - seg.bytes >= need
+
+    return enough
 
 
 class RecordingService:
@@ -81,7 +105,7 @@ class RecordingService:
 
     async def _open(self, stream: CameraStream, policy: CameraRecording) -> CameraRecorder:
         camera_id = stream.camera_id
-        journal = Journal.open(camera_id, self.layout.journal_dir(camera_id))
+        journal = Journal.open(camera_id, self.layout.journal_dir(camera_id), self.storage.owner)
         self.reconciled[camera_id] = await asyncio.to_thread(
             reconcile, journal, self.layout.camera_dirs(camera_id)
         )
@@ -173,19 +197,16 @@ class RecordingService:
         days = self.settings.department_retention_days.get(dept, self.settings.retention_days)
         return days * 86400
 
-    def _delete(self, rec: CameraRecorder, seg: Segment, reason: str) -> None:
-        Path(seg.file).unlink(missing_ok=True)
-        rec.journal.append("deleted", seq=seg.seq, file=seg.file, reason=reason)
-        self.deleted += 1
+    def _delete(self, rec: CameraRecorder, seg: Segment, reason: str) -> bool:
+        deleted = rec.journal.delete(seg, reason, lambda p: p.unlink(missing_ok=True))
+        self.deleted += deleted
+        return deleted
 
     def _apply_retention(self, now: float) -> None:
         for rec in list(self.recorders.values()):
             horizon = now - self._retention_s(rec.camera_id)
-            for seg in rec.journal.ordered():
-                if seg.end >= horizon:
-                    break
-                if not seg.held:
-                    self._delete(rec, seg, "retention")
+            for seg in rec.journal.oldest(_not_held, _ends_after(horizon)):
+                self._delete(rec, seg, "retention")
 
     def _archive(self, now: float) -> None:
         """Move segments older than ``archive_after_h`` from the fast paths to the archive
@@ -195,11 +216,7 @@ class RecordingService:
             return
         horizon = now - self.settings.archive_after_h * 3600
         for rec in list(self.recorders.values()):
-            for seg in rec.journal.ordered():
-                if seg.end >= horizon:
-                    break
-                if seg.tier == "archive":
-                    continue
+            for seg in rec.journal.oldest(_not_archived, _ends_after(horizon)):
                 src = Path(seg.file)
                 dst = archive / src.relative_to(self.storage.owner(seg.file) or src.parent)
                 try:
@@ -211,12 +228,11 @@ class RecordingService:
                 src.unlink(missing_ok=True)
 
     def used(self) -> dict[Path, int]:
+        """Bytes per storage path (the journals keep the totals as they change)."""
         out: dict[Path, int] = {}
         for rec in list(self.recorders.values()):
-            for seg in rec.journal.segments.values():
-                root = self.storage.owner(seg.file)
-                if root is not None:
-                    out[root] = out.get(root, 0) + seg.bytes
+            for path, size in rec.journal.used().items():
+                out[path] = out.get(path, 0) + size
         return out
 
     def _short(self, path: Path, used: int) -> int:
@@ -250,22 +266,18 @@ class RecordingService:
             self._set_blocked(None)
 
     def _free(self, path: Path, need: int) -> int:
-        """Delete the oldest segments on ``path`` that are not held until ``need`` bytes go."""
-        candidates = sorted(
-            (
-                (seg, rec)
-                for rec in list(self.recorders.values())
-                for seg in rec.journal.segments.values()
-                if not seg.held and self.storage.owner(seg.file) == path
-            ),
-            key=lambda pair: pair[0].start,
-        )
+        """Delete the oldest segments on ``path`` that are not held until ``need`` bytes go:
+        each camera's oldest that make up ``need``, then the oldest of them all."""
+        candidates: list[tuple[tuple[float, int], Segment, CameraRecorder]] = []
+        for rec in list(self.recorders.values()):
+            deletable = rec.journal.oldest(lambda g: g[0] == path and not g[2], _makes_up(need))
+            candidates.extend((order_key(seg), seg, rec) for seg in deletable)
         freed = 0
-        for seg, rec in candidates:
+        for _key, seg, rec in sorted(candidates, key=lambda c: c[0]):
             if freed >= need:
                 break
-            self._delete(rec, seg, "space")
-            freed += seg.bytes
+            if self._delete(rec, seg, "space"):
+                freed += seg.bytes
         return freed
 
     def _set_blocked(self, reason: str | None) -> None:
