@@ -13,7 +13,10 @@ stays the camera's.
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
+import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import gi
@@ -129,6 +132,7 @@ class TranscodeSource(Gst.Bin):
         else:
             buf.set_flags(Gst.BufferFlags.DELTA_UNIT)
         assert self._src is not None
+        self.stats.arrived(buf.pts)
         self._src.emit("push-buffer", buf)
         self.stats.frames_in += 1
 
@@ -163,7 +167,9 @@ class TranscodeSource(Gst.Bin):
         enc.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._force_keyframe)
         chain.sync_state_with_parent()
         self.stats.started(codec, decoder, kbps)
-        ghost = Gst.GhostPad.new("src", chain.get_static_pad("src"))
+        out = chain.get_static_pad("src")
+        out.add_probe(Gst.PadProbeType.BUFFER, self._encoded)
+        ghost = Gst.GhostPad.new("src", out)
         ghost.set_active(True)
         self._codec, self._src = codec, src
         self.add_pad(ghost)  # pad-added: the upstream session links its chain to it
@@ -182,6 +188,12 @@ class TranscodeSource(Gst.Bin):
         self.stats.frames_out += 1
         return Gst.PadProbeReturn.OK
 
+    def _encoded(self, _pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+        buf = info.get_buffer()
+        if buf is not None:
+            self.stats.encoded(buf.pts)
+        return Gst.PadProbeReturn.OK
+
     def _error(self, message: str) -> None:
         error = GLib.Error.new_literal(Gst.CoreError.quark(), message, Gst.CoreError.FAILED)
         self.post_message(Gst.Message.new_error(self, error, message))
@@ -197,10 +209,25 @@ class TranscodeStats:
         self.bitrate_kbps = 0
         self.frames_in = 0
         self.frames_out = 0  #: frames into the encoder (decoded)
+        self.frames_encoded = 0
+        self._arrivals: dict[int, float] = {}  # pts -> when the camera frame came in
+        self._delays: deque[float] = deque(maxlen=100)  # the transcode's latency, s
+
+    def arrived(self, pts: int) -> None:
+        if len(self._arrivals) > 200:  # frames the decoder dropped (it lagged)
+            self._arrivals.clear()
+        self._arrivals[pts] = time.monotonic()
+
+    def encoded(self, pts: int) -> None:
+        self.frames_encoded += 1
+        t = self._arrivals.pop(pts, None)
+        if t is not None:
+            self._delays.append(time.monotonic() - t)
 
     def started(self, codec: str, decoder: str, kbps: int) -> None:
         self.running, self.source_codec, self.decoder = True, codec, decoder
         self.bitrate_kbps = kbps
+        self._arrivals.clear()  # a new session's timestamps start again at 0
 
     def health(self) -> dict[str, Any]:
         return {
@@ -212,6 +239,10 @@ class TranscodeStats:
             "bitrate_kbps": self.bitrate_kbps,
             "frames_in": self.frames_in,
             "frames_decoded": self.frames_out,
+            "frames_encoded": self.frames_encoded,
+            #: what decoding and encoding adds (median of the last 100 frames), ms
+            "latency_ms": round(statistics.median(self._delays) * 1000, 1)
+            if self._delays else None,
         }
 
 
