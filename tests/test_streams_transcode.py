@@ -42,6 +42,15 @@ def test_h265_camera_h264_profile(camera_factory: Any, relay_factory: Any,
         assert relay.upstream_connections(port) == 1
         metrics = httpx.get(f"{relay.http}/metrics", headers=SERVICE, timeout=10).text
         assert 'cityhub_stream_transcoding{camera="hevc~h264",source_codec="h265"} 1.0' in metrics
+        # A reader joining the running transcode (a new RTSP media on it) does not stall it.
+        joined = GstReader(f"{base}/h264?token={token}").start()
+        try:
+            before = reader.frames
+            assert joined.wait_frames(25) >= 25, joined.errors
+            assert reader.wait_frames(before + 25) >= before + 25, reader.errors
+        finally:
+            joined.stop()
+        assert relay.health("hevc~h264")["upstream_connects"] == h["upstream_connects"]
     finally:
         reader.stop()
     # Nobody watches: the transcode stops, then the camera connection it held.

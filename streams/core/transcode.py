@@ -77,6 +77,7 @@ class TranscodeSource(Gst.Bin):
         self._base: float | None = None
 
     def do_change_state(self, transition: Gst.StateChange) -> Gst.StateChangeReturn:
+        log.debug("%s: transcode %s", self.main.camera_id, transition.value_nick)
         if transition == Gst.StateChange.PAUSED_TO_READY:
             self._detach()
         ret = Gst.Bin.do_change_state(self, transition)
@@ -110,6 +111,8 @@ class TranscodeSource(Gst.Bin):
         with self._lock:
             lease, cid = self._lease, self._cid
             self._lease = self._cid = None
+        log.info("%s: transcode stopped (lease %s, subscription %s)", self.main.camera_id,
+                 lease is not None, cid)
         if cid is not None:
             self.main.fanout.unsubscribe(cid)
         if lease is not None:
@@ -167,8 +170,11 @@ class TranscodeSource(Gst.Bin):
         enc.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._force_keyframe)
         chain.sync_state_with_parent()
         self.stats.started(codec, decoder, kbps)
+        log.info("%s: transcoding %s -> h264 (%s, x264enc %d kb/s)", self.main.camera_id, codec,
+                 decoder, kbps)
         out = chain.get_static_pad("src")
         out.add_probe(Gst.PadProbeType.BUFFER, self._encoded)
+        out.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, _no_reconfigure)
         ghost = Gst.GhostPad.new("src", out)
         ghost.set_active(True)
         self._codec, self._src = codec, src
@@ -199,6 +205,17 @@ class TranscodeSource(Gst.Bin):
         self.post_message(Gst.Message.new_error(self, error, message))
 
 
+def _no_reconfigure(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    """An RTSP reader joining (a new media on the session's proxysink) asks upstream to
+    renegotiate; the encoder would then send an allocation query down the tee into the
+    media's queue, which holds it until the media prerolls: the transcode stalled. Its
+    output never changes, so nothing is renegotiated."""
+    event = info.get_event()
+    if event is not None and event.type == Gst.EventType.RECONFIGURE:
+        return Gst.PadProbeReturn.DROP
+    return Gst.PadProbeReturn.OK
+
+
 class TranscodeStats:
     """What health shows of a profile's transcode (read on the event loop, set in threads)."""
 
@@ -212,6 +229,7 @@ class TranscodeStats:
         self.frames_encoded = 0
         self._arrivals: dict[int, float] = {}  # pts -> when the camera frame came in
         self._delays: deque[float] = deque(maxlen=100)  # the transcode's latency, s
+        self._offset: int | None = None  # encoder output pts minus input pts
 
     def arrived(self, pts: int) -> None:
         if len(self._arrivals) > 200:  # frames the decoder dropped (it lagged)
@@ -220,7 +238,9 @@ class TranscodeStats:
 
     def encoded(self, pts: int) -> None:
         self.frames_encoded += 1
-        t = self._arrivals.pop(pts, None)
+        if self._offset is None:  # x264enc shifts timestamps (by 1000 h): learn by how much
+            self._offset = pts - min(self._arrivals, default=pts)
+        t = self._arrivals.pop(pts - self._offset, None)
         if t is not None:
             self._delays.append(time.monotonic() - t)
 
@@ -228,6 +248,7 @@ class TranscodeStats:
         self.running, self.source_codec, self.decoder = True, codec, decoder
         self.bitrate_kbps = kbps
         self._arrivals.clear()  # a new session's timestamps start again at 0
+        self._offset = None
 
     def health(self) -> dict[str, Any]:
         return {
