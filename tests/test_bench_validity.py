@@ -55,6 +55,12 @@ def test_relay_bench_refuses_a_dead_camera(tmp_path: Path) -> None:
     assert_invalid(code, out, tmp_path, "relay", "cameras: 3 of 3 below")
 
 
+def test_transcode_bench_refuses_a_dead_camera(tmp_path: Path) -> None:
+    nobody = f"rtsp://127.0.0.1:{free_port()}"  # H.265 cameras nobody serves
+    code, out = run_bench("transcode", "--upstream", nobody, results=tmp_path)
+    assert_invalid(code, out, tmp_path, "transcode", "no frame from")
+
+
 def test_api_bench_refuses_failing_answers_from_a_hub_whose_database_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
