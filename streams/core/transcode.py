@@ -72,7 +72,6 @@ class TranscodeSource(Gst.Bin):
         self._lease: Lease | None = None
         self._cid: int | None = None
         self._src: Gst.Element | None = None
-        self._codec: str | None = None
         self._keyframes: set[int] = set()
         self._base: float | None = None
 
@@ -111,8 +110,8 @@ class TranscodeSource(Gst.Bin):
         with self._lock:
             lease, cid = self._lease, self._cid
             self._lease = self._cid = None
-        log.info("%s: transcode stopped (lease %s, subscription %s)", self.main.camera_id,
-                 lease is not None, cid)
+        if lease is not None:
+            log.info("%s: transcode stopped", self.main.camera_id)
         if cid is not None:
             self.main.fanout.unsubscribe(cid)
         if lease is not None:
@@ -177,7 +176,7 @@ class TranscodeSource(Gst.Bin):
         out.add_probe(Gst.PadProbeType.EVENT_UPSTREAM, _no_reconfigure)
         ghost = Gst.GhostPad.new("src", out)
         ghost.set_active(True)
-        self._codec, self._src = codec, src
+        self._src = src
         self.add_pad(ghost)  # pad-added: the upstream session links its chain to it
         return True
 
