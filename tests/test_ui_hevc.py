@@ -8,7 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -48,12 +49,13 @@ def hevc_camera(ui_world: UiCity) -> Iterator[str]:
         proc.wait(10)
 
 
-def _tile(ui: UiPage, pred, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def]
+def _tile(ui: UiPage, pred: Callable[[dict[str, Any]], bool], timeout: float = 60
+          ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         state = ui.page.eval_on_selector(f".tile[data-camera='{CAMERA}']", TILE_JS)
         if pred(state) or time.monotonic() > deadline:
-            return state  # type: ignore[no-any-return]
+            return state
         time.sleep(0.25)
 
 
