@@ -258,6 +258,7 @@ def start_cameras(
     procs: list[subprocess.Popen[bytes]],
     size: tuple[int, int, int] = (1280, 720, 2000),
     log: str = "cams",
+    codec: str = "h264",
 ) -> str:
     """Synthetic 25 fps cameras (loop mode, 1 s GOP) named ``names``, of ``size`` (width,
     height, kbit/s; default 720p at 2 Mbit/s); their rtsp:// base."""
@@ -268,6 +269,7 @@ def start_cameras(
             sys.executable, "-m", "devkit.synthetic", "--port", str(cam_port),
             "--cameras", ",".join(names), "--width", str(width), "--height", str(height),
             "--fps", "25", "--gop", "25", "--bitrate", str(kbps), "--mode", "loop",
+            "--codec", codec,
         ],
         tmp / f"{log}.log",
     )

@@ -23,6 +23,9 @@ from streams.catalog import StoreCameras
 from streams.config import StreamsConfig
 from streams.core.health import StreamEvent, StreamState
 from streams.core.stream import CameraStream
+from streams.core.transcode import PROFILE as TRANSCODE
+from streams.core.transcode import SUFFIX as TRANSCODED
+from streams.core.transcode import TranscodeStats, transcode_factory
 from streams.gb28181.device_playback import DevicePlaybackFactory, channel_of
 from streams.gb28181.push import PushTable
 from streams.glib_loop import ensure_glib_loop
@@ -77,6 +80,9 @@ class Relay:
         self.subs: dict[str, CameraStream] = {}  #: sub streams (CameraSpec.sub_url) by camera
         #: Cameras the hub was last told are offline (a recovery is then worth an event).
         self.offline_sent: set[str] = set()
+        #: The ``h264`` profile by camera: the main stream transcoded, on demand.
+        self.transcodes: dict[str, CameraStream] = {}
+        self.transcode_stats: dict[str, TranscodeStats] = {}
         self.whep = WhepSessions(
             settings.ice_servers, settings.webrtc_max_viewers, settings.connect_timeout_s
         )
@@ -172,10 +178,14 @@ class Relay:
         self.alarms.submit(body)
 
     def stream(self, camera_id: str, profile: str = "main") -> CameraStream | None:
-        """The camera's main stream, or its sub stream where it has one (else the main)."""
+        """The camera's main stream, or its sub stream where it has one (else the main), or
+        ``h264``: the main transcoded to H.264 (the main itself when it is H.264 already)."""
         if profile == "sub" and camera_id in self.subs:
             return self.subs[camera_id]
-        return self.streams.get(camera_id)
+        main = self.streams.get(camera_id)
+        if profile == TRANSCODE and main is not None and main.upstream_codec != "h264":
+            return self.transcodes.get(camera_id, main)
+        return main
 
     def _start_camera(self, spec: CameraSpec) -> None:
         self.streams[spec.id] = main = self._stream(spec)
@@ -188,6 +198,17 @@ class Relay:
             self.subs[spec.id] = sub = self._stream(spec, sub=True)
             if self.rtsp is not None:
                 self.rtsp.add(sub, f"/{spec.id}/sub")
+        self._start_transcode(main)
+
+    def _start_transcode(self, main: CameraStream) -> None:
+        """The camera's ``h264`` profile: idle (a task, no pipeline) until someone asks."""
+        stats = self.transcode_stats[main.camera_id] = TranscodeStats()
+        stream = CameraStream(f"{main.camera_id}{TRANSCODED}", transcode_factory(main, stats),
+                              self.settings, display_url=main.display_url)
+        stream.start()
+        self.transcodes[main.camera_id] = stream
+        if self.rtsp is not None:
+            self.rtsp.add(stream, f"/{main.camera_id}/{TRANSCODE}")
 
     def _packet_camera(self, spec: CameraSpec, sub: bool) -> PacketCamera | None:
         """The packet core's camera for ``spec`` (rtsp:// only; else None), mounted."""
@@ -289,12 +310,14 @@ class Relay:
             if self.rtsp is not None:
                 self.rtsp.remove(f"/{camera_id}/recorded")
         self.specs.pop(camera_id, None)
-        gone = [s for s in (self.streams.pop(camera_id, None), self.subs.pop(camera_id, None))
-                if s is not None]
+        self.transcode_stats.pop(camera_id, None)
+        gone = [s for s in (self.transcodes.pop(camera_id, None), self.streams.pop(camera_id, None),
+                            self.subs.pop(camera_id, None)) if s is not None]
         if self.rtsp is not None:
             self.rtsp.remove(f"/{camera_id}")
             self.rtsp.remove(f"/{camera_id}/sub")
             self.rtsp.remove(f"/{camera_id}/device")
+            self.rtsp.remove(f"/{camera_id}/{TRANSCODE}")
         for stream in gone:
             await stream.close()
         if self.packet is not None:
@@ -359,13 +382,14 @@ class Relay:
             await self.packet.stop()
         await asyncio.gather(*(c.close() for c in self.packet_cameras.values()),
                              return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in self.transcodes.values()), return_exceptions=True)
         await asyncio.gather(*(s.close() for s in (*self.streams.values(), *self.subs.values())),
                              return_exceptions=True)
 
     def health(self) -> list[dict[str, object]]:
         out = []
         rtsp = self.rtsp.sessions_per_camera() if self.rtsp else {}
-        for stream in (*self.streams.values(), *self.subs.values()):
+        for stream in (*self.streams.values(), *self.subs.values(), *self._transcoding()):
             h = stream.health()
             h["rtsp_viewers"] = rtsp.get(stream.camera_id, 0)
             packet = self.packet_cameras.get(stream.camera_id)
@@ -373,8 +397,15 @@ class Relay:
                 _merge_packet_health(h, packet)
             h["webrtc_viewers"] = self.whep.count(stream.camera_id)
             h["fmp4_viewers"] = self.fmp4_viewers.get(stream.camera_id, 0)
+            stats = self.transcode_stats.get(stream.camera_id.removesuffix(TRANSCODED))
+            if stream.camera_id.endswith(TRANSCODED) and stats is not None:
+                h["transcode"] = stats.health()
             out.append(h)
         return out
+
+    def _transcoding(self) -> list[CameraStream]:
+        """The ``h264`` profiles that ran (an H.264 camera's idle one is no health entry)."""
+        return [s for s in self.transcodes.values() if s.upstream_connects or s.wanted()]
 
 
 def _merge_packet_health(h: dict[str, object], packet: PacketCamera) -> None:

@@ -62,6 +62,12 @@ def test_relay_bench_refuses_webrtc_viewers_short_of_frames(tmp_path: Path) -> N
     assert_invalid(code, out, tmp_path, "relay", "2 of 2 WebRTC viewers below 30 fps")
 
 
+def test_transcode_bench_refuses_a_dead_camera(tmp_path: Path) -> None:
+    nobody = f"rtsp://127.0.0.1:{free_port()}"  # H.265 cameras nobody serves
+    code, out = run_bench("transcode", "--upstream", nobody, results=tmp_path)
+    assert_invalid(code, out, tmp_path, "transcode", "no frame from")
+
+
 def test_api_bench_refuses_failing_answers_from_a_hub_whose_database_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -163,3 +163,14 @@ class HealthCollector:
                 [str(h["camera_id"]), str(h["state"])], 1.0 if h["state"] == "live" else 0.0
             )
         yield up
+        transcoding = GaugeMetricFamily(
+            "cityhub_stream_transcoding",
+            "1 while a camera's h264 profile decodes and re-encodes it (CPU-heavy)",
+            labels=["camera", "source_codec"],
+        )
+        for h in health:
+            t = h.get("transcode")
+            if isinstance(t, dict):
+                transcoding.add_metric([str(h["camera_id"]), str(t["from"] or "")],
+                                       1.0 if t["running"] and h["state"] == "live" else 0.0)
+        yield transcoding

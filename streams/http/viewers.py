@@ -3,7 +3,7 @@
 Every request carries a play token (streams/auth/tokens.py), as ``Authorization: Bearer
 <token>`` (what WHEP players send) or ``?token=``; the relay then asks the hub whether the
 view may start (streams/auth/guard.py) and ends it when access ends. ``?profile=sub`` picks
-a camera's sub stream where it has one.
+a camera's sub stream where it has one, ``?profile=h264`` its H.264 transcode.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from streams.relay import Relay
 from streams.webrtc.whep import WhepError
 
 MAX_OFFER_BYTES = 64 * 1024
-#: Which of a camera's streams: main, or sub (smaller, for grids; main where there is none).
-Profile = Literal["main", "sub"]
+#: Which of a camera's streams: main, or sub (smaller, for grids; main where there is none),
+#: or h264: the main transcoded to H.264 on demand (streams/core/transcode.py) for browsers
+#: that cannot decode the camera's H.265 (the main where it is H.264).
+Profile = Literal["main", "sub", "h264"]
 
 
 class ClipRequest(BaseModel):

@@ -3,6 +3,11 @@
 // WebSocket through the same gateway (streams/fmp4); when both fail, refreshed JPEG
 // snapshots. ui.video_transport: "auto" (that order), "fmp4" (skip WebRTC), "webrtc".
 // Reports "connecting" | "live" | "fallback" | "offline"; video.dataset.transport says how.
+// H.265 cameras: passed through where the browser decodes HEVC (fMP4/MSE; the relay's WebRTC
+// is H.264 only), else the relay's "h264" profile (an on-demand transcode) is asked for:
+// the relay names the codec (WHEP 415 "camera sends h265", the fMP4 init segment's mime).
+// Not WebCodecs/WASM decoding: headless Chromium has no HEVC decoder for WebCodecs either,
+// and a WASM HEVC decoder costs the wall's CPU per tile, where the relay's costs once.
 import { playToken } from "./api.js";
 import { t } from "./i18n.js";
 import { fmp4Play } from "/ui/stream/mse.js";
@@ -21,10 +26,17 @@ const SNAPSHOT_MS = 1000;
  * failures are worth trying over fMP4. */
 const worthFmp4 = (e) => e.status === undefined || e.status === 415 || e.status >= 500;
 
+const HEVC_MIME = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+/** Whether this browser decodes HEVC in MSE (the fMP4 passthrough of an H.265 camera). */
+export const canHevc = () => typeof MediaSource !== "undefined" && MediaSource.isTypeSupported(HEVC_MIME);
+/** Cameras this page found it cannot decode: later tiles ask for "h264" at once. */
+const needsH264 = new Set();
+
 export class CameraPlayer {
   constructor(video, img, camera, onStatus, transport = "auto", profile = "main") {
     Object.assign(this, { video, img, camera, onStatus, transport, profile });
-    video.dataset.profile = profile;
+    this.transcode = needsH264.has(camera);
+    video.dataset.profile = this._profile();
     this.ws = null;
     this.frames = 0;
     this.stopped = false;
@@ -62,6 +74,8 @@ export class CameraPlayer {
         this._closePc();
         why = `WebRTC: ${e.message}`;
         if (this.stopped) return;
+        // H.265, which the relay's WebRTC cannot pass: fMP4 where MSE decodes HEVC, else H.264.
+        if (e.status === 415 && /\bh265\b/.test(e.message) && !canHevc() && this._needsH264()) return this.start();
         // The gateway cannot reach the relay (restarting): fMP4 goes to the same relay.
         if (e.status === 502) return this._retryLater("connecting", why);
         if (this.transport === "webrtc" || !worthFmp4(e)) return this._fallback(why);
@@ -74,14 +88,30 @@ export class CameraPlayer {
     } catch (e) {
       this._closePc();
       if (this.stopped) return;
+      if (/cannot decode .*(hvc1|hev1)/.test(e.message) && this._needsH264()) return this.start();
       why = `${why ? why + "; " : ""}fMP4: ${e.message}`;
       if (/\(4502\b/.test(e.message)) return this._retryLater("connecting", why);  // relay down
       this._fallback(why);
     }
   }
 
+  /** The profile asked of the relay: the camera's own, or its H.264 transcode. */
+  _profile() {
+    return this.transcode ? "h264" : this.profile;
+  }
+
+  /** Switch to the H.264 transcode (once): true when start() should try again with it. */
+  _needsH264() {
+    if (this.transcode) return false;
+    this.transcode = true;
+    needsH264.add(this.camera);
+    this.video.dataset.profile = this._profile();
+    return true;
+  }
+
   _live(transport, why) {
     this.failures = 0;
+    if (this.transcode) why = why ? `${why}, H.264 transcode` : "H.264 transcode";
     this.video.dataset.transport = transport;
     this.img.hidden = true;  // snapshots stay on top until the video shows a frame
     this.status("live", why);
@@ -89,7 +119,7 @@ export class CameraPlayer {
 
   async _fmp4() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}?profile=${this.profile}`;
+    const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}?profile=${this._profile()}`;
     const start = this.frames;
     this.ws = await fmp4Play(this.video, url, this.token, { onClose: (e) => this._lost(e.message) });
     await this._firstFrame(start);
@@ -108,7 +138,7 @@ export class CameraPlayer {
       pc.addEventListener("icegatheringstatechange", () => pc.iceGatheringState === "complete" && resolve());
       setTimeout(resolve, 1500);
     });
-    const r = await fetch(`${RELAY}/whep/${encodeURIComponent(this.camera)}?profile=${this.profile}`, {
+    const r = await fetch(`${RELAY}/whep/${encodeURIComponent(this.camera)}?profile=${this._profile()}`, {
       method: "POST", body: pc.localDescription.sdp,
       headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${this.token}` },
     });
@@ -252,7 +282,8 @@ export class CameraPlayer {
   setProfile(profile) {
     if (profile === this.profile || this.stopped) return;
     this.profile = profile;
-    this.video.dataset.profile = profile;
+    this.video.dataset.profile = this._profile();
+    if (this.transcode) return;  // the transcode is the one stream this browser can decode
     if (this.state === "live" || this.state === "connecting") { this._closePc(); this.start(); }
   }
 
