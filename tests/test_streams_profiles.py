@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from devkit.fixtures.streams import RELAY_CORES, GstReader
-from streams.webrtc.client import WhepClient
+from devkit.fixtures.streams import RELAY_CORES, GstReader, whep_size
 
 
 @pytest.mark.fault
@@ -24,18 +23,13 @@ def test_main_and_sub_streams_over_whep_and_rtsp(
                            "plain": main.url("dome")})
     token = relay.token("dome")
 
-    async def whep_size(camera: str, profile: str) -> tuple[int, int] | None:
-        client = WhepClient(f"{relay.http}/whep/{camera}?profile={profile}", relay.token(camera))
-        await client.start()
-        try:
-            assert await client.wait_frames(5, 20) >= 5
-            return client.size
-        finally:
-            await client.stop()
+    def size(camera: str, profile: str) -> tuple[int, int] | None:
+        url = f"{relay.http}/whep/{camera}?profile={profile}"
+        return asyncio.run(whep_size(url, relay.token(camera)))
 
-    assert asyncio.run(whep_size("dome", "sub")) == (320, 180)
-    assert asyncio.run(whep_size("dome", "main")) == (640, 360)
-    assert asyncio.run(whep_size("plain", "sub")) == (640, 360)  # no sub stream: the main
+    assert size("dome", "sub") == (320, 180)
+    assert size("dome", "main") == (640, 360)
+    assert size("plain", "sub") == (640, 360)  # no sub stream: the main
     for path, size in (("dome/sub", (320, 180)), ("dome", (640, 360))):
         reader = GstReader(f"rtsp://127.0.0.1:{relay.rtsp_port}/{path}?token={token}").start()
         try:

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 
 from devkit.fixtures.ffprobe import ffprobe
-from devkit.fixtures.streams import SERVICE, GstReader
-from streams.webrtc.client import WhepClient
+from devkit.fixtures.streams import SERVICE, GstReader, whep_size
 from tests.test_streams_fmp4 import probe_frames, receive
 
 
@@ -57,16 +56,8 @@ def test_h265_camera_h264_profile(camera_factory: Any, relay_factory: Any,
     assert relay.wait_state("hevc~h264", "idle")["state"] == "idle"
     assert relay.wait_state("hevc", "idle")["state"] == "idle"
 
-    async def whep() -> tuple[int, int] | None:  # WebRTC (H.264 only) serves the profile
-        client = WhepClient(f"{relay.http}/whep/hevc?profile=h264", token)
-        await client.start()
-        try:
-            assert await client.wait_frames(5, 20) >= 5
-            return client.size
-        finally:
-            await client.stop()
-
-    assert asyncio.run(whep()) == (640, 360)
+    # WebRTC (H.264 only) serves the profile
+    assert asyncio.run(whep_size(f"{relay.http}/whep/hevc?profile=h264", token)) == (640, 360)
 
 
 def test_fmp4_h264_profile_keeps_the_camera_gop(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from streams.gb28181.control import post_control
 from streams.gb28181.ps import Frame
 from streams.gb28181.receiver import MediaClosed, MediaReceiver
 
@@ -54,12 +55,7 @@ class DeviceRecording:
                                        daemon=True)
 
     def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        r = httpx.post(f"{self.ch.control}{path}", json=body, timeout=8.0,
-                       headers={"authorization": f"Bearer {self.ch.token}"})
-        if r.status_code != 200:
-            detail = r.json().get("detail", r.text[:200]) if r.content else r.status_code
-            raise RuntimeError(f"{path}: {detail}")
-        return dict(r.json())
+        return post_control(self.ch.control, self.ch.token, path, body)
 
     def open(self, timeout_s: float) -> str | None:
         """INVITE and wait for the first frame; its codec (None: nothing came)."""

@@ -23,6 +23,7 @@ import httpx
 gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
+from streams.gb28181.control import post_control  # noqa: E402
 from streams.gb28181.receiver import MediaReceiver  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -83,12 +84,7 @@ class _Session:
             self._bye()
 
     def _control(self, path: str, body: dict[str, object]) -> dict[str, object]:
-        r = httpx.post(f"{self.src.control}{path}", json=body, timeout=8.0,
-                       headers={"authorization": f"Bearer {self.src.token}"})
-        if r.status_code != 200:
-            detail = r.json().get("detail", r.text[:200]) if r.content else r.status_code
-            raise RuntimeError(f"INVITE refused: {detail}")
-        return dict(r.json())
+        return post_control(self.src.control, self.src.token, path, body)
 
     def _receive(self) -> None:
         media = MediaReceiver(self.src.transport, self.src.media_host)
