@@ -7,6 +7,7 @@ Each such adapter declares a pydantic model of the fields it understands
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -46,8 +47,6 @@ class NativeRecord(BaseModel):
         return self
 
     def extra(self) -> dict[str, Any]:
-        import json
-
         extra = dict(self.model_extra or {})
         if extra:
             check_depth(extra, 8)

@@ -36,6 +36,7 @@ from adapters.model import Event, Severity
 from bench.report import finish
 from core.model import SourceSystem
 from devkit.embedded import EmbeddedPostgres
+from devkit.fixtures.hubapi import build_hub
 from hub.incidents import queries
 from hub.store.scalar import scalar
 from hub.store.writer import BatchWriter
@@ -134,8 +135,6 @@ def _load_incidents(conn: psycopg.Connection[Any], n: int) -> None:
 
 
 def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any], list[str]]:
-    from devkit.fixtures.hubapi import build_hub  # the same wiring the tests use
-
     problems: list[str] = []
     hub = build_hub(dsn, state, incidents={"tick_s": 1.0})
     _seed(hub)

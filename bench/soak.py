@@ -218,10 +218,10 @@ def error_lines(logs: Path) -> list[str]:
 
 
 def chart(samples: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415  lazy: the chart's library is a dev extra, not the bench's
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    matplotlib.use("Agg")  # before pyplot: no display
+    import matplotlib.pyplot as plt  # noqa: PLC0415  lazy: after the backend is chosen
 
     t0 = samples[0]["t"]
     fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)

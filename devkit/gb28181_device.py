@@ -16,12 +16,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import gi
+
 from adapters.xmlsafe import child, text
 from core import digest
 from devkit.gb28181_playback import RecordedPlay
+from devkit.synthetic import CameraSpec
+from devkit.synthetic_clip import encode_clip, read_access_units
 from gb28181 import devctl, manscdp, mansrtsp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
 from streams.gb28181.sender import PsRtpSender
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -348,11 +355,6 @@ def make_channels(device_id: str, n: int, lat: float = 30.66, lon: float = 104.0
 
 def run_cli(args: argparse.Namespace) -> int:
     """``cityhub simulate gb28181-device``: register, keep alive, answer, stream until killed."""
-    from gi.repository import Gst
-
-    from devkit.synthetic import CameraSpec
-    from devkit.synthetic_clip import encode_clip, read_access_units
-
     Gst.init(None)
     host, _, port = args.server.rpartition(":")
     password = args.password or os.environ.get("CITYHUB_GB_PASSWORD", "")

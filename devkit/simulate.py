@@ -25,6 +25,7 @@ from core.model import SourceSystem
 from core.mqtt import MqttClient
 from core.topics import ROOT
 from devkit.onvif.options import add_arguments as add_onvif_arguments
+from hub.config import load_config
 
 log = logging.getLogger(__name__)
 
@@ -134,18 +135,16 @@ def _sources(args: argparse.Namespace) -> list[Source]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from hub.config import load_config
-
     if args.system == "gb28181-device":
-        from devkit.gb28181_device import run_cli
+        from devkit.gb28181_device import run_cli  # noqa: PLC0415  lazy: only the chosen simulator loads (GStreamer)
 
         return run_cli(args)
     if args.system == "onvif-camera":
-        from devkit.onvif.camera import run_cli as run_onvif
+        from devkit.onvif.camera import run_cli as run_onvif  # noqa: PLC0415  lazy: only the chosen simulator loads
 
         return run_onvif(args)
     if args.system == "gb28181-upper":
-        from devkit.gb28181_upper import run_cli as run_upper
+        from devkit.gb28181_upper import run_cli as run_upper  # noqa: PLC0415  lazy: only the chosen simulator loads
 
         return run_upper(args)
 

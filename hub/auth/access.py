@@ -265,28 +265,10 @@ def _declared(dependant: Any) -> bool:
     return False
 
 
-def access_rule(route: Any) -> Any:
-    for dep in route.dependant.dependencies:
-        found = _find(dep)
-        if found is not None:
-            return found
-    return None
-
-
-def _find(dependant: Any) -> Any:
-    if hasattr(dependant.call, ACCESS_MARK):
-        return getattr(dependant.call, ACCESS_MARK)
-    for dep in dependant.dependencies:
-        found = _find(dep)
-        if found is not None:
-            return found
-    return None
-
-
 def iter_routes(app: Any) -> Iterator[tuple[str, Any]]:
     """(full path, route) of every route, through included routers (lazy in newer FastAPI)."""
     try:
-        from fastapi.routing import iter_route_contexts
+        from fastapi.routing import iter_route_contexts  # noqa: PLC0415  lazy: probes the FastAPI version
     except ImportError:  # FastAPI that flattens included routers into app.routes
         for route in app.routes:
             yield getattr(route, "path", repr(route)), route

@@ -6,6 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -17,9 +21,6 @@ def sqlalchemy_url(dsn: str) -> str:
             return "postgresql+psycopg://" + dsn[len(prefix) :]
     if "=" not in dsn:
         raise ValueError("database url must start with postgresql:// or be a key=value DSN")
-    from psycopg.conninfo import conninfo_to_dict
-    from sqlalchemy.engine import URL
-
     info = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
     known = {
         "user": "username",
@@ -52,9 +53,6 @@ def downgrade(dsn: str, revision: str) -> None:
 
 
 def current(dsn: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
-
     engine = create_engine(sqlalchemy_url(dsn))
     try:
         with engine.connect() as conn:
