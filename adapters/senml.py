@@ -271,9 +271,10 @@ class SenmlAdapter(Adapter):
         if unit is not None and type(unit) is not str:
             return None  # the model refuses it with its reason
         key = (sensor, metric, unit, origin.department, origin.site)
-        found = self._names.get(key, key)
-        if found is not key:
-            return found  # type: ignore[return-value]  # not the key itself: a cached name (or None)
+        try:
+            return self._names[key]  # a cached name, or None for one the model refused
+        except KeyError:
+            pass
         if len(self._names) >= MAX_CACHED_NAMES:
             self._names.clear()
         try:

@@ -38,6 +38,7 @@ from core.model import SourceSystem
 from devkit.embedded import EmbeddedPostgres
 from devkit.fixtures.hubapi import build_hub
 from hub.incidents import queries
+from hub.incidents.states import OPEN
 from hub.store.scalar import scalar
 from hub.store.writer import BatchWriter
 
@@ -177,7 +178,7 @@ def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any
             conn.execute("TRUNCATE incidents CASCADE")
             _load_incidents(conn, 100_000)
         h = hub.headers("traffic")
-        open_states = ["new", "acknowledged", "dispatched", "in_progress", "reopened"]
+        open_states = list(OPEN)
         params = {"state": open_states, "limit": 50}
 
         def get(path: str, p: dict[str, Any]) -> float:

@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         supervise.start()
         queries = threading.Thread(target=soak.query_loop, args=(stop, counts), daemon=True)
         queries.start()
-        chaos: dict[str, dict[str, float]] = {}
+        chaos: dict[str, dict[str, Any]] = {}  # per kind: its figures (JSON)
         killed_at: dict[str, float] = {}
         kinds = list(KINDS) if args.chaos else []
         t_start = time.monotonic()
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                                         t_view_end)
             times = [*killed_at.values(), t_view_end]
             for (kind, t_kill), t_next in zip(killed_at.items(), times[1:], strict=True):
-                chaos[kind]["viewers_back"] = recovery(viewers, t_kill, t_next)  # type: ignore[assignment]  # nested figures
+                chaos[kind]["viewers_back"] = recovery(viewers, t_kill, t_next)
         stored, distinct = _wait_stored(city.pg.dsn, len(load.ids), timeout=120)
         stop.set()
         lost, dup = len(load.ids) - distinct, stored - distinct

@@ -208,8 +208,9 @@ class DeviceSim:
         if cmd := manscdp.text_of(doc, "PTZCmd"):
             self.ptz.append(devctl.decode(cmd))
         if (precise := child(doc.el, "PTZPreciseCtrl")) is not None:
-            self.position = tuple(float(text(precise, k) or d)  # type: ignore[assignment]
-                                  for k, d in (("Pan", 0), ("Tilt", 0), ("Zoom", 1)))
+            pan, tilt, zoom = (float(text(precise, k) or d)
+                               for k, d in (("Pan", 0), ("Tilt", 0), ("Zoom", 1)))
+            self.position = (pan, tilt, zoom)
         if rec := manscdp.text_of(doc, "RecordCmd"):
             stream = int(manscdp.text_of(doc, "StreamNumber") or 0)
             self.recording[doc.device_id] = (rec == "Record", stream)

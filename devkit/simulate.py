@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 
 from adapters import registry
 from adapters.base import Origin
+from adapters.native import CityhubEventsAdapter
+from adapters.senml import SenmlAdapter
 from core.model import SourceSystem
 from core.mqtt import MqttClient
 from core.topics import ROOT
@@ -67,13 +69,13 @@ class Simulator:
         fmt = next(self._formats)
         adapter = registry.get(fmt)
         base = f"{ROOT}/{s.department}/{s.site}/{s.system.value}"
-        if fmt == "senml":
+        if isinstance(adapter, SenmlAdapter):
             per = max(1, self.pack // 4)
             topic = f"{base}/readings"
-            payload = adapter.simulate(self.rng, origin, now, sensors=4, per_sensor=per)  # type: ignore[call-arg]  # this adapter's simulate() takes sizes beyond the base signature
-        elif fmt == "cityhub-events":
+            payload = adapter.simulate(self.rng, origin, now, sensors=4, per_sensor=per)
+        elif isinstance(adapter, CityhubEventsAdapter):
             topic = f"{base}/events"
-            payload = adapter.simulate(self.rng, origin, now, count=self.pack)  # type: ignore[call-arg]  # this adapter's simulate() takes sizes beyond the base signature
+            payload = adapter.simulate(self.rng, origin, now, count=self.pack)
         else:
             topic, payload = f"{base}/native/{fmt}", adapter.simulate(self.rng, origin, now)
         out = adapter.adapt(payload, origin)

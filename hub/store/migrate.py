@@ -14,6 +14,10 @@ from sqlalchemy.engine import URL
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+#: libpq keywords that are parts of a URL; any other goes into its query.
+_URL_PARTS = {"user", "password", "host", "port", "dbname"}
+
+
 def sqlalchemy_url(dsn: str) -> str:
     """SQLAlchemy's URL for a libpq URL or key=value DSN, using the psycopg 3 driver."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
@@ -22,18 +26,16 @@ def sqlalchemy_url(dsn: str) -> str:
     if "=" not in dsn:
         raise ValueError("database url must start with postgresql:// or be a key=value DSN")
     info = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
-    known = {
-        "user": "username",
-        "password": "password",
-        "host": "host",
-        "port": "port",
-        "dbname": "database",
-    }
-    parts: dict[str, object] = {known[k]: v for k, v in info.items() if k in known}
-    if "port" in parts:
-        parts["port"] = int(str(parts["port"]))
-    query = {k: v for k, v in info.items() if k not in known}
-    url = URL.create("postgresql+psycopg", query=query, **parts)  # type: ignore[arg-type]  # conninfo values are str; URL.create types each keyword
+    port = info.get("port")
+    url = URL.create(
+        "postgresql+psycopg",
+        username=info.get("user"),
+        password=info.get("password"),
+        host=info.get("host"),
+        port=int(port) if port else None,
+        database=info.get("dbname"),
+        query={k: v for k, v in info.items() if k not in _URL_PARTS},
+    )
     return url.render_as_string(hide_password=False)
 
 
