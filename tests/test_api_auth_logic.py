@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -50,16 +52,15 @@ def test_password_hash_verifies_only_the_password() -> None:
     assert not passwords.verify_password("anything", None)[0]
 
 
-def _g(**kw: object) -> Grant:
-    base: dict[str, object] = dict(
+def _g(**kw: Any) -> Grant:
+    base = Grant(
         id="g",
         grantor="police",
         grantee="traffic",
         resources=frozenset({"video", "events", "readings"}),
         expires_at=NOW + timedelta(hours=1),
     )
-    base.update(kw)
-    return Grant(**base)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 def test_visibility_own_department_and_scoped_grant() -> None:

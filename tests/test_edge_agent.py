@@ -92,7 +92,7 @@ def test_scene_gives_intrusions_with_snapshots_and_exact_line_counts_in_the_data
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with psycopg.connect(migrated_dsn) as conn:
-            held = dict(conn.execute("SELECT sha256, data FROM media").fetchall())
+            held: dict[str, bytes] = dict(conn.execute("SELECT sha256, data FROM media").fetchall())
         if wanted <= set(held):
             break
         time.sleep(0.5)
@@ -222,7 +222,7 @@ def test_dead_and_unplugged_cameras_are_reported_not_fatal(
          "url": f"rtsp://127.0.0.1:{free_port()}/none"},
     ]))
 
-    def camera_events(r, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    def camera_events(r, kind: str) -> list[dict]:
         return [e for e in (r.events[i] for i in dict.fromkeys(r.order))
                 if e["kind"] == kind and e["camera"] == "cam-gate"]
 

@@ -9,6 +9,7 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -43,18 +44,20 @@ def _pushes(relay: Any) -> list[dict[str, Any]]:
 async def _record_info(w: World, channel: str, start: float, end: float
                        ) -> list[tuple[float, float]]:
     """The upper's RecordInfo query, answered in local time (Asia/Shanghai)."""
-    assert w.upper is not None
     zone = ZoneInfo("Asia/Shanghai")
 
     def local(t: float) -> str:
         return datetime.fromtimestamp(t, zone).replace(tzinfo=None).isoformat(timespec="seconds")
 
-    items = await w.upper.service.ask_list(LOCAL, channel, "RecordInfo", (
+    items = await w.sim.service.ask_list(LOCAL, channel, "RecordInfo", (
         f"<StartTime>{local(start)}</StartTime>\r\n<EndTime>{local(end)}</EndTime>\r\n"
         "<Secrecy>0</Secrecy>\r\n<Type>all</Type>\r\n"), "RecordList")  # all pages
     assert items is not None
-    return [tuple(datetime.fromisoformat(text(it, k) or "").replace(tzinfo=zone).timestamp()
-                  for k in ("StartTime", "EndTime")) for it in items]  # type: ignore[misc]
+
+    def stamp(item: Element, name: str) -> float:
+        return datetime.fromisoformat(text(item, name) or "").replace(tzinfo=zone).timestamp()
+
+    return [(stamp(it, "StartTime"), stamp(it, "EndTime")) for it in items]
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp-active"])
@@ -74,20 +77,18 @@ def test_playback_of_a_recorded_stretch_ends_with_media_status_121(
         await w.q("UPDATE gb_upper_shares SET playback = true WHERE camera_id = 'cam1'"
                   " RETURNING 1")
         await asyncio.wait_for(client.registered.wait(), 10)
-        assert w.upper is not None
         # What is recorded in the window (RecordInfo), as a province asks before playing.
         listed = await _record_info(w, SHARED_RTSP, window[0] - 3600, window[1])
         assert listed == sorted(listed) and all(a < b <= window[1] for a, b in listed)
         assert listed[0][0] <= window[0] and any(b > window[0] for _, b in listed)
         assert await _record_info(w, GB_CAM, *window) == []  # shared live only: nothing
-        dialog, sink = await w.upper.play(SHARED_RTSP, transport, window)
+        dialog, sink = await w.sim.play(SHARED_RTSP, transport, window)
         try:
             assert dialog.answer.session == "Playback" and dialog.answer.times == window
             assert dialog.ssrc.startswith("1")  # a playback SSRC
 
             async def finished() -> bool:
-                assert w.upper is not None
-                return (dialog.call_id, "121") in w.upper.service.media_status
+                return (dialog.call_id, "121") in w.sim.service.media_status
             assert await until(finished, 30), sink.frames
             # The stretch, not live: 3 s at 15 fps from the keyframe before its start.
             assert 30 <= sink.frames <= 75 and sink.keyframes >= 3, sink.frames
@@ -95,15 +96,15 @@ def test_playback_of_a_recorded_stretch_ends_with_media_status_121(
             view = await w.q("SELECT detail->'playback' FROM audit_log"
                              " WHERE action = 'gb_cascade_view'")
             assert view == [([window[0], window[1]],)]
-            assert await w.upper.stop(dialog)  # the upper's BYE after 121
+            assert await w.sim.stop(dialog)  # the upper's BYE after 121
             assert await until(lambda: asyncio.to_thread(lambda: not _pushes(relay)), 10)
         finally:
             sink.close()
         # Shared live only: the recording is refused (403), and so is a reversed range.
         with pytest.raises(InviteError, match="403"):
-            await w.upper.play(GB_CAM, transport, window)
+            await w.sim.play(GB_CAM, transport, window)
         with pytest.raises(InviteError, match="488"):
-            await w.upper.play(SHARED_RTSP, transport, (window[1], window[0]))
+            await w.sim.play(SHARED_RTSP, transport, (window[1], window[0]))
         reasons = await w.q("SELECT detail->>'reason' FROM audit_log"
                             " WHERE action = 'gb_cascade_invite_refused' ORDER BY seq")
         assert [r[0][:20] for r in reasons] == ["playback not shared", "bad playback range t"]

@@ -12,6 +12,7 @@ import yaml
 from devkit.embedded import EmbeddedBroker
 from devkit.fixtures.ingest import count, publish_all, wait_count
 from hub.ingest.pipeline import adapt_message
+from hub.store.scalar import scalar
 from tests.test_adapters import BILLION_LAUGHS, NOW, XXE
 
 
@@ -201,6 +202,6 @@ def test_a_message_the_store_refuses_is_dead_lettered_and_the_rest_stored(
     wait_count(migrated_dsn, "SELECT count(*) FROM dead_letters", 1, timeout=90, workers=workers)
     assert count(migrated_dsn, "SELECT count(*) FROM events") == expected
     with psycopg.connect(migrated_dsn) as conn:
-        (reason,) = conn.execute("SELECT reason FROM dead_letters").fetchone()  # type: ignore[misc]
+        reason = scalar(conn, "SELECT reason FROM dead_letters")
     assert reason.startswith("store refused the message") and "refused by test trigger" in reason
     assert workers.alive(0)

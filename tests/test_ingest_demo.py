@@ -10,6 +10,7 @@ import psycopg
 from devkit.demo.ingest import start_ingest
 from devkit.demo.stack import Stack
 from devkit.embedded import EmbeddedBroker
+from hub.store.scalar import scalar
 
 SYSTEMS = {"safecity", "traffic", "overload", "citymgmt", "bus", "edge"}
 
@@ -29,7 +30,7 @@ def test_demo_ingest_stores_traffic_from_every_system(
             assert not stack.failed(), stack.failed()
             with psycopg.connect(migrated_dsn) as conn:
                 seen = {r[0] for r in conn.execute("SELECT DISTINCT source_system FROM events")}
-                readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+                readings = scalar(conn, "SELECT count(*) FROM readings")
             time.sleep(0.5)
         assert seen == SYSTEMS and readings > 0
         with psycopg.connect(migrated_dsn) as conn:

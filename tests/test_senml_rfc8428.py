@@ -17,7 +17,7 @@ RECEIVED = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 ORIGIN = Origin("citymgmt", "river-park", SourceSystem.sensor, RECEIVED)
 
 
-def adapt(pack: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+def adapt(pack: list[dict[str, Any]]):
     return registry.get("senml").adapt(json.dumps(pack).encode(), ORIGIN)
 
 
