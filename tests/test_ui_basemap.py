@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import time
 import urllib.request
@@ -21,10 +22,19 @@ from pydantic import ValidationError
 
 from devkit.basemap.server import BasemapServer
 from devkit.fixtures.hubapi import HubApi, build_hub
-from hub.ui.basemap import TileCache, lonlat_tile, source_url, tile_bbox
+from hub.ui.basemap import TileCache, source_url, tile_bbox
 from hub.ui.settings import BasemapConfig
 
 XINHUA = (104.0648, 30.6586)  # the demo's Xinhua Rd / 5th Ave
+
+
+def lonlat_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The XYZ tile holding a WGS-84 point at zoom z (which tile a test asks for)."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    rad = math.radians(lat)
+    y = int((1 - math.asinh(math.tan(rad)) / math.pi) / 2 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
 @pytest.fixture
