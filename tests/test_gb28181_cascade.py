@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from devkit.fixtures.store import PoolWorld
 from devkit.fixtures.streams import SERVICE
 from devkit.gb28181_upper import UpperSim
-from gb28181.cascade import CascadeClient, PushHandle, UpperSettings
+from gb28181.cascade import CascadeClient, UpperSettings
+from gb28181.cascade_media import PushHandle
 from gb28181.service import InviteError
 from hub.gb28181.cascade_store import PgCascadeDirectory, add_upper, load_uppers
 from hub.gb28181.config import Gb28181Config, Gb28181UpperConfig

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from gb28181.cascade import PushError, PushHandle
+from gb28181.cascade_media import PushError, PushHandle
 
 
 class RelayPusher:
