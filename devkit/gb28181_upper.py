@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from gb28181.directory import DeviceRecord, Registration
 from gb28181.manscdp import CatalogItem, read, text_of
 from gb28181.service import Dialog, ServiceSettings, SipService
+from gb28181.sip import SipMessage
 from gb28181.transport import Peer
 from streams.gb28181.ps import PsDemuxer, PsError
 from streams.gb28181.rtp import FrameAssembler, Rfc4571Reader
@@ -179,6 +180,19 @@ class UpperSim:
     @property
     def port(self) -> int:
         return self.service.s.port
+
+    def ignore_catalog_pages(self, count: int) -> None:
+        """Leave the next ``count`` Catalog response MESSAGEs unanswered, as a busy
+        province platform does (the lower must send them again)."""
+        handle, left = self.service.handle, [count]
+
+        async def deaf(msg: SipMessage, peer: Peer) -> None:
+            if left[0] > 0 and msg.method == "MESSAGE" and b"<CmdType>Catalog<" in msg.body \
+                    and b"<Response>" in msg.body:
+                left[0] -= 1
+                return
+            await handle(msg, peer)
+        self.service.endpoint.handler = deaf
 
     async def start(self) -> None:
         await self.service.start()

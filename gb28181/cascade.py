@@ -48,6 +48,8 @@ class UpperSettings:
     local_port: int = 0
     media_host: str = "127.0.0.1"  #: the address our SDP answer announces
     retry_s: float = 5.0  #: between failed REGISTERs
+    catalog_retry_s: float = 2.0  #: first pause before a catalog page is sent again
+    message_timeout_s: float = 4.0  #: how long a MESSAGE to the upper waits for its answer
     per_page: int = 4  #: catalog items per MESSAGE
     name: str = "cityhub"
     zone: str = "Asia/Shanghai"  #: the city's zone (AlarmTime is local time)
@@ -83,7 +85,8 @@ class CascadeClient:
         self.bad_inputs = 0
         self._tag, self._call_id, self._cseq = sip.new_tag(), secrets.token_hex(10), 0
         self._task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._catalog: asyncio.Task[int] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._other_id_logged = False
         self._sn = secrets.randbelow(10**5)
         self.events = UpwardEvents(self)
@@ -263,7 +266,7 @@ class CascadeClient:
         if doc.root != "Query":
             return
         if doc.cmd == "Catalog":
-            self.spawn(self.send_catalog(doc.sn))
+            self._answer_catalog(doc.sn)
         elif doc.cmd == "RecordInfo":
             self.spawn(self.send_record_info(doc))
         elif doc.cmd in ("DeviceInfo", "DeviceStatus"):
@@ -273,27 +276,45 @@ class CascadeClient:
 
     async def _send(self, body: bytes, attempts: int = 3) -> bool:
         for _ in range(attempts):
-            reply = await self.endpoint.request(self._request("MESSAGE", body), self.upper)
+            reply = await self.endpoint.request(self._request("MESSAGE", body), self.upper,
+                                                timeout=self.s.message_timeout_s)
             if reply is not None and reply.status == 200:
                 return True
         return False
 
     async def send_catalog(self, sn: int) -> int:
-        """The shared channels as Catalog pages (SumNum); returns the items delivered."""
+        """The shared channels as Catalog pages (SumNum); returns the items delivered.
+
+        A page the upper does not take is sent again after a growing pause, until every
+        page is delivered (a busy province platform drops MESSAGEs) or a newer Catalog
+        query takes over; ``catalog_sent`` of ``catalog_total`` shows how far it got."""
         shared = await self.dir.shared(self.s.upper_id)
         items = [self.item_of(c) for c in shared]
-        per = self.s.per_page
-        sent = 0
-        for i, page in enumerate(manscdp.catalog_pages(sn, self.s.local_id, items, per)):
-            if not await self._send(page):
-                break
-            sent = min(len(items), (i + 1) * per)
+        pages = manscdp.catalog_pages(sn, self.s.local_id, items, self.s.per_page)
+        sent, pause = 0, self.s.catalog_retry_s
+        for i, page in enumerate(pages):
+            while not await self._send(page):
+                await self.dir.state(self.s.upper_id, catalog_at=time.time(),
+                                     catalog_sent=sent, catalog_total=len(items))
+                log.warning("cascade %s: catalog page %d of %d not taken; again in %.0f s",
+                            self.s.upper_id, i + 1, len(pages), pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.s.retry_s * 12)
+            sent = min(len(items), (i + 1) * self.s.per_page)
         await self.dir.state(self.s.upper_id, catalog_at=time.time(), catalog_sent=sent,
                              catalog_total=len(items))
         await self.dir.audit(self.s.upper_id, "gb_cascade_catalog", None, {
             "channels": [c.channel_id for c in shared], "delivered": sent})
         log.info("cascade %s: catalog %d of %d delivered", self.s.upper_id, sent, len(items))
         return sent
+
+    def _answer_catalog(self, sn: int) -> None:
+        """One catalog push at a time: a newer query replaces one still being retried."""
+        if self._catalog is not None:
+            self._catalog.cancel()
+        self._catalog = asyncio.ensure_future(self.send_catalog(sn))
+        self._tasks.add(self._catalog)
+        self._catalog.add_done_callback(self._tasks.discard)
 
     async def send_record_info(self, doc: manscdp.Doc) -> int:
         """What is recorded of a shared channel in the asked window (playback shares only;

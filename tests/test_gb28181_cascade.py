@@ -85,9 +85,12 @@ class World(PoolWorld):
             self.upper.port, 0.3, 2, 0.3, 1)
         return s
 
-    async def start_client(self, pusher: Any = None) -> CascadeClient:
+    async def start_client(self, pusher: Any = None, **settings: float) -> CascadeClient:
         await self.pool.open()
-        self.client = CascadeClient(self.settings(), PgCascadeDirectory(self.pool, self.dsn),
+        s = self.settings()
+        for name, value in settings.items():
+            setattr(s, name, value)
+        self.client = CascadeClient(s, PgCascadeDirectory(self.pool, self.dsn),
                                     pusher or NoPush())
         await self.client.start()
         return self.client
@@ -192,6 +195,22 @@ def test_catalog_lists_exactly_the_shared_cameras_and_is_audited(dsn: str) -> No
         assert await w.upper.catalog()
         items = (await until(lambda: _nth(w, 2)))[1]
         assert [it.id for it in items] == [GB_CAM]
+    scenario(dsn, body)
+
+
+def test_catalog_pages_the_upper_drops_are_sent_again_until_complete(dsn: str) -> None:
+    async def body(w: World) -> None:
+        assert w.upper is not None
+        w.upper.ignore_catalog_pages(7)  # the first page: 3 attempts, 3 more, then 1
+        await w.start_client(catalog_retry_s=0.05, message_timeout_s=0.3)
+        partial = await until(lambda: w.q("SELECT catalog_sent, catalog_total FROM gb_uppers"
+                                          " WHERE catalog_at IS NOT NULL"))
+        assert partial == [(0, 2)]  # shown incomplete while it is sent again
+        items = (await until(lambda: _nth(w, 1)))[0]
+        assert sorted(it.id for it in items) == [GB_CAM, SHARED_RTSP]
+        done = await until(lambda: w.q("SELECT catalog_sent, catalog_total FROM gb_uppers"
+                                       " WHERE catalog_sent = 2"))
+        assert done == [(2, 2)]
     scenario(dsn, body)
 
 
