@@ -224,6 +224,10 @@ class UpperSim:
         """SUBSCRIBE to the lower platform's Catalog or Alarm: (status, call-id)."""
         return await self.service.subscribe(self.lower_id, cmd, expires, extra, call_id)
 
+    async def steer(self, dialog: Dialog, body: bytes) -> int:
+        """MANSRTSP (``gb28181.mansrtsp``) in a playback call: the lower's final status."""
+        return await self.service.info(dialog.call_id, body)
+
     async def stop(self, dialog: Dialog) -> bool:
         return await self.service.bye(dialog.call_id, "upper stopped watching")
 

@@ -232,6 +232,8 @@ class CascadeClient:
             await self.media.invite(msg, peer)
         elif msg.method == "BYE":
             await self.media.bye(msg, peer)
+        elif msg.method == "INFO":
+            await self.media.info(msg, peer)
         elif msg.method == "SUBSCRIBE":
             await self.events.subscribe(msg, peer)
         elif msg.method == "OPTIONS":

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from gb28181 import manscdp, sdp, sip
+from gb28181 import manscdp, mansrtsp, sdp, sip
 from gb28181.transport import Peer
 from gb28181.upward import SharedChannel
 
@@ -45,6 +45,10 @@ class MediaPusher(Protocol):
     async def records(self, camera_id: str, start: float, end: float
                       ) -> list[tuple[float, float]]:
         """The camera's recorded spans within [start, end] (unix s)."""
+
+    async def control(self, push_id: str, method: str, scale: float | None,
+                      npt: float | None) -> None:
+        """A recorded push paused, resumed, sped up or moved (MANSRTSP, annex B)."""
 
     async def stop(self, push_id: str) -> None: ...
 
@@ -81,6 +85,34 @@ class UpwardMedia:
     async def close(self) -> None:
         for call_id in list(self.views):
             await self.end(call_id, "cascade stopped")
+
+    async def info(self, msg: sip.SipMessage, peer: Peer) -> None:
+        """MANSRTSP in a playback call (annex B): pause, resume, speed, seek; audited."""
+        view = self.views.get(msg.call_id)
+        status, phrase, cmd = 200, "OK", None
+        if view is None:
+            status, phrase = 481, "Call Does Not Exist"
+        elif view.window is None:
+            status, phrase = 488, "Not Acceptable Here"  # a live call has nothing to steer
+        else:
+            try:
+                cmd = mansrtsp.parse(msg.body)
+                if cmd.method != "TEARDOWN":  # BYE ends a call
+                    await self.c.pusher.control(view.push.push_id, cmd.method, cmd.scale,
+                                                cmd.npt)
+            except mansrtsp.MansrtspError as exc:
+                self.c.bad_inputs += 1
+                status, phrase = 400, "Bad Request"
+                log.warning("cascade %s: bad MANSRTSP: %s", self.c.s.upper_id, exc)
+            except PushError as exc:
+                status, phrase = 500, "Server Internal Error"
+                log.warning("cascade %s: MANSRTSP not passed on: %s", self.c.s.upper_id, exc)
+        await self.c.endpoint.send(sip.response(msg, status, phrase), peer)
+        if view is not None and cmd is not None:
+            await self.c.dir.audit(self.c.s.upper_id, "gb_cascade_playback_control",
+                                   view.channel, {"call_id": msg.call_id, "method": cmd.method,
+                                                  "scale": cmd.scale, "npt": cmd.npt,
+                                                  "status": status})
 
     async def invite(self, msg: sip.SipMessage, peer: Peer) -> None:
         if msg.call_id in self.views:  # a retransmitted INVITE: the 200 went already
