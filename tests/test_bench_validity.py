@@ -25,11 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_bench(name: str, *args: str, results: Path, timeout: float = 240) -> tuple[int, dict]:
-    """``python -m bench.<name> ARGS``: exit status and the JSON object it printed."""
+    """``python -m bench.<name> ARGS``: exit status and the JSON object it printed. Run from
+    outside the checkout, as from an installed one (no path relative to the repository)."""
     env = {**os.environ, "CITYHUB_BENCH_RESULTS": str(results)}
     proc = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=results, env=env, capture_output=True, text=True, timeout=timeout,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     assert lines, f"bench.{name} printed no JSON:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
