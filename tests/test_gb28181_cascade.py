@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from devkit.fixtures.store import PoolWorld
 from devkit.fixtures.streams import SERVICE
 from devkit.gb28181_upper import UpperSim
-from gb28181.cascade import CascadeClient, MediaPusher, PushHandle, UpperSettings
+from gb28181.cascade import CascadeClient, UpperSettings
+from gb28181.cascade_media import MediaPusher, PushHandle
 from gb28181.service import InviteError
 from hub.gb28181.cascade_store import PgCascadeDirectory, add_upper, load_uppers
 from hub.gb28181.config import Gb28181Config, Gb28181UpperConfig
@@ -44,6 +45,10 @@ class NoPush:
     async def records(self, camera_id: str, start: float, end: float
                       ) -> list[tuple[float, float]]:
         return []
+
+    async def control(self, push_id: str, method: str, scale: float | None,
+                      npt: float | None) -> None:
+        raise AssertionError("no playback expected")
 
     async def stop(self, push_id: str) -> None:
         return None
@@ -98,9 +103,13 @@ class World(PoolWorld):
             self.upper.port, 0.3, 2, 0.3, 1)
         return s
 
-    async def start_client(self, pusher: MediaPusher | None = None) -> CascadeClient:
+    async def start_client(self, pusher: MediaPusher | None = None, **settings: float
+                           ) -> CascadeClient:
         await self.pool.open()
-        self.client = CascadeClient(self.settings(), PgCascadeDirectory(self.pool, self.dsn),
+        s = self.settings()
+        for name, value in settings.items():
+            setattr(s, name, value)
+        self.client = CascadeClient(s, PgCascadeDirectory(self.pool, self.dsn),
                                     pusher or NoPush())
         await self.client.start()
         return self.client
@@ -202,6 +211,21 @@ def test_catalog_lists_exactly_the_shared_cameras_and_is_audited(dsn: str) -> No
         assert await w.sim.catalog()
         items = (await until(lambda: _nth(w, 2)))[1]
         assert [it.id for it in items] == [GB_CAM]
+    scenario(dsn, body)
+
+
+def test_catalog_pages_the_upper_drops_are_sent_again_until_complete(dsn: str) -> None:
+    async def body(w: World) -> None:
+        w.sim.ignore_catalog_pages(7)  # the first page: 3 attempts, 3 more, then 1
+        await w.start_client(catalog_retry_s=0.05, message_timeout_s=0.3)
+        partial = await until(lambda: w.q("SELECT catalog_sent, catalog_total FROM gb_uppers"
+                                          " WHERE catalog_at IS NOT NULL"))
+        assert partial == [(0, 2)]  # shown incomplete while it is sent again
+        items = (await until(lambda: _nth(w, 1)))[0]
+        assert sorted(it.id for it in items) == [GB_CAM, SHARED_RTSP]
+        done = await until(lambda: w.q("SELECT catalog_sent, catalog_total FROM gb_uppers"
+                                       " WHERE catalog_sent = 2"))
+        assert done == [(2, 2)]
     scenario(dsn, body)
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from adapters.xmlsafe import text
 from devkit.fixtures.streams import SERVICE
+from gb28181 import mansrtsp
 from gb28181.service import InviteError
 from hub.gb28181.relay_push import RelayPusher
 from tests.test_gb28181_cascade import (
@@ -108,4 +109,49 @@ def test_playback_of_a_recorded_stretch_ends_with_media_status_121(
         reasons = await w.q("SELECT detail->>'reason' FROM audit_log"
                             " WHERE action = 'gb_cascade_invite_refused' ORDER BY seq")
         assert [r[0][:20] for r in reasons] == ["playback not shared", "bad playback range t"]
+    scenario(dsn, body)
+
+
+def test_the_upper_pauses_speeds_up_and_seeks_a_playback_with_mansrtsp(
+        dsn: str, camera_factory: Any, relay_factory: Any, tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
+    wait_for(lambda: len(segments(root, "cam1")) >= 6, timeout=60, what="12 s of footage")
+    first = segments(root, "cam1")[0]
+    window = (int(first["start"]) + 1, int(first["start"]) + 9)  # 8 s: 120 frames at 1x
+    pusher = RelayPusher(lambda _camera: relay.http, SERVICE)
+
+    async def body(w: World) -> None:
+        client = await w.start_client(pusher)
+        await w.q("UPDATE gb_upper_shares SET playback = true WHERE camera_id = 'cam1'"
+                  " RETURNING 1")
+        await asyncio.wait_for(client.registered.wait(), 10)
+        dialog, sink = await w.sim.play(SHARED_RTSP, "udp", window)
+
+        def push() -> dict[str, Any]:
+            return _pushes(relay)[0]
+        try:
+            assert await until(lambda: asyncio.sleep(0, sink.frames >= 5), 20)
+            assert await w.sim.steer(dialog, mansrtsp.pause(1)) == 200
+            assert await until(lambda: asyncio.to_thread(lambda: push()["paused"]), 10)
+            paused_at = sink.frames
+            await asyncio.sleep(1.0)  # the point: nothing is sent while paused
+            assert sink.frames <= paused_at + 3  # at most what was on the wire
+            # Resume at 4x from 6 s into the window: only its last 2 s (and the GOP before).
+            assert await w.sim.steer(dialog, mansrtsp.play(2, scale=4.0, npt=6.0)) == 200
+            assert await until(lambda: asyncio.to_thread(lambda: push()["scale"] == 4.0), 10)
+
+            async def finished() -> bool:
+                return (dialog.call_id, "121") in w.sim.service.media_status
+            assert await until(finished, 30), sink.frames
+            assert sink.frames < 100, sink.frames  # 6 s of the 8 were skipped
+            assert await w.sim.steer(dialog, b"JUMP RTSP/1.0\r\nCSeq: 3\r\n\r\n") == 400
+            assert await w.sim.stop(dialog)
+        finally:
+            sink.close()
+        steps = await w.q("SELECT detail->>'method', detail->>'scale', detail->>'status'"
+                          " FROM audit_log WHERE action = 'gb_cascade_playback_control'"
+                          " ORDER BY seq")
+        assert steps == [("PAUSE", None, "200"), ("PLAY", "4.0", "200")]
     scenario(dsn, body)
