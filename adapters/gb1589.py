@@ -50,6 +50,9 @@ SIX_AXLE_SINGLE_DRIVE = 46_000
 SINGLE_TYRE_REDUCTION = 3_000
 #: Wide-base tyres of at least this nominal section width are not reduced.
 WIDE_TYRE_MM = 425
+#: A drive axle's wide-base single tyres of at least this width count as dual (enforcement
+#: annex of 交通运输部令2016年第62号, note 3: such trucks' limits are not reduced).
+WIDE_DRIVE_TYRE_MM = 445
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,17 @@ def _drive_axles(axles: Sequence[Axle]) -> list[Axle]:
     return [a for a in axles if a.unit in ("truck", "tractor") and a.drive]
 
 
+def _tyres(a: Axle) -> int | None:
+    """Tyres per side, a drive axle's wide-base single tyre (>= 445 mm) counted as dual."""
+    wide = a.tyre_width_mm is not None and a.tyre_width_mm >= WIDE_DRIVE_TYRE_MM
+    return 2 if a.tyres_per_side == 1 and a.drive and wide else a.tyres_per_side
+
+
 def _dual_air(drive: Sequence[Axle]) -> bool | None:
     """Drive axles all dual-tyred on air suspension: True, False, or None when not recorded."""
     if not drive:
         return None
-    known = [(a.tyres_per_side, a.air_suspension) for a in drive]
+    known = [(_tyres(a), a.air_suspension) for a in drive]
     if any(t == 1 or air is False for t, air in known):
         return False
     if all(t == 2 and air is True for t, air in known):

@@ -184,11 +184,16 @@ def judge_limit(r: WimRecord) -> Limit:
 
 def doubts(r: WimRecord) -> list[str]:
     """Why the weighing itself is doubtful (the verdict then says so)."""
-    weights = r.weights()
-    if not weights or any(w is None for w in weights):
+    known = [w for w in r.weights() if w is not None]
+    if not known:
         return []  # missing axle weights are not an error
-    total = sum(w for w in weights if w is not None)
-    if abs(total - r.gross_kg) > max(AXLE_SUM_MIN_KG, AXLE_SUM_TOLERANCE * r.gross_kg):
+    total = sum(known)
+    slack = max(AXLE_SUM_MIN_KG, AXLE_SUM_TOLERANCE * r.gross_kg)
+    if len(known) < (r.axle_count or 0):  # some axles not weighed: only an excess is a doubt
+        if total > r.gross_kg + slack:
+            return [f"weighed axles alone sum to {total:g} kg, gross is {r.gross_kg:g} kg"]
+        return []
+    if abs(total - r.gross_kg) > slack:
         return [f"axle weights sum to {total:g} kg, gross is {r.gross_kg:g} kg"]
     return []
 
