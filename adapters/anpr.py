@@ -30,11 +30,11 @@ class PlateRead(NativeRecord):
     plate_color: PlateColor = "unknown"
     vehicle_type: str | None = Field(None, max_length=32)
     vehicle_color: str | None = Field(None, max_length=32)
-    speed_kmh: float | None = Field(None, ge=0, le=400)
-    speed_limit_kmh: float | None = Field(None, gt=0, le=200)
-    lane: int | None = Field(None, ge=0, le=32)
+    speed_kmh: float | None = Field(None, ge=0, le=400, strict=True)
+    speed_limit_kmh: float | None = Field(None, gt=0, le=200, strict=True)
+    lane: int | None = Field(None, ge=0, le=32, strict=True)
     direction: str | None = Field(None, max_length=32)
-    confidence: float | None = Field(None, ge=0, le=1)
+    confidence: float | None = Field(None, ge=0, le=1, strict=True)
     location: Location | None = None
     pictures: list[MediaRef] = Field(default_factory=list, max_length=16)
 

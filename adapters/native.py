@@ -4,7 +4,8 @@ Edge boxes and integrations that already speak cityhub publish
 ``{"events": [<Event>...]}`` on ``city/{dept}/{site}/{system}/events`` and
 ``{"readings": [<Reading>...]}`` on ``city/{dept}/{site}/sensor/readings``.
 Input formats: adapters/docs/cityhub-events.md and cityhub-readings.md.
-Nothing from the wire is trusted: each record is validated again, and a record
+Nothing from the wire is trusted: each record is validated again, strictly (a number
+given as a string is refused: these packs are made by programs), and a record
 that names another department, site or system than its topic is rejected on its
 own (the rest of the pack is kept). Absent department/site/system are filled in
 from the topic.
@@ -84,7 +85,7 @@ class CityhubEventsAdapter(Adapter):
         self.check_size(payload)
         out = Adapted()
         try:  # fast path: the whole pack validates in pydantic's core
-            events = _EventPack.model_validate_json(payload).events
+            events = _EventPack.model_validate_json(payload, strict=True).events
         except ValidationError:
             events = None
         if events is not None:
@@ -115,7 +116,7 @@ class CityhubEventsAdapter(Adapter):
                 out.rejects.append(Reject(problem, rec))
                 continue
             try:
-                ev = Event.model_validate(filled)
+                ev = Event.model_validate_json(json.dumps(filled), strict=True)
             except ValidationError as exc:
                 out.rejects.append(Reject(validation_reason(exc), rec))
                 continue
@@ -160,7 +161,7 @@ class CityhubReadingsAdapter(Adapter):
         self.check_size(payload)
         out = Adapted()
         try:
-            readings = _ReadingPack.model_validate_json(payload).readings
+            readings = _ReadingPack.model_validate_json(payload, strict=True).readings
         except ValidationError:
             readings = None
         if readings is not None:
@@ -182,7 +183,7 @@ class CityhubReadingsAdapter(Adapter):
                 continue
             try:
                 # JSON mode, as the pack path: data values are base64 there too.
-                out.readings.append(Reading.model_validate_json(json.dumps(filled)))
+                out.readings.append(Reading.model_validate_json(json.dumps(filled), strict=True))
             except ValidationError as exc:
                 out.rejects.append(Reject(validation_reason(exc), rec))
         return out

@@ -96,3 +96,36 @@ def test_a_far_future_time_never_raises_out_of_an_xml_adapter() -> None:
     xml = re.sub(r"<dateTime>[^<]*<", "<dateTime>9999-12-31T23:59:59-05:00<", xml)
     with pytest.raises(AdapterError, match="dateTime"):
         registry.get("isapi").adapt(xml.encode(), Origin("police", "x", SourceSystem.safecity, NOW))
+
+
+def _first_record(doc: dict[str, Any]) -> dict[str, Any]:
+    """The record a sample's field lives in: the document, or its pack's first record."""
+    for key in ("events", "readings"):
+        if key in doc:
+            return doc[key][0]  # type: ignore[no-any-return]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "text"),
+    [
+        ("wim/overweight-6axle.json", "gross_kg", "49001"),
+        ("wim/overweight-6axle.json", "speed_kmh", "46.3"),
+        ("anpr-json/plate-read.json", "speed_kmh", "85"),  # the speeding flag rests on it
+        ("anpr-json/plate-read.json", "lane", "2"),
+        ("cityhub-events/edge-pack.json", "severity", "2"),
+        ("cityhub-readings/pack.json", "value", "64.2"),
+        ("cityhub-readings/pack.json", "quality", "0"),
+    ],
+)
+def test_numbers_given_as_strings_are_refused_in_strict_formats(
+    path: str, field: str, text: str
+) -> None:
+    """A number in quotes is a program's bug or a tampered record: never read as a number
+    in the evidence and machine formats; the reason names the field."""
+    doc = json.loads(sample(path))
+    _first_record(doc)[field] = text
+    out = adapt_message(sample_index()[path], json.dumps(doc, ensure_ascii=False).encode(), NOW)
+    assert out.letters and field in out.letters[0].reason, out.letters
+    pack = doc.get("events") or doc.get("readings") or [doc]
+    assert len([*out.events, *out.readings]) == len(pack) - 1  # only that record is refused
