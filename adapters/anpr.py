@@ -10,10 +10,10 @@ import random
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from adapters.base import Adapted, Adapter, Origin, origin_event, stable_event_id
-from adapters.jsonform import NativeRecord, load_record
+from adapters.jsonform import NativeRecord, WireTime, load_record
 from adapters.model import MediaRef, Severity
 from core.model import Ident, Location, SourceSystem
 
@@ -24,7 +24,7 @@ class PlateRead(NativeRecord):
     """The JSON form of one plate read (documented field by field in docs/anpr-json.md)."""
 
     read_id: str | None = Field(None, max_length=64)
-    time: AwareDatetime
+    time: WireTime
     camera: Ident | None = None
     plate: str = Field(min_length=1, max_length=16)
     plate_color: PlateColor = "unknown"

@@ -44,8 +44,9 @@ def test_implausible_dates_are_clean_rejections_in_every_json_adapter(path: str,
         _set(doc, field, bad)
     out = adapt_message(topic, json.dumps(doc).encode(), NOW)
     assert out.events == [] and out.readings == []
-    name = str(fields[0][-1])
-    assert out.letters and all(name in letter.reason for letter in out.letters), out.letters
+    name = str(fields[0][-1])  # the reason names the payload's own field, not the event's
+    assert out.letters and all(f"{name}: " in letter.reason for letter in out.letters), out.letters
+    assert all("2000..2099" in letter.reason for letter in out.letters), out.letters
 
 
 @pytest.mark.parametrize(
@@ -129,3 +130,24 @@ def test_numbers_given_as_strings_are_refused_in_strict_formats(
     assert out.letters and field in out.letters[0].reason, out.letters
     pack = doc.get("events") or doc.get("readings") or [doc]
     assert len([*out.events, *out.readings]) == len(pack) - 1  # only that record is refused
+
+
+@pytest.mark.parametrize(
+    "path", ["anpr-json/plate-read.json", "bus/position.json", "citycase/reported.json"]
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        "中文".encode("gbk"),  # a GBK-encoded record: JSON has no other encoding than UTF-8
+        b"\xff\xfe{\x00}\x00",  # UTF-16 with a byte order mark
+    ],
+)
+def test_json_that_is_not_utf8_is_refused_as_invalid_encoding(path: str, body: bytes) -> None:
+    """RFC 8259 8.1: JSON exchanged between systems is UTF-8; anything else is refused with
+    ``invalid_encoding`` and kept as received, never decoded into mojibake."""
+    doc = sample(path).decode()
+    payload = doc.encode("utf-8")[:1] + body + doc.encode("utf-8")[1:]
+    out = adapt_message(sample_index()[path], payload, NOW)
+    assert out.events == [] and out.readings == []
+    (letter,) = out.letters
+    assert letter.reason.startswith("invalid_encoding") and letter.payload == payload

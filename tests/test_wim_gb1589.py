@@ -310,3 +310,20 @@ def test_weighed_axles_alone_above_gross_make_the_verdict_doubtful() -> None:
     ev = judge(record(50_000, groups))
     assert ev.attributes["verdict"] == "doubtful" and "weighed axles" in ev.attributes["doubts"][0]
     assert judge(record(66_000, groups)).attributes["verdict"] == "overweight"
+
+
+def test_four_axle_centre_axle_train_note_like_the_articulated_one() -> None:
+    """Enforcement annex: the 4-axle centre-axle train is drawn at 35 t and, with dual-tyre
+    drive axles on air suspension and the trailer's two axles at d >= 1800 mm, at 36 t."""
+    air = [group("truck", STEER), group("truck", DRIVE_DUAL_AIR)]
+    wide = [*air, group("centre_axle_trailer", {**TRAILER_DUAL, "spacing_mm": 1810}, TRAILER_DUAL)]
+    narrow = [*air, group("centre_axle_trailer", {**TRAILER_DUAL, "spacing_mm": 1310},
+                          TRAILER_DUAL)]
+    assert judge(record(36_000, wide)).attributes["verdict"] == "within_limit"
+    ev = judge(record(35_001, narrow))
+    assert ev.wim is not None and ev.wim.limit_kg == 35_000 and ev.wim.overweight
+    unknown = [group("truck", axle(steer=True)), group("truck", axle(drive=True)),
+               group("centre_axle_trailer", axle(), axle())]
+    ev = judge(record(36_000, unknown))  # not recorded: the note is taken as met, and said so
+    assert ev.wim is not None and ev.wim.limit_kg == 36_000 and not ev.wim.overweight
+    assert any("spacing not recorded" in a for a in ev.attributes["limit_assumptions"])
