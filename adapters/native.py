@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, Reject, validation_reason
+from adapters.checks import clean_text
 from adapters.jsonsafe import check_depth, load_json
 from adapters.model import Event, Reading, Severity, new_event_id
 from core.model import SourceSystem
@@ -52,13 +53,35 @@ def _claim_problem(origin: Origin, department: str, site: str, system: str | Non
     return None
 
 
+#: Attributes that name a vehicle or a thing: one line (free text may hold line breaks).
+SINGLE_LINE_ATTRIBUTES = frozenset({"plate", "trailer_plate", "name", "channel_name"})
+
+
+def _text_problem(attributes: dict[str, Any]) -> None:
+    """AdapterError naming the attribute whose key or text holds control or bidirectional-
+    override characters (a plate must read on screen as it is stored)."""
+    stack: list[tuple[str, Any]] = [("", attributes)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                clean_text(str(k), f"attributes.{str(k)[:40]}", len(str(k)))
+                stack.append((str(k), v))
+        elif isinstance(value, list):
+            stack += [(key, v) for v in value]
+        elif isinstance(value, str):
+            single = key in SINGLE_LINE_ATTRIBUTES
+            clean_text(value, f"attributes.{key[:40]}", len(value), multiline=not single)
+
+
 def _attributes_problem(event: Event, check_size: bool) -> str | None:
     if not event.attributes:
         return None
     try:
         check_depth(event.attributes, ATTRIBUTES_DEPTH)
+        _text_problem(event.attributes)
     except AdapterError as exc:
-        return f"attributes: {exc}"
+        return str(exc) if str(exc).startswith("attributes.") else f"attributes: {exc}"
     if check_size and len(json.dumps(event.attributes, default=str)) > MAX_ATTRIBUTES_BYTES:
         return f"attributes exceed {MAX_ATTRIBUTES_BYTES} bytes"
     return None

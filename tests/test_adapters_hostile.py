@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from adapters.base import AdapterError
+from adapters import registry
+from adapters.base import AdapterError, Origin
+from core.model import SourceSystem
 from hub.ingest.pipeline import adapt_message
 from tests.test_adapters import NOW, sample, sample_index
 
@@ -89,10 +91,6 @@ def test_every_field_has_a_size_bound_named_in_the_reason(
 
 def test_a_far_future_time_never_raises_out_of_an_xml_adapter() -> None:
     """The issue's OverflowError: 9999-12-31 with a negative offset is past datetime.max in UTC."""
-    from adapters import registry
-    from adapters.base import Origin
-    from core.model import SourceSystem
-
     xml = sample("isapi/motion.xml").decode()
     xml = re.sub(r"<dateTime>[^<]*<", "<dateTime>9999-12-31T23:59:59-05:00<", xml)
     with pytest.raises(AdapterError, match="dateTime"):
@@ -151,3 +149,45 @@ def test_json_that_is_not_utf8_is_refused_as_invalid_encoding(path: str, body: b
     assert out.events == [] and out.readings == []
     (letter,) = out.letters
     assert letter.reason.startswith("invalid_encoding") and letter.payload == payload
+
+
+@pytest.mark.parametrize(
+    ("where", "field"),
+    [
+        ({"attributes": {"plate": "川A\u202e12345"}}, "attributes.plate"),
+        ({"attributes": {"plate": "川A\n12345"}}, "attributes.plate"),
+        ({"attributes": {"note": "a\x00b"}}, "attributes.note"),
+        ({"attributes": {"zone\u200b": "x"}}, "attributes.zone"),
+        ({"media": [{"kind": "snapshot", "uri": "edge://x/\x1b[2J.jpg"}]}, "uri"),
+    ],
+)
+def test_control_characters_in_cityhub_event_packs_are_refused(
+    where: dict[str, Any], field: str
+) -> None:
+    """cityhub-events carries plates in attributes: the same rule as every native format."""
+    path = "cityhub-events/edge-pack.json"
+    doc = json.loads(sample(path))
+    doc["events"][0] |= where
+    out = adapt_message(sample_index()[path], json.dumps(doc, ensure_ascii=False).encode(), NOW)
+    assert len(out.events) == len(doc["events"]) - 1
+    (letter,) = out.letters
+    assert field in letter.reason, letter.reason
+
+
+@pytest.mark.parametrize("field", ["metric", "unit"])
+def test_control_characters_in_reading_names_are_refused(field: str) -> None:
+    path = "cityhub-readings/pack.json"
+    doc = json.loads(sample(path))
+    doc["readings"][0][field] = "la\u202eeq"
+    out = adapt_message(sample_index()[path], json.dumps(doc, ensure_ascii=False).encode(), NOW)
+    assert len(out.readings) == len(doc["readings"]) - 1 and field in out.letters[0].reason
+
+
+def test_typed_wim_plate_in_a_cityhub_event_is_refused_with_control_characters() -> None:
+    origin = Origin("overload", "g108-wim", SourceSystem.overload, NOW)
+    (ev,) = registry.get("wim").adapt(sample("wim/overweight-6axle.json"), origin).events
+    data = json.loads(ev.model_dump_json())
+    data["wim"]["plate"] = "川B\u202e57391"
+    topic = "city/overload/g108-wim/overload/events"
+    out = adapt_message(topic, json.dumps({"events": [data]}).encode(), NOW)
+    assert out.events == [] and "wim.plate" in out.letters[0].reason
