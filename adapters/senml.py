@@ -169,9 +169,10 @@ def values_of(rec: dict[str, Any], base: Base) -> Values:
 
 
 def resolve_time(rec: dict[str, Any], base: Base, received: float) -> float:
-    """Absolute time in seconds (RFC 8428 4.5.3: small values are relative to receipt)."""
+    """Absolute time in seconds. RFC 8428 4.5.3: a value less than 2**28 (zero and every
+    negative value among them) is relative to the time the pack was received."""
     t = _num(rec, "t") + base.bt
-    if abs(t) < RELATIVE_LIMIT:
+    if t < RELATIVE_LIMIT:
         t += received
     if not EARLIEST <= t < LATEST:  # also false for NaN
         raise AdapterError("t: time outside 2000..2099")

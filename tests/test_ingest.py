@@ -53,6 +53,15 @@ HOSTILE = [
         ).encode(),
     ),
     ("city/citymgmt/x/sensor/readings", b'[{"n": "a", "v": "NaN"}]'),
+    (  # year 9999 with a negative offset is past datetime.max in UTC: a reason, no crash
+        "city/police/xinhua-5th/safecity/native/isapi",
+        b"<EventNotificationAlert><dateTime>9999-12-31T23:59:59-05:00</dateTime>"
+        b"<eventType>VMD</eventType><eventState>active</eventState></EventNotificationAlert>",
+    ),
+    (  # RFC 8428 4.4: an unknown must-understand field rejects the entire pack
+        "city/citymgmt/x/sensor/readings",
+        b'[{"bn": "s1/", "n": "a", "v": 1}, {"n": "b", "v": 2, "ext_": 1}]',
+    ),
     ("city/police/xinhua-5th/safecity/native/unknown-format", b"{}"),
     ("city/nowhere", b"{}"),
 ]
@@ -108,6 +117,8 @@ def test_samples_arrive_as_rows_and_hostile_payloads_as_dead_letters(
         assert any("claims department 'traffic'" in r for r in reasons)
         assert any("not valid UTF-8" in r for r in reasons)
         assert any(r.startswith("invalid_encoding") for r in reasons)
+        assert any(r.startswith("dateTime: 9999-12-31") for r in reasons)
+        assert any("must-understand field 'ext_'" in r for r in reasons)
         kept = conn.execute(
             "SELECT payload FROM dead_letters WHERE topic LIKE '%%gb28181' "
             "AND reason LIKE '%%forbidden%%'"
