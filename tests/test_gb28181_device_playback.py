@@ -13,12 +13,18 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from psycopg_pool import AsyncConnectionPool
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
+from devkit.fixtures.ffprobe import ffprobe
 from devkit.fixtures.hubapi import HubApi
 from devkit.fixtures.streams import SECRET, RawReader
+from devkit.fixtures.wait import wait_for
 from devkit.gb28181_device import DeviceSim, make_channels
 from gb28181 import mansrtsp
 from gb28181.transport import Peer
@@ -230,3 +236,103 @@ def test_hub_gives_device_playback_only_with_a_playback_grant_and_audits_it(
                    if a == "video.playback.authorize" and d.get("source") == "device"]
     assert [(d["device"], d["channel"], d["start"], d["end"]) for d in audited] == [
         (dev, channel, now - 1800, now - 1700), (dev, channel, now - 1750, now - 1700)]
+
+
+def _device_ws(relay: Any, camera: str, start: int, end: int,
+               protocols: tuple[str, ...] = ("playback",),
+               window: tuple[float, float] | None = None) -> str:
+    token = issue_play_token(SECRET, camera, "tester", ttl_s=600, protocols=protocols,
+                             window=window or (start, end))
+    return (f"ws://127.0.0.1:{relay.http_port}/playback/{camera}/device"
+            f"?start={start}&end={end}&token={token}")
+
+
+class _Browser:
+    """The relay's device playback WebSocket, read as a browser's player reads it."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    def send(self, **cmd: object) -> None:
+        self.ws.send(json.dumps(cmd))
+
+    def timeline(self, frames: int) -> tuple[dict[str, Any], bytes]:
+        """The next ``init``, then its init segment and ``frames`` media segments."""
+        while not isinstance(msg := self.ws.recv(20), str) or json.loads(msg)["type"] != "init":
+            continue
+        hello, data = json.loads(msg), self.ws.recv(20)
+        assert isinstance(data, bytes) and data[4:8] == b"ftyp"
+        for _ in range(frames):
+            segment = self.ws.recv(20)
+            assert isinstance(segment, bytes) and segment[4:8] == b"moof", segment[:40]
+            data += segment
+        return hello, data
+
+    def quiet(self, within: int) -> int:
+        """Media segments before a second passes without one (at most ``within``)."""
+        for n in range(within + 1):
+            try:
+                self.ws.recv(1.0)
+            except TimeoutError:
+                return n
+        raise AssertionError(f"media still flowing after {within} segments")
+
+
+def _fmp4(tmp_path: Path, name: str, data: bytes) -> list[dict[str, Any]]:
+    (tmp_path / name).write_bytes(data)
+    probe = ffprobe(tmp_path / name, "stream=codec_name,width,height:packet=flags")
+    assert [(s["codec_name"], s["width"], s["height"]) for s in probe["streams"]] == [
+        ("h264", 640, 360)]
+    return probe["packets"]
+
+
+def test_device_recording_plays_in_a_browser_over_fmp4_websocket(
+        side: Side, relay_factory: Any, tmp_path: Path) -> None:
+    """Init segment then media, pause stops the device and the media, resume and a seek go
+    on from where the device is; speed is MANSRTSP Scale; leaving BYEs the device."""
+    sim = side.call(_device(side, "UDP"))
+    channel = sim.channels[0].id
+    relay = relay_factory({channel: source_url(side, channel, "udp")})
+    start = int(sim.records[-1][0]) + 60
+    for url, code in ((_device_ws(relay, channel, start, start + 120, ("rtsp", "fmp4")), 4401),
+                      (_device_ws(relay, channel, start, start + 120,
+                                  window=(start - 100, start - 50)), 4403)):
+        with connect(url) as refused, pytest.raises(ConnectionClosed) as closed:
+            refused.recv(10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+    assert sim.plays == {}  # refused before any INVITE
+
+    with connect(_device_ws(relay, channel, start, start + 120), max_size=1 << 24) as ws:
+        browser = _Browser(ws)
+        browser.send(type="play", at=start + 0.5, speed=1)
+        hello, data = browser.timeline(30)
+        assert hello["mime"].startswith('video/mp4; codecs="avc1.') and hello["start"] == start
+        packets = _fmp4(tmp_path, "a.mp4", data)
+        assert packets[0]["flags"].startswith("K") and len(packets) >= 25
+        [play] = sim.plays.values()
+        assert (play.start, play.end) == (start, start + 120)
+
+        browser.send(type="pause")
+        wait_for(lambda: [c for c in play.commands if c.method == "PAUSE"], what="PAUSE")
+        browser.quiet(within=10)  # what was on its way, then nothing
+        assert not play.running.is_set()
+        held = play.position
+        browser.send(type="resume")
+        wait_for(play.running.is_set, what="PLAY to resume")
+        for _ in range(10):  # the same timeline goes on: no new init
+            assert isinstance(browser.ws.recv(20), bytes)
+        assert play.position > held
+
+        browser.send(type="play", at=start + 30, speed=1)
+        hello, data = browser.timeline(10)
+        assert hello["start"] == start + 30 and play.commands[-1].npt == 30.0
+        assert 29 * 25 <= play.position <= 40 * 25
+        assert _fmp4(tmp_path, "b.mp4", data)[0]["flags"].startswith("K")
+
+        browser.send(type="play", at=start + 40, speed=2)
+        hello, _ = browser.timeline(10)
+        assert (hello["start"], hello["speed"]) == (start + 40, 2.0) and play.scale == 2.0
+        assert [(c.method, c.npt, c.scale) for c in play.commands] == [
+            ("PAUSE", None, None), ("PLAY", None, None), ("PLAY", 30.0, None),
+            ("PLAY", 40.0, 2.0)]
+    wait_for(lambda: not sim.calls, what="the relay's BYE")
