@@ -203,7 +203,10 @@ def test_hub_gives_device_playback_only_with_a_playback_grant_and_audits_it(
     r = c.post(path, json=body, headers=hub_api.headers("police"))
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["rtsp_url"].endswith(f"/{channel}/device?start={now - 1800}&end={now - 1700}")
+    stretch = f"/{channel}/device?start={now - 1800}&end={now - 1700}"
+    assert out["rtsp_url"].endswith(stretch) and out["rtsp_url"].startswith("rtsp://")
+    assert out["playback_url"].startswith("ws") and out["playback_url"].endswith(
+        f"/playback{stretch}")
     grant = verify_play_token(hub_api.runtime.play_secret, out["token"], channel, "playback")
     assert grant.window == (now - 1800, now - 1700) and grant.allows("rtsp")
     assert c.post("/api/v1/gb28181/channels/pcam9/playback", json=body,
