@@ -261,15 +261,21 @@ class _Browser:
 
     def timeline(self, frames: int) -> tuple[dict[str, Any], bytes]:
         """The next ``init``, then its init segment and ``frames`` media segments."""
-        while not isinstance(msg := self.ws.recv(20), str) or json.loads(msg)["type"] != "init":
+        while (hello := self.said())["type"] != "init":
             continue
-        hello, data = json.loads(msg), self.ws.recv(20)
+        data = self.ws.recv(20)
         assert isinstance(data, bytes) and data[4:8] == b"ftyp"
         for _ in range(frames):
             segment = self.ws.recv(20)
             assert isinstance(segment, bytes) and segment[4:8] == b"moof", segment[:40]
             data += segment
         return hello, data
+
+    def said(self) -> dict[str, Any]:
+        """The next JSON message (media before it passed over)."""
+        while not isinstance(msg := self.ws.recv(30), str):
+            continue
+        return json.loads(msg)
 
     def quiet(self, within: int) -> int:
         """Media segments before a second passes without one (at most ``within``)."""
@@ -291,8 +297,10 @@ def _fmp4(tmp_path: Path, name: str, data: bytes) -> list[dict[str, Any]]:
 
 def test_device_recording_plays_in_a_browser_over_fmp4_websocket(
         side: Side, relay_factory: Any, tmp_path: Path) -> None:
-    """Init segment then media, pause stops the device and the media, resume and a seek go
-    on from where the device is; speed is MANSRTSP Scale; leaving BYEs the device."""
+    """Init segment (H.264) then media; pause stops the device and the media, resume goes
+    on in the same timeline; a seek is MANSRTSP Range (before the call's start, a new
+    INVITE), a speed Scale; bad input is answered; the device's BYE at the end of its
+    recording is the browser's ``end``; leaving BYEs the device."""
     sim = side.call(_device(side, "UDP"))
     channel = sim.channels[0].id
     relay = relay_factory({channel: source_url(side, channel, "udp")})
@@ -307,13 +315,13 @@ def test_device_recording_plays_in_a_browser_over_fmp4_websocket(
 
     with connect(_device_ws(relay, channel, start, start + 120), max_size=1 << 24) as ws:
         browser = _Browser(ws)
-        browser.send(type="play", at=start + 0.5, speed=1)
+        browser.send(type="play", at=start + 10.5, speed=1)  # INVITE t=<start + 10> <end>
         hello, data = browser.timeline(30)
-        assert hello["mime"].startswith('video/mp4; codecs="avc1.') and hello["start"] == start
+        assert hello["mime"].startswith('video/mp4; codecs="avc1.') and hello["start"] == start + 10
         packets = _fmp4(tmp_path, "a.mp4", data)
         assert packets[0]["flags"].startswith("K") and len(packets) >= 25
         [play] = sim.plays.values()
-        assert (play.start, play.end) == (start, start + 120)
+        assert (play.start, play.end) == (start + 10, start + 120)
 
         browser.send(type="pause")
         wait_for(lambda: [c for c in play.commands if c.method == "PAUSE"], what="PAUSE")
@@ -326,16 +334,34 @@ def test_device_recording_plays_in_a_browser_over_fmp4_websocket(
             assert isinstance(browser.ws.recv(20), bytes)
         assert play.position > held
 
-        browser.send(type="play", at=start + 30, speed=1)
+        browser.send(type="play", at=start + 30, speed=1)  # npt: seconds from the INVITE's start
         hello, data = browser.timeline(10)
-        assert hello["start"] == start + 30 and play.commands[-1].npt == 30.0
-        assert 29 * 25 <= play.position <= 40 * 25
+        assert hello["start"] == start + 30 and play.commands[-1].npt == 20.0
+        assert 19 * 25 <= play.position <= 30 * 25
         assert _fmp4(tmp_path, "b.mp4", data)[0]["flags"].startswith("K")
 
         browser.send(type="play", at=start + 40, speed=2)
         hello, _ = browser.timeline(10)
         assert (hello["start"], hello["speed"]) == (start + 40, 2.0) and play.scale == 2.0
         assert [(c.method, c.npt, c.scale) for c in play.commands] == [
-            ("PAUSE", None, None), ("PLAY", None, None), ("PLAY", 30.0, None),
-            ("PLAY", 40.0, 2.0)]
+            ("PAUSE", None, None), ("PLAY", None, None), ("PLAY", 20.0, None),
+            ("PLAY", 30.0, 2.0)]
+
+        browser.send(type="play", at="soon")  # bad input: said, the session goes on
+        assert "at (unix s)" in browser.said()["error"]
+        browser.send(type="play", at=start + 2, speed=1)  # before the call: a new INVITE
+        hello, _ = browser.timeline(10)
+        assert hello["start"] == start + 2
+        assert [(p.start, p.end) for p in sim.plays.values()] == [
+            (start + 10, start + 120), (start + 2, start + 120)]
+        assert len(sim.calls) == 1  # the first call BYEd
+
+    # A short stretch: the device's BYE at its end is the browser's "end".
+    with connect(_device_ws(relay, channel, start + 300, start + 303)) as ws:
+        ws.send(json.dumps({"type": "play", "at": start + 300, "speed": 1}))
+        browser = _Browser(ws)
+        said = [browser.said()["type"]]
+        while said[-1] != "end":
+            said.append(browser.said()["type"])
+        assert said == ["init", "end"]
     wait_for(lambda: not sim.calls, what="the relay's BYE")

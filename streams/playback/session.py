@@ -58,7 +58,11 @@ class WsPlayback:
                 if msg["type"] == "websocket.disconnect":
                     return
                 if msg.get("text"):
-                    await self._command(json.loads(msg["text"]))
+                    cmd = json.loads(msg["text"])
+                    if not isinstance(cmd, dict):
+                        await self._text({"type": "error", "error": "commands are JSON objects"})
+                        continue
+                    await self._command(cmd)
         except (WebSocketDisconnect, ValueError):
             return
         finally:
@@ -71,12 +75,16 @@ class WsPlayback:
         elif kind == "resume":
             self.paused.clear()
         elif kind == "play":
-            speed = float(cmd.get("speed", 1))
+            try:
+                speed, at = float(cmd.get("speed", 1)), float(cmd["at"])
+            except (KeyError, TypeError, ValueError):
+                return await self._text(
+                    {"type": "error", "error": "play needs at (unix s) and speed as numbers"}
+                )
             if speed not in SPEEDS:
                 return await self._text(
                     {"type": "error", "error": f"speed must be one of {SPEEDS}"}
                 )
-            at = float(cmd["at"])
             if self.window and not self.window[0] <= at <= self.window[1]:
                 return await self._text(
                     {"type": "error", "error": "outside the allowed time window"}
