@@ -115,8 +115,9 @@ class DeviceWsPlayback(WsPlayback):
             start = await self._goto(at, speed)
         except RuntimeError as exc:
             return await self._text({"type": "error", "error": str(exc)})
-        route = _Route(asyncio.get_running_loop(), start, speed)
-        timeline = Timeline(self, start, speed)
+        # the device's speed: it may have refused another (the browser's clock follows it)
+        route = _Route(asyncio.get_running_loop(), start, self.scale)
+        timeline = Timeline(self, start, self.scale)
         await timeline.open()
         self._set_route(route)
         rec = self.rec
@@ -135,9 +136,9 @@ class DeviceWsPlayback(WsPlayback):
             await timeline.close()
 
     async def _goto(self, at: float, speed: float) -> float:
-        """The device playing from ``at`` at ``speed``: MANSRTSP in the call where one is
-        open and started at or before ``at``, else a new INVITE; the recorded instant its
-        frames start from."""
+        """The device playing from ``at`` at ``speed`` (``self.scale``: what it took):
+        MANSRTSP in the call where one is open and started at or before ``at``, else (or
+        refused there) a new INVITE; the recorded instant its frames start from."""
         rec = self.rec
         if rec is not None and not rec.ended.is_set() and rec.start <= at:
             scale = speed if speed != self.scale else None
