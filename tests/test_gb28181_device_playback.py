@@ -13,12 +13,18 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from psycopg_pool import AsyncConnectionPool
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
+from devkit.fixtures.ffprobe import ffprobe
 from devkit.fixtures.hubapi import HubApi
 from devkit.fixtures.streams import SECRET, RawReader
+from devkit.fixtures.wait import wait_for
 from devkit.gb28181_device import DeviceSim, make_channels
 from gb28181 import mansrtsp
 from gb28181.transport import Peer
@@ -197,7 +203,10 @@ def test_hub_gives_device_playback_only_with_a_playback_grant_and_audits_it(
     r = c.post(path, json=body, headers=hub_api.headers("police"))
     assert r.status_code == 200, r.text
     out = r.json()
-    assert out["rtsp_url"].endswith(f"/{channel}/device?start={now - 1800}&end={now - 1700}")
+    stretch = f"/{channel}/device?start={now - 1800}&end={now - 1700}"
+    assert out["rtsp_url"].endswith(stretch) and out["rtsp_url"].startswith("rtsp://")
+    assert out["playback_url"].startswith("ws") and out["playback_url"].endswith(
+        f"/playback{stretch}")
     grant = verify_play_token(hub_api.runtime.play_secret, out["token"], channel, "playback")
     assert grant.window == (now - 1800, now - 1700) and grant.allows("rtsp")
     assert c.post("/api/v1/gb28181/channels/pcam9/playback", json=body,
@@ -230,3 +239,129 @@ def test_hub_gives_device_playback_only_with_a_playback_grant_and_audits_it(
                    if a == "video.playback.authorize" and d.get("source") == "device"]
     assert [(d["device"], d["channel"], d["start"], d["end"]) for d in audited] == [
         (dev, channel, now - 1800, now - 1700), (dev, channel, now - 1750, now - 1700)]
+
+
+def _device_ws(relay: Any, camera: str, start: int, end: int,
+               protocols: tuple[str, ...] = ("playback",),
+               window: tuple[float, float] | None = None) -> str:
+    token = issue_play_token(SECRET, camera, "tester", ttl_s=600, protocols=protocols,
+                             window=window or (start, end))
+    return (f"ws://127.0.0.1:{relay.http_port}/playback/{camera}/device"
+            f"?start={start}&end={end}&token={token}")
+
+
+class _Browser:
+    """The relay's device playback WebSocket, read as a browser's player reads it."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    def send(self, **cmd: object) -> None:
+        self.ws.send(json.dumps(cmd))
+
+    def timeline(self, frames: int) -> tuple[dict[str, Any], bytes]:
+        """The next ``init``, then its init segment and ``frames`` media segments."""
+        while (hello := self.said())["type"] != "init":
+            continue
+        data = self.ws.recv(20)
+        assert isinstance(data, bytes) and data[4:8] == b"ftyp"
+        for _ in range(frames):
+            segment = self.ws.recv(20)
+            assert isinstance(segment, bytes) and segment[4:8] == b"moof", segment[:40]
+            data += segment
+        return hello, data
+
+    def said(self) -> dict[str, Any]:
+        """The next JSON message (media before it passed over)."""
+        while not isinstance(msg := self.ws.recv(30), str):
+            continue
+        return json.loads(msg)
+
+    def quiet(self, within: int) -> int:
+        """Media segments before a second passes without one (at most ``within``)."""
+        for n in range(within + 1):
+            try:
+                self.ws.recv(1.0)
+            except TimeoutError:
+                return n
+        raise AssertionError(f"media still flowing after {within} segments")
+
+
+def _fmp4(tmp_path: Path, name: str, data: bytes) -> list[dict[str, Any]]:
+    (tmp_path / name).write_bytes(data)
+    probe = ffprobe(tmp_path / name, "stream=codec_name,width,height:packet=flags")
+    assert [(s["codec_name"], s["width"], s["height"]) for s in probe["streams"]] == [
+        ("h264", 640, 360)]
+    return probe["packets"]
+
+
+def test_device_recording_plays_in_a_browser_over_fmp4_websocket(
+        side: Side, relay_factory: Any, tmp_path: Path) -> None:
+    """Init segment (H.264) then media; pause stops the device and the media, resume goes
+    on in the same timeline; a seek is MANSRTSP Range (before the call's start, a new
+    INVITE), a speed Scale; bad input is answered; the device's BYE at the end of its
+    recording is the browser's ``end``; leaving BYEs the device."""
+    sim = side.call(_device(side, "UDP"))
+    channel = sim.channels[0].id
+    relay = relay_factory({channel: source_url(side, channel, "udp")})
+    start = int(sim.records[-1][0]) + 60
+    for url, code in ((_device_ws(relay, channel, start, start + 120, ("rtsp", "fmp4")), 4401),
+                      (_device_ws(relay, channel, start, start + 120,
+                                  window=(start - 100, start - 50)), 4403)):
+        with connect(url) as refused, pytest.raises(ConnectionClosed) as closed:
+            refused.recv(10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == code
+    assert sim.plays == {}  # refused before any INVITE
+
+    with connect(_device_ws(relay, channel, start, start + 120), max_size=1 << 24) as ws:
+        browser = _Browser(ws)
+        browser.send(type="play", at=start + 10.5, speed=1)  # INVITE t=<start + 10> <end>
+        hello, data = browser.timeline(30)
+        assert hello["mime"].startswith('video/mp4; codecs="avc1.') and hello["start"] == start + 10
+        packets = _fmp4(tmp_path, "a.mp4", data)
+        assert packets[0]["flags"].startswith("K") and len(packets) >= 25
+        [play] = sim.plays.values()
+        assert (play.start, play.end) == (start + 10, start + 120)
+
+        browser.send(type="pause")
+        wait_for(lambda: [c for c in play.commands if c.method == "PAUSE"], what="PAUSE")
+        browser.quiet(within=10)  # what was on its way, then nothing
+        assert not play.running.is_set()
+        held = play.position
+        browser.send(type="resume")
+        wait_for(play.running.is_set, what="PLAY to resume")
+        for _ in range(10):  # the same timeline goes on: no new init
+            assert isinstance(browser.ws.recv(20), bytes)
+        assert play.position > held
+
+        browser.send(type="play", at=start + 30, speed=1)  # npt: seconds from the INVITE's start
+        hello, data = browser.timeline(10)
+        assert hello["start"] == start + 30 and play.commands[-1].npt == 20.0
+        assert 19 * 25 <= play.position <= 30 * 25
+        assert _fmp4(tmp_path, "b.mp4", data)[0]["flags"].startswith("K")
+
+        browser.send(type="play", at=start + 40, speed=2)
+        hello, _ = browser.timeline(10)
+        assert (hello["start"], hello["speed"]) == (start + 40, 2.0) and play.scale == 2.0
+        assert [(c.method, c.npt, c.scale) for c in play.commands] == [
+            ("PAUSE", None, None), ("PLAY", None, None), ("PLAY", 20.0, None),
+            ("PLAY", 30.0, 2.0)]
+
+        browser.send(type="play", at="soon")  # bad input: said, the session goes on
+        assert "at (unix s)" in browser.said()["error"]
+        browser.send(type="play", at=start + 2, speed=1)  # before the call: a new INVITE
+        hello, _ = browser.timeline(10)
+        assert hello["start"] == start + 2
+        assert [(p.start, p.end) for p in sim.plays.values()] == [
+            (start + 10, start + 120), (start + 2, start + 120)]
+        assert len(sim.calls) == 1  # the first call BYEd
+
+    # A short stretch: the device's BYE at its end is the browser's "end".
+    with connect(_device_ws(relay, channel, start + 300, start + 303)) as ws:
+        ws.send(json.dumps({"type": "play", "at": start + 300, "speed": 1}))
+        browser = _Browser(ws)
+        said = [browser.said()["type"]]
+        while said[-1] != "end":
+            said.append(browser.said()["type"])
+        assert said == ["init", "end"]
+    wait_for(lambda: not sim.calls, what="the relay's BYE")

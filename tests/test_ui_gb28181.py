@@ -5,11 +5,14 @@ languages, and an operator does not get the page."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from devkit.demo.gb28181 import CHANNEL_IDS, SHARED_CHANNEL, UPPER_ID
 from devkit.fixtures.browser import UiPage
 from tests.test_ui_browser import _wait_tile
+from tests.test_ui_recording import plays_recording_near
 
 pytestmark = pytest.mark.browser
 
@@ -60,3 +63,37 @@ def test_an_admin_sees_the_upper_platform_and_the_departments_share(ui_page: UiP
         return (await fetch('/api/v1/gb28181/uppers',
                             {headers: {Authorization: 'Bearer ' + t}})).status; }""")
     assert status == 403
+
+
+def test_a_gb28181_channels_device_recording_plays_on_its_timeline(ui_page: UiPage) -> None:
+    """The channel is not recorded by the relay: its timeline shows what the NVR keeps
+    (blue) and a click plays it through the relay's device playback; in both languages."""
+    ui, page = ui_page, ui_page.page
+    ui.login("citymgmt-operator")
+    camera = CHANNEL_IDS[0]
+    tile = f".tile[data-camera='{camera}']"
+    page.wait_for_selector(f".cam[data-camera='{camera}']")
+    page.dblclick(f".cam[data-camera='{camera}']")
+    page.wait_for_selector(f"{tile}[data-status='live']", timeout=60000)
+    page.hover(tile)
+    page.click(f"{tile} button[data-action='timeline']")
+    # The NVR keeps (now - 3000, now - 600): on the hour's timeline, from 1/6 to 5/6.
+    page.wait_for_selector(f"{tile} .rectimeline[data-source='device'] .tl-rec.tl-device",
+                           timeout=60000)
+    assert page.inner_text(f"{tile} .tl-msg") == "Recordings kept on the device (NVR)"
+    box = page.locator(f"{tile} .tl-track").bounding_box()
+    assert box
+    target = time.time() - 1800
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    plays_recording_near(ui, tile, target)
+    ui.shot("en-device-timeline")
+    page.click(f"{tile} .tl-live")
+    page.wait_for_selector(f"{tile}[data-status='live']", timeout=40000)
+    ui.use_chinese()
+    page.wait_for_selector(f"{tile}[data-status='live']", timeout=60000)
+    page.hover(tile)
+    page.click(f"{tile} button[data-action='timeline']")
+    page.wait_for_selector(f"{tile} .tl-rec.tl-device", timeout=60000)
+    assert page.inner_text(f"{tile} .tl-msg") == "设备（NVR）上的录像"
+    ui.shot("zh-device-timeline")
+    assert not ui.errors, ui.errors

@@ -140,16 +140,25 @@ async def playback(websocket: WebSocket, camera_id: Ident,
     await _pipe(websocket, ctx, camera_id, "playback")
 
 
-async def _pipe(websocket: WebSocket, ctx: Anonymous, camera_id: str, kind: str) -> None:
-    """Pipes the relay's WebSocket ``/{kind}/{camera}``: messages both ways and the relay's
-    close code and reason (its refusals are 4000 + HTTP status)."""
-    query = {k: v for k, v in websocket.query_params.items() if k in ("token", "profile")}
+@router.websocket("/ui/relay/playback/{camera_id}/device")
+async def device_playback(websocket: WebSocket, camera_id: Ident,
+                          ctx: Anonymous = public(TOKEN_RULE, db=False)) -> None:
+    """A GB/T 28181 channel's recording on its device (``start``, ``end``), as playback."""
+    await _pipe(websocket, ctx, camera_id, "playback", "/device")
+
+
+async def _pipe(websocket: WebSocket, ctx: Anonymous, camera_id: str, kind: str,
+                tail: str = "") -> None:
+    """Pipes the relay's WebSocket ``/{kind}/{camera}{tail}``: messages both ways and the
+    relay's close code and reason (its refusals are 4000 + HTTP status)."""
+    query = {k: v for k, v in websocket.query_params.items()
+             if k in ("token", "profile", "start", "end")}
     base = _relay_base(ctx, camera_id)
     base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     await websocket.accept()
     try:
         upstream = await websockets.connect(
-            f"{base}/{kind}/{camera_id}?{urlencode(query)}",
+            f"{base}/{kind}/{camera_id}{tail}?{urlencode(query)}",
             open_timeout=5, max_size=16 * 1024 * 1024,
         )
     except (OSError, websockets.WebSocketException, TimeoutError):

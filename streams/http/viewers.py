@@ -19,6 +19,8 @@ from streams.auth.tokens import PlayGrant, PlayTokenError
 from streams.auth.views import until_access_ends
 from streams.core.stream import CameraStream
 from streams.fmp4.websocket import Fmp4Viewer
+from streams.gb28181.device_playback import channel_of
+from streams.gb28181.device_ws import DeviceWsPlayback
 from streams.http.clip_table import ClipTable
 from streams.recorder.clips import ClipError, record_clip
 from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
@@ -130,6 +132,27 @@ def router(relay: Relay) -> APIRouter:
             await until_access_ends(relay.guard, grant, ws, viewer)
         finally:
             relay.fmp4_viewers[counted] -= 1
+
+    @api.websocket("/playback/{camera_id}/device")
+    async def device_playback(ws: WebSocket, camera_id: str, token: str | None = None,
+                              start: float = 0.0, end: float = 0.0) -> None:
+        """A GB/T 28181 channel's recording on its device, fMP4 over WebSocket, steered
+        as the relay's own playback (streams/gb28181/device_ws.py)."""
+        await ws.accept()
+        spec = relay.specs.get(camera_id)
+        channel = channel_of(spec.url) if spec is not None else None
+        if channel is None:
+            return await ws.close(4404, f"camera {camera_id!r} is not a GB/T 28181 channel here")
+        try:
+            checked = relay.authorize(camera_id, token, "playback")  # before the hub is asked
+            allowed = checked.window if checked is not None else None
+            if not 0 < start < end or (allowed and not allowed[0] <= start < end <= allowed[1]):
+                return await ws.close(4403, "start < end within the token's playback window")
+            grant = await relay.admit(camera_id, token, "playback")
+        except PlayTokenError as exc:
+            return await ws.close(4401, str(exc)[:120])
+        session = DeviceWsPlayback(channel, ws, (start, end))
+        await until_access_ends(relay.guard, grant, ws, session.run())
 
     @api.get("/snapshot/{camera_id}.jpg")
     async def snapshot(

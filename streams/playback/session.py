@@ -34,15 +34,16 @@ LEAD_S = 1.0  #: media sent ahead of the play clock, so the browser never starve
 QUEUE = 64  #: units read ahead of the pacer
 
 
-class PlaybackSession:
+class WsPlayback:
+    """The WebSocket side of one browser playback: the client's commands in, timelines
+    out; where the footage comes from is ``_serve``'s (the relay's journal, or a device)."""
+
     def __init__(
         self,
-        journal: Journal,
         ws: WebSocket,
         codec: str = "h264",
         window: tuple[float, float] | None = None,
     ) -> None:
-        self.journal = journal
         self.ws = ws
         self.codec = codec
         self.window = window  # the token's time window, if limited
@@ -57,7 +58,11 @@ class PlaybackSession:
                 if msg["type"] == "websocket.disconnect":
                     return
                 if msg.get("text"):
-                    await self._command(json.loads(msg["text"]))
+                    cmd = json.loads(msg["text"])
+                    if not isinstance(cmd, dict):
+                        await self._text({"type": "error", "error": "commands are JSON objects"})
+                        continue
+                    await self._command(cmd)
         except (WebSocketDisconnect, ValueError):
             return
         finally:
@@ -70,12 +75,16 @@ class PlaybackSession:
         elif kind == "resume":
             self.paused.clear()
         elif kind == "play":
-            speed = float(cmd.get("speed", 1))
+            try:
+                speed, at = float(cmd.get("speed", 1)), float(cmd["at"])
+            except (KeyError, TypeError, ValueError):
+                return await self._text(
+                    {"type": "error", "error": "play needs at (unix s) and speed as numbers"}
+                )
             if speed not in SPEEDS:
                 return await self._text(
                     {"type": "error", "error": f"speed must be one of {SPEEDS}"}
                 )
-            at = float(cmd["at"])
             if self.window and not self.window[0] <= at <= self.window[1]:
                 return await self._text(
                     {"type": "error", "error": "outside the allowed time window"}
@@ -96,6 +105,23 @@ class PlaybackSession:
             await self.ws.send_text(json.dumps(payload))
 
     async def _serve(self, at: float, speed: float) -> None:
+        raise NotImplementedError
+
+
+class PlaybackSession(WsPlayback):
+    """The relay's own recording, read from its journal and paced here."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        ws: WebSocket,
+        codec: str = "h264",
+        window: tuple[float, float] | None = None,
+    ) -> None:
+        super().__init__(ws, codec, window)
+        self.journal = journal
+
+    async def _serve(self, at: float, speed: float) -> None:
         loop = asyncio.get_running_loop()
         units: asyncio.Queue[tuple[AccessUnit, bool] | None] = asyncio.Queue(QUEUE)
         stop = threading.Event()
@@ -107,14 +133,14 @@ class PlaybackSession:
             pump(units_at, units, loop, stop, end)
 
         reader = loop.run_in_executor(None, read)
-        timeline: _Timeline | None = None
+        timeline: Timeline | None = None
         try:
             while (item := await units.get()) is not None:
                 au, after_gap = item
                 if timeline is None or after_gap:
                     if timeline is not None:
                         await timeline.close()
-                    timeline = _Timeline(self, au.pts, speed)
+                    timeline = Timeline(self, au.pts, speed)
                     await timeline.open()
                 await timeline.pace(au)
             await self._text({"type": "end", "at": timeline.last if timeline else at})
@@ -128,10 +154,10 @@ class PlaybackSession:
                 await timeline.close()
 
 
-class _Timeline:
+class Timeline:
     """One continuous stretch of playback: a muxer, its init, paced media."""
 
-    def __init__(self, session: PlaybackSession, start: float, speed: float) -> None:
+    def __init__(self, session: WsPlayback, start: float, speed: float) -> None:
         self.session = session
         self.start = start
         self.speed = speed

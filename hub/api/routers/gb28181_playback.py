@@ -2,10 +2,12 @@
 the relay: ``POST /gb28181/channels/{camera}/playback {"start", "end"}`` gives a play
 token (``rtsp`` + ``playback``, limited to that stretch) and the relay's RTSP URL
 ``/{camera}/device?start&end`` (the relay INVITEs the device with ``s=Playback``; pause,
-seek and speed go to it as MANSRTSP). The same rule as the relay's own recordings: a
-playback grant on the camera (403 without), the stretch within its time window; the view
-is a view session (revocation ends it) and audited ``video.playback.authorize`` with
-``source: device``, its start and stop by the relay."""
+seek and speed go to it as MANSRTSP), and for a browser its fMP4 WebSocket
+``/playback/{camera}/device?start&end`` (the relay's playback protocol, same token). The
+same rule as the relay's own recordings: a playback grant on the camera (403 without), the
+stretch within its time window; the view is a view session (revocation ends it) and
+audited ``video.playback.authorize`` with ``source: device``, its start and stop by the
+relay."""
 
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ class DevicePlayOut(BaseModel):
     end: int
     expires_at: datetime
     rtsp_url: str = Field(description="The device's recording of [start, end] over RTSP.")
+    playback_url: str = Field(description="The same as fMP4 over a WebSocket (browsers); "
+                              "append &token=.")
 
 
 @router.post("/channels/{camera_id}/playback", response_model=DevicePlayOut,
@@ -65,7 +69,9 @@ def device_playback(camera_id: Ident, body: DevicePlayIn,
         caller, camera, ["playback", "rtsp"], [lo, hi], (float(start), float(end)),
         source="device", device=channel["device_id"], channel=channel["id"], start=start,
         end=end)
-    _http, rtsp_base = relay_bases(caller.runtime.config, camera_id)
+    http_base, rtsp_base = relay_bases(caller.runtime.config, camera_id)
+    stretch = f"device?start={start}&end={end}"
     return {"token": token, "session_id": grant.token_id, "camera": camera_id,
             "device": channel["device_id"], "start": start, "end": end, "expires_at": expires,
-            "rtsp_url": f"{rtsp_base}/{camera_id}/device?start={start}&end={end}"}
+            "rtsp_url": f"{rtsp_base}/{camera_id}/{stretch}",
+            "playback_url": f"{http_base.replace('http', 'ws', 1)}/playback/{camera_id}/{stretch}"}

@@ -2,7 +2,9 @@
 // (default the last hour, zoomable), the camera's events, a playhead; click or drag to seek,
 // 1x-8x, pause, "Live". Footage comes over the hub's gateway (/ui/relay/playback,
 // streams/web/playback.js) into the same <video> as the live CameraPlayer, which is stopped
-// meanwhile and resumed by "Live". Times are shown in the city's zone.
+// meanwhile and resumed by "Live". Times are shown in the city's zone. A GB/T 28181 channel
+// the relay does not record shows what its device (NVR) keeps (/gb28181/channels/{id}/records)
+// and plays it through the relay's device playback (/ui/relay/playback/{id}/device).
 import { api, playToken, v1 } from "./api.js";
 import { h } from "./dom.js";
 import { errorText, fmtClock, fmtTime, t } from "./i18n.js";
@@ -12,6 +14,8 @@ const RELAY = "/ui/relay";
 const SPANS = [300, 900, 3600, 6 * 3600, 86400];  // zoom steps (s)
 const SPEEDS = [1, 2, 4, 8];
 const REFRESH_MS = 5000;
+const DEVICE_REFRESH_S = 60;  // a device's record list is asked of it this often at most
+const DEVICE_SPAN_S = 86400;  // one device playback's stretch at most (the hub's limit)
 const JOIN_S = 0.5;  // segments closer than this are one recorded range (the relay's gap rule)
 const now = () => Date.now() / 1000;
 
@@ -29,6 +33,7 @@ export class Timeline {
     this.ranges = [];
     this.gaps = [];
     this.events = [];
+    this.device = null;  // a GB/T 28181 channel's device recordings: {asked, window}
     this._build();
     this.refresh();
     this.timer = setInterval(() => this.refresh(), REFRESH_MS);
@@ -112,11 +117,13 @@ export class Timeline {
     return p.token;
   }
 
-  /** Recorded ranges and gaps of the window (relay, through the gateway) and its events. */
+  /** Recorded ranges and gaps of the window (relay, through the gateway, else the
+   * device's when the camera is a GB/T 28181 channel) and its events. */
   async refresh() {
     const [a, b] = this.window();
     try {
       const token = await this.token();
+      if (this.device) throw Object.assign(new Error("404"), { status: 404 });
       const q = new URLSearchParams({ start: a.toFixed(3), end: b.toFixed(3), token });
       const r = await fetch(`${RELAY}/recordings/${encodeURIComponent(this.camera)}/segments?${q}`);
       if (!r.ok) throw Object.assign(new Error(`${r.status}`), { status: r.status });
@@ -125,9 +132,9 @@ export class Timeline {
       this.gaps = body.gaps;
       if (this.msg.dataset.kind === "ranges") this._say("");
     } catch (e) {
-      this.ranges = [];
-      this.gaps = [];
-      this._say(e.status === 403 ? t("recording.no_right") : e.status === 404 ? t("recording.not_recorded")
+      if (e.status === 404 && await this._deviceRanges(a, b)) e = null;
+      else { this.ranges = []; this.gaps = []; }
+      if (e) this._say(e.status === 403 ? t("recording.no_right") : e.status === 404 ? t("recording.not_recorded")
         : t("recording.ranges_failed", { error: errorText(e) }), "ranges");
     }
     try {
@@ -135,6 +142,48 @@ export class Timeline {
       this.events = page.items;
     } catch { this.events = []; }  // a role without events still sees the recording
     this._draw();
+  }
+
+  /** The device's recorded ranges of [a, b] (asked again when the window moves or a
+   * minute has passed); false when the camera is no GB/T 28181 channel. */
+  async _deviceRanges(a, b) {
+    const key = `${Math.floor(a / DEVICE_REFRESH_S)}-${Math.floor(b / DEVICE_REFRESH_S)}`;
+    if (this.device?.asked === key) return true;
+    try {
+      const body = await api(v1(`gb28181/channels/${encodeURIComponent(this.camera)}/records`),
+        { query: { start: a.toFixed(0), end: b.toFixed(0) } });
+      this.device = { ...this.device, asked: key };
+      this.ranges = body.records.map((r) => [r.start, r.end]);
+      this.gaps = [];
+      this._say(t("recording.on_device"), "device");
+    } catch (e) {
+      if (e.status === 404 && !this.device) return false;
+      this.device = { ...this.device, asked: null };
+      this.ranges = [];
+      this._say(t("recording.device_failed", { error: errorText(e) }), "device");
+    }
+    this.el.dataset.source = "device";
+    return true;
+  }
+
+  /** Where footage from `at` plays: the relay's recording, or a stretch of the device's
+   * (a play token of its own, covering the visible window). */
+  async _source(at) {
+    const cam = encodeURIComponent(this.camera);
+    if (!this.device) return { url: `${RELAY}/playback/${cam}`, token: await this.token() };
+    const [a, b] = this.window();
+    const end = Math.floor(Math.min(now(), Math.max(b, at + 60)));
+    const start = Math.max(Math.floor(Math.min(a, at)), end - DEVICE_SPAN_S);
+    const p = await api(v1(`gb28181/channels/${cam}/playback`), { method: "POST", body: { start, end } });
+    this.device.window = [p.start, p.end];
+    return { url: `${RELAY}/playback/${cam}/device?start=${p.start}&end=${p.end}`, token: p.token };
+  }
+
+  /** The open playback can go to `at` (a device's only within its stretch). */
+  _reaches(at) {
+    if (!this.rec || this.rec.ws.readyState !== WebSocket.OPEN) return false;
+    const win = this.device?.window;
+    return !win || (win[0] <= at && at < win[1] - 1);
   }
 
   _say(text, kind = "") {
@@ -151,7 +200,8 @@ export class Timeline {
     };
     const span = (s, e) => `${fmtTime(s * 1000)} – ${fmtClock(new Date(e * 1000))}`;
     this.ranges_el.replaceChildren(
-      ...this.ranges.map(([s, e]) => bar("tl-rec", s, e, t("recording.recorded", { span: span(s, e) }))),
+      ...this.ranges.map(([s, e]) => bar(this.device ? "tl-rec.tl-device" : "tl-rec", s, e,
+        t(this.device ? "recording.recorded_device" : "recording.recorded", { span: span(s, e) }))),
       ...this.gaps.map((g) => bar("tl-gap", g.start, g.end, t("recording.gap", { span: span(g.start, g.end) }))));
     this.events_el.replaceChildren(...this.events.map((ev) => {
       const at = Date.parse(ev.occurred_at) / 1000;
@@ -191,13 +241,17 @@ export class Timeline {
     at = Math.min(at, now() - 1);
     this.paused = false;
     try {
-      if (this.rec && this.rec.ws.readyState === WebSocket.OPEN) {
+      if (this._reaches(at)) {
         this.rec.play(at, this.speed);
       } else {
+        const old = this.rec;
+        this.rec = null;
+        old?.stop();
         this.live.stop();
         const scheme = location.protocol === "https:" ? "wss" : "ws";
-        const url = `${scheme}://${location.host}${RELAY}/playback/${encodeURIComponent(this.camera)}`;
-        const rec = await recordedPlay(this.video, url, await this.token(), { at, speed: this.speed });
+        const source = await this._source(at);
+        const url = `${scheme}://${location.host}${source.url}`;
+        const rec = await recordedPlay(this.video, url, source.token, { at, speed: this.speed });
         this.rec = rec;
         this._countFrames(rec);
         rec.onEnd(() => { if (this.rec === rec) this._say(t("recording.ended"), "end"); });
@@ -205,7 +259,7 @@ export class Timeline {
           if (typeof m.data !== "string") return;
           const msg = JSON.parse(m.data);
           if (msg.type === "error") this._say(msg.error, "error");
-          if (msg.type === "init" && this.msg.dataset.kind !== "ranges") this._say("");
+          if (msg.type === "init" && !["ranges", "device"].includes(this.msg.dataset.kind)) this._say("");
         });
         rec.ws.addEventListener("close", (e) => {
           if (this.rec !== rec) return;
