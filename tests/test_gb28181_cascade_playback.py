@@ -16,6 +16,7 @@ import pytest
 
 from adapters.xmlsafe import text
 from devkit.fixtures.streams import SERVICE
+from devkit.fixtures.wait import until, wait_for
 from gb28181.service import InviteError
 from hub.gb28181.relay_push import RelayPusher
 from tests.test_gb28181_cascade import (
@@ -25,9 +26,8 @@ from tests.test_gb28181_cascade import (
     World,
     scenario,
     seed,
-    until,
 )
-from tests.test_recording import recording, segments, wait_for
+from tests.test_recording import recording, segments
 
 
 @pytest.fixture

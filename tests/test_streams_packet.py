@@ -165,12 +165,8 @@ def test_a_reader_that_stops_reading_skips_then_is_dropped_alone(
                     "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n",
                     f"PLAY {base} RTSP/1.0\r\nCSeq: 3\r\n\r\n"):
             stuck.sendall(req.encode())
-            time.sleep(0.2)  # then never read again
-        deadline = time.monotonic() + 30
-        packet = relay.health("cam1")["packet"]
-        while packet["reader_drops"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            packet = relay.health("cam1")["packet"]
+            time.sleep(0.2)  # the point: one request at a time, then never read again
+        packet = relay.wait_health("cam1", lambda h: h["packet"]["reader_drops"] >= 1, 30)["packet"]
         assert packet["reader_skips"] >= 1 and packet["reader_drops"] == 1, packet
         assert packet["rtsp_readers"] == 1  # the good reader
         n = good.frames
