@@ -17,7 +17,7 @@ PACKAGES := core adapters gb28181 streams edge hub devkit bench
 
 lint: setup
 	@$(PY) -m ruff check $(PACKAGES) tests
-	@$(PY) -m mypy $(PACKAGES)
+	@$(PY) -m mypy $(PACKAGES) tests
 	@.venv/bin/lint-imports
 
 clean:

@@ -10,10 +10,10 @@ import random
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from adapters.base import Adapted, Adapter, Origin, origin_event, stable_event_id
-from adapters.jsonform import NativeRecord, load_record
+from adapters.jsonform import NativeRecord, WireTime, load_record
 from adapters.model import MediaRef, Severity
 from core.model import Ident, Location, SourceSystem
 
@@ -24,17 +24,17 @@ class PlateRead(NativeRecord):
     """The JSON form of one plate read (documented field by field in docs/anpr-json.md)."""
 
     read_id: str | None = Field(None, max_length=64)
-    time: AwareDatetime
+    time: WireTime
     camera: Ident | None = None
     plate: str = Field(min_length=1, max_length=16)
     plate_color: PlateColor = "unknown"
     vehicle_type: str | None = Field(None, max_length=32)
     vehicle_color: str | None = Field(None, max_length=32)
-    speed_kmh: float | None = Field(None, ge=0, le=400)
-    speed_limit_kmh: float | None = Field(None, gt=0, le=200)
-    lane: int | None = Field(None, ge=0, le=32)
+    speed_kmh: float | None = Field(None, ge=0, le=400, strict=True)
+    speed_limit_kmh: float | None = Field(None, gt=0, le=200, strict=True)
+    lane: int | None = Field(None, ge=0, le=32, strict=True)
     direction: str | None = Field(None, max_length=32)
-    confidence: float | None = Field(None, ge=0, le=1)
+    confidence: float | None = Field(None, ge=0, le=1, strict=True)
     location: Location | None = None
     pictures: list[MediaRef] = Field(default_factory=list, max_length=16)
 

@@ -13,10 +13,10 @@ import random
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, stable_event_id, validation_reason
-from adapters.jsonform import NativeRecord, load_record
+from adapters.jsonform import NativeRecord, WireTime, load_record
 from adapters.model import Event, Reading, ReadingRow, Severity
 from core.model import Ident, Location, SourceSystem
 
@@ -33,7 +33,7 @@ class BusReport(NativeRecord):
 
     vehicle: Ident
     route: str = Field(min_length=1, max_length=32)
-    time: AwareDatetime
+    time: WireTime
     position: Location
     speed_kmh: float = Field(ge=0, le=200)
     heading_deg: float = Field(ge=0, lt=360)

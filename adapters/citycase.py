@@ -15,10 +15,10 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, origin_event, stable_event_id
-from adapters.jsonform import NativeRecord, load_record
+from adapters.jsonform import NativeRecord, WireTime, load_record
 from adapters.model import MediaRef, Severity
 from core.model import Ident, Location, SourceSystem
 
@@ -45,7 +45,7 @@ class CaseRecord(NativeRecord):
     case_id: str = Field(min_length=1, max_length=64)
     category: str = Field(min_length=1, max_length=16)
     status: Status
-    time: AwareDatetime = Field(description="when the case entered this status")
+    time: WireTime = Field(description="when the case entered this status")
     description: str | None = Field(None, max_length=2000)
     location: Location | None = None
     address: str | None = Field(None, max_length=256)

@@ -44,12 +44,23 @@ AIR_SUSPENSION_BONUS = 1_000
 #: axle spacing d >= 1800 mm.
 ARTICULATED_4_AIR = 37_000
 SEMITRAILER_SPACING_MM = 1_800
+#: The enforcement annex lists the 4-axle centre-axle train at 35 t and, drawn with the
+#: same dual-tyre air-suspension drive axle and a trailer tandem at d >= 1800 mm, at 36 t.
+CENTRE_AXLE_4_AIR = 36_000
+#: 4-axle trains whose limit a note raises: configuration -> (towed unit, raised limit).
+FOUR_AXLE_AIR: dict[Configuration, tuple[Unit, int]] = {
+    "articulated": ("semitrailer", ARTICULATED_4_AIR),
+    "centre_axle_train": ("centre_axle_trailer", CENTRE_AXLE_4_AIR),
+}
 #: Table 3 note: 6 or more axles, towing vehicle with a single drive axle.
 SIX_AXLE_SINGLE_DRIVE = 46_000
 #: Notes: a single-tyre non-drive axle of an axle group or of a (semi)trailer, each.
 SINGLE_TYRE_REDUCTION = 3_000
 #: Wide-base tyres of at least this nominal section width are not reduced.
 WIDE_TYRE_MM = 425
+#: A drive axle's wide-base single tyres of at least this width count as dual (enforcement
+#: annex of 交通运输部令2016年第62号, note 3: such trucks' limits are not reduced).
+WIDE_DRIVE_TYRE_MM = 445
 
 
 @dataclass(frozen=True)
@@ -114,11 +125,17 @@ def _drive_axles(axles: Sequence[Axle]) -> list[Axle]:
     return [a for a in axles if a.unit in ("truck", "tractor") and a.drive]
 
 
+def _tyres(a: Axle) -> int | None:
+    """Tyres per side, a drive axle's wide-base single tyre (>= 445 mm) counted as dual."""
+    wide = a.tyre_width_mm is not None and a.tyre_width_mm >= WIDE_DRIVE_TYRE_MM
+    return 2 if a.tyres_per_side == 1 and a.drive and wide else a.tyres_per_side
+
+
 def _dual_air(drive: Sequence[Axle]) -> bool | None:
     """Drive axles all dual-tyred on air suspension: True, False, or None when not recorded."""
     if not drive:
         return None
-    known = [(a.tyres_per_side, a.air_suspension) for a in drive]
+    known = [(_tyres(a), a.air_suspension) for a in drive]
     if any(t == 1 or air is False for t, air in known):
         return False
     if all(t == 2 and air is True for t, air in known):
@@ -148,6 +165,20 @@ def _reduction(axles: Sequence[Axle]) -> tuple[int, list[str], list[str]]:
     return kg, rules, assumed
 
 
+def _spaced_pair(axles: Sequence[Axle], unit: Unit, dual_air: bool | None,
+                 assumed: list[str]) -> bool:
+    """The 4-axle train note's condition: dual-tyre drive axle on air suspension and the
+    towed unit's two axles at d >= 1800 mm (what is not recorded is taken as met)."""
+    towed = [a for a in axles if a.unit == unit]
+    spacing = towed[0].spacing_mm if len(towed) == 2 else None
+    if len(towed) == 2 and spacing is None:
+        assumed.append(f"{unit} axle spacing not recorded, taken as >= 1800 mm")
+    if len(towed) == 2 and dual_air is None:
+        assumed.append("drive axle tyres/suspension not recorded: 4-axle train note applied")
+    spaced = len(towed) == 2 and (spacing is None or spacing >= SEMITRAILER_SPACING_MM)
+    return spaced and dual_air is not False
+
+
 def limit_for(axles: Sequence[Axle]) -> Limit:
     """The gross-mass limit of a vehicle described axle by axle (table 3 and every note)."""
     n = len(axles)
@@ -163,17 +194,12 @@ def limit_for(axles: Sequence[Axle]) -> Limit:
         if dual_air is not False:
             kg += AIR_SUSPENSION_BONUS
             rules.append("note: dual-tyre drive axle on air suspension, +1000 kg")
-    elif config == "articulated" and n == 4:
-        trailer = [a for a in axles if a.unit == "semitrailer"]
-        spacing = trailer[0].spacing_mm if len(trailer) == 2 else None
-        if len(trailer) == 2 and spacing is None:
-            assumed.append("semitrailer axle spacing not recorded, taken as >= 1800 mm")
-        spaced = len(trailer) == 2 and (spacing is None or spacing >= SEMITRAILER_SPACING_MM)
-        if dual_air is None:
-            assumed.append("drive axle tyres/suspension not recorded: 37 t note applied")
-        if spaced and dual_air is not False:
-            kg = ARTICULATED_4_AIR
-            rules.append("note: dual-tyre drive axle on air suspension, d >= 1800 mm: 37000 kg")
+    elif config in FOUR_AXLE_AIR and n == 4:
+        unit, note_kg = FOUR_AXLE_AIR[config]
+        if _spaced_pair(axles, unit, dual_air, assumed):
+            kg = note_kg
+            rules.append(f"note: dual-tyre drive axle on air suspension, {unit} d >= 1800 mm: "
+                         f"{note_kg} kg")
     elif config != "truck" and n >= 6:
         towing = [a for a in axles if a.unit in ("truck", "tractor") and not a.steer]
         if not drive or any(a.drive is None for a in towing):

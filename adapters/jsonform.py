@@ -7,18 +7,38 @@ Each such adapter declares a pydantic model of the fields it understands
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+import json
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
 from adapters.base import AdapterError, Origin, check_claims, validation_reason
-from adapters.checks import clean_text
+from adapters.checks import clean_text, plausible
 from adapters.jsonsafe import check_depth, load_json
 
 #: Size of the unknown fields kept per record (JSON-encoded), so extras cannot bloat the store.
 MAX_EXTRA_BYTES = 16 * 1024
 
 M = TypeVar("M", bound="NativeRecord")
+
+
+def _wire_time(value: Any) -> datetime:
+    """An ISO 8601 string with its offset, in 2000..2099 (a wrong clock otherwise): the
+    reason then names the record's own field, not the event's ``occurred_at``."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("expected an ISO 8601 time string with offset")
+    t = datetime.fromisoformat(value)
+    if t.tzinfo is None:
+        raise ValueError("time must carry its offset")
+    try:
+        return plausible(t, "time")
+    except AdapterError as exc:
+        raise ValueError(str(exc).removeprefix("time: ")) from None
+
+
+#: A record's time from the wire (native JSON formats define times with offsets).
+WireTime = Annotated[datetime, BeforeValidator(_wire_time)]
 
 
 class NativeRecord(BaseModel):
@@ -46,8 +66,6 @@ class NativeRecord(BaseModel):
         return self
 
     def extra(self) -> dict[str, Any]:
-        import json
-
         extra = dict(self.model_extra or {})
         if extra:
             check_depth(extra, 8)

@@ -24,7 +24,9 @@ def load_json(payload: bytes, max_bytes: int, max_depth: int | None = MAX_DEPTH)
         try:
             payload.decode("utf-8")
         except UnicodeDecodeError as bad:
-            raise AdapterError(f"payload is not valid UTF-8 (byte {bad.start})") from None
+            raise AdapterError(  # RFC 8259 8.1: JSON between systems is UTF-8
+                f"invalid_encoding: payload is not valid UTF-8 (byte {bad.start})"
+            ) from None
         if "depth limit" in str(exc) or "recursion" in str(exc):
             raise AdapterError("JSON nested deeper than the parser allows") from None
         raise AdapterError(f"malformed JSON: {str(exc)[:200]}") from None

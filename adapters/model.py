@@ -42,6 +42,10 @@ def _aware(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
+#: One line of printable text: no C0/C1 control, line separator, zero-width or bidirectional
+#: override character (they make a plate or name read differently on screen than stored).
+_LINE = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]*$"
+
 
 def new_event_id() -> UUID:
     """A time-ordered id (UUIDv7), generated where the event is first seen."""
@@ -67,9 +71,9 @@ class MediaRef(_Strict):
     """A picture, snapshot or clip that belongs to an event, pinned by its hash."""
 
     kind: Annotated[str, StringConstraints(pattern=r"^(snapshot|clip|picture|plate)$")]
-    uri: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=_LINE)]
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
-    content_type: Annotated[str, StringConstraints(max_length=100)] | None = None
+    content_type: Annotated[str, StringConstraints(max_length=100, pattern=_LINE)] | None = None
 
 
 class WeighInMotion(_Strict):
@@ -77,13 +81,13 @@ class WeighInMotion(_Strict):
 
     station: Ident
     lane: int = Field(ge=0, le=32)
-    plate: Annotated[str, StringConstraints(max_length=16)] | None = None
+    plate: Annotated[str, StringConstraints(max_length=16, pattern=_LINE)] | None = None
     gross_kg: float = Field(gt=0, le=300_000)
     axle_count: int = Field(ge=2, le=12)
     #: Per axle; ``None`` where the station did not weigh that axle.
     axle_weights_kg: list[Annotated[float, Field(ge=0, le=100_000)] | None] = Field(max_length=12)
     speed_kmh: float = Field(ge=0, le=250)
-    calibration_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    calibration_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_LINE)]
     limit_kg: float = Field(gt=0, le=300_000)
     overweight: bool
     excess_ratio: float = Field(ge=0, description="(gross - limit) / limit when overweight, else 0")
@@ -128,9 +132,9 @@ class Reading(_Strict):
 
     time: AwareDatetime
     sensor: Ident
-    metric: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    metric: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_LINE)]
     value: float | None = Field(default=None, allow_inf_nan=False)
-    unit: Annotated[str, StringConstraints(max_length=32)] | None = None
+    unit: Annotated[str, StringConstraints(max_length=32, pattern=_LINE)] | None = None
     quality: int = Field(default=0, ge=0, le=255, description="0 = good; source-defined otherwise")
     department: Ident
     site: Ident

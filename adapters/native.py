@@ -4,7 +4,8 @@ Edge boxes and integrations that already speak cityhub publish
 ``{"events": [<Event>...]}`` on ``city/{dept}/{site}/{system}/events`` and
 ``{"readings": [<Reading>...]}`` on ``city/{dept}/{site}/sensor/readings``.
 Input formats: adapters/docs/cityhub-events.md and cityhub-readings.md.
-Nothing from the wire is trusted: each record is validated again, and a record
+Nothing from the wire is trusted: each record is validated again, strictly (a number
+given as a string is refused: these packs are made by programs), and a record
 that names another department, site or system than its topic is rejected on its
 own (the rest of the pack is kept). Absent department/site/system are filled in
 from the topic.
@@ -20,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.base import Adapted, Adapter, AdapterError, Origin, Reject, validation_reason
+from adapters.checks import clean_text
 from adapters.jsonsafe import check_depth, load_json
 from adapters.model import Event, Reading, Severity, new_event_id
 from core.model import SourceSystem
@@ -51,13 +53,35 @@ def _claim_problem(origin: Origin, department: str, site: str, system: str | Non
     return None
 
 
+#: Attributes that name a vehicle or a thing: one line (free text may hold line breaks).
+SINGLE_LINE_ATTRIBUTES = frozenset({"plate", "trailer_plate", "name", "channel_name"})
+
+
+def _text_problem(attributes: dict[str, Any]) -> None:
+    """AdapterError naming the attribute whose key or text holds control or bidirectional-
+    override characters (a plate must read on screen as it is stored)."""
+    stack: list[tuple[str, Any]] = [("", attributes)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict):
+            for k, v in value.items():
+                clean_text(str(k), f"attributes.{str(k)[:40]}", len(str(k)))
+                stack.append((str(k), v))
+        elif isinstance(value, list):
+            stack += [(key, v) for v in value]
+        elif isinstance(value, str):
+            single = key in SINGLE_LINE_ATTRIBUTES
+            clean_text(value, f"attributes.{key[:40]}", len(value), multiline=not single)
+
+
 def _attributes_problem(event: Event, check_size: bool) -> str | None:
     if not event.attributes:
         return None
     try:
         check_depth(event.attributes, ATTRIBUTES_DEPTH)
+        _text_problem(event.attributes)
     except AdapterError as exc:
-        return f"attributes: {exc}"
+        return str(exc) if str(exc).startswith("attributes.") else f"attributes: {exc}"
     if check_size and len(json.dumps(event.attributes, default=str)) > MAX_ATTRIBUTES_BYTES:
         return f"attributes exceed {MAX_ATTRIBUTES_BYTES} bytes"
     return None
@@ -84,7 +108,7 @@ class CityhubEventsAdapter(Adapter):
         self.check_size(payload)
         out = Adapted()
         try:  # fast path: the whole pack validates in pydantic's core
-            events = _EventPack.model_validate_json(payload).events
+            events = _EventPack.model_validate_json(payload, strict=True).events
         except ValidationError:
             events = None
         if events is not None:
@@ -115,7 +139,7 @@ class CityhubEventsAdapter(Adapter):
                 out.rejects.append(Reject(problem, rec))
                 continue
             try:
-                ev = Event.model_validate(filled)
+                ev = Event.model_validate_json(json.dumps(filled), strict=True)
             except ValidationError as exc:
                 out.rejects.append(Reject(validation_reason(exc), rec))
                 continue
@@ -160,7 +184,7 @@ class CityhubReadingsAdapter(Adapter):
         self.check_size(payload)
         out = Adapted()
         try:
-            readings = _ReadingPack.model_validate_json(payload).readings
+            readings = _ReadingPack.model_validate_json(payload, strict=True).readings
         except ValidationError:
             readings = None
         if readings is not None:
@@ -182,7 +206,7 @@ class CityhubReadingsAdapter(Adapter):
                 continue
             try:
                 # JSON mode, as the pack path: data values are base64 there too.
-                out.readings.append(Reading.model_validate_json(json.dumps(filled)))
+                out.readings.append(Reading.model_validate_json(json.dumps(filled), strict=True))
             except ValidationError as exc:
                 out.rejects.append(Reject(validation_reason(exc), rec))
         return out

@@ -12,7 +12,6 @@ from functools import cache
 from importlib.metadata import entry_points
 
 from adapters.base import Adapter, AdapterError
-from core.model import SourceSystem
 
 GROUP = "cityhub.adapters"
 log = logging.getLogger(__name__)
@@ -44,12 +43,3 @@ def get(fmt: str) -> Adapter:
         return adapters()[fmt]
     except KeyError:
         raise AdapterError(f"no adapter for format {fmt[:40]!r}") from None
-
-
-def native_for(system: SourceSystem) -> list[Adapter]:
-    """Native-format adapters a system's topics may carry (cityhub's own packs excluded)."""
-    return [
-        a
-        for a in adapters().values()
-        if system in a.systems and not a.format.startswith("cityhub-")
-    ]

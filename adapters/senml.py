@@ -169,9 +169,10 @@ def values_of(rec: dict[str, Any], base: Base) -> Values:
 
 
 def resolve_time(rec: dict[str, Any], base: Base, received: float) -> float:
-    """Absolute time in seconds (RFC 8428 4.5.3: small values are relative to receipt)."""
+    """Absolute time in seconds. RFC 8428 4.5.3: a value less than 2**28 (zero and every
+    negative value among them) is relative to the time the pack was received."""
     t = _num(rec, "t") + base.bt
-    if abs(t) < RELATIVE_LIMIT:
+    if t < RELATIVE_LIMIT:
         t += received
     if not EARLIEST <= t < LATEST:  # also false for NaN
         raise AdapterError("t: time outside 2000..2099")
@@ -271,9 +272,10 @@ class SenmlAdapter(Adapter):
         if unit is not None and type(unit) is not str:
             return None  # the model refuses it with its reason
         key = (sensor, metric, unit, origin.department, origin.site)
-        found = self._names.get(key, key)
-        if found is not key:
-            return found  # type: ignore[return-value]  # not the key itself: a cached name (or None)
+        try:
+            return self._names[key]  # a cached name, or None for one the model refused
+        except KeyError:
+            pass
         if len(self._names) >= MAX_CACHED_NAMES:
             self._names.clear()
         try:

@@ -1,7 +1,7 @@
 """The READMEs' figures, generated from ``bench/results/*.json`` (never typed by hand).
 
 ``python -m bench.docs`` rewrites every block between ``<!-- bench:figures:start -->`` and
-``<!-- bench:figures:end -->`` (or ``bench:relay``, ``bench:soak``) in README.md,
+``<!-- bench:figures:end -->`` (or ``bench:relay``, ``bench:soak``, ``bench:restore``) in README.md,
 deploy/README.md and streams/README.md; ``--check`` exits non-zero when a README differs
 from what it would write. Each row names the benchmark run it comes from, the machine and the date.
 """
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: README -> the tables it carries
 DOCS: dict[str, list[str]] = {
     "README.md": ["figures"],
-    "deploy/README.md": ["figures", "soak"],
+    "deploy/README.md": ["figures", "soak", "restore"],
     "streams/README.md": ["relay"],
 }
 
@@ -119,10 +119,44 @@ def _record(r: dict[str, Any]) -> list[Row]:
          f"{r['dropped_frames']} dropped", f"cameras send {r['camera_mb_per_s']} MB/s"),
         ("playback: seek to a recorded instant → first frame (p50 / p95)",
          f"{seek['p50']} / {seek['p95']} s", "–"),
-        *([(f"recording housekeeping pass, {r['housekeeping_cameras']} cameras × 30 days "
-            "of 10 s segments", f"{r['housekeeping_ms_30d']} ms",
-            f"full sort and recount {r['housekeeping_full_sort_ms_30d']} ms")]
-          if "housekeeping_ms_30d" in r else []),
+    ]
+
+
+def _record_housekeeping(r: dict[str, Any]) -> list[Row]:
+    return [
+        (f"recording housekeeping pass, {r['housekeeping_cameras']} cameras × {r['days']:g} days "
+         "of 10 s segments", f"{r['housekeeping_ms_30d']} ms",
+         f"full sort and recount {r['housekeeping_full_sort_ms_30d']} ms"),
+        ("playback lookup, a minute at a random instant (median)",
+         f"{r['playback_lookup_ms_30d']} ms",
+         f"sort and scan {r['playback_lookup_scan_ms_30d']} ms"),
+    ]
+
+
+def _upstream_framing(r: dict[str, Any]) -> list[Row]:
+    new, old = r["whole_access_units"], r["baseline_byte_stream"]
+    return [(f"relay upstream framing, {r['clip']}: keyframes cut mid-picture, CPU per 1000 "
+             "access units", f"{new['aus_cut_mid_picture']} cut, {new['cpu_s_per_1000_aus']} s",
+             f"byte-stream chain {old['aus_cut_mid_picture']} cut, "
+             f"{old['cpu_s_per_1000_aus']} s")]
+
+
+def _restore(r: dict[str, Any]) -> list[Row]:
+    size = (f"{r['events']:,} events, {r['database_mb']} MB database, "
+            f"{r['events_after_backup']:,} events after the base backup")
+    return [
+        (f"base backup (pg_basebackup + pg_verifybackup), {size}",
+         f"{r['base_backup_s']} s ({r['base_backup_mb']} MB)", "–"),
+        ("RTO: restore to a point in time until the server accepts writes",
+         f"{r['rto_s']} s (copy {r['restore_copy_s']} s, then WAL replay and promotion; "
+         f"{r['wal_archived_mb']} MB WAL archived)",
+         f"`cp -a` of the same base backup {r['baseline_cp_a_s']} s"),
+        (f"RPO on a quiet server (archive_timeout={r['archive_timeout_s']})",
+         f"{r['rpo_quiet_s']} s (a lone commit until its WAL was archived)",
+         "bound: archive_timeout"),
+        ("restored vs committed before the target",
+         f"{r['restored_events']:,} = {r['events']:,} events; audit chain verifies "
+         f"({r['restored_audit_entries']}); {r['restored_media']} media match", "–"),
     ]
 
 
@@ -259,9 +293,13 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "api": _api,
     "ui_wall": _ui_wall, "incidents": _incidents, "ptz": _ptz, "gb28181": _gb28181,
     "transcode": _transcode, "soak": _soak, "soak-chaos": _soak_chaos,
+    "record_housekeeping": _record_housekeeping, "upstream_framing": _upstream_framing,
+    "restore": _restore,
 }
-TABLES = {"figures": [n for n in ROWS if not n.startswith("soak")], "relay": ["relay", "transcode"],
-          "soak": ["soak", "soak-chaos"]}
+#: table -> the benchmarks whose rows it carries
+TABLES = {"figures": [n for n in ROWS if not n.startswith("soak") and n != "restore"],
+          "relay": ["relay", "transcode", "upstream_framing"], "soak": ["soak", "soak-chaos"],
+          "restore": ["restore"]}
 
 
 def table(kind: str, results: Path = RESULTS) -> str:

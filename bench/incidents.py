@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ from adapters.model import Event, Severity
 from bench.report import finish
 from core.model import SourceSystem
 from devkit.embedded import EmbeddedPostgres
+from devkit.fixtures.hubapi import build_hub
 from hub.incidents import queries
+from hub.incidents.states import OPEN
 from hub.store.scalar import scalar
 from hub.store.writer import BatchWriter
 
@@ -133,14 +136,15 @@ def _load_incidents(conn: psycopg.Connection[Any], n: int) -> None:
     conn.execute("ANALYZE incidents; ANALYZE incident_assignees")
 
 
-def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any], list[str]]:
-    from devkit.fixtures.hubapi import build_hub  # the same wiring the tests use
-
+def run(dsn: str, state: Path, rate: int, seconds: float, timeout: float = 60.0,
+        worker: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """The figures and the problems found. Matching events not all made incidents within
+    ``timeout`` (``worker=False``: a hub without its incident worker) end the run there."""
     problems: list[str] = []
-    hub = build_hub(dsn, state, incidents={"tick_s": 1.0})
+    hub = build_hub(dsn, state, incidents={"tick_s": 1.0, "worker": worker})
     _seed(hub)
     out: dict[str, Any] = {"rate_target": rate, "rules": RULES, "matching_share": MATCHING}
-    with hub.client:
+    with closing(hub.runtime), hub.client:
         base_times, base_rate = asyncio.run(_stream(dsn, rate, seconds / 2, 1))
         with hub.owner() as conn:
             conn.execute("UPDATE incident_rules SET enabled = true")
@@ -151,7 +155,7 @@ def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any
         times, achieved = asyncio.run(_stream(dsn, rate, seconds, 2))
         with hub.owner() as conn:
             expected = _matching(conn, since)
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + timeout
             while True:
                 got = scalar(conn, "SELECT count(*) FROM incident_events ie JOIN events e ON"
                              " e.id = ie.event_id WHERE e.received_at >= %s", (since,))
@@ -164,13 +168,16 @@ def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any
                 " e.received_at >= %s", (since,)).fetchall()]
             incidents = scalar(conn, "SELECT count(*) FROM incidents")
         if got < expected:
-            problems.append(f"only {got} of {expected} matching events became incidents")
+            problems.append(f"timeout: only {got} of {expected} matching events became "
+                            f"incidents within {timeout:g} s")
         if achieved < 0.95 * rate or base_rate < 0.95 * rate:
             problems.append(f"the stream reached {achieved} (baseline {base_rate}) events/s")
         out["event_to_incident"] = {
             "events_per_s": achieved, "matching_events": expected, "attached": got,
             "incidents": incidents, **(_ms(delays) if delays else {}),
         }
+        if problems:
+            return out, problems
         out["ingest_batch_write"] = {"rules_off": _ms(base_times), "rules_on": _ms(times),
                                      "rules_off_events_per_s": base_rate}
         with hub.owner() as conn:
@@ -178,7 +185,7 @@ def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any
             conn.execute("TRUNCATE incidents CASCADE")
             _load_incidents(conn, 100_000)
         h = hub.headers("traffic")
-        open_states = ["new", "acknowledged", "dispatched", "in_progress", "reopened"]
+        open_states = list(OPEN)
         params = {"state": open_states, "limit": 50}
 
         def get(path: str, p: dict[str, Any]) -> float:
@@ -204,7 +211,6 @@ def run(dsn: str, state: Path, rate: int, seconds: float) -> tuple[dict[str, Any
                 side="all", before=None, limit=50)) for _ in range(50)]
             stats_base = [direct(lambda: queries.stats(
                 conn, "traffic", now - timedelta(days=30), now)) for _ in range(20)]
-    hub.runtime.close()
     out["incidents_in_store"] = 100_000
     out["queue_page"] = {"api": _ms(queue_api), "baseline_direct_query": _ms(queue_base)}
     out["statistics"] = {"api": _ms(stats_api), "baseline_direct_query": _ms(stats_base)}
@@ -217,14 +223,16 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=2000)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--dsn", help="an empty database as its owner (default: a private cluster)")
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds for every matching event to become an incident")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-incidents-"))
     if args.dsn:
-        result, problems = run(args.dsn, tmp, args.rate, args.seconds)
+        result, problems = run(args.dsn, tmp, args.rate, args.seconds, args.timeout)
     else:
         with EmbeddedPostgres(tmp / "pg") as pg:
             dsn = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-            result, problems = run(dsn, tmp / "state", args.rate, args.seconds)
+            result, problems = run(dsn, tmp / "state", args.rate, args.seconds, args.timeout)
     sys.exit(finish("incidents", result, problems))
 
 

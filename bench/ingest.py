@@ -29,8 +29,8 @@ from typing import Any
 import psycopg
 import yaml
 
-from adapters import registry
 from adapters.base import Origin
+from adapters.native import CityhubEventsAdapter
 from bench.report import finish
 from core.model import SourceSystem
 from core.mqtt import MqttClient
@@ -47,12 +47,12 @@ TARGET_EVENTS, TARGET_READINGS = 20_000, 100_000
 
 
 def make_event_packs(n: int, pack: int) -> tuple[list[bytes], list[str]]:
-    adapter = registry.get("cityhub-events")
+    adapter = CityhubEventsAdapter()
     now = datetime.now(UTC)
     origin = Origin("police", "xinhua-5th", SourceSystem.edge, now)
     rng = random.Random(1)
     packs = [
-        adapter.simulate(rng, origin, now, count=min(pack, n - i))  # type: ignore[call-arg]  # this adapter's simulate() takes sizes beyond the base signature
+        adapter.simulate(rng, origin, now, count=min(pack, n - i))
         for i in range(0, n, pack)
     ]
     ids = [e["id"] for p in packs for e in json.loads(p)["events"]]

@@ -8,8 +8,11 @@ windows; the median window ratio is reported as ``record_cpu_ratio`` (target <= 
 Also: bytes written per second by the relay, frames dropped by its recording queues
 (target 0), and the time from a playback ``play`` request (a seek to a random recorded
 instant) to the first media segment on the WebSocket, p50/p95 (target p95 <= 0.5 s).
-Then, without media, one housekeeping pass over journals of 30 days of 10 s segments
-beside the full sort it replaced (bench/record_housekeeping.py).
+Housekeeping at 30 days of segments is its own benchmark (bench/record_housekeeping.py).
+
+Invalid (exit 1, no figures kept): a camera that does not deliver 20 fps before the run, one
+not recording within ``--timeout``, a recorder that wrote less than the cameras send, a seek
+that got no frame.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import websockets
 import yaml
 
-from bench.record_housekeeping import measure as measure_housekeeping
-from bench.relay import SECRET, cpu_of, start_cameras, wait_log
+from bench.relay import SECRET, InvalidRun, cpu_of, require_fps, start_cameras, wait_log
 from bench.report import finish
 from core.net import free_port
 from devkit.embedded.process import spawn, stop
@@ -103,12 +106,46 @@ async def seek_times(
     return out
 
 
-def main() -> None:
+def recording_state(http: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The relay's camera health and recording state."""
+    health = httpx.get(f"http://127.0.0.1:{http}/health", headers=SERVICE,
+                       timeout=10).json()["cameras"]
+    state = httpx.get(f"http://127.0.0.1:{http}/recordings", headers=SERVICE, timeout=10).json()
+    return health, state["cameras"]
+
+
+def wait_recording(http: int, names: list[str], timeout: float) -> None:
+    """Every camera recording before anything is measured, else the run is invalid."""
+    deadline = time.monotonic() + timeout
+    while True:
+        health, cams = recording_state(http)
+        idle = {h["camera_id"]: (h["state"], h.get("last_error")) for h in health
+                if not cams.get(h["camera_id"], {}).get("recording")}
+        if not idle:
+            return
+        if time.monotonic() > deadline:
+            raise InvalidRun(f"timeout: {len(idle)} of {len(names)} cameras not recording "
+                             f"after {timeout:g} s: {idle}")
+        time.sleep(0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--streams", type=int, default=32)
     p.add_argument("--window", type=float, default=8.0, help="seconds per CPU measurement")
     p.add_argument("--seeks", type=int, default=20)
-    a = p.parse_args()
+    p.add_argument("--upstream", help="rtsp://host:port of cameras c00.. already served "
+                   "(default: start synthetic 720p25 cameras)")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds every camera has to be recording before measuring")
+    a = p.parse_args(argv)
+    try:
+        return finish("record", *measure(a))
+    except InvalidRun as exc:
+        return finish("record", {"streams": a.streams}, [str(exc)])
+
+
+def measure(a: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     names = [f"c{i:02d}" for i in range(a.streams)]
     procs: list = []
     problems: list[str] = []
@@ -116,7 +153,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-record-") as d:
         tmp = Path(d)
         try:
-            upstream = start_cameras(tmp, names, procs)
+            upstream = a.upstream or start_cameras(tmp, names, procs)
+            # Every camera must deliver at its rate before anything is started or measured.
+            require_fps("cameras", {n: f"{upstream}/{n}" for n in names}, 20)
             (tmp / "base").mkdir()
             base = spawn(
                 [
@@ -136,22 +175,18 @@ def main() -> None:
             wait_log(base, tmp / "base.log", "ready")
             relay, http = start_relay(tmp, {n: f"{upstream}/{n}" for n in names}, 10)
             procs.append(relay)
-            time.sleep(5)
+            wait_recording(http, names, a.timeout)
             b0, r0, t0 = dir_bytes(tmp / "rec"), dir_bytes(tmp / "base"), time.monotonic()
             windows = [cpu_of([base.pid, relay.pid], a.window) for _ in range(3)]
             span = time.monotonic() - t0
             written = (dir_bytes(tmp / "rec") - b0) / span / 1e6
             base_written = (dir_bytes(tmp / "base") - r0) / span / 1e6
-            health = httpx.get(f"http://127.0.0.1:{http}/health", headers=SERVICE,
-                               timeout=10).json()["cameras"]
+            health, cams = recording_state(http)
             camera_mb_s = sum(h["bitrate_bps"] for h in health) / 8e6  # what the cameras send
-            state = httpx.get(f"http://127.0.0.1:{http}/recordings", headers=SERVICE,
-                              timeout=10).json()
-            recording = sum(1 for c in state["cameras"].values() if c["recording"])
+            recording = sum(1 for c in cams.values() if c["recording"])
             idle = {c: (h["state"], h.get("last_error")) for h in health
-                    if (c := h["camera_id"]) in state["cameras"]
-                    and not state["cameras"][c]["recording"]}
-            dropped = sum(int(c.get("dropped", 0)) for c in state["cameras"].values())
+                    if (c := h["camera_id"]) in cams and not cams[c]["recording"]}
+            dropped = sum(int(c.get("dropped", 0)) for c in cams.values())
             stop(base)
             procs.remove(base)
             segs = httpx.get(
@@ -197,10 +232,9 @@ def main() -> None:
         },
         "cpu_unit": "cores (1.0 = one core), relay process only; the machine's 2 cores are "
         "shared with other work",
-        **measure_housekeeping(),
     }
-    sys.exit(finish("record", result, problems))
+    return result, problems
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,6 +6,12 @@ RecordingService (retention, archive, quotas; nothing due) timed beside the pass
 replaced (a full sort of each camera's segments and a walk of all of them for the disk
 use), and a playback lookup (a minute at a random instant) by bisect beside a scan.
 No media: the files are never touched by a pass with nothing due.
+
+The run is invalid (exit 1, no figures kept) when a journal did not load every segment written,
+when a pass had work due (it removed segments: not the pass the figure is about), or when a
+bisect lookup returned other segments than the scan: a fast wrong answer is no figure.
+
+    python -m bench.record_housekeeping [--cameras 4] [--days 30]
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from bench.report import finish
 from streams.recording.config import RecordingConfig
 from streams.recording.journal import JOURNAL, Journal
 from streams.recording.recorder import CameraRecorder
@@ -87,11 +95,20 @@ def timed_ms(fn: Any, n: int) -> float:
     return statistics.median(times)
 
 
-def measure(cameras: int = 4, days: float = 30.0, passes: int = 5) -> dict[str, Any]:
+def lookups_differ(journal: Journal, spots: list[float]) -> int:
+    """How many of the instants the bisect lookup answers differently from the scan."""
+    return sum(journal.overlapping(t, t + 60) != scan(journal, t, 60) for t in spots)
+
+
+def measure(cameras: int = 4, days: float = 30.0, passes: int = 5,
+            retention_days: float | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The figures and the problems found. Retention is past the oldest segment (nothing
+    due) unless ``retention_days`` says otherwise."""
+    keep = days + 1 if retention_days is None else retention_days
     with tempfile.TemporaryDirectory(prefix="bench-housekeeping-") as d:
         tmp = Path(d)
         disk = tmp / "rec"
-        cfg = RecordingConfig(paths=[str(disk)], retention_days=days + 1, min_free_gb=0)
+        cfg = RecordingConfig(paths=[str(disk)], retention_days=keep, min_free_gb=0)
         service = RecordingService(cfg, tmp, {}, lambda _k, _m: None)
         service.storage.prepare()
         now = time.time()
@@ -105,12 +122,21 @@ def measure(cameras: int = 4, days: float = 30.0, passes: int = 5) -> dict[str, 
         memory = (rss_mb() - rss0) / cameras
         segments = sum(len(r.journal.segments) for r in service.recorders.values())
         new_ms = timed_ms(service.housekeep, passes)
+        removed = segments - sum(len(r.journal.segments) for r in service.recorders.values())
         old_ms = timed_ms(lambda: full_pass(service, now), passes)
         journal = service.recorders["c00"].journal
         spots = iter([now - random.uniform(0, days * DAY) for _ in range(100)])
         lookup_ms = timed_ms(lambda: journal.overlapping(t := next(spots), t + 60), 50)
         scan_ms = timed_ms(lambda: scan(journal, next(spots), 60), 20)
+        wrong = lookups_differ(journal, [now - random.uniform(0, days * DAY) for _ in range(50)])
+    written = cameras * int(days * DAY / SEGMENT_S)
+    problems = [m for bad, m in (
+        (segments != written, f"journals loaded {segments} of {written} segments written"),
+        (removed > 0, f"a pass had work due: it removed {removed} segments"),
+        (wrong > 0, f"{wrong} of 50 bisect lookups differ from the scan"),
+    ) if bad]
     return {
+        "days": days,
         "housekeeping_cameras": cameras,
         "housekeeping_segments_per_camera": segments // cameras,
         "housekeeping_ms_30d": round(new_ms, 3),
@@ -119,16 +145,19 @@ def measure(cameras: int = 4, days: float = 30.0, passes: int = 5) -> dict[str, 
         "playback_lookup_scan_ms_30d": round(scan_ms, 1),
         "journal_open_s_30d_per_camera": round(open_s, 2),
         "journal_mb_30d_per_camera": round(memory, 1),
-    }
+    }, problems
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cameras", type=int, default=4)
     p.add_argument("--days", type=float, default=30.0)
-    a = p.parse_args()
-    print(json.dumps(measure(a.cameras, a.days), indent=2))
+    p.add_argument("--retention-days", type=float,
+                   help="retention of the service (default: past the oldest segment, nothing due)")
+    a = p.parse_args(argv)
+    return finish("record_housekeeping", *measure(a.cameras, a.days,
+                                                   retention_days=a.retention_days))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -55,9 +55,11 @@ BARE_PLAY = """async ([cam, token]) => {
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds a tile has to play (the 4-tile wall twice that)")
     args = p.parse_args(argv)
     try:
-        ui_ms, base_ms, wall_ms = measure(args.rounds)
+        ui_ms, base_ms, wall_ms = measure(args.rounds, args.timeout * 1000)
     except PlaywrightError as exc:  # a tile or player that did not play in time
         return finish("ui_wall", {"rounds": args.rounds}, [f"did not play: {exc}"[:500]])
     return finish("ui_wall", {
@@ -73,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     })
 
 
-def measure(rounds: int) -> tuple[list[float], list[float], list[float]]:
+def measure(rounds: int, timeout_ms: float = 30000,
+            ) -> tuple[list[float], list[float], list[float]]:
     ui_ms: list[float] = []
     base_ms: list[float] = []
     wall_ms: list[float] = []
@@ -96,7 +99,7 @@ def measure(rounds: int) -> tuple[list[float], list[float], list[float]]:
                 page.dblclick(f".cam[data-camera='{cam}']")
                 page.wait_for_function(
                     f"() => {{ const e = document.querySelector(\".tile[data-camera='{cam}']\");"
-                    " return e && e.dataset.status === 'live'; }", timeout=30000)
+                    " return e && e.dataset.status === 'live'; }", timeout=timeout_ms)
                 ui_ms.append((time.perf_counter() - t0) * 1000)
                 token = page.evaluate(
                     """async cam => {
@@ -115,12 +118,13 @@ def measure(rounds: int) -> tuple[list[float], list[float], list[float]]:
                 if not page.query_selector(f".tile[data-camera='{cam}']"):
                     page.dblclick(f".cam[data-camera='{cam}']")
             page.wait_for_function("() => [...document.querySelectorAll('.tile')]"
-                                   ".every(e => e.dataset.status === 'live')", timeout=60000)
+                                   ".every(e => e.dataset.status === 'live')",
+                                   timeout=2 * timeout_ms)
             t0 = time.perf_counter()
             page.reload()
             page.wait_for_function("() => { const t = [...document.querySelectorAll('.tile')];"
                                    " return t.length === 4 && t.every(e => e.dataset.status"
-                                   " === 'live'); }", timeout=60000)
+                                   " === 'live'); }", timeout=2 * timeout_ms)
             wall_ms.append((time.perf_counter() - t0) * 1000)
         browser.close()
     return ui_ms, base_ms, wall_ms

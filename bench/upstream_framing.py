@@ -13,14 +13,19 @@ alternately in the same run:
 Per variant: access units out, keyframes cut (an AU whose first slice does not
 start at macroblock 0, i.e. the rest of the previous picture), slices per
 picture, and process CPU seconds per 1000 AUs (payloader included in both).
+
+Invalid (exit 1, no figures kept): a variant that stalled (no access unit for ``--timeout``
+seconds before the end of the clip), or a relay chain that did not pass every picture of the
+clip through whole (as many access units as pictures, none cut).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
+import sys
 import time
+from typing import Any
 
 import gi
 
@@ -28,8 +33,9 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstApp", "1.0")
 from gi.repository import Gst, GstApp  # noqa: E402, F401
 
+from bench.report import finish  # noqa: E402
 from devkit.synthetic import CameraSpec  # noqa: E402
-from devkit.synthetic_clip import encode_clip  # noqa: E402
+from devkit.synthetic_clip import clip_frames, encode_clip  # noqa: E402
 from streams.core.upstream import whole_access_units  # noqa: E402
 
 VARIANTS = ("baseline_byte_stream", "whole_access_units")
@@ -51,7 +57,7 @@ def nal_types_and_first_mb_zero(au: bytes) -> tuple[list[int], bool | None]:
     return types, first_zero
 
 
-def run(clip: str, variant: str, loops: int) -> dict[str, float]:
+def run(clip: str, variant: str, loops: int, timeout: float = 10.0) -> dict[str, float]:
     desc = (
         f"multifilesrc location={clip} loop=false stop-index={loops - 1} ! h264parse "
         "! rtph264pay config-interval=-1 mtu=1400 ! rtph264depay ! "
@@ -61,12 +67,14 @@ def run(clip: str, variant: str, loops: int) -> dict[str, float]:
     pipeline = Gst.parse_launch(desc)
     sink = pipeline.get_by_name("out")
     aus = cut = keyframes = 0
+    stalled = False
     slices: list[int] = []
     cpu0 = time.process_time()
     pipeline.set_state(Gst.State.PLAYING)
     while True:
-        sample = sink.try_pull_sample(10 * Gst.SECOND)
+        sample = sink.try_pull_sample(int(timeout * Gst.SECOND))
         if sample is None:
+            stalled = not sink.is_eos()
             break
         buf = sample.get_buffer()
         types, first_zero = nal_types_and_first_mb_zero(buf.extract_dup(0, buf.get_size()))
@@ -82,28 +90,43 @@ def run(clip: str, variant: str, loops: int) -> dict[str, float]:
         "aus_cut_mid_picture": cut,
         "median_slices_per_au": statistics.median(slices) if slices else 0,
         "cpu_s_per_1000_aus": round(cpu / max(aus, 1) * 1000, 3),
+        "stalled": stalled,
     }
 
 
-def main() -> None:
+def problems_of(out: dict[str, Any], pictures: int) -> list[str]:
+    """Why the run is no figure: a stalled variant, or pictures the relay chain lost or cut."""
+    found = [f"{v}: timeout: no access unit within --timeout" for v in VARIANTS
+             if out[v]["stalled"]]
+    whole = out["whole_access_units"]
+    if not found and (whole["access_units"] != pictures or whole["aus_cut_mid_picture"]):
+        found.append(f"whole_access_units: {whole['access_units']} access units of {pictures} "
+                     f"pictures, {whole['aus_cut_mid_picture']} cut")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
     Gst.init(None)
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--loops", type=int, default=3, help="times the 4 s clip is read per run")
     p.add_argument("--rounds", type=int, default=3, help="alternating runs per variant")
-    a = p.parse_args()
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds without an access unit before a variant counts as stalled")
+    a = p.parse_args(argv)
     spec = CameraSpec("bench", width=1280, height=720, fps=25, gop=25, slices=4)
     clip = str(encode_clip(spec))
     results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
     for _ in range(a.rounds):
         for variant in VARIANTS:
-            results[variant].append(run(clip, variant, a.loops))
+            results[variant].append(run(clip, variant, a.loops, a.timeout))
     out: dict[str, object] = {"clip": "1280x720 25 fps, GOP 25, 4 slices", "rounds": a.rounds}
     for variant, runs in results.items():
         summary = dict(runs[0])
         summary["cpu_s_per_1000_aus"] = statistics.median(r["cpu_s_per_1000_aus"] for r in runs)
+        summary["stalled"] = any(r["stalled"] for r in runs)
         out[variant] = summary
-    print(json.dumps(out))
+    return finish("upstream_framing", out, problems_of(out, clip_frames(spec) * a.loops))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

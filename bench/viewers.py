@@ -38,6 +38,7 @@ import httpx
 import websockets
 from aioice import turn as aioice_turn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, rtcrtpreceiver
+from aiortc.codecs.base import Decoder
 
 from streams.webrtc.ice import configure_ice_hosts
 
@@ -52,7 +53,7 @@ FALLBACK_S = 30.0
 GAP_S = 1.0  #: a frame gap this long is an interruption (the cameras send 15-25 fps)
 
 
-class _CountingDecoder:
+class _CountingDecoder(Decoder):
     """Hands aiortc's assembled (encoded) frames on instead of decoding them."""
 
     def decode(self, encoded_frame: Any) -> list[Any]:
@@ -60,7 +61,7 @@ class _CountingDecoder:
 
 
 def count_without_decoding() -> None:
-    rtcrtpreceiver.get_decoder = lambda codec: _CountingDecoder()  # type: ignore[assignment,return-value]  # duck-typed decoder
+    rtcrtpreceiver.get_decoder = lambda codec: _CountingDecoder()
 
 
 def roomy_receive_buffers(size: int = 4 * 2**20) -> None:

@@ -16,12 +16,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import gi
+
 from adapters.xmlsafe import child, text
 from core import digest
 from devkit.gb28181_playback import RecordedPlay
+from devkit.synthetic import CameraSpec
+from devkit.synthetic_clip import encode_clip, read_access_units
 from gb28181 import devctl, manscdp, mansrtsp, sdp, sip
 from gb28181.transport import Peer, SipEndpoint
 from streams.gb28181.sender import PsRtpSender
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -201,8 +208,9 @@ class DeviceSim:
         if cmd := manscdp.text_of(doc, "PTZCmd"):
             self.ptz.append(devctl.decode(cmd))
         if (precise := child(doc.el, "PTZPreciseCtrl")) is not None:
-            self.position = tuple(float(text(precise, k) or d)  # type: ignore[assignment]
-                                  for k, d in (("Pan", 0), ("Tilt", 0), ("Zoom", 1)))
+            pan, tilt, zoom = (float(text(precise, k) or d)
+                               for k, d in (("Pan", 0), ("Tilt", 0), ("Zoom", 1)))
+            self.position = (pan, tilt, zoom)
         if rec := manscdp.text_of(doc, "RecordCmd"):
             stream = int(manscdp.text_of(doc, "StreamNumber") or 0)
             self.recording[doc.device_id] = (rec == "Record", stream)
@@ -348,11 +356,6 @@ def make_channels(device_id: str, n: int, lat: float = 30.66, lon: float = 104.0
 
 def run_cli(args: argparse.Namespace) -> int:
     """``cityhub simulate gb28181-device``: register, keep alive, answer, stream until killed."""
-    from gi.repository import Gst
-
-    from devkit.synthetic import CameraSpec
-    from devkit.synthetic_clip import encode_clip, read_access_units
-
     Gst.init(None)
     host, _, port = args.server.rpartition(":")
     password = args.password or os.environ.get("CITYHUB_GB_PASSWORD", "")

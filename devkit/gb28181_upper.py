@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from gb28181.directory import DeviceRecord, Registration
 from gb28181.manscdp import CatalogItem, read, text_of
 from gb28181.service import Dialog, ServiceSettings, SipService
+from gb28181.sip import SipMessage
 from gb28181.transport import Peer
 from streams.gb28181.ps import PsDemuxer, PsError
 from streams.gb28181.rtp import FrameAssembler, Rfc4571Reader
@@ -180,6 +181,19 @@ class UpperSim:
     def port(self) -> int:
         return self.service.s.port
 
+    def ignore_catalog_pages(self, count: int) -> None:
+        """Leave the next ``count`` Catalog response MESSAGEs unanswered, as a busy
+        province platform does (the lower must send them again)."""
+        handle, left = self.service.handle, [count]
+
+        async def deaf(msg: SipMessage, peer: Peer) -> None:
+            if left[0] > 0 and msg.method == "MESSAGE" and b"<CmdType>Catalog<" in msg.body \
+                    and b"<Response>" in msg.body:
+                left[0] -= 1
+                return
+            await handle(msg, peer)
+        self.service.endpoint.handler = deaf
+
     async def start(self) -> None:
         await self.service.start()
 
@@ -209,6 +223,10 @@ class UpperSim:
                         call_id: str | None = None) -> tuple[int, str]:
         """SUBSCRIBE to the lower platform's Catalog or Alarm: (status, call-id)."""
         return await self.service.subscribe(self.lower_id, cmd, expires, extra, call_id)
+
+    async def steer(self, dialog: Dialog, body: bytes) -> int:
+        """MANSRTSP (``gb28181.mansrtsp``) in a playback call: the lower's final status."""
+        return await self.service.info(dialog.call_id, body)
 
     async def stop(self, dialog: Dialog) -> bool:
         return await self.service.bye(dialog.call_id, "upper stopped watching")

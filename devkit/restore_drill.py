@@ -148,7 +148,7 @@ def rpo_quiet(dsn: str, timeout: float) -> float:
             if done and done[0] and done[0] >= row[0]:
                 return time.monotonic() - t0
             time.sleep(0.1)
-    raise RuntimeError("the marker's WAL was not archived in time")
+    raise RuntimeError(f"timeout: the marker's WAL was not archived within {timeout:g} s")
 
 
 def restored_state(dsn: str) -> dict[str, Any]:

@@ -21,10 +21,13 @@ from datetime import UTC, datetime
 
 from adapters import registry
 from adapters.base import Origin
+from adapters.native import CityhubEventsAdapter
+from adapters.senml import SenmlAdapter
 from core.model import SourceSystem
 from core.mqtt import MqttClient
 from core.topics import ROOT
 from devkit.onvif.options import add_arguments as add_onvif_arguments
+from hub.config import load_config
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +69,13 @@ class Simulator:
         fmt = next(self._formats)
         adapter = registry.get(fmt)
         base = f"{ROOT}/{s.department}/{s.site}/{s.system.value}"
-        if fmt == "senml":
+        if isinstance(adapter, SenmlAdapter):
             per = max(1, self.pack // 4)
             topic = f"{base}/readings"
-            payload = adapter.simulate(self.rng, origin, now, sensors=4, per_sensor=per)  # type: ignore[call-arg]  # this adapter's simulate() takes sizes beyond the base signature
-        elif fmt == "cityhub-events":
+            payload = adapter.simulate(self.rng, origin, now, sensors=4, per_sensor=per)
+        elif isinstance(adapter, CityhubEventsAdapter):
             topic = f"{base}/events"
-            payload = adapter.simulate(self.rng, origin, now, count=self.pack)  # type: ignore[call-arg]  # this adapter's simulate() takes sizes beyond the base signature
+            payload = adapter.simulate(self.rng, origin, now, count=self.pack)
         else:
             topic, payload = f"{base}/native/{fmt}", adapter.simulate(self.rng, origin, now)
         out = adapter.adapt(payload, origin)
@@ -134,18 +137,16 @@ def _sources(args: argparse.Namespace) -> list[Source]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from hub.config import load_config
-
     if args.system == "gb28181-device":
-        from devkit.gb28181_device import run_cli
+        from devkit.gb28181_device import run_cli  # noqa: PLC0415  lazy: only the chosen simulator loads (GStreamer)
 
         return run_cli(args)
     if args.system == "onvif-camera":
-        from devkit.onvif.camera import run_cli as run_onvif
+        from devkit.onvif.camera import run_cli as run_onvif  # noqa: PLC0415  lazy: only the chosen simulator loads
 
         return run_onvif(args)
     if args.system == "gb28181-upper":
-        from devkit.gb28181_upper import run_cli as run_upper
+        from devkit.gb28181_upper import run_cli as run_upper  # noqa: PLC0415  lazy: only the chosen simulator loads
 
         return run_upper(args)
 

@@ -13,7 +13,7 @@ from edge.config import EdgeConfig, load_edge_config
 
 def _run(args: argparse.Namespace) -> int:
     config = load_edge_config(args.config)  # a ConfigError is answered by ``cityhub``
-    from edge.agent import EdgeAgent  # lazy: GStreamer/OpenCV load only to run, not for --help
+    from edge.agent import EdgeAgent  # noqa: PLC0415  lazy: GStreamer/OpenCV load to run, not for --help
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -20,17 +20,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from core import digest
-from gb28181 import manscdp, sdp, sip
+from gb28181 import manscdp, sip
 from gb28181.cascade_events import UpwardEvents
+from gb28181.cascade_media import MediaPusher, PushError, UpwardMedia
 from gb28181.transport import Peer, SipEndpoint
 from gb28181.upward import SharedChannel, UpwardAlarm, record_info_pages, record_window
 
 __all__ = ["CascadeClient", "CascadeDirectory", "SharedChannel", "UpperSettings", "UpwardAlarm"]
 
 log = logging.getLogger(__name__)
-#: Offerer's media transport (the upper's SDP) -> what our sender does.
-PUSH_MODES = {"udp": "udp", "tcp-passive": "tcp-connect", "tcp-active": "tcp-listen"}
-ANSWER_TRANSPORT = {"udp": "udp", "tcp-passive": "tcp-active", "tcp-active": "tcp-passive"}
 
 
 @dataclass
@@ -50,6 +48,8 @@ class UpperSettings:
     local_port: int = 0
     media_host: str = "127.0.0.1"  #: the address our SDP answer announces
     retry_s: float = 5.0  #: between failed REGISTERs
+    catalog_retry_s: float = 2.0  #: first pause before a catalog page is sent again
+    message_timeout_s: float = 4.0  #: how long a MESSAGE to the upper waits for its answer
     per_page: int = 4  #: catalog items per MESSAGE
     name: str = "cityhub"
     zone: str = "Asia/Shanghai"  #: the city's zone (AlarmTime is local time)
@@ -72,45 +72,6 @@ class CascadeDirectory(Protocol):
         ``received_at`` among them; ``since`` None: none, and the store's time now."""
 
 
-class PushError(RuntimeError):
-    """The relay cannot send the camera (the reason goes to the log and the audit)."""
-
-
-@dataclass(frozen=True)
-class PushHandle:
-    push_id: str
-    port: int  #: our media port (the sender's source, or our TCP listener)
-
-
-class MediaPusher(Protocol):
-    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int,
-                    window: tuple[float, float] | None = None) -> PushHandle:
-        """Live, or with ``window`` (unix s) that stretch of the camera's recording."""
-
-    async def ended(self, push_id: str) -> str | None:
-        """Why a push ended by itself (``end of recording``), None while it sends."""
-
-    async def records(self, camera_id: str, start: float, end: float
-                      ) -> list[tuple[float, float]]:
-        """The camera's recorded spans within [start, end] (unix s)."""
-
-    async def stop(self, push_id: str) -> None: ...
-
-
-@dataclass
-class UpwardView:
-    call_id: str
-    channel: SharedChannel
-    push: PushHandle
-    peer: Peer
-    remote_tag: str  #: the upper's From tag
-    local_tag: str
-    started: float = field(default_factory=time.monotonic)
-    cseq: int = 1
-    window: tuple[int, int] | None = None  #: Playback: the recorded stretch asked for
-    finished: str | None = None  #: why the recording sent ended (MediaStatus 121 sent)
-
-
 class CascadeClient:
     def __init__(self, settings: UpperSettings, directory: CascadeDirectory,
                  pusher: MediaPusher) -> None:
@@ -121,15 +82,15 @@ class CascadeClient:
         self.registered = asyncio.Event()
         self.registrations = 0  #: successful REGISTERs (refreshes included)
         self.granted = settings.expires_s  #: the Expires the upper granted
-        self.views: dict[str, UpwardView] = {}
-        self._inviting: set[str] = set()  #: INVITEs being answered (the relay starting)
         self.bad_inputs = 0
         self._tag, self._call_id, self._cseq = sip.new_tag(), secrets.token_hex(10), 0
         self._task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._catalog: asyncio.Task[int] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._other_id_logged = False
         self._sn = secrets.randbelow(10**5)
         self.events = UpwardEvents(self)
+        self.media = UpwardMedia(self)
 
     @property
     def uri(self) -> str:
@@ -143,15 +104,14 @@ class CascadeClient:
         await self.endpoint.start(udp=self.upper.transport == "UDP", tcp=True)
         self.s.local_port = self.endpoint.port
         self._task = asyncio.ensure_future(self._run())
-        self._spawn(self.events.run(self.s.events_poll_s))
+        self.spawn(self.events.run(self.s.events_poll_s))
         log.info("cascade %s: %s:%d (%s) as %s from port %d", self.s.upper_id, self.s.host,
                  self.s.port, self.s.transport, self.s.local_id, self.s.local_port)
 
     async def close(self, unregister: bool = True) -> None:
         if self._task is not None:
             self._task.cancel()
-        for call_id in list(self.views):
-            await self._end(call_id, "cascade stopped")
+        await self.media.close()
         if unregister and self.registered.is_set():
             await self.register(expires=0)
         for t in list(self._tasks):
@@ -161,7 +121,7 @@ class CascadeClient:
     def _bad(self, peer: Peer, reason: str) -> None:
         self.bad_inputs += 1
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -245,7 +205,7 @@ class CascadeClient:
                 missed += 1
                 if missed >= self.s.max_missed:
                     return f"{missed} keepalives unanswered"
-            await self._recheck_views()
+            await self.media.recheck()
 
     # -- requests from the upper ------------------------------------------------------
 
@@ -269,13 +229,11 @@ class CascadeClient:
         if msg.method == "MESSAGE":
             await self._message(msg, peer)
         elif msg.method == "INVITE":
-            await self._invite(msg, peer)
+            await self.media.invite(msg, peer)
         elif msg.method == "BYE":
-            known = msg.call_id in self.views
-            await self.endpoint.send(sip.response(msg, 200, "OK") if known else
-                                     sip.response(msg, 481, "Call Does Not Exist"), peer)
-            if known:
-                await self._end(msg.call_id, "BYE from the upper platform")
+            await self.media.bye(msg, peer)
+        elif msg.method == "INFO":
+            await self.media.info(msg, peer)
         elif msg.method == "SUBSCRIBE":
             await self.events.subscribe(msg, peer)
         elif msg.method == "OPTIONS":
@@ -310,37 +268,55 @@ class CascadeClient:
         if doc.root != "Query":
             return
         if doc.cmd == "Catalog":
-            self._spawn(self.send_catalog(doc.sn))
+            self._answer_catalog(doc.sn)
         elif doc.cmd == "RecordInfo":
-            self._spawn(self.send_record_info(doc))
+            self.spawn(self.send_record_info(doc))
         elif doc.cmd in ("DeviceInfo", "DeviceStatus"):
-            self._spawn(self._send_details(doc))
+            self.spawn(self._send_details(doc))
         else:
             log.info("cascade %s: query %s not answered", self.s.upper_id, doc.cmd[:32])
 
     async def _send(self, body: bytes, attempts: int = 3) -> bool:
         for _ in range(attempts):
-            reply = await self.endpoint.request(self._request("MESSAGE", body), self.upper)
+            reply = await self.endpoint.request(self._request("MESSAGE", body), self.upper,
+                                                timeout=self.s.message_timeout_s)
             if reply is not None and reply.status == 200:
                 return True
         return False
 
     async def send_catalog(self, sn: int) -> int:
-        """The shared channels as Catalog pages (SumNum); returns the items delivered."""
+        """The shared channels as Catalog pages (SumNum); returns the items delivered.
+
+        A page the upper does not take is sent again after a growing pause, until every
+        page is delivered (a busy province platform drops MESSAGEs) or a newer Catalog
+        query takes over; ``catalog_sent`` of ``catalog_total`` shows how far it got."""
         shared = await self.dir.shared(self.s.upper_id)
         items = [self.item_of(c) for c in shared]
-        per = self.s.per_page
-        sent = 0
-        for i, page in enumerate(manscdp.catalog_pages(sn, self.s.local_id, items, per)):
-            if not await self._send(page):
-                break
-            sent = min(len(items), (i + 1) * per)
+        pages = manscdp.catalog_pages(sn, self.s.local_id, items, self.s.per_page)
+        sent, pause = 0, self.s.catalog_retry_s
+        for i, page in enumerate(pages):
+            while not await self._send(page):
+                await self.dir.state(self.s.upper_id, catalog_at=time.time(),
+                                     catalog_sent=sent, catalog_total=len(items))
+                log.warning("cascade %s: catalog page %d of %d not taken; again in %.0f s",
+                            self.s.upper_id, i + 1, len(pages), pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.s.retry_s * 12)
+            sent = min(len(items), (i + 1) * self.s.per_page)
         await self.dir.state(self.s.upper_id, catalog_at=time.time(), catalog_sent=sent,
                              catalog_total=len(items))
         await self.dir.audit(self.s.upper_id, "gb_cascade_catalog", None, {
             "channels": [c.channel_id for c in shared], "delivered": sent})
         log.info("cascade %s: catalog %d of %d delivered", self.s.upper_id, sent, len(items))
         return sent
+
+    def _answer_catalog(self, sn: int) -> None:
+        """One catalog push at a time: a newer query replaces one still being retried."""
+        if self._catalog is not None:
+            self._catalog.cancel()
+        self._catalog = asyncio.ensure_future(self.send_catalog(sn))
+        self._tasks.add(self._catalog)
+        self._catalog.add_done_callback(self._tasks.discard)
 
     async def send_record_info(self, doc: manscdp.Doc) -> int:
         """What is recorded of a shared channel in the asked window (playback shares only;
@@ -378,143 +354,3 @@ class CascadeClient:
             extra = ("<Result>OK</Result>\r\n<Online>ONLINE</Online>\r\n<Status>OK</Status>\r\n"
                      "<Encode>ON</Encode>\r\n<Record>OFF</Record>\r\n")
         await self._send(manscdp.response(doc.cmd, doc.sn, doc.device_id, extra))
-
-    # -- live video upward ------------------------------------------------------------
-
-    async def _invite(self, msg: sip.SipMessage, peer: Peer) -> None:
-        if msg.call_id in self.views:  # a retransmitted INVITE: the 200 went already
-            return
-        if msg.call_id in self._inviting:  # retransmitted while the relay starts: one push
-            await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
-            return
-        self._inviting.add(msg.call_id)
-        try:
-            await self._new_invite(msg, peer)
-        finally:
-            self._inviting.discard(msg.call_id)
-
-    async def _new_invite(self, msg: sip.SipMessage, peer: Peer) -> None:
-        channel_id = sip.uri_user(msg.uri) or msg.user_of("to")
-        channel = await self.dir.shared_channel(self.s.upper_id, channel_id)
-        if channel is None:
-            await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", None,
-                                 {"channel": channel_id[:32], "reason": "not shared"})
-            await self.endpoint.send(sip.response(msg, 404, "Not Found"), peer)
-            return
-        try:
-            offer = sdp.parse(msg.body)
-        except sdp.SdpError as exc:
-            self.bad_inputs += 1
-            await self.endpoint.send(sip.response(msg, 400, "Bad Request"), peer)
-            log.warning("cascade %s: INVITE with bad SDP: %s", self.s.upper_id, exc)
-            return
-        window = None
-        if offer.session.lower() == "playback":
-            window, refusal = _playback_window(offer, channel)
-            if refusal is not None:
-                await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", channel,
-                                     {"reason": refusal[2]})
-                await self.endpoint.send(sip.response(msg, refusal[0], refusal[1]), peer)
-                return
-        await self.endpoint.send(sip.response(msg, 100, "Trying"), peer)
-        ssrc = offer.ssrc if offer.ssrc.isdigit() else sdp.make_ssrc(
-            self.s.domain, 0, playback=window is not None)
-        try:
-            push = await self.pusher.start(channel.camera_id, offer.host, offer.port,
-                                           PUSH_MODES[offer.transport], int(ssrc),
-                                           (float(window[0]), float(window[1]))
-                                           if window else None)
-        except PushError as exc:
-            await self.dir.audit(self.s.upper_id, "gb_cascade_invite_refused", channel,
-                                 {"reason": str(exc)[:200]})
-            await self.endpoint.send(sip.response(msg, 503, "Service Unavailable"), peer)
-            return
-        await self._answer(msg, peer, offer, ssrc, channel, push, window)
-
-    async def _answer(self, msg: sip.SipMessage, peer: Peer, offer: sdp.MediaOffer, ssrc: str,
-                      channel: SharedChannel, push: PushHandle,
-                      window: tuple[int, int] | None) -> None:
-        answer = sdp.MediaOffer(
-            host=self.s.media_host, port=push.port, transport=ANSWER_TRANSPORT[offer.transport],
-            ssrc=ssrc, owner=channel.channel_id, direction="sendonly", payloads={96: "PS/90000"},
-            session=offer.session, times=offer.times)
-        tag = sip.new_tag()
-        out = sip.response(msg, 200, "OK", sdp.build(answer), "APPLICATION/SDP", tag)
-        out.headers.append(("contact", f"<sip:{channel.channel_id}@{self.s.local_host}:"
-                                       f"{self.s.local_port}>"))
-        self.views[msg.call_id] = UpwardView(msg.call_id, channel, push, peer,
-                                             msg.tag_of("from") or "", tag, window=window)
-        await self.dir.audit(self.s.upper_id, "gb_cascade_view", channel, {
-            "call_id": msg.call_id, "to": f"{offer.host}:{offer.port}",
-            "transport": offer.transport, "ssrc": ssrc,
-            **({"playback": list(window)} if window else {})})
-        await self.endpoint.send(out, peer)
-        log.info("cascade %s: %s %s (camera %s) -> %s:%d %s", self.s.upper_id,
-                 "playback" if window else "live", channel.channel_id, channel.camera_id,
-                 offer.host, offer.port, offer.transport)
-
-    async def _end(self, call_id: str, reason: str) -> None:
-        view = self.views.pop(call_id, None)
-        if view is None:
-            return
-        try:
-            await self.pusher.stop(view.push.push_id)
-        except PushError as exc:
-            log.warning("cascade %s: stopping %s: %s", self.s.upper_id, call_id, exc)
-        await self.dir.audit(self.s.upper_id, "gb_cascade_view_end", view.channel, {
-            "call_id": call_id, "reason": reason,
-            "seconds": round(time.monotonic() - view.started, 1)})
-
-    def _in_view(self, view: UpwardView, method: str, body: bytes = b"") -> sip.SipMessage:
-        """A request of ours in an upward call (BYE, MESSAGE MediaStatus)."""
-        view.cseq += 1
-        return sip.request(
-            method, self.upper_uri, via_host=self.s.local_host, via_port=self.s.local_port,
-            transport=view.peer.transport,
-            from_uri=f"sip:{view.channel.channel_id}@{self.s.local_id[:10]}",
-            from_tag=view.local_tag, to_uri=self.upper_uri, to_tag=view.remote_tag,
-            call_id=view.call_id, cseq=view.cseq, body=body,
-            content_type=manscdp.CONTENT_TYPE if body else None)
-
-    async def check_playbacks(self) -> None:
-        """A recorded stretch sent to its end: MediaStatus 121 in the call (9.9); the upper
-        then sends BYE."""
-        for view in list(self.views.values()):
-            if view.window is None or view.finished is not None:
-                continue
-            try:
-                why = await self.pusher.ended(view.push.push_id)
-            except PushError as exc:
-                log.warning("cascade %s: playback %s: %s", self.s.upper_id, view.call_id, exc)
-                continue
-            if why is None:
-                continue
-            view.finished = why
-            body = manscdp.notify("MediaStatus", self.next_sn(), view.channel.channel_id,
-                                  "<NotifyType>121</NotifyType>\r\n")
-            reply = await self.endpoint.request(self._in_view(view, "MESSAGE", body), view.peer)
-            log.info("cascade %s: playback %s ended (%s); MediaStatus 121 %s", self.s.upper_id,
-                     view.channel.channel_id, why, "answered" if reply else "unanswered")
-
-    async def _recheck_views(self) -> None:
-        """A share revoked ends the views it allowed (BYE to the upper)."""
-        for call_id, view in list(self.views.items()):
-            if await self.dir.shared_channel(self.s.upper_id, view.channel.channel_id) is None:
-                await self._end(call_id, "share revoked")
-                self._spawn(self.endpoint.request(self._in_view(view, "BYE"), view.peer,
-                                                  timeout=2.0))
-
-
-#: The longest recorded stretch one Playback INVITE may ask for.
-MAX_PLAYBACK_S = 24 * 3600
-
-
-def _playback_window(offer: sdp.MediaOffer, channel: SharedChannel
-                     ) -> tuple[tuple[int, int] | None, tuple[int, str, str] | None]:
-    """(window, None), or (None, (status, phrase, why)) when it cannot be served."""
-    if not channel.playback:  # shared live only: recordings are a separate right
-        return None, (403, "Forbidden", "playback not shared")
-    start, end = offer.times
-    if not 0 < start < end or end - start > MAX_PLAYBACK_S:
-        return None, (488, "Not Acceptable Here", f"bad playback range t={start} {end}")
-    return (start, end), None

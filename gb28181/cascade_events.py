@@ -125,7 +125,7 @@ class UpwardEvents:
             if sub.expires_at <= now:
                 del self.subs[call_id]
                 log.info("cascade %s: %s subscription expired", self.c.s.upper_id, sub.cmd)
-        await self.c.check_playbacks()
+        await self.c.media.check_playbacks()
         if not self.c.registered.is_set():
             return
         await self.catalog_changes()

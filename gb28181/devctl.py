@@ -137,12 +137,12 @@ def record_query(start: float, end: float, zone: str, kind: str = "all") -> str:
 
 def records(items: list[Element], zone: str) -> list[dict[str, object]]:
     """RecordList items as data (start/end in unix s); items without valid times skipped."""
-    out: list[dict[str, object]] = []
+    out: list[tuple[float, dict[str, object]]] = []
     for it in items:
         start, end = unix_time(text(it, "StartTime"), zone), unix_time(text(it, "EndTime"), zone)
         if start is None or end is None or end <= start:
             continue
-        out.append({"start": start, "end": end, "name": (text(it, "Name") or "")[:200],
-                    "type": (text(it, "Type") or "")[:16],
-                    "file": (text(it, "FilePath") or "")[:256]})
-    return sorted(out, key=lambda r: float(r["start"]))  # type: ignore[arg-type]
+        out.append((start, {"start": start, "end": end, "name": (text(it, "Name") or "")[:200],
+                            "type": (text(it, "Type") or "")[:16],
+                            "file": (text(it, "FilePath") or "")[:256]}))
+    return [row for _, row in sorted(out, key=lambda pair: pair[0])]

@@ -13,7 +13,7 @@ import yaml
 
 from adapters import registry
 from adapters.base import AdapterError, Origin, stable_event_id
-from adapters.gb1589 import legal_limit_kg
+from adapters.gb1589 import VehicleForm, legal_limit_kg
 from core.model import SourceSystem
 from core.topics import TopicError, parse
 from hub.ingest.pipeline import adapt_message
@@ -136,8 +136,8 @@ def test_wim_overweight_against_gb1589() -> None:
         (8, "combination", 49_000),
     ],
 )
-def test_gb1589_limits(axles: int, form: str, limit: float) -> None:
-    assert legal_limit_kg(axles, form) == limit  # type: ignore[arg-type]
+def test_gb1589_limits(axles: int, form: VehicleForm, limit: float) -> None:
+    assert legal_limit_kg(axles, form) == limit
 
 
 def test_wim_axle_list_must_match_axle_count() -> None:

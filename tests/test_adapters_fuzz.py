@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from adapters import registry
 from adapters.base import Adapted, AdapterError, Origin
+from adapters.model import Event, Reading
 from core.topics import parse
 from tests.test_adapters import sample_index
 
@@ -85,9 +86,9 @@ def check(fmt: str, payload: bytes) -> None:
         out: Adapted = adapter.adapt(payload, origin(fmt))
     except AdapterError:
         return
-    records = [*out.events, *(r.to_model() for r in out.readings)]
+    records: list[Event | Reading] = [*out.events, *(r.to_model() for r in out.readings)]
     for rec in records:
-        when = getattr(rec, "occurred_at", None) or rec.time  # type: ignore[union-attr]
+        when = rec.occurred_at if isinstance(rec, Event) else rec.time
         assert EARLIEST <= when < LATEST, when
         strings, floats = _strings_and_floats(rec.model_dump())
         assert all(math.isfinite(f) for f in floats), floats

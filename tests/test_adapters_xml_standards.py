@@ -104,6 +104,53 @@ def test_isapi_dyn_channel_gps_and_regions_are_normalised() -> None:
     assert "DetectionRegionList" not in ev.attributes.get("extra", {})
 
 
+def test_isapi_line_crossing_keeps_its_line_and_direction() -> None:
+    """linedetection: the region entry is the line (two points) and its crossing direction."""
+    body = (
+        "<channelID>2</channelID><activePostCount>1</activePostCount>"
+        "<eventType>linedetection</eventType><eventState>active</eventState>"
+        "<DetectionRegionList><DetectionRegionEntry><regionID>1</regionID>"
+        "<sensitivityLevel>50</sensitivityLevel><direction>left-right</direction>"
+        "<RegionCoordinatesList>"
+        "<RegionCoordinates><positionX>100</positionX><positionY>400</positionY></RegionCoordinates>"
+        "<RegionCoordinates><positionX>900</positionX><positionY>420</positionY></RegionCoordinates>"
+        "</RegionCoordinatesList></DetectionRegionEntry></DetectionRegionList>"
+    )
+    (ev,) = adapt_message(ISAPI_TOPIC, isapi(body), NOW).events
+    assert ev.kind == "line_crossing" and ev.attributes["channel"] == 2
+    assert ev.attributes["regions"] == [
+        {"id": 1, "sensitivity": 50, "direction": "left-right", "points": [[100, 400], [900, 420]]}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("gps", "where"),
+    [
+        ("<divisionNS>S</divisionNS><divisionEW>W</divisionEW><latitude>33.45</latitude>"
+         "<longitude>70.66</longitude>", (-33.45, -70.66)),
+        ("<latitude>0</latitude><longitude>0</longitude>", None),  # no fix
+    ],
+)
+def test_isapi_gps_hemispheres_and_no_fix(gps: str, where: tuple[float, float] | None) -> None:
+    body = (
+        "<activePostCount>1</activePostCount><eventType>VMD</eventType>"
+        f"<eventState>active</eventState><GPSInfo>{gps}</GPSInfo>"
+    )
+    (ev,) = adapt_message(ISAPI_TOPIC, isapi(body), NOW).events
+    assert (None if ev.location is None else (ev.location.lat, ev.location.lon)) == where
+
+
+def test_isapi_anpr_pictures_beside_anpr_become_media_too() -> None:
+    body = (
+        "<activePostCount>1</activePostCount><eventType>ANPR</eventType>"
+        "<eventState>active</eventState><ANPR><licensePlate>川A12345</licensePlate></ANPR>"
+        "<pictureInfoList><pictureInfo><type>licensePlatePicture</type>"
+        "<pictureURL>http://10.20.5.40/picture/1.jpg</pictureURL></pictureInfo></pictureInfoList>"
+    )
+    (ev,) = adapt_message("city/traffic/renmin-2nd/traffic/native/isapi", isapi(body), NOW).events
+    assert [(m.kind, m.uri) for m in ev.media] == [("plate", "http://10.20.5.40/picture/1.jpg")]
+
+
 @pytest.mark.parametrize("code,direction", [("1", "enter"), ("2", "leave")])
 def test_gb28181_intrusion_keeps_its_direction(code: str, direction: str) -> None:
     info = f"<AlarmType>6</AlarmType><AlarmTypeParam><EventType>{code}</EventType></AlarmTypeParam>"
@@ -208,3 +255,34 @@ def test_gb28181_keepalive_is_a_heartbeat_not_an_event() -> None:
     assert out.events == [] and out.letters == []
     (seen,) = out.readings
     assert (seen.sensor, seen.metric, seen.time) == ("34020000001320000001", HEARTBEAT_METRIC, NOW)
+
+
+@pytest.mark.parametrize(
+    ("method", "alarm_type", "kind"),
+    [  # GB/T 28181-2016 A.2.5: AlarmMethod values and, per method, AlarmType values
+        ("2", "1", "video_loss"),  # 设备报警: 1 视频丢失报警
+        ("2", "2", "tampering"),  # 2 设备防拆报警
+        ("2", "3", "disk_full"),  # 3 存储设备磁盘满报警
+        ("5", "2", "motion"),  # 视频报警: 2 运动目标检测报警
+        ("5", "5", "line_crossing"),  # 5 绊线检测报警
+        ("5", "8", "loitering"),  # 8 徘徊检测报警
+        ("6", "1", "disk_fault"),  # 设备故障报警: 1 存储设备磁盘故障报警
+        ("1", "", "phone_alarm"),  # 电话报警 has no types
+    ],
+)
+def test_gb28181_alarm_method_and_type_name_the_kind(
+    method: str, alarm_type: str, kind: str
+) -> None:
+    body = gb(f"<AlarmType>{alarm_type}</AlarmType>" if alarm_type else "")
+    body = body.replace(b"<AlarmMethod>5<", f"<AlarmMethod>{method}<".encode())
+    (ev,) = adapt_message(GB_TOPIC, body, NOW).events
+    assert ev.kind == kind
+
+
+@pytest.mark.parametrize(("priority", "severity"), [("1", 3), ("2", 2), ("3", 1), ("4", 0)])
+def test_gb28181_alarm_priority_one_is_the_most_urgent(priority: str, severity: int) -> None:
+    body = gb("<AlarmType>2</AlarmType>").replace(
+        b"<AlarmPriority>2</AlarmPriority>", f"<AlarmPriority>{priority}</AlarmPriority>".encode()
+    )
+    (ev,) = adapt_message(GB_TOPIC, body, NOW).events
+    assert int(ev.severity) == severity

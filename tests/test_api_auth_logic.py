@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -15,14 +17,14 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 def test_access_token_round_trip_and_expiry() -> None:
     tok = tokens.issue_access_token(SECRET, "u1", minutes=5)
-    assert tokens.verify_access_token(SECRET, tok) == "u1"
+    assert tokens.access_claims(SECRET, tok) == ("u1", None)
     old = tokens.issue_access_token(
         SECRET, "u1", minutes=5, now=datetime.now(UTC) - timedelta(hours=1)
     )
     with pytest.raises(tokens.TokenError):
-        tokens.verify_access_token(SECRET, old)
+        tokens.access_claims(SECRET, old)
     with pytest.raises(tokens.TokenError):
-        tokens.verify_access_token("another-secret-0123456789-0123456789", tok)
+        tokens.access_claims("another-secret-0123456789-0123456789", tok)
 
 
 def test_play_token_is_not_an_access_token() -> None:
@@ -30,7 +32,7 @@ def test_play_token_is_not_an_access_token() -> None:
 
     play = issue_play_token(SECRET, "cam1", "user:x", ttl_s=60)
     with pytest.raises(tokens.TokenError):
-        tokens.verify_access_token(SECRET, play)
+        tokens.access_claims(SECRET, play)
 
 
 def test_api_key_format() -> None:
@@ -50,16 +52,15 @@ def test_password_hash_verifies_only_the_password() -> None:
     assert not passwords.verify_password("anything", None)[0]
 
 
-def _g(**kw: object) -> Grant:
-    base: dict[str, object] = dict(
+def _g(**kw: Any) -> Grant:
+    base = Grant(
         id="g",
         grantor="police",
         grantee="traffic",
         resources=frozenset({"video", "events", "readings"}),
         expires_at=NOW + timedelta(hours=1),
     )
-    base.update(kw)
-    return Grant(**base)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 def test_visibility_own_department_and_scoped_grant() -> None:

@@ -12,6 +12,7 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def test_a_lease_ends_after_the_idle_time(pg_dsn: str, tmp_path: Path) -> None:
     for hub in _hub(pg_dsn, tmp_path, 0.5):
         grant(hub, "police", "citymgmt", ["video", "ptz"])
         assert code(move(hub, "police")) == ALLOWED
-        r = settle(lambda hub=hub: move(hub, "citymgmt"),
+        r = settle(partial(move, hub, "citymgmt"),
                    lambda m: code(m) != "ptz_controlled_by_higher", 15, step=0.05)
         assert code(r) == ALLOWED
         # Taking an idle camera is no take-over: nobody is told.

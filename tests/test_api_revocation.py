@@ -68,7 +68,8 @@ def test_a_deleted_key_and_a_disabled_user_never_work_after_the_answer(hub_api: 
 def test_a_logged_out_session_is_refused_by_every_hub_process(hub_api: HubApi) -> None:
     """Two hub processes on one database: logging out through one ends the session's access
     token in both at once, not when the token expires; another session of the user lives on."""
-    other = TestClient(create_app(hub_api.config, Runtime.from_config(hub_api.config)))
+    runtime = Runtime.from_config(hub_api.config)
+    other = TestClient(create_app(hub_api.config, runtime))
     login = {"username": "police-chief", "password": PASSWORD}
     with other:
         first = hub_api.client.post("/api/v1/auth/token", data=login).json()
@@ -86,4 +87,4 @@ def test_a_logged_out_session_is_refused_by_every_hub_process(hub_api: HubApi) -
         again = hub_api.client.post("/api/v1/auth/refresh",
                                     json={"refresh_token": first["refresh_token"]})
         assert again.status_code == 401
-    other.app.state.runtime.close()  # type: ignore[attr-defined]
+    runtime.close()

@@ -2,12 +2,14 @@
 
 The invalid condition is real, not simulated: a phase given 0.1 s, a camera URL nobody
 serves, a hub whose database is gone. Sizes are small so each run takes seconds.
+Every benchmark that keeps results has its rows in a README (and a test here).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import bench.report
-from bench import api, docs
+from bench import api, docs, incidents, ptz
 from core.net import free_port
 from devkit.embedded import EmbeddedPostgres
 
@@ -23,11 +25,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_bench(name: str, *args: str, results: Path, timeout: float = 240) -> tuple[int, dict]:
-    """``python -m bench.<name> ARGS``: exit status and the JSON object it printed."""
+    """``python -m bench.<name> ARGS``: exit status and the JSON object it printed. Run from
+    outside the checkout, as from an installed one (no path relative to the repository)."""
     env = {**os.environ, "CITYHUB_BENCH_RESULTS": str(results)}
     proc = subprocess.run(
         [sys.executable, "-m", f"bench.{name}", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=results, env=env, capture_output=True, text=True, timeout=timeout,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     assert lines, f"bench.{name} printed no JSON:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
@@ -114,6 +117,85 @@ def test_soak_refuses_a_run_whose_viewers_do_not_play(tmp_path: Path) -> None:
         "--chart", str(tmp_path / "soak.png"), results=tmp_path,
     )
     assert_invalid(code, out, tmp_path, "soak", "viewers not playing")
+
+
+def test_record_bench_refuses_a_dead_camera(tmp_path: Path) -> None:
+    nobody = f"rtsp://127.0.0.1:{free_port()}"  # a camera URL nobody serves
+    code, out = run_bench("record", "--streams", "2", "--upstream", nobody, results=tmp_path)
+    assert_invalid(code, out, tmp_path, "record", "cameras: 2 of 2 below")
+
+
+def test_record_housekeeping_bench_refuses_a_pass_that_had_work_due(tmp_path: Path) -> None:
+    """Retention shorter than the journals: the pass deletes, it is not the pass measured."""
+    code, out = run_bench("record_housekeeping", "--cameras", "1", "--days", "0.2",
+                          "--retention-days", "0.1", results=tmp_path)
+    assert_invalid(code, out, tmp_path, "record_housekeeping", "a pass had work due")
+
+
+def test_upstream_framing_bench_timeout_is_a_failed_run(tmp_path: Path) -> None:
+    code, out = run_bench("upstream_framing", "--loops", "1", "--rounds", "1",
+                          "--timeout", "0.000001", results=tmp_path)
+    assert_invalid(code, out, tmp_path, "upstream_framing", "timeout")
+
+
+def test_restore_bench_timeout_is_a_failed_run(tmp_path: Path) -> None:
+    """archive_timeout 60 s on a quiet server: the lone commit's WAL is not archived in 1 s."""
+    code, out = run_bench("restore", "--events", "1000", "--after", "1000", "--media", "2",
+                          "--rpo-timeout", "1", results=tmp_path)
+    assert_invalid(code, out, tmp_path, "restore", "not archived within 1 s")
+
+
+def test_ui_wall_bench_timeout_is_a_failed_run(tmp_path: Path) -> None:
+    """No tile turns live within a millisecond of the camera being dropped on it."""
+    code, out = run_bench("ui_wall", "--rounds", "1", "--timeout", "0.001", results=tmp_path)
+    assert_invalid(code, out, tmp_path, "ui_wall", "Timeout 1ms exceeded")
+
+
+def test_ptz_bench_refuses_a_dead_camera(
+    tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench.report, "RESULTS", tmp_path / "results")
+    result, problems = ptz.run(pg_dsn, tmp_path, 3, before_moves=lambda cams: cams.stop())
+    assert problems and all(p.startswith("move ") for p in problems), (problems, result)
+    assert bench.report.finish("ptz", result, problems) != 0
+    assert not (tmp_path / "results" / "ptz.json").exists()
+
+
+def test_incidents_bench_timeout_is_a_failed_run(
+    tmp_path: Path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub without its incident worker: no matching event becomes an incident in time."""
+    monkeypatch.setattr(bench.report, "RESULTS", tmp_path / "results")
+    result, problems = incidents.run(pg_dsn, tmp_path, 200, 1.0, timeout=1.0, worker=False)
+    assert any(p.startswith("timeout: only 0 of") for p in problems), (problems, result)
+    assert bench.report.finish("incidents", result, problems) != 0
+    assert not (tmp_path / "results" / "incidents.json").exists()
+
+
+def kept_results() -> set[str]:
+    """The results names every benchmark module hands to ``finish``."""
+    names = set()
+    for src in (REPO / "bench").glob("*.py"):
+        for call in re.findall(r"finish\((.*?),", src.read_text(encoding="utf-8"), re.S):
+            names |= set(re.findall(r'"([\w-]+)"', call))
+    return names
+
+
+def test_every_benchmark_result_has_rows_in_a_readme() -> None:
+    shown = {n for doc in docs.DOCS.values() for kind in doc for n in docs.TABLES[kind]}
+    kept = kept_results() | {p.stem for p in bench.report.RESULTS.glob("*.json")}
+    assert {"relay", "soak", "soak-chaos", "record_housekeeping"} <= kept
+    assert kept <= set(docs.ROWS) and kept <= shown, kept - (set(docs.ROWS) & shown)
+
+
+def test_every_result_kept_is_rendered_in_its_readme(tmp_path: Path) -> None:
+    """Each results file's rows, not its "not measured yet" line, are in a README."""
+    readmes = "".join((REPO / doc).read_text(encoding="utf-8") for doc in docs.DOCS)
+    for path in bench.report.RESULTS.glob("*.json"):
+        assert f"no bench/results/{path.name})" not in readmes, path.name
+        r = json.loads(path.read_text(encoding="utf-8"))
+        for figure, value, _base in docs.ROWS[path.stem](r):
+            assert f"| bench.{path.stem} | {figure} | {value} |" in readmes, (path.name, figure)
 
 
 def test_readme_figures_are_generated_from_the_results_folder() -> None:

@@ -13,8 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+from psycopg.conninfo import make_conninfo
 
 from devkit.embedded.postgres import EmbeddedPostgres
+from hub.store.scalar import scalar
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 SECRET_WORDS = ("PASSWORD", "SECRET", "_KEY", "DATABASE__URL", "READ_URL", "COOKIE")
@@ -140,8 +142,9 @@ def test_db_upgrade_gives_the_api_role_its_scram_password(scram_pg, tmp_path: Pa
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     with psycopg.connect(owner) as conn:
-        stored = conn.execute(
-            "SELECT rolpassword FROM pg_authid WHERE rolname = 'cityhub_api'").fetchone()[0]
+        stored = scalar(
+            conn,
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'cityhub_api'")
     assert stored.startswith("SCRAM-SHA-256$") and "Api-Role-Pass" not in stored
     assert "Api-Role-Pass" not in scram_pg.log.read_text()
     with psycopg.connect(api, password="Api-Role-Pass-0123456789") as conn:
@@ -149,4 +152,4 @@ def test_db_upgrade_gives_the_api_role_its_scram_password(scram_pg, tmp_path: Pa
     for wrong in ({}, {"password": "not-it"}):
         with pytest.raises(psycopg.OperationalError, match="password authentication failed|no "
                            "password supplied"):
-            psycopg.connect(api, **wrong)
+            psycopg.connect(make_conninfo(api, **wrong))

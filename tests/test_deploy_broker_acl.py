@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import queue
 import stat
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
 from devkit.embedded import EmbeddedBroker
+from devkit.fixtures.mqtt_probe import ProbeClient
 from hub.broker_users import HUB_USER, INGEST_USER, acl_text, edge_username, write_broker_users
 from hub.config import load_config
 
@@ -25,45 +21,6 @@ CITY = {
         {"id": "t1", "name": "Junction T1", "department": "traffic"},
     ],
 }
-WAIT = 5.0
-
-
-class Client:
-    """A paho MQTT v5 client with blocking helpers that return broker reason codes."""
-
-    def __init__(self, port: int, user: str | None, password: str | None) -> None:
-        self.messages: queue.Queue[tuple[str, bytes]] = queue.Queue()
-        self._acks: queue.Queue[object] = queue.Queue()
-        self.c = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
-        )
-        if user is not None:
-            self.c.username_pw_set(user, password)
-        self.c.on_connect = lambda c, u, f, rc, p: self._acks.put(rc)
-        self.c.on_subscribe = lambda c, u, mid, rcs, p: self._acks.put(rcs)
-        self.c.on_publish = lambda c, u, mid, rc, p: self._acks.put(rc)
-        self.c.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload))
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-        self.connect_rc: ReasonCode = self._acks.get(timeout=WAIT)  # type: ignore[assignment]
-
-    def subscribe(self, topic: str) -> ReasonCode:
-        self.c.subscribe(topic, qos=1)
-        return self._acks.get(timeout=WAIT)[0]  # type: ignore[index]
-
-    def publish(self, topic: str, payload: bytes = b"x") -> ReasonCode:
-        self.c.publish(topic, payload, qos=1)
-        return self._acks.get(timeout=WAIT)  # type: ignore[return-value]
-
-    def received(self, timeout: float = WAIT) -> tuple[str, bytes] | None:
-        try:
-            return self.messages.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def close(self) -> None:
-        self.c.disconnect()
-        self.c.loop_stop()
 
 
 @pytest.fixture
@@ -82,10 +39,10 @@ def acl_broker(tmp_path: Path) -> Iterator[tuple[EmbeddedBroker, dict[str, str]]
 @pytest.fixture
 def login(acl_broker) -> Iterator:
     broker, passwords = acl_broker
-    clients: list[Client] = []
+    clients: list[ProbeClient] = []
 
-    def _login(user: str) -> Client:
-        c = Client(broker.port, user, passwords[user])
+    def _login(user: str) -> ProbeClient:
+        c = ProbeClient(broker.port, user, passwords[user])
         assert not c.connect_rc.is_failure, c.connect_rc
         clients.append(c)
         return c
@@ -172,7 +129,7 @@ def test_services_are_limited_too(login):
 def test_wrong_or_missing_credentials_are_refused(acl_broker):
     broker, passwords = acl_broker
     for user, password in ((None, None), ("edge-s1", "wrong"), ("nobody", "x")):
-        client = Client(broker.port, user, password)
+        client = ProbeClient(broker.port, user, password)
         try:
             assert client.connect_rc.is_failure, (user, client.connect_rc)
         finally:

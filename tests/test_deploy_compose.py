@@ -14,7 +14,6 @@ import shutil
 import ssl
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -25,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from core.net import free_port, port_open
 from core.programs import require_binary
 from devkit.embedded.process import spawn, stop, wait_until
+from devkit.fixtures.mqtt_probe import ProbeClient
 from edge.config import load_edge_config
 from hub.config import load_config
 
@@ -151,29 +151,6 @@ def test_compose_configs_validate():
     assert edge.uplink.broker.username == f"edge-{edge.site.id}"
 
 
-def _mqtt(
-    port: int, user: str, password: str, ca: Path | None = None
-) -> tuple[mqtt.Client, queue.Queue]:
-    inbox: queue.Queue = queue.Queue()
-    acks: queue.Queue = queue.Queue()
-    c = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:6]}", protocol=mqtt.MQTTv5
-    )
-    c.username_pw_set(user, password)
-    if ca is not None:
-        c.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)
-    c.on_connect = lambda cl, u, f, rc, p: acks.put(rc)
-    c.on_message = lambda cl, u, m: inbox.put((m.topic, m.payload))
-    c.on_subscribe = lambda cl, u, mid, rcs, p: acks.put(rcs)
-    c.on_publish = lambda cl, u, mid, rc, p: acks.put(rc)
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    rc = acks.get(timeout=5)
-    assert not rc.is_failure, rc
-    c._test_acks = acks  # type: ignore[attr-defined]
-    return c, inbox
-
-
 def _creds(site: Path, user: str) -> str:
     env = (site / "compose" / "broker" / "credentials" / f"{user}.env").read_text()
     return dict(line.split("=", 1) for line in env.splitlines())["CITYHUB_BROKER__PASSWORD"]
@@ -199,20 +176,17 @@ def test_committed_mosquitto_conf_serves_tls_with_per_device_acls(site, tmp_path
             lambda: port_open(plain) and port_open(tls), proc, "mosquitto", tmp_path / "m.log"
         )
         ca = site / "compose" / "tls" / "ca.crt"
-        ingest, inbox = _mqtt(plain, "cityhub-ingest", _creds(site, "cityhub-ingest"))
-        ingest.subscribe("$share/cityhub-ingest/city/#", qos=1)
-        assert not ingest._test_acks.get(timeout=5)[0].is_failure
-        edge, _ = _mqtt(tls, "edge-xinhua-5th", _creds(site, "edge-xinhua-5th"), ca=ca)
-        edge.publish("city/traffic/xinhua-5th/edge/health", b"ok", qos=1)
-        assert not edge._test_acks.get(timeout=5).is_failure
-        assert inbox.get(timeout=5) == ("city/traffic/xinhua-5th/edge/health", b"ok")
-        edge.publish("city/police/other/edge/health", b"forged", qos=1)
-        assert edge._test_acks.get(timeout=5).is_failure
-        with pytest.raises(queue.Empty):
-            inbox.get(timeout=0.5)
+        ingest = ProbeClient(plain, "cityhub-ingest", _creds(site, "cityhub-ingest"))
+        assert not ingest.connect_rc.is_failure, ingest.connect_rc
+        assert not ingest.subscribe("$share/cityhub-ingest/city/#").is_failure
+        edge = ProbeClient(tls, "edge-xinhua-5th", _creds(site, "edge-xinhua-5th"), ca=ca)
+        assert not edge.connect_rc.is_failure, edge.connect_rc
+        assert not edge.publish("city/traffic/xinhua-5th/edge/health", b"ok").is_failure
+        assert ingest.received() == ("city/traffic/xinhua-5th/edge/health", b"ok")
+        assert edge.publish("city/police/other/edge/health", b"forged").is_failure
+        assert ingest.received(timeout=0.5) is None
         for c in (edge, ingest):
-            c.disconnect()
-            c.loop_stop()
+            c.close()
         # anonymous and TLS without the city's CA are both refused
         anon = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
         rcs: queue.Queue = queue.Queue()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,3 +52,38 @@ def test_copy_sources_exist_and_image_is_unprivileged():
     rules = [r for r in ignore if r.strip() and not r.startswith("#")]
     assert rules[0] == "**"  # deny by default, then an allow-list: no .venv, .git or secrets
     assert not any(r.startswith("!deploy/compose") or r == "!deploy/**" for r in rules)
+
+
+def _dockerignore_rules() -> list[str]:
+    ignore = (DOCKERFILE.parent / "Dockerfile.dockerignore").read_text().splitlines()
+    return [r.strip() for r in ignore if r.strip() and not r.startswith("#")]
+
+
+def test_every_package_reaches_the_image_through_the_dockerignore():
+    """Each package the project installs (benchmarks and devkit included, so that
+    ``python -m bench.X`` runs in the image) is COPYed, and the build context sends it:
+    a COPY of a folder the dockerignore denies fails the build."""
+    copied = {
+        src
+        for line in DOCKERFILE.read_text().splitlines()
+        if line.startswith("COPY ") and "--from" not in line
+        for src in line.split()[1:-1]
+    }
+    allowed = {r[1:].removesuffix("/**") for r in _dockerignore_rules() if r.startswith("!")}
+    assert copied <= allowed, copied - allowed
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"]["find"]["include"]
+    packages = {p.removesuffix("*") for p in include}
+    assert {"bench", "devkit", "core", "gb28181"} <= packages
+    assert packages <= copied, packages - copied
+
+
+def test_bench_target_has_what_benchmarks_start_and_the_default_stays_lean():
+    text = DOCKERFILE.read_text()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    names = [s.split("\n", 1)[0] for s in stages]
+    assert names[0].endswith(" AS runtime") and names[-1].strip() == "runtime", names
+    bench = next(s for s in stages if s.startswith("runtime AS bench"))
+    assert re.search(r"apt-get install .*\bpostgresql\b.*\bchromium\b", bench)
+    assert "CITYHUB_BENCH_RESULTS=" in bench  # the installed package is not writable
+    assert re.search(r"^USER cityhub$", bench, re.M)

@@ -8,6 +8,7 @@ node for a camera is sent to the owner (307 to the same path; the owner serves i
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ def cluster(tmp_path: Path, camera_factory, monkeypatch):
             log = tmp_path / f"relay-{i}.log"
             procs.append((spawn(argv, log), log))
         for (proc, log), port in zip(procs, http, strict=True):
-            wait_started(proc, lambda port=port: port_open(port), log, 60, "relay node")
+            wait_started(proc, partial(port_open, port), log, 60, "relay node")
         yield load_config(path), cams, procs, http
     finally:
         for proc, _ in procs:

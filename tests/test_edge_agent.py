@@ -89,11 +89,11 @@ def test_scene_gives_intrusions_with_snapshots_and_exact_line_counts_in_the_data
     # the events): the evidence outlives the box.
     wanted = {m["sha256"] for _k, _a, ms, *_ in intrusions for m in ms}
     wanted |= {m["sha256"] for _a, ms in clips for m in ms}
-    def media() -> dict[str, Any]:
+    def media_held() -> dict[str, Any]:
         with psycopg.connect(migrated_dsn) as conn:
             return dict(conn.execute("SELECT sha256, data FROM media").fetchall())
 
-    held = settle(media, lambda h: wanted <= set(h), 30, step=0.5)
+    held = settle(media_held, lambda h: wanted <= set(h), 30, step=0.5)
     assert wanted <= set(held), wanted - set(held)
     assert all(hashlib.sha256(bytes(held[sha])).hexdigest() == sha for sha in wanted)
     health = httpx.get(f"{agent.url}/health").json()
@@ -220,7 +220,7 @@ def test_dead_and_unplugged_cameras_are_reported_not_fatal(
          "url": f"rtsp://127.0.0.1:{free_port()}/none"},
     ]))
 
-    def camera_events(r, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    def camera_events(r, kind: str) -> list[dict]:
         return [e for e in (r.events[i] for i in dict.fromkeys(r.order))
                 if e["kind"] == kind and e["camera"] == "cam-gate"]
 

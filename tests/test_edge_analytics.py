@@ -9,7 +9,7 @@ import pytest
 
 from devkit.fixtures import edge_scene
 from edge.analytics import CameraAnalytics
-from edge.analytics.geometry import crossing, inside
+from edge.analytics.geometry import inside, side, spans
 from edge.analytics.tracker import CentroidTracker
 from edge.config import AnalyticsConfig
 
@@ -65,11 +65,13 @@ def test_still_scene_raises_nothing() -> None:
 
 
 def test_line_direction_convention() -> None:
+    """A track counts ``forward`` leaving the side where side() > 0: for a line drawn top to
+    bottom, left to right on the image."""
     a, b = (0.5, 0.0), (0.5, 1.0)  # drawn top to bottom
-    assert crossing(a, b, (0.4, 0.5), (0.6, 0.5)) == 1  # left to right: forward
-    assert crossing(a, b, (0.6, 0.5), (0.4, 0.5)) == -1
-    assert crossing(a, b, (0.4, 0.5), (0.45, 0.5)) == 0  # does not reach the line
-    assert crossing((0.5, 0.0), (0.5, 0.4), (0.4, 0.5), (0.6, 0.5)) == 0  # passes below its end
+    assert side(a, b, (0.4, 0.5)) == 1 and side(a, b, (0.6, 0.5)) == -1
+    assert side(a, b, (0.5, 0.3)) == 0  # on the line: decided when it leaves
+    assert spans(a, b, (0.4, 0.5), (0.6, 0.5))
+    assert not spans((0.5, 0.0), (0.5, 0.4), (0.4, 0.5), (0.6, 0.5))  # passes below its end
 
 
 def test_polygon_and_tracker() -> None:

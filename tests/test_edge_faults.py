@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -93,7 +94,7 @@ def run_with_fault(
     ingest_workers,
     edge_agents,
     fault: Callable[[EdgeProcess, object], None],
-    **site: object,
+    **site: Any,
 ) -> Load:
     workers = ingest_workers(dsn, broker.url)
     workers.start()
@@ -149,7 +150,7 @@ def test_broker_restarted(
 def test_uplink_cut_for_60_s(
     tmp_path, private_broker, migrated_dsn, ingest_workers, edge_agents
 ) -> None:
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}
 
     def fault(agent: EdgeProcess, _workers: object) -> None:
         private_broker.stop()
@@ -165,7 +166,7 @@ def test_uplink_cut_for_60_s(
 def test_hub_ingest_killed_and_restarted(
     tmp_path, private_broker, migrated_dsn, ingest_workers, edge_agents
 ) -> None:
-    def fault(_agent: EdgeProcess, workers) -> None:  # type: ignore[no-untyped-def]
+    def fault(_agent: EdgeProcess, workers) -> None:
         workers.kill(0)
         time.sleep(3)  # the point: ingest stays down a while
         workers.start(0)

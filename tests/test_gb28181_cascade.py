@@ -19,7 +19,8 @@ from devkit.fixtures.store import PoolWorld
 from devkit.fixtures.streams import SERVICE
 from devkit.fixtures.wait import until
 from devkit.gb28181_upper import UpperSim
-from gb28181.cascade import CascadeClient, PushHandle, UpperSettings
+from gb28181.cascade import CascadeClient, UpperSettings
+from gb28181.cascade_media import MediaPusher, PushHandle
 from gb28181.service import InviteError
 from hub.gb28181.cascade_store import PgCascadeDirectory, add_upper, load_uppers
 from hub.gb28181.config import Gb28181Config, Gb28181UpperConfig
@@ -35,9 +36,20 @@ SHARED_RTSP = "51010000001310000099"  #: the channel ID the upper sees for polic
 class NoPush:
     """Registration and catalog tests send no video."""
 
-    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int
-                    ) -> PushHandle:
+    async def start(self, camera_id: str, host: str, port: int, mode: str, ssrc: int,
+                    window: tuple[float, float] | None = None) -> PushHandle:
         raise AssertionError("no INVITE expected")
+
+    async def ended(self, push_id: str) -> str | None:
+        return None
+
+    async def records(self, camera_id: str, start: float, end: float
+                      ) -> list[tuple[float, float]]:
+        return []
+
+    async def control(self, push_id: str, method: str, scale: float | None,
+                      npt: float | None) -> None:
+        raise AssertionError("no playback expected")
 
     async def stop(self, push_id: str) -> None:
         return None
@@ -72,6 +84,13 @@ class World(PoolWorld):
         self.upper: UpperSim | None = None
         self.client: CascadeClient | None = None
 
+    @property
+    def sim(self) -> UpperSim:
+        """The upper platform, once ``start_upper`` ran."""
+        if self.upper is None:
+            raise AssertionError("start_upper() first")
+        return self.upper
+
     async def start_upper(self, port: int = 0, password: str = "province-pw") -> UpperSim:
         self.upper = UpperSim(UPPER, UPPER_DOMAIN, LOCAL, password, port=port)
         await self.upper.start()
@@ -85,9 +104,13 @@ class World(PoolWorld):
             self.upper.port, 0.3, 2, 0.3, 1)
         return s
 
-    async def start_client(self, pusher: Any = None) -> CascadeClient:
+    async def start_client(self, pusher: MediaPusher | None = None, **settings: float
+                           ) -> CascadeClient:
         await self.pool.open()
-        self.client = CascadeClient(self.settings(), PgCascadeDirectory(self.pool, self.dsn),
+        s = self.settings()
+        for name, value in settings.items():
+            setattr(s, name, value)
+        self.client = CascadeClient(s, PgCascadeDirectory(self.pool, self.dsn),
                                     pusher or NoPush())
         await self.client.start()
         return self.client
@@ -116,13 +139,13 @@ def test_registers_with_digest_and_again_after_the_upper_restarts(dsn: str) -> N
     async def body(w: World) -> None:
         client = await w.start_client()
         await asyncio.wait_for(client.registered.wait(), 10)
-        assert w.upper is not None and LOCAL in w.upper.directory.regs
-        assert w.upper.directory.refusals == []
+        assert LOCAL in w.sim.directory.regs
+        assert w.sim.directory.refusals == []
         assert await until(lambda: w.q("SELECT 1 FROM gb_uppers WHERE id = %s AND registered"
                                        " AND last_keepalive_at IS NOT NULL", UPPER))
         # The province restarts and forgets us: the next keepalive gets 403 -> REGISTER.
-        port = w.upper.port
-        await w.upper.close()
+        port = w.sim.port
+        await w.sim.close()
         fresh = await restart_on(w, port)
 
         async def back() -> bool:
@@ -139,8 +162,7 @@ async def restart_on(w: World, port: int, timeout: float = 10.0) -> UpperSim:
         try:
             return await w.start_upper(port=port)
         except OSError:
-            assert w.upper is not None
-            await w.upper.close()
+            await w.sim.close()
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)  # pacing retries while another test holds the port
@@ -151,10 +173,9 @@ def test_wrong_password_is_refused_and_retried(store_dsn: str) -> None:
 
     async def body(w: World) -> None:
         client = await w.start_client()
-        assert w.upper is not None
 
         async def refused() -> bool:
-            return len(w.upper.directory.refusals) >= 2  # refused, and tried again
+            return len(w.sim.directory.refusals) >= 2  # refused, and tried again
         assert await until(refused, 10)
         assert not client.registered.is_set()
         rows = await w.q("SELECT registered, last_error FROM gb_uppers WHERE id = %s", UPPER)
@@ -166,19 +187,18 @@ def test_catalog_lists_exactly_the_shared_cameras_and_is_audited(dsn: str) -> No
     async def body(w: World) -> None:
         client = await w.start_client()
         await asyncio.wait_for(client.registered.wait(), 10)
-        assert w.upper is not None
 
         async def catalog() -> list[Any]:
-            return w.upper.directory.catalogs  # the upper asks Catalog after a REGISTER
+            return w.sim.directory.catalogs  # the upper asks Catalog after a REGISTER
         items = (await until(catalog))[0]
         assert sorted(it.id for it in items) == [GB_CAM, SHARED_RTSP]  # cam2, tcam absent
         assert {it.name for it in items} == {f"名称 {GB_CAM}", "名称 cam1"}
         assert all(it.parent == LOCAL for it in items)
 
         async def details() -> bool:
-            return {"DeviceInfo", "DeviceStatus"} <= set(w.upper.directory.answers)
+            return {"DeviceInfo", "DeviceStatus"} <= set(w.sim.directory.answers)
         assert await until(details)
-        assert w.upper.directory.answers["DeviceInfo"]["Channel"] == "2"
+        assert w.sim.directory.answers["DeviceInfo"]["Channel"] == "2"
         state = await until(lambda: w.q("SELECT catalog_sent, catalog_total FROM gb_uppers"
                                         " WHERE catalog_at IS NOT NULL"))
         assert state == [(2, 2)]
@@ -189,22 +209,35 @@ def test_catalog_lists_exactly_the_shared_cameras_and_is_audited(dsn: str) -> No
         # Revoked: the next catalog no longer lists it.
         await w.q("UPDATE gb_upper_shares SET revoked_at = now() WHERE camera_id = 'cam1'"
                   " RETURNING 1")
-        assert await w.upper.catalog()
+        assert await w.sim.catalog()
         items = (await until(lambda: _nth(w, 2)))[1]
         assert [it.id for it in items] == [GB_CAM]
     scenario(dsn, body)
 
 
+def test_catalog_pages_the_upper_drops_are_sent_again_until_complete(dsn: str) -> None:
+    async def body(w: World) -> None:
+        w.sim.ignore_catalog_pages(7)  # the first page: 3 attempts, 3 more, then 1
+        await w.start_client(catalog_retry_s=0.05, message_timeout_s=0.3)
+        partial = await until(lambda: w.q("SELECT catalog_sent, catalog_total FROM gb_uppers"
+                                          " WHERE catalog_at IS NOT NULL"))
+        assert partial == [(0, 2)]  # shown incomplete while it is sent again
+        items = (await until(lambda: _nth(w, 1)))[0]
+        assert sorted(it.id for it in items) == [GB_CAM, SHARED_RTSP]
+        done = await until(lambda: w.q("SELECT catalog_sent, catalog_total FROM gb_uppers"
+                                       " WHERE catalog_sent = 2"))
+        assert done == [(2, 2)]
+    scenario(dsn, body)
+
+
 async def _nth(w: World, n: int) -> list[Any]:
-    assert w.upper is not None
-    return w.upper.directory.catalogs if len(w.upper.directory.catalogs) >= n else []
+    return w.sim.directory.catalogs if len(w.sim.directory.catalogs) >= n else []
 
 
 def test_malformed_sip_from_the_upper_never_stops_the_client(dsn: str) -> None:
     async def body(w: World) -> None:
         client = await w.start_client()
         await asyncio.wait_for(client.registered.wait(), 10)
-        assert w.upper is not None
         port = client.s.local_port
         frm = f"<sip:{UPPER}@{UPPER_DOMAIN}>;tag=x"
         head = (f"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad\r\nFrom: {frm}\r\n"
@@ -233,8 +266,8 @@ def test_malformed_sip_from_the_upper_never_stops_the_client(dsn: str) -> None:
         assert await until(counted)
         # Still a lower platform of the province: keepalive answered, catalog answered.
         assert await client.keepalive() == 200
-        before = len(w.upper.directory.catalogs)
-        assert await w.upper.catalog()
+        before = len(w.sim.directory.catalogs)
+        assert await w.sim.catalog()
         assert await until(lambda: _nth(w, before + 1))
     scenario(dsn, body)
 
@@ -254,8 +287,7 @@ def test_invite_sends_ps_over_rtp_bye_stops_it_unshared_is_404(
     async def body(w: World) -> None:
         client = await w.start_client(pusher)
         await asyncio.wait_for(client.registered.wait(), 10)
-        assert w.upper is not None
-        dialog, sink = await w.upper.play(SHARED_RTSP, transport)
+        dialog, sink = await w.sim.play(SHARED_RTSP, transport)
         try:
             async def video() -> bool:
                 return sink.frames >= 30 and sink.keyframes >= 1
@@ -267,7 +299,7 @@ def test_invite_sends_ps_over_rtp_bye_stops_it_unshared_is_404(
             assert views == [(f"gb28181-upper:{UPPER}", "cam1", "police", SHARED_RTSP)]
             # BYE from the upper stops the RTP at once: the relay's push ends, then the
             # camera, unwatched, goes idle; nothing arrived after the push ended.
-            assert await w.upper.stop(dialog)
+            assert await w.sim.stop(dialog)
             assert await until(lambda: asyncio.to_thread(lambda: not _pushes(relay)), 10)
             after = sink.packets
             state = await asyncio.to_thread(relay.wait_state, "cam1", "idle", 15)
@@ -280,13 +312,13 @@ def test_invite_sends_ps_over_rtp_bye_stops_it_unshared_is_404(
         # Not shared (another department's share of police's camera; an unknown ID): 404.
         for channel in ("51010000001310000098", "51010000001310000097"):
             with pytest.raises(InviteError, match="404"):
-                await w.upper.play(channel, transport)
+                await w.sim.play(channel, transport)
         refused = await w.q("SELECT detail->>'channel' FROM audit_log"
                             " WHERE action = 'gb_cascade_invite_refused' ORDER BY seq")
         assert [r[0] for r in refused] == ["51010000001310000098", "51010000001310000097"]
         # Shared, but no relay serves it: refused with 503, not a crash.
         with pytest.raises(InviteError, match="503"):
-            await w.upper.play(GB_CAM, transport)
+            await w.sim.play(GB_CAM, transport)
         assert await client.keepalive() == 200
     scenario(dsn, body)
 

@@ -55,8 +55,7 @@ def _rows(w: World, sql: str, n: int) -> Any:
 
 def _alarms(w: World, n: int) -> Any:
     async def check() -> list[bytes]:
-        assert w.upper is not None
-        return w.upper.directory.alarms if len(w.upper.directory.alarms) >= n else []
+        return w.sim.directory.alarms if len(w.sim.directory.alarms) >= n else []
     return until(check, 15)
 
 
@@ -84,7 +83,7 @@ def test_alarms_of_shared_cameras_go_up_and_nothing_else(dsn: str) -> None:
                " WHERE action = 'gb_cascade_alarm' ORDER BY seq", 2)
         assert audit == [("cam1", "police", first, "message"),
                          (GB_CAM, "police", last, "message")]
-        assert len(w.upper.directory.alarms) == 2  # type: ignore[union-attr]
+        assert len(w.sim.directory.alarms) == 2
     scenario(dsn, body)
 
 
@@ -92,8 +91,7 @@ def test_alarm_subscription_gets_notify_in_its_priority_range(dsn: str) -> None:
     async def body(w: World) -> None:
         client = await w.start_client()
         await _ready(w)
-        assert w.upper is not None
-        status, call_id = await w.upper.subscribe(
+        status, call_id = await w.sim.subscribe(
             "Alarm", 60, "<StartAlarmPriority>1</StartAlarmPriority>\r\n"
                          "<EndAlarmPriority>2</EndAlarmPriority>\r\n<AlarmMethod>5</AlarmMethod>")
         assert status == 200 and len(client.events.subs) == 1
@@ -107,7 +105,7 @@ def test_alarm_subscription_gets_notify_in_its_priority_range(dsn: str) -> None:
                               " WHERE action = 'gb_cascade_alarm'", 2)
         assert {v[0] for v in vias} == {"notify"}
         # Unsubscribed (Expires: 0): alarms go as MESSAGE again.
-        assert (await w.upper.subscribe("Alarm", 0, call_id=call_id))[0] == 200
+        assert (await w.sim.subscribe("Alarm", 0, call_id=call_id))[0] == 200
         assert client.events.subs == {}
         await _event(w, "cam1", "police", "motion", 0)
         assert len(await _alarms(w, 3)) == 3
@@ -120,10 +118,9 @@ def test_catalog_subscription_gets_notify_of_shared_channel_changes(dsn: str) ->
     async def body(w: World) -> None:
         client = await w.start_client()
         await _ready(w)
-        assert w.upper is not None
         # A body that is not a query, or a CmdType that cannot be subscribed: refused.
-        assert (await w.upper.subscribe("Keepalive"))[0] == 489
-        status, _ = await w.upper.subscribe("Catalog", 60)
+        assert (await w.sim.subscribe("Keepalive"))[0] == 489
+        status, _ = await w.sim.subscribe("Catalog", 60)
         assert status == 200
         await w.q("UPDATE gb_upper_shares SET revoked_at = now() WHERE camera_id = 'cam1'"
                   " RETURNING 1")
@@ -133,12 +130,11 @@ def test_catalog_subscription_gets_notify_of_shared_channel_changes(dsn: str) ->
         await w.q("UPDATE cameras SET name = 'renamed' WHERE id = %s RETURNING 1", GB_CAM)
 
         async def notes() -> set[tuple[str | None, str]]:
-            assert w.upper is not None
-            got = {(it.event, it.id) for it in w.upper.directory.catalog_notes}
+            got = {(it.event, it.id) for it in w.sim.directory.catalog_notes}
             return got if len(got) >= 3 else set()
         assert await until(notes, 15) == {("DEL", SHARED_RTSP), ("ADD", "51010000001310000098"),
                                           ("UPDATE", GB_CAM)}
-        renamed = [it for it in w.upper.directory.catalog_notes if it.id == GB_CAM]
+        renamed = [it for it in w.sim.directory.catalog_notes if it.id == GB_CAM]
         assert renamed[0].name == "renamed" and renamed[0].parent == LOCAL
         assert await until(lambda: w.q("SELECT detail FROM audit_log"
                                        " WHERE action = 'gb_cascade_catalog_notify'"))

@@ -80,8 +80,9 @@ def test_the_ptz_driver_steers_a_channel_through_the_sip_service(dsn: str) -> No
                 async def recording() -> bool:
                     return sim.recording.get(channel) == (True, 1)
                 assert await until(recording)
-                bad = [{"command": "move", "pan": 3}, {"command": "precise", "pan": "x"},
-                       {"command": "preset", "op": "goto", "number": 0}, {"command": "dance"}]
+                bad: list[dict[str, object]] = [
+                    {"command": "move", "pan": 3}, {"command": "precise", "pan": "x"},
+                    {"command": "preset", "op": "goto", "number": 0}, {"command": "dance"}]
                 for b in bad:
                     r = await client.post(f"{control}/control", headers=auth,
                                           json={"device": DEV1, "channel": channel, **b})

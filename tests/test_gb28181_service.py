@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -191,6 +193,34 @@ def test_alarm_message_becomes_a_stored_event(dsn: str) -> None:
             " FROM events WHERE kind = 'intrusion'"))
         assert row[0] == (channel, channel, "police", "s1", "入侵检测报警")
     scenario(dsn, body)
+
+
+def _alarm_at(when: str) -> bytes:
+    """A GB/T 28181-2016 A.2.5 alarm Notify; AlarmTime is local time without an offset."""
+    return (f'<?xml version="1.0" encoding="GB2312"?>\n<Notify><CmdType>Alarm</CmdType>'
+            f"<SN>7</SN><DeviceID>{DEV1}</DeviceID><AlarmPriority>1</AlarmPriority>"
+            f"<AlarmMethod>5</AlarmMethod><AlarmTime>{when}</AlarmTime>"
+            "<AlarmDescription>入侵检测报警</AlarmDescription><Info><AlarmType>6</AlarmType>"
+            "<AlarmTypeParam><EventType>2</EventType></AlarmTypeParam></Info></Notify>"
+            ).encode("gb2312")
+
+
+def test_alarm_local_time_is_read_in_the_configured_zone_and_bad_ones_kept(dsn: str) -> None:
+    """The SIP path reads AlarmTime in the city's configured zone (not a fixed default),
+    and an alarm it cannot adapt is kept as a dead letter with the field in the reason."""
+    async def body(w: PoolWorld) -> None:
+        await w.pool.open()
+        berlin = ZoneInfo("Europe/Berlin")
+        local = (datetime.now(UTC) - timedelta(hours=1)).astimezone(berlin)
+        local = local.replace(tzinfo=None, microsecond=0)
+        directory = PgDirectory(w.pool, BOX, "Europe/Berlin")
+        await directory.alarm(DEV1, _alarm_at(local.isoformat()))
+        await directory.alarm(DEV1, _alarm_at("9999-12-31T23:59:59"))
+        rows = await w.q("SELECT occurred_at, attributes->>'direction' FROM events")
+        assert rows == [(local.replace(tzinfo=berlin).astimezone(UTC), "leave")]
+        (letter,) = await w.q("SELECT reason, payload FROM dead_letters")
+        assert "AlarmTime" in letter[0] and b"9999-12-31" in bytes(letter[1])
+    PoolWorld.play(dsn, body)
 
 
 def test_bad_input_never_stops_the_service_or_other_devices(dsn: str) -> None:

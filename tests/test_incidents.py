@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from fastapi import FastAPI
 from PIL import Image
 
 from adapters.model import Event
@@ -264,7 +265,9 @@ def test_one_replica_leads_and_another_takes_over(hub: HubApi) -> None:
     from hub.incidents.worker import IncidentWorker
 
     cfg = IncidentsConfig.model_validate({"tick_s": 0.1})
-    running = hub.client.app.state.incident_worker  # type: ignore[attr-defined]
+    app = hub.client.app
+    assert isinstance(app, FastAPI)
+    running = app.state.incident_worker
     wait_for(lambda: running.leading, what="the app's worker to lead")
     # Two more replicas start: they wait.
     others = [IncidentWorker(hub.owner_dsn, cfg) for _ in range(2)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import FilePayload
 
 from devkit.fixtures.browser import UiPage
 from devkit.fixtures.wait import wait_for
@@ -43,7 +44,7 @@ def _png() -> bytes:
 
 
 def camera_status(ui: UiPage) -> int:
-    return int(ui.page.evaluate(  # type: ignore[attr-defined]
+    return int(ui.page.evaluate(
         """async (cam) => {
         const t = JSON.parse(sessionStorage.getItem('cityhub.tokens')).access_token;
         const r = await fetch('/api/v1/cameras/' + cam, {headers: {Authorization: 'Bearer ' + t}});
@@ -51,14 +52,14 @@ def camera_status(ui: UiPage) -> int:
 
 
 def switch(ui: UiPage, user: str) -> None:
-    ui.page.click("#logout")  # type: ignore[attr-defined]
+    ui.page.click("#logout")
     ui.login(user)
 
 
 def act(ui: UiPage, action: str, state: str) -> None:
     page = ui.page
-    page.click(f"#inc-actions button[data-action='{action}']")  # type: ignore[attr-defined]
-    page.wait_for_selector(f".inchead .badge[data-state='{state}']")  # type: ignore[attr-defined]
+    page.click(f"#inc-actions button[data-action='{action}']")
+    page.wait_for_selector(f".inchead .badge[data-state='{state}']")
 
 
 def test_alarm_to_closed_case_between_two_departments(ui_page: UiPage) -> None:
@@ -79,8 +80,8 @@ def test_alarm_to_closed_case_between_two_departments(ui_page: UiPage) -> None:
     # Field staff on a phone: the page fits, and a photo goes up from the camera input.
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-    page.set_input_files("#inc-photo", files=[{"name": "scene.png", "mimeType": "image/png",
-                                               "buffer": _png()}])
+    page.set_input_files("#inc-photo", files=[FilePayload(name="scene.png", mimeType="image/png",
+                                                          buffer=_png())])
     page.wait_for_selector("#inc-timeline li[data-action='photo']")
     page.wait_for_function("[...document.querySelectorAll('.incphotos img')]"
                            ".some(i => i.complete && i.naturalWidth === 120)")

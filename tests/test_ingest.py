@@ -12,6 +12,7 @@ from devkit.embedded import EmbeddedBroker
 from devkit.fixtures.ingest import count, publish_all, wait_count
 from devkit.fixtures.wait import settle
 from hub.ingest.pipeline import adapt_message
+from hub.store.scalar import scalar
 from tests.test_adapters import BILLION_LAUGHS, NOW, XXE
 
 
@@ -52,6 +53,15 @@ HOSTILE = [
         ).encode(),
     ),
     ("city/citymgmt/x/sensor/readings", b'[{"n": "a", "v": "NaN"}]'),
+    (  # year 9999 with a negative offset is past datetime.max in UTC: a reason, no crash
+        "city/police/xinhua-5th/safecity/native/isapi",
+        b"<EventNotificationAlert><dateTime>9999-12-31T23:59:59-05:00</dateTime>"
+        b"<eventType>VMD</eventType><eventState>active</eventState></EventNotificationAlert>",
+    ),
+    (  # RFC 8428 4.4: an unknown must-understand field rejects the entire pack
+        "city/citymgmt/x/sensor/readings",
+        b'[{"bn": "s1/", "n": "a", "v": 1}, {"n": "b", "v": 2, "ext_": 1}]',
+    ),
     ("city/police/xinhua-5th/safecity/native/unknown-format", b"{}"),
     ("city/nowhere", b"{}"),
 ]
@@ -107,6 +117,8 @@ def test_samples_arrive_as_rows_and_hostile_payloads_as_dead_letters(
         assert any("claims department 'traffic'" in r for r in reasons)
         assert any("not valid UTF-8" in r for r in reasons)
         assert any(r.startswith("invalid_encoding") for r in reasons)
+        assert any(r.startswith("dateTime: 9999-12-31") for r in reasons)
+        assert any("must-understand field 'ext_'" in r for r in reasons)
         kept = conn.execute(
             "SELECT payload FROM dead_letters WHERE topic LIKE '%%gb28181' "
             "AND reason LIKE '%%forbidden%%'"
@@ -202,6 +214,6 @@ def test_a_message_the_store_refuses_is_dead_lettered_and_the_rest_stored(
     wait_count(migrated_dsn, "SELECT count(*) FROM dead_letters", 1, timeout=90, workers=workers)
     assert count(migrated_dsn, "SELECT count(*) FROM events") == expected
     with psycopg.connect(migrated_dsn) as conn:
-        (reason,) = conn.execute("SELECT reason FROM dead_letters").fetchone()  # type: ignore[misc]
+        reason = scalar(conn, "SELECT reason FROM dead_letters")
     assert reason.startswith("store refused the message") and "refused by test trigger" in reason
     assert workers.alive(0)

@@ -10,6 +10,7 @@ from devkit.demo.ingest import start_ingest
 from devkit.demo.stack import Stack
 from devkit.embedded import EmbeddedBroker
 from devkit.fixtures.wait import settle
+from hub.store.scalar import scalar
 
 SYSTEMS = {"safecity", "traffic", "overload", "citymgmt", "bus", "edge"}
 
@@ -22,11 +23,12 @@ def test_demo_ingest_stores_traffic_from_every_system(
     try:
         urls = start_ingest(stack, tmp_path, migrated_dsn, private_broker.url)
         assert "ingest metrics" in urls
+
         def stored() -> tuple[set[str], int]:
             assert not stack.failed(), stack.failed()
             with psycopg.connect(migrated_dsn) as conn:
                 seen = {r[0] for r in conn.execute("SELECT DISTINCT source_system FROM events")}
-                readings = conn.execute("SELECT count(*) FROM readings").fetchone()[0]  # type: ignore[index]
+                readings = scalar(conn, "SELECT count(*) FROM readings")
             return seen, readings
 
         seen, readings = settle(stored, lambda s: s[0] == SYSTEMS and s[1] > 0, 60, step=0.5)

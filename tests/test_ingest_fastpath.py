@@ -23,7 +23,7 @@ TOPIC = "city/citymgmt/xinhua-5th/sensor/readings"
 NOW = datetime.now(UTC)
 
 
-def _adapt(pack: list[dict[str, object]]):  # type: ignore[no-untyped-def]
+def _adapt(pack: list[dict[str, object]]):
     return adapt_message(TOPIC, json.dumps(pack).encode(), NOW)
 
 
@@ -39,7 +39,7 @@ def test_rows_are_what_the_model_makes_of_them() -> None:
     assert not out.letters
     assert all(type(r) is ReadingRow for r in out.readings)
     for row in out.readings:
-        assert row.to_model().model_dump() == row._asdict()  # type: ignore[union-attr]
+        assert row.to_model().model_dump() == row._asdict()
     got = [
         (r.sensor, r.metric, r.value, r.unit, r.time.timestamp(), r.value_bool, r.sum)
         for r in out.readings
@@ -99,7 +99,7 @@ def test_writer_stores_rows_once_and_dead_letters_late_ones(store_dsn: str) -> N
     rows = _rows(300, datetime.now(UTC) - timedelta(minutes=30))
     too_old = rows[0]._replace(time=datetime.now(UTC) - timedelta(days=400))
 
-    async def write(batch: list[ReadingRow]):  # type: ignore[no-untyped-def]
+    async def write(batch: list[ReadingRow]):
         async with await psycopg.AsyncConnection.connect(store_dsn) as conn:
             return await BatchWriter().write(conn, readings=batch)
 

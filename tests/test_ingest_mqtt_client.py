@@ -39,9 +39,12 @@ def test_publish_resolves_on_puback_and_messages_arrive(broker: EmbeddedBroker) 
 def test_unacked_messages_are_redelivered_to_a_persistent_session(broker: EmbeddedBroker) -> None:
     async def main() -> None:
         p = _prefix()
-        opts = dict(manual_ack=True, clean_start=False, session_expiry_s=300, receive_maximum=50)
+        def persistent() -> MqttClient:
+            return MqttClient(broker.url, f"{p}-ingest", manual_ack=True, clean_start=False,
+                              session_expiry_s=300, receive_maximum=50)
+
         first: list[Message] = []
-        sub = MqttClient(broker.url, f"{p}-ingest", **opts)  # type: ignore[arg-type]
+        sub = persistent()
         sub.on_message = first.append
         await sub.connect()
         await sub.subscribe(f"{p}/#")
@@ -57,8 +60,13 @@ def test_unacked_messages_are_redelivered_to_a_persistent_session(broker: Embedd
         await sub.close()  # 50 delivered-but-unacked + 50 queued stay with the session
 
         again: list[Message] = []
-        sub2 = MqttClient(broker.url, f"{p}-ingest", **opts)  # type: ignore[arg-type]
-        sub2.on_message = lambda m: (again.append(m), sub2.ack(m))
+        sub2 = persistent()
+
+        def keep_and_ack(m: Message) -> None:
+            again.append(m)
+            sub2.ack(m)
+
+        sub2.on_message = keep_and_ack
         await sub2.connect()
         await until(lambda: len({int(m.payload) for m in again}) == 100, 15)
         await sub2.close()

@@ -163,7 +163,9 @@ async def _status(ptz: OnvifPtz, ok: Callable[[PtzStatus], bool],
         status = await ptz.status()
         return status if ok(status) else None
 
-    return await until(reached, timeout, "the PTZ status")
+    status: PtzStatus | None = await until(reached, timeout, "the PTZ status")
+    assert status is not None
+    return status
 
 
 async def _picture(cams: OnvifCameras, until: Callable[[np.ndarray], bool],

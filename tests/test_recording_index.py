@@ -9,6 +9,7 @@ import psycopg
 
 from devkit.fixtures.store import store_layout
 from hub.recordings_index import anchor, anchored_heads, index_camera
+from hub.store.scalar import scalar
 from streams.recording.journal import GENESIS, Journal, link_of, read_lines
 from streams.recording.verify import verify_camera
 
@@ -37,13 +38,15 @@ def test_index_is_a_hypertable_on_timescale_and_follows_the_journal(store_dsn, t
             " ORDER BY seq"
         ).fetchall()
         hyper = (
-            conn.execute(
+            scalar(
+                conn,
                 "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"
-            ).fetchone()[0]
-            and conn.execute(
+            )
+            and scalar(
+                conn,
                 "SELECT count(*) FROM timescaledb_information.hypertables"
                 " WHERE hypertable_name = 'recording_segments'"
-            ).fetchone()[0]
+            )
         )
     assert rows == [
         (0, False, True, 1000, "node-a"),

@@ -48,7 +48,11 @@ def _check(journal: Journal, rng: random.Random) -> None:
         brute = [s for s in everything if s.end > a and s.start < b]
         assert _seqs(journal.overlapping(a, b)) == _seqs(brute)
         assert _seqs(journal.overlapping(a)) == _seqs([s for s in everything if s.end > a])
-        deletable = journal.oldest(lambda g: not g[2], lambda s, t=a: s.end >= t)
+
+        def reached(s: Segment, t: float = a) -> bool:
+            return s.end >= t
+
+        deletable = journal.oldest(lambda g: not g[2], reached)
         brute_old = []
         for s in everything:
             if not s.held:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from devkit.fixtures.hubapi import HubApi, seed_city, serving
-from devkit.fixtures.wait import wait_for
+from devkit.fixtures.wait import settle, wait_for
 from streams.auth.service import derive_service_token
 from streams.recording.journal import read_lines
 
@@ -135,7 +135,8 @@ def test_a_recording_that_stops_is_an_alarm_event_in_the_hub(
                     out.setdefault(e["kind"], []).append(e)
                 return out
 
-            found = wait_for(lambda: len(alarms()) == 2 and alarms(), 20, "both alarms as events")
+            found = settle(alarms, lambda a: len(a) == 2, 20)
+            assert len(found) == 2, f"both alarms as events: {found}"
             (stopped,) = found["recording_stopped"]
             assert stopped["camera"] == "api-cam" and stopped["site"] == "police-s1"
             assert stopped["department"] == "police" and stopped["severity"] == 2

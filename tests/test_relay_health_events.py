@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from devkit.fixtures.hubapi import HubApi, seed_city, serving
-from devkit.fixtures.wait import wait_for
+from devkit.fixtures.wait import settle, wait_for
 from tests.test_recording_store import segments
 
 KINDS = ["camera_offline", "camera_online"]
@@ -52,8 +52,7 @@ def test_a_relayed_camera_going_offline_and_back_is_two_events(
         cams.kill()
         (offline,) = wait_for(events, 30, "the offline event")
         cams.start()
-        offline, online = wait_for(lambda: len(found := events()) == 2 and found, 30,
-                               "the online event")
+        offline, online = settle(events, lambda found: len(found) == 2, 30)  # the online event
     assert [offline["kind"], online["kind"]] == KINDS
     assert offline["camera"] == online["camera"] == "api-cam"
     assert offline["department"] == "police" and offline["site"] == "police-s1"

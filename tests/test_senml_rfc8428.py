@@ -17,7 +17,7 @@ RECEIVED = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
 ORIGIN = Origin("citymgmt", "river-park", SourceSystem.sensor, RECEIVED)
 
 
-def adapt(pack: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+def adapt(pack: list[dict[str, Any]]):
     return registry.get("senml").adapt(json.dumps(pack).encode(), ORIGIN)
 
 
@@ -144,3 +144,35 @@ def test_bad_records_are_refused_one_by_one_naming_the_field(
     assert [r.metric for r in out.readings] == ["ok"]
     (reject,) = out.rejects
     assert reason in reject.reason
+
+
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        # 4.5.3: "Values less than 268,435,456 (2**28) represent time relative to the
+        # current time": zero, small and large negative values alike.
+        (0, RECEIVED),
+        (-(2**28) - 100, RECEIVED - timedelta(seconds=2**28 + 100)),  # ~8.5 years before
+        (2**28 - 1, RECEIVED + timedelta(seconds=2**28 - 1)),  # relative, in the future
+    ],
+)
+def test_rfc_4_5_3_every_time_below_2_pow_28_is_relative(t: float, expected: datetime) -> None:
+    (r,) = adapt([{"n": "tank-3/level", "t": t, "v": 2.5}]).readings
+    assert r.time == expected
+
+
+def test_rfc_4_5_3_from_2_pow_28_a_time_is_absolute() -> None:
+    """2**28 itself is an absolute time (1978-07-04): a wrong clock, refused naming t."""
+    out = adapt([{"n": "tank-3/level", "t": 2**28, "v": 2.5}])
+    assert out.readings == [] and "t:" in out.rejects[0].reason
+
+
+def test_rfc_4_4_a_must_understand_field_in_a_base_only_record_rejects_the_pack() -> None:
+    with pytest.raises(AdapterError, match="must-understand"):
+        adapt([{"bn": "s1/", "bt": 1741914000, "geo_": {"lat": 1}}, {"n": "a", "v": 1}])
+
+
+def test_rfc_4_4_unknown_fields_without_underscore_are_ignored() -> None:
+    """4.4: only labels ending in "_" must be understood; others may be ignored."""
+    (r,) = adapt([{"bn": "s1/", "n": "a", "v": 1, "vendorx": "whatever"}]).readings
+    assert (r.sensor, r.metric, r.value) == ("s1", "a", 1.0)

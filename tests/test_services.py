@@ -33,7 +33,7 @@ def test_broker_round_trip_qos1(broker: EmbeddedBroker) -> None:
     sub.on_subscribe = lambda *a: subscribed.set()
 
     def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        got.append((msg.topic, msg.payload, msg.qos))
+        got.append((msg.topic, bytes(msg.payload), msg.qos))
         arrived.set()
 
     sub.on_message = on_message
@@ -86,7 +86,12 @@ def test_broker_restart_keeps_port_and_persistent_session(private_broker: Embedd
     arrived = threading.Event()
     payloads: list[bytes] = []
     sub = connect("keeper")
-    sub.on_message = lambda c, u, m: (payloads.append(m.payload), arrived.set())
+
+    def keep(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        payloads.append(bytes(msg.payload))
+        arrived.set()
+
+    sub.on_message = keep
     sub.loop_start()
     try:
         assert arrived.wait(10), "queued message lost across the restart"

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from devkit.fixtures.store import run, store_layout
-from hub.store.maintain import ensure_partitions, maintain
+from hub.store.maintain import MaintenanceReport, ensure_partitions, maintain
+from hub.store.scalar import scalar
 from hub.store.settings import StoreConfig
 
 NOW = datetime.now(UTC)
@@ -41,7 +42,7 @@ def test_maintain_applies_retention_and_makes_room_ahead(store_dsn: str) -> None
     _insert_old_rows(store_dsn)
     cfg = StoreConfig(events_retention_days=365, partitions_ahead_days=30)
 
-    async def go() -> object:
+    async def go() -> MaintenanceReport:
         async with await psycopg.AsyncConnection.connect(store_dsn, autocommit=True) as conn:
             return await maintain(conn, cfg)
 
@@ -49,7 +50,7 @@ def test_maintain_applies_retention_and_makes_room_ahead(store_dsn: str) -> None
     with psycopg.connect(store_dsn) as conn:
         reasons = [r[0] for r in conn.execute("SELECT reason FROM dead_letters").fetchall()]
         if store_layout(store_dsn)["timescaledb"]:
-            jobs = dict(
+            jobs: dict[str, str] = dict(
                 conn.execute(
                     "SELECT hypertable_name || ':' || proc_name, config->>'drop_after' "
                     "FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'"
@@ -58,15 +59,16 @@ def test_maintain_applies_retention_and_makes_room_ahead(store_dsn: str) -> None
             assert jobs["events:policy_retention"] == "365 days"
             # The retention job maintain() just configured may run at once and drop the
             # chunk before maintain() does it itself: count what is left, not who dropped it.
-            left = conn.execute(
+            left = scalar(
+                conn,
                 "SELECT count(*) FROM show_chunks('events', older_than => interval '365 days')"
-            ).fetchone()[0]
+            )
             assert left == 0
         else:
-            hi = conn.execute("SELECT max(hi) FROM store_partitions('events')").fetchone()[0]
+            hi = scalar(conn, "SELECT max(hi) FROM store_partitions('events')")
             assert hi >= NOW + timedelta(days=30)
-            assert report.partitions_dropped >= 1  # type: ignore[attr-defined]
-        old = conn.execute("SELECT count(*) FROM events WHERE kind = 'old'").fetchone()[0]
+            assert report.partitions_dropped >= 1
+        old = scalar(conn, "SELECT count(*) FROM events WHERE kind = 'old'")
     assert old == 0
     assert reasons == ["recent"]
 
@@ -106,18 +108,19 @@ def test_cli_upgrade_and_maintain(pg_dsn: str) -> None:
 def test_layout_follows_what_the_server_offers(store_dsn: str) -> None:
     """TimescaleDB is used exactly when it is preloaded; TSL features exactly with its licence."""
     with psycopg.connect(store_dsn) as conn:
-        preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
-        available = conn.execute(
+        preload = scalar(conn, "SHOW shared_preload_libraries")
+        available = scalar(
+            conn,
             "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
-        ).fetchone()[0]
+        )
         layout = store_layout(store_dsn)
         assert layout["timescaledb"] == bool(available and "timescaledb" in preload)
         if layout["timescaledb"]:
-            licence = conn.execute("SHOW timescaledb.license").fetchone()[0]
+            licence = scalar(conn, "SHOW timescaledb.license")
             assert (
                 layout["compression"] == layout["continuous_aggregates"] == (licence == "timescale")
             )
-            kinds = dict(
+            kinds: dict[str, bool] = dict(
                 conn.execute(
                     "SELECT hypertable_name, compression_enabled FROM "
                     "timescaledb_information.hypertables"
@@ -125,5 +128,5 @@ def test_layout_follows_what_the_server_offers(store_dsn: str) -> None:
             )
             assert kinds == {"events": layout["compression"], "readings": layout["compression"]}
         else:
-            parts = conn.execute("SELECT count(*) FROM store_partitions('events')").fetchone()[0]
+            parts = scalar(conn, "SELECT count(*) FROM store_partitions('events')")
             assert parts >= 7  # weeks around now, made at upgrade time

@@ -11,18 +11,19 @@ from adapters.model import WeighInMotion
 from devkit.fixtures.store import make_event, make_reading, run, store_layout
 from hub.store.maintain import maintain
 from hub.store.queries import latest_readings
+from hub.store.scalar import scalar
 from hub.store.settings import StoreConfig
 from hub.store.visibility import Visibility
 from hub.store.writer import BatchWriter, DeadLetter
 
 
-async def _write(dsn: str, writer: BatchWriter, **batch):  # type: ignore[no-untyped-def]
+async def _write(dsn: str, writer: BatchWriter, **batch):
     async with await psycopg.AsyncConnection.connect(dsn) as conn:
         return await writer.write(conn, **batch)
 
 
-def _latest(dsn: str) -> list[tuple[str, str, float]]:
-    async def go() -> list[tuple[str, str, float]]:
+def _latest(dsn: str) -> list[tuple[str, str, float | None]]:
+    async def go() -> list[tuple[str, str, float | None]]:
         async with await psycopg.AsyncConnection.connect(dsn) as conn:
             rows = await latest_readings(conn, Visibility.everything())
         return [(r.sensor, r.metric, r.value) for r in rows]
@@ -32,7 +33,7 @@ def _latest(dsn: str) -> list[tuple[str, str, float]]:
 
 def _count(dsn: str, query: str) -> int:
     with psycopg.connect(dsn) as conn:
-        return int(conn.execute(query).fetchone()[0])  # type: ignore[index]
+        return int(scalar(conn, query))
 
 
 def test_batch_stored_once_when_redelivered(store_dsn: str) -> None:
@@ -93,7 +94,7 @@ def test_poisoned_batch_keeps_its_good_rows(store_dsn: str) -> None:
             "SELECT topic, reason, payload FROM dead_letters ORDER BY id"
         ).fetchall()
         stored = {r[0] for r in conn.execute("SELECT id FROM events").fetchall()}
-        wim_rows = conn.execute("SELECT count(*) FROM wim_records").fetchone()[0]
+        wim_rows = scalar(conn, "SELECT count(*) FROM wim_records")
     assert stored == {e.id for e in good}
     assert wim_rows == 0
     assert {r[0] for r in rows} == {"cityhub/v1/traffic/events"}
@@ -172,7 +173,7 @@ def test_wim_typed_and_dead_letters_passed_in(store_dsn: str) -> None:
             "SELECT length(payload), payload_size, reason FROM dead_letters"
         ).fetchone()
     assert row == ("st1", 2, "LU1234", 52000.0, [7000.0, 11000.0, 11000.0, 11500.0, 11500.0], True)
-    assert dl[0] == 1024 and dl[1] == 5000 and "truncated" in dl[2]  # type: ignore[index]
+    assert dl is not None and dl[0] == 1024 and dl[1] == 5000 and "truncated" in dl[2]
 
 
 def test_concurrent_redelivery_stores_once(store_dsn: str) -> None:
@@ -200,10 +201,11 @@ def test_redelivery_into_compressed_chunks(store_dsn: str) -> None:
     run(_write(store_dsn, BatchWriter(), events=old))
     if store_layout(store_dsn)["compression"]:
         with psycopg.connect(store_dsn, autocommit=True) as conn:
-            compressed = conn.execute(
+            compressed = scalar(
+                conn,
                 "SELECT count(compress_chunk(c)) FROM show_chunks('events', "
                 "older_than => INTERVAL '8 days') c"
-            ).fetchone()[0]
+            )
         assert compressed >= 1
     again = run(_write(store_dsn, BatchWriter(), events=[*old, make_event()]))
     assert (again.events_inserted, again.events_duplicate) == (1, 30)

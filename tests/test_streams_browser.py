@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def netns(request: pytest.FixtureRequest) -> str:
+def netns(request: pytest.FixtureRequest) -> Iterator[str]:
     """A private namespace; with ``@pytest.mark.parametrize("netns", ["lo-only"], indirect=True)``
     it has only its loopback (no ICE candidate on either side: WebRTC cannot pass)."""
     if shutil.which("ip") is None:

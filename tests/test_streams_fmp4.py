@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import websockets
+from websockets.asyncio.client import ClientConnection
 
 from devkit.fixtures.ffprobe import ffprobe
 from devkit.fixtures.streams import RELAY_CORES
@@ -20,9 +21,15 @@ from streams.fmp4.boxes import BoxSplitter
 async def receive(url: str, segments: int) -> tuple[dict, bytes, list[bytes]]:
     async with websockets.connect(url, max_size=8 * 1024 * 1024) as ws:
         hello = json.loads(await asyncio.wait_for(ws.recv(), 20))
-        init = await asyncio.wait_for(ws.recv(), 10)
-        media = [await asyncio.wait_for(ws.recv(), 10) for _ in range(segments)]
+        init = await _binary(ws)
+        media = [await _binary(ws) for _ in range(segments)]
     return hello, init, media
+
+
+async def _binary(ws: ClientConnection) -> bytes:
+    message = await asyncio.wait_for(ws.recv(), 10)
+    assert isinstance(message, bytes), f"a text message where media was due: {message[:80]!r}"
+    return message
 
 
 async def close_reason(url: str) -> tuple[int, str]:
@@ -30,6 +37,7 @@ async def close_reason(url: str) -> tuple[int, str]:
         try:
             await asyncio.wait_for(ws.recv(), 20)
         except websockets.ConnectionClosed as exc:
+            assert exc.rcvd is not None, "closed without a close frame"
             return exc.rcvd.code, exc.rcvd.reason
     raise AssertionError("the relay did not close the socket")
 

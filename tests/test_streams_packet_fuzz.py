@@ -190,6 +190,17 @@ requests = st.lists(
 )
 
 
+class _Kept(logging.Handler):
+    """Keeps the ERROR records of a run."""
+
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests)
 @example([b"DESCRIBE rtsp://[::1 RTSP/1.0\r\nCSeq: 1\r\n\r\n"])  # once a 500
@@ -200,8 +211,7 @@ def test_the_reader_side_answers_or_drops_malformed_requests(parts: list[bytes])
     """A real server on a real socket (its camera unreachable): any byte sequence gets
     answers or a closed connection, and the server still answers the next reader."""
     errors: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.ERROR)
-    handler.emit = errors.append  # type: ignore[method-assign,assignment]
+    handler = _Kept(errors)
     log = logging.getLogger("streams.packet")
     log.addHandler(handler)
     try:

@@ -30,11 +30,11 @@ def test_main_and_sub_streams_over_whep_and_rtsp(
     assert size("dome", "sub") == (320, 180)
     assert size("dome", "main") == (640, 360)
     assert size("plain", "sub") == (640, 360)  # no sub stream: the main
-    for path, size in (("dome/sub", (320, 180)), ("dome", (640, 360))):
+    for path, wanted in (("dome/sub", (320, 180)), ("dome", (640, 360))):
         reader = GstReader(f"rtsp://127.0.0.1:{relay.rtsp_port}/{path}?token={token}").start()
         try:
             assert reader.wait_frames(5) >= 5, reader.errors
-            assert reader.size == size, path
+            assert reader.size == wanted, path
         finally:
             reader.stop()
     health = {h["camera_id"] for h in relay.health_all()}

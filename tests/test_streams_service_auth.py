@@ -14,7 +14,7 @@ NAMING_A_CAMERA = [
 ]
 
 
-def test_anonymous_and_wrong_callers_learn_no_camera(cameras, relay_factory):  # type: ignore[no-untyped-def]
+def test_anonymous_and_wrong_callers_learn_no_camera(cameras, relay_factory):
     relay = relay_factory({"cam1": cameras.url("cam1")})
     wrong = {"Authorization": "Bearer " + derive_service_token("another-secret-0123456789abcdef")}
     play = {"Authorization": f"Bearer {relay.token('cam1')}"}  # a viewer's token is not service

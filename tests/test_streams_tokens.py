@@ -55,7 +55,7 @@ def test_expired_and_wrong_audience_and_garbage_are_refused() -> None:
         verify_play_token(SECRET, other, "cam1")
     none_alg = jwt.encode(
         {"aud": "cityhub-play", "exp": now + 60, "jti": "x", "sub": "a", "cam": "cam1"},
-        None,
+        "",  # no key: an unsigned token
         algorithm="none",
     )
     for bad in (none_alg, "garbage", "a.b.c", ""):

@@ -17,7 +17,7 @@ def unit(pts: float, keyframe: bool) -> AccessUnit:
 
 
 def test_viewer_starts_on_a_keyframe_even_without_a_cached_gop() -> None:
-    async def scenario() -> list[AccessUnit]:
+    async def scenario() -> tuple[list[tuple[int | None, bytes]], int]:
         fanout = Fanout(prebuffer_s=0)
         track = PassthroughVideoTrack(fanout)
         first = asyncio.ensure_future(track.recv())  # subscribes; nothing cached yet

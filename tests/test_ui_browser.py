@@ -18,13 +18,13 @@ POLICE_WALL = ["sc-xinhua-1", "sc-xinhua-2", "tr-renmin-1", "bus-101-1"]
 
 
 def tiles(ui: UiPage) -> list[dict]:
-    return ui.page.eval_on_selector_all(  # type: ignore[attr-defined,no-any-return]
+    return ui.page.eval_on_selector_all(
         ".tile", "els => els.map(e => ({camera: e.dataset.camera, status: e.dataset.status,"
         " frames: Number((e.querySelector('video') || {dataset: {}}).dataset.frames || 0),"
         " why: (e.querySelector('.state') || {}).title}))")
 
 
-def wait_tiles(ui: UiPage, pred, timeout: float = 40) -> list[dict]:  # type: ignore[no-untyped-def]
+def wait_tiles(ui: UiPage, pred, timeout: float = 40) -> list[dict]:
     return settle(lambda: tiles(ui), pred, timeout, step=0.25)
 
 
@@ -137,8 +137,8 @@ def test_city_management_operator_cannot_see_police_cameras(ui_page: UiPage) -> 
     assert not ui.errors, ui.errors
 
 
-def _tile(page, camera: str) -> dict:  # type: ignore[no-untyped-def]
-    return page.eval_on_selector(  # type: ignore[no-any-return]
+def _tile(page, camera: str) -> dict:
+    return page.eval_on_selector(
         f".tile[data-camera='{camera}']",
         "e => ({status: e.dataset.status, why: e.querySelector('.state').title,"
         " transport: e.querySelector('video').dataset.transport || null,"
@@ -147,7 +147,7 @@ def _tile(page, camera: str) -> dict:  # type: ignore[no-untyped-def]
         " shown: !e.querySelector('img.fallback').hidden})")
 
 
-def _wait_tile(page, camera: str, pred, timeout: float = 40) -> dict:  # type: ignore[no-untyped-def]
+def _wait_tile(page, camera: str, pred, timeout: float = 40) -> dict:
     return settle(lambda: _tile(page, camera), pred, timeout, step=0.5)
 
 

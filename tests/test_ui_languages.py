@@ -16,9 +16,9 @@ ADMIN_PAGES = ["sharing", "users", "audit", "pending-cameras", "sites"]
 
 
 def _open(ui: UiPage, page_name: str) -> None:
-    ui.page.goto(f"{ui.city.url}#/{page_name}")  # type: ignore[attr-defined]
-    ui.page.wait_for_selector(f"#page[data-page='{page_name}'] > .page-body > *")  # type: ignore[attr-defined]
-    ui.page.wait_for_load_state("networkidle")  # type: ignore[attr-defined]
+    ui.page.goto(f"{ui.city.url}#/{page_name}")
+    ui.page.wait_for_selector(f"#page[data-page='{page_name}'] > .page-body > *")
+    ui.page.wait_for_load_state("networkidle")
 
 
 def _both_languages(ui: UiPage, pages: list[str]) -> None:

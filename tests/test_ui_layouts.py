@@ -4,13 +4,15 @@ department-shared layouts, rights on cameras, static files and the relay gateway
 from __future__ import annotations
 
 from devkit.fixtures.hubapi import HubApi, seed_city
+from hub.store.scalar import scalar
 
+TILES = [{"col": c, "row": r} for r in range(2) for c in range(2)]
 WALL = {"name": "Ops", "columns": 2, "rows": 2, "shared": False,
-        "tiles": [{"col": c, "row": r, "camera": None} for r in range(2) for c in range(2)]}
+        "tiles": [{**t, "camera": None} for t in TILES]}
 
 
-def _wall(cameras: list[str | None], **kw: object) -> dict:
-    tiles = [dict(t, camera=c) for t, c in zip(WALL["tiles"], cameras + [None] * 4, strict=False)]
+def _wall(cameras: list[str | None], **kw: object) -> dict[str, object]:
+    tiles = [{**t, "camera": c} for t, c in zip(TILES, cameras + [None] * 4, strict=False)]
     return {**WALL, "tiles": tiles, **kw}
 
 
@@ -65,14 +67,15 @@ def test_a_shared_layout_empties_tiles_whose_grant_was_revoked(hub_api: HubApi) 
     seed_city(hub_api)
     c, police, traffic = hub_api.client, hub_api.headers("police"), hub_api.headers("traffic")
     with hub_api.owner() as conn:
-        grant = conn.execute(
+        grant_id = scalar(
+            conn,
             "INSERT INTO access_grants (grantor_department, grantee_department, resources, cameras,"
             " purpose, expires_at, created_by) VALUES ('traffic', 'police', '{video}',"
-            " '{traffic-s0-c0}', 'test', now() + interval '1 day', 'test') RETURNING id").fetchone()
+            " '{traffic-s0-c0}', 'test', now() + interval '1 day', 'test') RETURNING id")
     r = c.post("/api/v1/layouts", json=_wall(["police-s0-c0", "traffic-s0-c0"]), headers=police)
     assert r.status_code == 201, r.text
     lid = r.json()["id"]
-    assert c.post(f"/api/v1/grants/{grant[0]}/revoke", headers=traffic).status_code == 200
+    assert c.post(f"/api/v1/grants/{grant_id}/revoke", headers=traffic).status_code == 200
     after = c.get(f"/api/v1/layouts/{lid}", headers=police).json()
     assert [t["camera"] for t in after["tiles"]][:2] == ["police-s0-c0", None]
     assert after["hidden"] == 1

@@ -162,7 +162,10 @@ def test_disabling_a_user_logging_out_and_deleting_a_key_end_their_views(
         async def scenario() -> None:
             views = {n: Fmp4Viewer(url + t).start() for n, t in tokens.items()}
             for view in views.values():
-                await until(lambda v=view: v.fragments >= 5, 20, "fMP4 fragments")
+                def enough(v: Fmp4Viewer = view) -> bool:
+                    return v.fragments >= 5
+
+                await until(enough, 20, "fMP4 fragments")
             assert httpx.patch(f"{base}/api/v1/users/{users['op-disabled'][0]}", headers=chief,
                                json={"disabled": True}).status_code == 200
             assert httpx.post(f"{base}/api/v1/auth/logout", json={

@@ -203,16 +203,22 @@ class MqttClient:
 
     # -- socket plumbing (paho -> asyncio) -------------------------------------------------------
 
+    @property
+    def _running(self) -> asyncio.AbstractEventLoop:
+        """The loop of ``connect()``: paho opens sockets only while connected, so it is set."""
+        if self._loop is None:
+            raise RuntimeError("MQTT client not connected")
+        return self._loop
+
     def _in_loop(self, fn: Callable[[], None]) -> None:
-        assert self._loop is not None
         if threading.get_ident() == self._loop_thread:
             fn()
         else:
-            self._loop.call_soon_threadsafe(fn)
+            self._running.call_soon_threadsafe(fn)
 
     def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         self._sock = sock
-        self._in_loop(lambda: self._loop.add_reader(sock, self._readable))  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
+        self._in_loop(lambda: self._running.add_reader(sock, self._readable))
 
     def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         if sock is None or self._loop is None:
@@ -220,18 +226,18 @@ class MqttClient:
 
         def drop() -> None:
             with contextlib.suppress(Exception):
-                self._loop.remove_reader(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
-                self._loop.remove_writer(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
+                self._running.remove_reader(sock)
+                self._running.remove_writer(sock)
 
         self._in_loop(drop)
 
     def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(lambda: self._loop.add_writer(sock, self._writable))  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
+        self._in_loop(lambda: self._running.add_writer(sock, self._writable))
 
     def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         def drop() -> None:
             with contextlib.suppress(Exception):
-                self._loop.remove_writer(sock)  # type: ignore[union-attr]  # _loop is set while connected, the only time sockets exist
+                self._running.remove_writer(sock)
 
         self._in_loop(drop)
 

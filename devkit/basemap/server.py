@@ -53,10 +53,15 @@ class _Handler(BaseHTTPRequestHandler):
         if q.get("REQUEST") != "GetMap" or crs != "EPSG:3857" or "BBOX" not in q:
             return self._send(200, b"<ServiceExceptionReport>only GetMap in EPSG:3857"
                               b"</ServiceExceptionReport>", "application/vnd.ogc.se_xml")
-        bbox = tuple(float(v) for v in q["BBOX"].split(","))
-        w, h = int(q.get("WIDTH", "256")), int(q.get("HEIGHT", "256"))
+        try:
+            minx, miny, maxx, maxy = (float(v) for v in q["BBOX"].split(","))
+            w, h = int(q.get("WIDTH", "256")), int(q.get("HEIGHT", "256"))
+        except ValueError:
+            return self._send(400, b"BBOX needs four numbers, WIDTH and HEIGHT integers",
+                              "text/plain")
         jpeg = q.get("FORMAT") == "image/jpeg"
-        body = render(bbox, min(w, 2048), min(h, 2048), "JPEG" if jpeg else "PNG")  # type: ignore[arg-type]
+        body = render((minx, miny, maxx, maxy), min(w, 2048), min(h, 2048),
+                      "JPEG" if jpeg else "PNG")
         self._send(200, body, "image/jpeg" if jpeg else "image/png")
 
 

@@ -32,15 +32,3 @@ def spans(a: Point, b: Point, p: Point, q: Point) -> bool:
     """Whether the line through p, q meets the segment a-b (its ends included)."""
     sa, sb = side(p, q, a), side(p, q, b)
     return sa == 0 or sb == 0 or sa != sb
-
-
-def crossing(a: Point, b: Point, p: Point, q: Point) -> int:
-    """How the move p->q crosses segment a-b: +1 forward, -1 backward, 0 not at all.
-
-    Forward is from the side where cross(a, b, .) > 0 to where it is < 0; for a
-    line drawn top to bottom that is left to right on the image.
-    """
-    sp, sq = side(a, b, p), side(a, b, q)
-    if sp == 0 or sq == 0 or sp == sq or not spans(a, b, p, q):
-        return 0
-    return sp

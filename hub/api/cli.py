@@ -27,9 +27,9 @@ def _config(args: argparse.Namespace) -> CityConfig:
 
 def _serve(args: argparse.Namespace) -> int:
     # lazy: the API and its server load only to serve, keeping `cityhub --help` fast
-    import uvicorn
+    import uvicorn  # noqa: PLC0415
 
-    from hub.api.app import create_app
+    from hub.api.app import create_app  # noqa: PLC0415
 
     cfg = _config(args)
     host = args.host or cfg.hub.host
@@ -79,7 +79,7 @@ def _add_user(args: argparse.Namespace) -> int:
 
 
 def _seed(args: argparse.Namespace) -> int:
-    from hub.api.seed import seed  # lazy: keeps `cityhub --help` fast
+    from hub.api.seed import seed  # noqa: PLC0415  lazy: keeps `cityhub --help` fast
 
     for name, password, dept, roles in seed(_config(args), demo_users=args.demo_users):
         print(f"  {name:<22} {password}  ({dept}: {', '.join(roles)})")

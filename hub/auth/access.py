@@ -50,6 +50,13 @@ UNAUTHORIZED = HTTPException(
 )
 
 
+def _held(db: psycopg.Connection[Any] | None) -> psycopg.Connection[Any]:
+    """A route's transaction; a route declared without one has none to use."""
+    if db is None:
+        raise RuntimeError("this route holds no database connection (hold_db/db=False)")
+    return db
+
+
 @dataclass
 class Caller:
     """An authenticated request: who, what it may see, and its transaction."""
@@ -57,9 +64,13 @@ class Caller:
     principal: Principal
     visibility: Visibility
     runtime: Runtime
-    db: psycopg.Connection[Any]
+    _db: psycopg.Connection[Any] | None  #: None once given back (``require(hold_db=False)``)
     request_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db(self) -> psycopg.Connection[Any]:
+        return _held(self._db)
 
     @property
     def department(self) -> str:
@@ -104,7 +115,11 @@ class Anonymous:
     """A public route's context: a transaction with no department bound (RLS shows nothing)."""
 
     runtime: Runtime
-    db: psycopg.Connection[Any]
+    _db: psycopg.Connection[Any] | None  #: None for ``public(db=False)``
+
+    @property
+    def db(self) -> psycopg.Connection[Any]:
+        return _held(self._db)
 
     def audit(
         self,
@@ -202,7 +217,7 @@ def require(*roles: Role, hold_db: bool = True) -> Any:
             if hold_db:
                 yield caller
                 return
-        caller.db = None  # type: ignore[assignment]  # the connection goes back to the pool; the caller must not use it after
+        caller._db = None  # the connection goes back to the pool: the route must not use it
         yield caller
 
     setattr(dependency, ACCESS_MARK, ("roles", tuple(roles)))
@@ -251,7 +266,7 @@ def public(reason: str, db: bool = True) -> Any:
             yield Anonymous(_runtime(connection), conn)
 
     async def no_db(connection: HTTPConnection) -> Anonymous:
-        return Anonymous(_runtime(connection), None)  # type: ignore[arg-type]  # anonymous callers carry no connection
+        return Anonymous(_runtime(connection), None)
 
     chosen = dependency if db else no_db
     setattr(chosen, ACCESS_MARK, ("public", reason))
@@ -265,28 +280,10 @@ def _declared(dependant: Any) -> bool:
     return False
 
 
-def access_rule(route: Any) -> Any:
-    for dep in route.dependant.dependencies:
-        found = _find(dep)
-        if found is not None:
-            return found
-    return None
-
-
-def _find(dependant: Any) -> Any:
-    if hasattr(dependant.call, ACCESS_MARK):
-        return getattr(dependant.call, ACCESS_MARK)
-    for dep in dependant.dependencies:
-        found = _find(dep)
-        if found is not None:
-            return found
-    return None
-
-
 def iter_routes(app: Any) -> Iterator[tuple[str, Any]]:
     """(full path, route) of every route, through included routers (lazy in newer FastAPI)."""
     try:
-        from fastapi.routing import iter_route_contexts
+        from fastapi.routing import iter_route_contexts  # noqa: PLC0415  lazy: probes the FastAPI version
     except ImportError:  # FastAPI that flattens included routers into app.routes
         for route in app.routes:
             yield getattr(route, "path", repr(route)), route

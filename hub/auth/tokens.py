@@ -44,11 +44,6 @@ def issue_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_access_token(secret: str, token: str) -> str:
-    """The user id of a valid access token."""
-    return access_claims(secret, token)[0]
-
-
 def access_claims(secret: str | Sequence[str], token: str) -> tuple[str, str | None]:
     """(user id, session) of a valid access token; session is None for tokens without one.
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("database.url is required")
         return 2
     if args.what == "serve":
-        from hub.gb28181.runner import serve
+        from hub.gb28181.runner import serve  # noqa: PLC0415  lazy: the SIP service loads to serve, not for --help
 
         try:
             asyncio.run(serve(config))

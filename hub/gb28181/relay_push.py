@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from gb28181.cascade import PushError, PushHandle
+from gb28181.cascade_media import PushError, PushHandle
 
 
 class RelayPusher:
@@ -68,6 +68,22 @@ class RelayPusher:
         if r.status_code == 404:
             return "gone from the relay"
         return r.json().get("ended") if r.status_code == 200 else None
+
+    async def control(self, push_id: str, method: str, scale: float | None,
+                      npt: float | None) -> None:
+        """Pause, resume, speed or seek a recorded push (the upper's MANSRTSP)."""
+        base = self._bases.get(push_id)
+        if base is None:
+            raise PushError(f"no push {push_id}")
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                r = await client.post(f"{base}/gb28181/push/{push_id}/control",
+                                      headers=self.headers,
+                                      json={"method": method, "scale": scale, "npt": npt})
+        except httpx.HTTPError as exc:
+            raise PushError(f"relay unreachable: {exc}") from None
+        if r.status_code != 200:
+            raise PushError(f"relay answered {r.status_code}")
 
     async def stop(self, push_id: str) -> None:
         base = self._bases.pop(push_id, None)

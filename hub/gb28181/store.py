@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -238,7 +239,8 @@ class PgDirectory:
             if row is None:
                 return
             topic = f"city/{row[0]}/{row[1]}/safecity/native/gb28181"
-            out = adapt_message(topic, body, datetime.now(UTC))
+            # AlarmTime is local time without an offset: read in the configured zone.
+            out = adapt_message(topic, body, datetime.now(UTC), ZoneInfo(self.zone))
             events = [await self._on_camera(conn, device_id, e) for e in out.events]
             letters = [DeadLetter(x.topic, x.reason, x.payload) for x in out.letters]
             for x in out.letters:

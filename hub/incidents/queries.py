@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from hub.incidents.states import State
 from hub.incidents.store import COLS
 
 #: Visible to ``department``: filed by it, assigned to it (now or earlier) or notified to
@@ -17,7 +18,7 @@ from hub.incidents.store import COLS
 SCOPE = "(i.department_id = %(dept)s OR i.id IN (SELECT cityhub_incident_ids()))"
 
 
-def queue(conn: psycopg.Connection[Any], department: str, *, states: list[str] | None,
+def queue(conn: psycopg.Connection[Any], department: str, *, states: list[State] | None,
           kind: str | None, site: str | None, priority: int | None, side: str,
           before: datetime | None, limit: int) -> list[dict[str, Any]]:
     """Newest first; ``side``: ``all``, ``filed`` (by the department) or ``assigned`` (to it,

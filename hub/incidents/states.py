@@ -4,22 +4,28 @@ which side (the filing department or an assignee) may take it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
-STATES = (
+State = Literal[
     "new", "acknowledged", "dispatched", "in_progress", "resolved", "verified", "closed",
     "reopened", "cancelled",
-)
+]
+STATES: tuple[State, ...] = get_args(State)
+#: Every action's name (``ACTIONS`` has one entry for each).
+ActionName = Literal[
+    "acknowledge", "dispatch", "start", "hand_back", "resolve", "verify", "reopen", "close",
+    "cancel",
+]
 #: States in which the incident is still being worked on (rules merge into these).
-OPEN = ("new", "acknowledged", "dispatched", "in_progress", "reopened")
+OPEN: tuple[State, ...] = ("new", "acknowledged", "dispatched", "in_progress", "reopened")
 #: States after which nothing is shared any more.
-FINAL = ("closed", "cancelled")
+FINAL: tuple[State, ...] = ("closed", "cancelled")
 Side = Literal["owner", "assignee", "either"]
 
 
 @dataclass(frozen=True)
 class Action:
-    name: str
+    name: ActionName
     sources: tuple[str, ...]
     target: str | None  #: None: the state does not change (adding assignees)
     side: Side

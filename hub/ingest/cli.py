@@ -29,9 +29,9 @@ def _targets(args: argparse.Namespace, cfg: CityConfig) -> tuple[str, str]:
 def run_worker(cfg: CityConfig, index: int, dsn: str, broker: str) -> None:
     """Run one worker in this process until SIGTERM/SIGINT."""
     # lazy: the worker loads only to run, keeping `cityhub --help` fast
-    from prometheus_client import start_http_server
+    from prometheus_client import start_http_server  # noqa: PLC0415
 
-    from hub.ingest.worker import IngestWorker
+    from hub.ingest.worker import IngestWorker  # noqa: PLC0415
 
     ic = cfg.ingest
     if ic.metrics_port:

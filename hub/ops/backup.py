@@ -13,6 +13,7 @@ restore_command, recovery_target_time), then promote.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import pwd
@@ -46,8 +47,6 @@ class BaseBackup:
 
 
 def _pg_tool(name: str) -> str:
-    import glob
-
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     return require_binary(name, "postgresql", candidates)
 

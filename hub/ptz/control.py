@@ -19,6 +19,7 @@ from hub.ptz.gb28181 import Gb28181Driver
 from hub.ptz.onvif import OnvifDriver
 
 T = TypeVar("T")
+D = TypeVar("D")  #: the driver: call() only hands it to ``fn``
 register("onvif", OnvifDriver)
 register("gb28181", Gb28181Driver)
 
@@ -34,7 +35,7 @@ def target(owner_dsn: str | None, box: CredentialBox, camera_id: str) -> Target:
     return Target(camera_id, str(creds["url"]), creds.get("username"), creds.get("password"))
 
 
-async def call(driver: PtzDriver, fn: Callable[[PtzDriver], Awaitable[T]], timeout_s: float
+async def call(driver: D, fn: Callable[[D], Awaitable[T]], timeout_s: float
                ) -> T:
     """``fn(driver)`` within ``timeout_s``. A timeout or any failure of the driver becomes a
     :class:`DriverError` (an unexpected one named by its type only: its message may quote

@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import json
 from dataclasses import asdict
+from datetime import datetime
 
 import psycopg
 
 from core.periodic import every
 from hub.config import load_config
+from hub.ops import backup
 from hub.store import migrate
 from hub.store.maintain import maintain
 from hub.store.roles import API_ROLE, set_role_password
@@ -56,11 +58,6 @@ def _maintain(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    import json
-    from dataclasses import asdict
-
-    from hub.ops import backup
-
     if args.list:
         print(json.dumps([asdict(b) for b in backup.list_backups(args.repo)], indent=2))
         return 0
@@ -76,10 +73,6 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
-    from hub.ops import backup
-
     target = datetime.fromisoformat(args.target_time) if args.target_time else None
     if target is not None and target.tzinfo is None:
         raise SystemExit("--target-time needs a zone, e.g. 2026-12-05T13:00:00+08:00")

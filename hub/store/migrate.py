@@ -6,8 +6,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+#: libpq keywords that are parts of a URL; any other goes into its query.
+_URL_PARTS = {"user", "password", "host", "port", "dbname"}
 
 
 def sqlalchemy_url(dsn: str) -> str:
@@ -17,22 +25,17 @@ def sqlalchemy_url(dsn: str) -> str:
             return "postgresql+psycopg://" + dsn[len(prefix) :]
     if "=" not in dsn:
         raise ValueError("database url must start with postgresql:// or be a key=value DSN")
-    from psycopg.conninfo import conninfo_to_dict
-    from sqlalchemy.engine import URL
-
     info = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
-    known = {
-        "user": "username",
-        "password": "password",
-        "host": "host",
-        "port": "port",
-        "dbname": "database",
-    }
-    parts: dict[str, object] = {known[k]: v for k, v in info.items() if k in known}
-    if "port" in parts:
-        parts["port"] = int(str(parts["port"]))
-    query = {k: v for k, v in info.items() if k not in known}
-    url = URL.create("postgresql+psycopg", query=query, **parts)  # type: ignore[arg-type]  # conninfo values are str; URL.create types each keyword
+    port = info.get("port")
+    url = URL.create(
+        "postgresql+psycopg",
+        username=info.get("user"),
+        password=info.get("password"),
+        host=info.get("host"),
+        port=int(port) if port else None,
+        database=info.get("dbname"),
+        query={k: v for k, v in info.items() if k not in _URL_PARTS},
+    )
     return url.render_as_string(hide_password=False)
 
 
@@ -52,9 +55,6 @@ def downgrade(dsn: str, revision: str) -> None:
 
 
 def current(dsn: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-    from sqlalchemy import create_engine
-
     engine = create_engine(sqlalchemy_url(dsn))
     try:
         with engine.connect() as conn:

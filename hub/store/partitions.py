@@ -20,6 +20,8 @@ from typing import Any
 
 import psycopg
 
+from hub.store.scalar import ascalar
+
 #: Partition width and origin of ``store_ensure_partitions`` (weeks starting on Monday, UTC).
 WIDTH = timedelta(days=7)
 ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
@@ -50,11 +52,10 @@ class PartitionCoverage:
         if needed <= known:
             return 0
         async with conn.transaction():
-            cur = await conn.execute(
-                "SELECT store_ensure_partitions(%s::regclass, %s, %s)",
+            made = int(await ascalar(
+                conn, "SELECT store_ensure_partitions(%s::regclass, %s, %s)",
                 (table, first, last + timedelta(microseconds=1)),
-            )
-            made = int((await cur.fetchone())[0])  # type: ignore[index]  # a function SELECT always returns one row
+            ))
         known |= needed
         return made
 

@@ -10,7 +10,16 @@ import psycopg
 
 def scalar(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
     """The first column of the one row that a SELECT of an aggregate or a function answers."""
-    row = conn.execute(query, params).fetchone()
+    return _first(conn.execute(query, params).fetchone(), query)
+
+
+async def ascalar(conn: psycopg.AsyncConnection[Any], query: str,
+                  params: tuple[Any, ...] = ()) -> Any:
+    """``scalar`` on an async connection."""
+    return _first(await (await conn.execute(query, params)).fetchone(), query)
+
+
+def _first(row: Any, query: str) -> Any:
     if row is None:
         raise RuntimeError(f"no row from {query!r}")
     return row[0] if isinstance(row, tuple) else next(iter(row.values()))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import os
 import time
 from pathlib import Path
@@ -36,15 +35,6 @@ def tile_bbox(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     minx = -HALF_WORLD + x * size
     maxy = HALF_WORLD - y * size
     return (minx, maxy - size, minx + size, maxy)
-
-
-def lonlat_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
-    """The XYZ tile holding a WGS-84 point at zoom z."""
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    rad = math.radians(lat)
-    y = int((1 - math.asinh(math.tan(rad)) / math.pi) / 2 * n)
-    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
 def source_url(cfg: BasemapConfig, z: int, x: int, y: int) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from streams.cluster.config import RelayNode
 
@@ -47,14 +47,6 @@ def owner(camera_id: str, nodes: Sequence[RelayNode]) -> RelayNode:
     return ranking(camera_id, nodes)[0]
 
 
-def assign(camera_ids: Iterable[str], nodes: Sequence[RelayNode]) -> dict[str, list[str]]:
-    """Cameras per node id (every node present, possibly with an empty list)."""
-    shards: dict[str, list[str]] = {n.id: [] for n in nodes}
-    for camera_id in camera_ids:
-        shards[owner(camera_id, nodes).id].append(camera_id)
-    return shards
-
-
 class ShardMap:
     """The cluster as seen by one process: who owns what, and where viewers go."""
 
@@ -72,15 +64,3 @@ class ShardMap:
     def is_mine(self, camera_id: str) -> bool:
         """True if this process must pull ``camera_id`` (always true without ``self_id``)."""
         return self.self_id is None or self.owner(camera_id).id == self.self_id
-
-    def mine(self, camera_ids: Iterable[str]) -> list[str]:
-        """The cameras this process pulls."""
-        return [c for c in camera_ids if self.is_mine(c)]
-
-    def rtsp_url(self, camera_id: str) -> str:
-        """Where an RTSP viewer or recorder reads ``camera_id``."""
-        return f"{self.owner(camera_id).rtsp_url.rstrip('/')}/{camera_id}"
-
-    def whep_url(self, camera_id: str) -> str:
-        """Where a browser posts its WHEP offer for ``camera_id`` (the relay's route)."""
-        return f"{self.owner(camera_id).http_url.rstrip('/')}/whep/{camera_id}"

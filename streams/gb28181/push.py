@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from streams.core.media import AccessUnit
 from streams.core.stream import CameraStream, Lease
-from streams.gb28181.replay import send_recorded
+from streams.gb28181.replay import ReplayControl, send_recorded
 from streams.gb28181.sender import PsRtpSender
 from streams.recording.journal import Segment
 
@@ -47,12 +47,15 @@ class Push:
     _server: asyncio.Server | None = None
     _cid: int | None = None
     recorded: tuple[float, float] | None = None  #: the window of recording sent
+    control: ReplayControl | None = None  #: recorded pushes: pause, speed, seek
 
     def describe(self) -> dict[str, object]:
+        steer = ({"paused": self.control.paused, "scale": self.control.scale}
+                 if self.control else {})
         return {"id": self.id, "camera_id": self.camera_id, "mode": self.mode,
                 "target": self.target, "port": self.port, "frames": self.sender.sent_frames,
                 "skipped": self.skipped, "ended": self.ended,
-                "recorded": list(self.recorded) if self.recorded else None}
+                "recorded": list(self.recorded) if self.recorded else None, **steer}
 
 
 class PushTable:
@@ -93,7 +96,8 @@ class PushTable:
         if mode not in MODES:
             raise PushError(f"transport must be one of {', '.join(MODES)}")
         push = Push(secrets.token_hex(8), camera_id, mode, f"{host}:{port}",
-                    PsRtpSender(ssrc & 0xFFFFFFFF, codec), None, recorded=window)
+                    PsRtpSender(ssrc & 0xFFFFFFFF, codec), None, recorded=window,
+                    control=ReplayControl())
         try:
             await self._connect(push, host, port, bind_host)
         except OSError as exc:
@@ -112,7 +116,8 @@ class PushTable:
                     if push.sender.connected:
                         break
                     await asyncio.sleep(0.1)
-            push.ended = await send_recorded(push.sender, segments, codec, *window)
+            push.ended = await send_recorded(push.sender, segments, codec, *window,
+                                             push.control)
         except (ConnectionError, OSError) as exc:
             push.ended = f"receiver gone: {exc}"
         finally:
@@ -156,6 +161,17 @@ class PushTable:
             if push.ended:
                 log.info("push %s: ended: %s", push.id, push.ended)
                 self._release(push, stream)
+
+    def control(self, push_id: str, method: str, scale: float | None, npt: float | None
+                ) -> Push:
+        """Steer a recorded push (MANSRTSP from the upper); PushError when there is none."""
+        push = self.pushes.get(push_id)
+        if push is None or push.control is None or push.ended is not None:
+            raise PushError(f"no recorded push {push_id!r} is sending")
+        push.control.apply(method, scale, npt)
+        log.info("push %s: %s%s%s", push_id, method, f" scale {scale:g}" if scale else "",
+                 f" from {npt:g} s" if npt is not None else "")
+        return push
 
     def _release(self, push: Push, stream: CameraStream | None) -> None:
         if push._cid is not None and stream is not None:

@@ -28,6 +28,12 @@ class PushRequest(BaseModel):
     end: float | None = Field(None, ge=0, description="End of the recorded window (unix s).")
 
 
+class PushControl(BaseModel):
+    method: Literal["PLAY", "PAUSE"] = Field(description="MANSRTSP method from the upper.")
+    scale: float | None = Field(None, gt=0, le=64, description="Speed (PLAY).")
+    npt: float | None = Field(None, ge=0, description="Seek: seconds from the window's start.")
+
+
 def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
     api = APIRouter()
     _probe_routes(api, relay)
@@ -95,6 +101,15 @@ def _push_routes(api: APIRouter, relay: Relay, service: Any) -> None:
     @api.delete("/gb28181/push/{push_id}", dependencies=[service])
     async def push_stop(push_id: str) -> dict[str, object]:
         return {"ended": await relay.pushes.stop(push_id, relay.streams)}
+
+    @api.post("/gb28181/push/{push_id}/control", dependencies=[service])
+    async def push_control(push_id: str, body: PushControl) -> dict[str, object]:
+        """Pause, resume, speed or seek a recorded push (the upper's MANSRTSP)."""
+        try:
+            return relay.pushes.control(push_id, body.method, body.scale, body.npt).describe()
+        except PushError as exc:
+            raise HTTPException(409 if push_id in relay.pushes.pushes else 404,
+                                str(exc)) from exc
 
     @api.get("/gb28181/recordings/{camera_id}", dependencies=[service])
     async def recorded_spans(camera_id: str, start: float, end: float) -> dict[str, object]:

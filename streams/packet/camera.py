@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.secret_files import read_camera_credentials
 from streams.config import StreamsConfig
 from streams.core.health import RateMeter, StreamEvent, StreamState
 from streams.packet.track import PacketTrack
@@ -27,8 +28,6 @@ def credentials(username: str | None, password: str | None,
         return lambda: (username, password)
 
     def read() -> tuple[str | None, str | None]:
-        from core.secret_files import read_camera_credentials
-
         return read_camera_credentials(credentials_file)
 
     return read

@@ -76,10 +76,6 @@ class PacketRtspServer:
             self._server.close()
             self._server = None
 
-    def readers_per_camera(self) -> dict[str, int]:
-        """RTSP readers by stream id (the relay's loopback readers not counted)."""
-        return {c.camera_id: c.track.viewers() for c in self.mounts.values()}
-
 
 class ReaderConnection(asyncio.Protocol):
     """One reader's TCP connection: requests in order, then interleaved packets out."""

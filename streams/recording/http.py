@@ -276,9 +276,9 @@ class RecordingCollector:
             labels=["path"],
         )
         for row in service.storage.describe({}):
-            path = str(row["path"])
-            free.add_metric([path], float(row["free_bytes"]))  # type: ignore[arg-type]
-            size.add_metric([path], float(row["total_bytes"]))  # type: ignore[arg-type]
+            path = row["path"]
+            free.add_metric([path], float(row["free_bytes"]))
+            size.add_metric([path], float(row["total_bytes"]))
             usable.add_metric([path], 1.0 if row["usable"] else 0.0)
         deleted = CounterMetricFamily(
             "cityhub_recording_deleted_segments", "Segments deleted by retention or for space"

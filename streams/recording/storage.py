@@ -5,10 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TypedDict
 
 #: Written in every storage path when recording starts: a path whose marker is gone is a
 #: mount that went away (the empty mount point left behind must not take footage).
 MARKER = ".cityhub-recordings"
+
+
+class PathState(TypedDict):
+    """One storage path as ``describe`` tells it (the relay's /recordings, its metrics)."""
+
+    path: str
+    usable: bool
+    total_bytes: int
+    free_bytes: int
+    recordings_bytes: int
+    quota_bytes: int | None
 
 
 class Storage:
@@ -47,8 +59,8 @@ class Storage:
                 return path
         return None
 
-    def describe(self, used: dict[Path, int]) -> list[dict[str, object]]:
-        out = []
+    def describe(self, used: dict[Path, int]) -> list[PathState]:
+        out: list[PathState] = []
         for path in self.paths:
             try:
                 du = shutil.disk_usage(path)

@@ -23,7 +23,7 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 from streams.core.stream import CameraStream, Lease  # noqa: E402
 from streams.rtsp.auth import PlayTokenAuth, TokenCheck, Watch  # noqa: E402
@@ -214,7 +214,5 @@ class RtspReserve:
 
     def stop(self) -> None:
         if self._source_id:
-            from gi.repository import GLib
-
             GLib.source_remove(self._source_id)
             self._source_id = None

@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
+from av import VideoFrame
 
 
 @dataclass
@@ -71,9 +72,10 @@ class WhepClient:
             self._ended = True
 
     def picture(self) -> np.ndarray | None:
-        """The latest decoded frame as an RGB array (converted on demand, not per frame)."""
+        """The latest decoded frame as an RGB array (converted on demand, not per frame); None
+        before the first, or when frames are not decoded (``count_without_decoding``)."""
         frame = self.last_frame
-        return None if frame is None else frame.to_ndarray(format="rgb24")  # type: ignore[attr-defined]  # recv() is typed Frame | Packet; a video track yields VideoFrame
+        return frame.to_ndarray(format="rgb24") if isinstance(frame, VideoFrame) else None
 
     async def wait_frames(self, n: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout

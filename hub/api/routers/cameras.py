@@ -137,7 +137,9 @@ def create_camera(body: CameraIn, caller: Caller = require(Role.admin)) -> dict[
     return CAMERAS.one(caller, body.id)
 
 
-@router.patch("/{camera_id}", response_model=CameraOut, summary="Change a camera (credentials too)")
+@router.patch("/{camera_id}", response_model=CameraOut, summary="Change a camera (credentials too)",
+              description="Credentials change part by part: a new `url` keeps the stored "
+              "username and password, a new `password` keeps the URL.")
 def update_camera(
     camera_id: Ident, body: CameraPatch, caller: Caller = require(Role.admin)
 ) -> dict[str, Any]:
@@ -149,11 +151,13 @@ def update_camera(
         for k, v in body.model_dump(exclude_none=True).items()
         if k not in ("url", "username", "password")
     )
-    if body.url is not None:
-        _store_secret(caller, camera_id, body.url, body.username, body.password)
+    parts = {k: v.get_secret_value() for k, v in
+             (("url", body.url), ("username", body.username), ("password", body.password))
+             if v is not None}
+    if parts and not caller.runtime.credentials.store_parts(caller.db, camera_id, parts):
+        raise unprocessable("the camera has no URL yet: send url first")
+    if parts:
         changed.append("credentials")
-    elif body.username is not None or body.password is not None:
-        raise unprocessable("send url together with username/password")
     CAMERAS.audit(caller, "update", camera_id, fields=changed)
     return CAMERAS.one(caller, camera_id)
 

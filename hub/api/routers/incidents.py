@@ -27,7 +27,7 @@ from hub.api.routers.events import fetch_event
 from hub.auth.access import Caller, recheck, require
 from hub.auth.roles import Role
 from hub.incidents import photos, queries, store
-from hub.incidents.states import ACTIONS, STATES, TransitionError
+from hub.incidents.states import ActionName, State, TransitionError
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 ACT = (Role.operator, Role.supervisor, Role.admin)
@@ -174,7 +174,7 @@ def _attach(caller: Caller, row: dict[str, Any], events: list[UUID],
 @router.get("", response_model=list[IncidentOut], summary="The department's queue, newest first")
 def list_incidents(
     caller: Caller = require(*READ),
-    state: Annotated[list[Literal[STATES]] | None, Query()] = None,  # type: ignore[valid-type]  # built from states.STATES
+    state: Annotated[list[State] | None, Query()] = None,
     kind: Ident | None = None,
     site: Ident | None = None,
     priority: Annotated[int | None, Query(ge=1, le=4)] = None,
@@ -317,7 +317,7 @@ def get_incident(incident_id: UUID, caller: Caller = require(*READ)) -> dict[str
 @router.post("/{incident_id}/actions/{action}", response_model=IncidentDetail,
              summary="Take an action (acknowledge, dispatch, start, hand_back, resolve, verify,"
                      " close, reopen, cancel)")
-def act(incident_id: UUID, action: Literal[tuple(ACTIONS)], body: TransitionIn,  # type: ignore[valid-type]  # from states.ACTIONS
+def act(incident_id: UUID, action: ActionName, body: TransitionIn,
         caller: Caller = require(*ACT)) -> Any:
     _visible(caller, incident_id)
     try:

@@ -46,12 +46,12 @@ function siteForm(ctx, site, centre, done) {
   return { form, start: place.start, stop: place.stop };
 }
 
-/** The camera's credentials as the API takes them: nothing when all is empty (kept). */
+/** The camera's credentials as the API takes them: only the parts typed in (the others
+ * stay as stored), the URL required for a new camera. */
 function credentials(f, creating) {
   const url = f("url").value.trim(), user = f("username").value.trim(), pw = f("password").value;
-  if (!url && (user || pw || creating)) throw new Error(t(creating ? "sites.camera.need_url" : "sites.camera.url_with_login"));
-  if (!url) return {};
-  return { url, ...(user ? { username: user } : {}), ...(pw ? { password: pw } : {}) };
+  if (!url && creating) throw new Error(t("sites.camera.need_url"));
+  return { ...(url ? { url } : {}), ...(user ? { username: user } : {}), ...(pw ? { password: pw } : {}) };
 }
 
 function cameraBody(f, place, creating) {
@@ -86,7 +86,8 @@ function cameraForm(ctx, cam, { sites, siteId, policy, system }, done) {
         h(`span.badge.${stored ? "gs-active" : "gs-expired"}`, t(stored ? "sites.camera.secret_set" : "sites.camera.secret_unset"))),
       field("sites.camera.url", h("input", { name: "url", autocomplete: "off", spellcheck: false,
         placeholder: t(cam ? "sites.camera.keep" : "sites.camera.url_hint") })),
-      field("sites.camera.username", h("input", { name: "username", autocomplete: "off" })),
+      field("sites.camera.username", h("input", { name: "username", autocomplete: "off",
+        placeholder: cam ? t("sites.camera.keep") : "" })),
       field("sites.camera.password", h("input", { name: "password", type: "password", autocomplete: "new-password",
         placeholder: cam ? t("sites.camera.keep") : "" })),
       h("p.muted", t(cam ? "sites.camera.creds_edit_hint" : "sites.camera.creds_hint"))),
