@@ -26,6 +26,7 @@ from core import sdnotify
 from core.logging import uvicorn_log_config
 from core.model import SourceSystem
 from core.net import free_port
+from core.periodic import every
 from core.topics import events_topic, media_topic, readings_topic
 from edge.analytics import CameraAnalytics
 from edge.clips import ClipCutter
@@ -275,11 +276,12 @@ class EdgeAgent:
             await asyncio.sleep(self.config.health.heartbeat_s)
 
     async def _retention(self) -> None:
-        while True:
-            await asyncio.sleep(30)
-            dropped = await asyncio.to_thread(self.outbox.enforce_caps)
-            if dropped:
-                log.warning("outbox over its caps: dropped %d telemetry rows", dropped)
+        await every(30, self._enforce_caps, "outbox retention")
+
+    async def _enforce_caps(self) -> None:
+        dropped = await asyncio.to_thread(self.outbox.enforce_caps)
+        if dropped:
+            log.warning("outbox over its caps: dropped %d telemetry rows", dropped)
 
     # -- life cycle --------------------------------------------------------------
 

@@ -31,8 +31,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from adapters import registry
-from adapters.base import AdapterError, Origin
-from adapters.model import Event, Reading
+from adapters.base import Adapted, AdapterError, Origin
+from adapters.model import Event, Reading, ReadingRow
 from core.model import SourceSystem
 from edge.config import EdgeConfig
 from edge.evidence import SnapshotStore
@@ -80,12 +80,9 @@ def build_app(
 
     async def push(request: Request) -> Response:
         fmt: str = request.path_params["fmt"]
-        target = request.scope["raw_path"].decode("latin-1")
-        if request.scope["query_string"]:
-            target += "?" + request.scope["query_string"].decode("latin-1")
         host = request.client.host if request.client else None
         verdict = guard.check(
-            request.headers.get("authorization"), request.method, target, host, fmt
+            request.headers.get("authorization"), request.method, _target(request), host, fmt
         )
         if not verdict.accepted:
             return _refusal(guard, verdict)
@@ -93,23 +90,7 @@ def build_app(
         if fmt not in config.adapters:
             raise HTTPException(404, f"adapter {fmt[:40]!r} is not enabled on this box")
         body = await _read_limited(request, config.listener.max_body_bytes)
-        try:
-            adapter = registry.get(fmt)
-            sys_ = SourceSystem(system) if system else adapter.systems[0]
-            if sys_ not in adapter.systems:
-                raise AdapterError(f"adapter {fmt} does not serve system {sys_.value}")
-            origin = Origin(config.site.department, config.site.id, sys_, datetime.now(UTC))
-            adapted = adapter.adapt(body, origin)
-            # Keep-alives travel as liveness readings (adapters.base.Heartbeat).
-            beats = [h.reading(origin) for h in adapted.heartbeats]
-        except (AdapterError, ValueError) as exc:
-            dead_letter(dead, fmt, body, [str(exc)])
-            raise HTTPException(422, f"payload rejected: {exc}") from None
-        reasons = [r.reason for r in adapted.rejects]
-        if reasons:
-            dead_letter(dead, fmt, body, reasons)
-        if not adapted.events and not adapted.readings and not adapted.heartbeats:
-            raise Rejected(422, {"rejected": reasons[:20]})
+        adapted, beats, reasons = _adapt(config, dead, fmt, system, body)
         try:
             readings = [r.to_model() for r in [*adapted.readings, *beats]]  # SenML: tuples
             await asyncio.to_thread(submit, adapted.events, readings)  # fsync off the loop
@@ -148,6 +129,38 @@ def build_app(
         Route("/health", get_health, methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _error_json})
+
+
+def _target(request: Request) -> str:
+    """The request target as the client sent it (what a digest response covers)."""
+    target = request.scope["raw_path"].decode("latin-1")
+    if request.scope["query_string"]:
+        target += "?" + request.scope["query_string"].decode("latin-1")
+    return target
+
+
+def _adapt(
+    config: EdgeConfig, dead: Path, fmt: str, system: str | None, body: bytes
+) -> tuple[Adapted, list[ReadingRow], list[str]]:
+    """The pushed payload adapted, its keep-alives as liveness readings and the reasons of
+    its rejected records (dead-lettered); 422 when nothing in it is usable."""
+    try:
+        adapter = registry.get(fmt)
+        sys_ = SourceSystem(system) if system else adapter.systems[0]
+        if sys_ not in adapter.systems:
+            raise AdapterError(f"adapter {fmt} does not serve system {sys_.value}")
+        origin = Origin(config.site.department, config.site.id, sys_, datetime.now(UTC))
+        adapted = adapter.adapt(body, origin)
+        beats = [h.reading(origin) for h in adapted.heartbeats]
+    except (AdapterError, ValueError) as exc:
+        dead_letter(dead, fmt, body, [str(exc)])
+        raise HTTPException(422, f"payload rejected: {exc}") from None
+    reasons = [r.reason for r in adapted.rejects]
+    if reasons:
+        dead_letter(dead, fmt, body, reasons)
+    if not adapted.events and not adapted.readings and not adapted.heartbeats:
+        raise Rejected(422, {"rejected": reasons[:20]})
+    return adapted, beats, reasons
 
 
 def _refusal(guard: PushAuth, verdict: Verdict) -> Response:

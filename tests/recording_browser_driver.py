@@ -16,8 +16,9 @@ from playwright.sync_api import sync_playwright
 
 from devkit.fixtures.cameras import SyntheticCameras
 from devkit.fixtures.streams import RelayProcess
+from devkit.fixtures.wait import settle, wait_for
 from tests.streams_browser_driver import CHROMIUM_ARGS
-from tests.test_recording import recording, segments, wait_for
+from tests.test_recording import recording, segments
 
 SETUP = """async ([url, token, at]) => {
   const { recordedPlay } = await import('/playback.js');
@@ -29,13 +30,16 @@ SETUP = """async ([url, token, at]) => {
 STATE = "() => ({time: window.v.currentTime, wall: window.p.wallTime(), speed: window.p.speed})"
 
 
-def wait_playing(page, after: float = 0.0) -> dict:
-    deadline = time.monotonic() + 20
-    state = page.evaluate(STATE)
-    while (state["time"] <= after or state["wall"] is None) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        state = page.evaluate(STATE)
-    return state
+def wait_playing(page, near: float | None = None, speed: float = 1) -> dict:
+    """The player's state once it plays at ``speed`` (from within 1.5 s of ``near``, when
+    given: a seek has taken effect; segments are 2 s), or the last one after 20 s."""
+
+    def playing(s: dict) -> bool:
+        if s["time"] <= 0 or s["wall"] is None or s["speed"] != speed:
+            return False
+        return near is None or abs(s["wall"] - s["time"] * s["speed"] - near) < 1.5
+
+    return settle(lambda: page.evaluate(STATE), playing, 20)
 
 
 def main() -> None:
@@ -60,12 +64,10 @@ def main() -> None:
             first = wait_playing(page)
             at2 = segs[3]["start"] + 0.6
             page.evaluate(f"() => window.p.play({at2}, 1)")
-            time.sleep(0.3)
-            seek = wait_playing(page)
+            seek = wait_playing(page, at2)
             page.evaluate(f"() => window.p.play({segs[0]['start']}, 4)")
-            time.sleep(0.3)
-            fast0 = wait_playing(page)
-            time.sleep(2)
+            fast0 = wait_playing(page, segs[0]["start"], 4)
+            time.sleep(2)  # the point: how far 4x playback gets in two seconds of real time
             fast1 = page.evaluate(STATE)
             result = {
                 "at": at,

@@ -26,6 +26,7 @@ from devkit.fixtures.picture import (
     rtsp_picture,
 )
 from devkit.fixtures.streams import RelayProcess
+from devkit.fixtures.wait import settle
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -65,23 +66,17 @@ def main() -> None:
             page = browser.new_page()
             token = relay.token("cam1", ("webrtc", "fmp4"))
             page.goto(f"{relay.http}/player?camera=cam1&token={token}&connect_ms=4000")
-            deadline = time.monotonic() + 30
-            first = page.evaluate(STATS)
-            while (first["time"] <= 0 or first["width"] == 0) and time.monotonic() < deadline:
-                time.sleep(0.2)
-                first = page.evaluate(STATS)
-            deadline = time.monotonic() + 20
-            second = page.evaluate(STATS)  # until the video has moved on (or the deadline)
-            while (second["time"] <= first["time"] + 1.0 or second["frames"] <= first["frames"] + 10
-                   ) and time.monotonic() < deadline:
-                time.sleep(0.2)
-                second = page.evaluate(STATS)
+            first = settle(lambda: page.evaluate(STATS),
+                           lambda s: s["time"] > 0 and s["width"] > 0, 30, step=0.2)
+            second = settle(lambda: page.evaluate(STATS),  # until the video has moved on
+                            lambda s: s["time"] > first["time"] + 1.0
+                            and s["frames"] > first["frames"] + 10, 20, step=0.2)
             samples = []
             for _ in range(4):  # the picture the viewer sees, across more than one GOP
                 url = page.eval_on_selector("video", VIDEO_PNG_JS)
                 if url:
                     samples.append(png_data_url_to_rgb(url))
-                time.sleep(0.3)
+                time.sleep(0.3)  # the point: samples spread over more than one GOP
             problems = picture_problems(samples, rtsp_picture(cams.url("cam1")))
             result = {
                 "first": first,

@@ -96,10 +96,11 @@ def test_evidence_bundle_gains_the_recorded_footage_around_the_event(
     import psycopg
 
     from adapters.model import Event
+    from devkit.fixtures.wait import wait_for
     from hub.audit import evidence, signing
     from hub.store.writer import BatchWriter
     from streams.playback.export import verify_manifest
-    from tests.test_recording import recording, segments, wait_for
+    from tests.test_recording import recording, segments
 
     seed_city(hub_api)
     cam_id = "traffic-s0-c0"

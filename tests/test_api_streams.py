@@ -14,6 +14,7 @@ import psycopg
 
 from adapters.model import Event
 from devkit.fixtures.hubapi import HubApi, seed_city
+from devkit.fixtures.wait import wait_for
 from hub.audit import evidence, signing
 from hub.relays import relay_service_headers
 from hub.store.writer import BatchWriter
@@ -121,16 +122,14 @@ def test_evidence_bundle_verifies_with_the_published_key(hub_api: HubApi) -> Non
 def _wait_subscribed(hub: HubApi, count: int, timeout: float = 20) -> None:
     """Until ``count`` live streams have subscribed: each audits its subscription (durably)
     after taking its starting point, so events written after this are theirs."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def subscribed() -> int:
         with hub.owner() as conn:
             row = conn.execute(
                 "SELECT count(*) FROM audit_log WHERE action = 'events.live.subscribe'"
             ).fetchone()
-        if row and row[0] >= count:
-            return
-        assert time.monotonic() < deadline, f"{row} of {count} live streams subscribed"
-        time.sleep(0.05)
+        return row[0] if row else 0
+
+    wait_for(lambda: subscribed() >= count, timeout, f"{count} live streams subscribed", 0.05)
 
 
 def _subscribe(hub: HubApi, dept: str, seconds: int, out: list[dict[str, Any]]) -> None:
@@ -181,10 +180,11 @@ def test_live_events_follow_grants_as_they_change(hub_api: HubApi) -> None:
     _write(hub_api, [shared, private, own])
     delivered = {"traffic": {str(shared.id), str(own.id)}, "police": {str(shared.id),
                                                                       str(private.id)}}
-    deadline = time.monotonic() + 20  # until the grant's events reached the grantee's stream
-    while not all(want <= {e["id"] for e in list(got[d])} for d, want in delivered.items()):
-        assert time.monotonic() < deadline, {d: len(got[d]) for d in got}
-        time.sleep(0.05)
+    def reached() -> bool:
+        return all(want <= {e["id"] for e in list(got[d])} for d, want in delivered.items())
+
+    wait_for(reached, 20, lambda: f"the grant's events in the grantees' streams: "
+             f"{ {d: len(got[d]) for d in got} }", step=0.05)
     assert (
         c.post(f"/api/v1/grants/{gid}/revoke", headers=hub_api.headers("police")).status_code == 200
     )

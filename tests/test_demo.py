@@ -9,11 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psutil
 import psycopg
+
+from devkit.fixtures.wait import wait_for
 
 
 def test_demo_serves_cameras_and_stops_cleanly(tmp_path: Path) -> None:
@@ -48,12 +49,8 @@ def test_demo_serves_cameras_and_stops_cleanly(tmp_path: Path) -> None:
             assert conn.execute("SELECT 1").fetchone() == (1,)
         # Two cameras are recorded continuously into the state directory (10 s segments).
         journal = state / "recordings" / "sc-xinhua-1" / "index.jsonl"
-        wait = time.monotonic() + 40
-        while time.monotonic() < wait and '"kind":"segment"' not in (
-            journal.read_text() if journal.exists() else ""
-        ):
-            time.sleep(0.2)
-        assert '"kind":"segment"' in journal.read_text()
+        wait_for(lambda: journal.exists() and '"kind":"segment"' in journal.read_text(), 40,
+                 "a first recorded segment")
         _joins_over_gb28181(urls["database"], urls["hub API"].removesuffix("/docs"), output)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the demo runs its parts as child processes"
@@ -94,26 +91,17 @@ def _listening(procs: list[psutil.Process]) -> list[tuple[str, str]]:
     return found
 
 
-def _until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _joins_over_gb28181(dsn: str, hub: str, listing: str) -> None:
     """City management's NVR arrives over GB/T 28181: registered, its catalog became the
     department's cameras, one plays through the relay (PS into RTSP); and the city is
     registered to the simulated province with its catalog delivered."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        cams = _until(lambda: [r[0] for r in conn.execute(
+        cams = wait_for(lambda: [r[0] for r in conn.execute(
             "SELECT ch.camera_id FROM gb_channels ch JOIN cameras c ON c.id = ch.camera_id"
             " WHERE c.department_id = 'citymgmt' AND ch.retired_at IS NULL ORDER BY ch.id"
         ).fetchall()], 60, "the NVR's catalog")
         assert len(cams) == 2
-        _until(lambda: conn.execute("SELECT 1 FROM gb_uppers WHERE registered"
+        wait_for(lambda: conn.execute("SELECT 1 FROM gb_uppers WHERE registered"
                                     " AND catalog_sent = catalog_total AND catalog_total = 1"
                                     ).fetchone(), 60, "the cascade to the province")
     login = re.search(r"login citymgmt-operator\s+(\S+)", listing)
@@ -131,4 +119,4 @@ def _joins_over_gb28181(dsn: str, hub: str, listing: str) -> None:
              f"{play.json()['rtsp_url']}?token={play.json()['token']}"],
             capture_output=True, text=True, timeout=30)
         return out.stdout.strip()
-    assert _until(probe, 60, "the GB/T 28181 channel over the relay's RTSP") == "h264"
+    assert wait_for(probe, 60, "the GB/T 28181 channel over the relay's RTSP") == "h264"

@@ -8,8 +8,9 @@ node for a camera is sent to the owner (307 to the same path; the owner serves i
 from __future__ import annotations
 
 import sys
-import time
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -17,7 +18,8 @@ import pytest
 import yaml
 
 from core.net import free_port, port_open
-from devkit.embedded.process import spawn, stop, tail
+from devkit.embedded.process import spawn, stop
+from devkit.fixtures.wait import settle, wait_started
 from hub.config import load_config
 from hub.relays import relay_bases
 from streams.auth.service import derive_service_token
@@ -83,10 +85,7 @@ def cluster(tmp_path: Path, camera_factory, monkeypatch):
             log = tmp_path / f"relay-{i}.log"
             procs.append((spawn(argv, log), log))
         for (proc, log), port in zip(procs, http, strict=True):
-            deadline = time.monotonic() + 60
-            while not port_open(port):
-                assert proc.poll() is None and time.monotonic() < deadline, tail(log)
-                time.sleep(0.1)
+            wait_started(proc, partial(port_open, port), log, 60, "relay node")
         yield load_config(path), cams, procs, http
     finally:
         for proc, _ in procs:
@@ -126,13 +125,12 @@ def test_each_camera_pulled_once_and_viewers_sent_to_owner(cluster):
         assert ready.status_code == 200 and ready.json()["status"] == "ready"
 
     # every node holds only its shard, and each of those goes live
-    deadline = time.monotonic() + 60
-    while True:
-        health = {f"relay-{i}": _health(http[i]) for i in range(NODES)}
-        live = all(h["state"] == "live" for node in health.values() for h in node.values())
-        if live or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    def all_live(health: dict[str, dict[str, Any]]) -> bool:
+        return all(h["state"] == "live" for node in health.values() for h in node.values())
+
+    health = settle(lambda: {f"relay-{i}": _health(http[i]) for i in range(NODES)}, all_live,
+                    60, step=0.5)
+    live = all_live(health)
     assert {node: sorted(h) for node, h in health.items()} == expected
     assert live, health
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -16,6 +16,7 @@ from adapters.senml import SenmlAdapter
 from devkit.fixtures import edge_scene
 from devkit.fixtures.edge import push_auth, site_yaml
 from devkit.fixtures.ingest import wait_count
+from devkit.fixtures.wait import settle
 
 ZONE = {"id": "right", "polygon": [[0.7, 0.3], [0.95, 0.3], [0.95, 0.7], [0.7, 0.7]]}
 LINE = {"id": "mid", "a": [0.5, 0.0], "b": [0.5, 1.0]}
@@ -73,13 +74,12 @@ def test_scene_gives_intrusions_with_snapshots_and_exact_line_counts_in_the_data
     assert httpx.get(f"{agent.url}/snapshots/{'0' * 64}.jpg").status_code == 404
     # Clips cut on the box by streams/ follow as 'clip' events covering every evidence event.
     evidence = {str(r[5]) for r in rows if r[0] in ("intrusion", "line_crossing")}
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def stored_clips() -> list[Any]:
         with psycopg.connect(migrated_dsn) as conn:
-            clips = conn.execute(f"SELECT attributes, media {where} AND kind = 'clip'").fetchall()
-        if evidence <= {i for a, _m in clips for i in a["events"]}:
-            break
-        time.sleep(0.5)
+            return conn.execute(f"SELECT attributes, media {where} AND kind = 'clip'").fetchall()
+
+    clips = settle(stored_clips, lambda cs: evidence <= {i for a, _m in cs for i in a["events"]},
+                   60, step=0.5)
     assert evidence <= {i for a, _m in clips for i in a["events"]}
     for attrs, (media,) in clips:
         assert media["kind"] == "clip" and attrs["frames"] > 0
@@ -89,13 +89,11 @@ def test_scene_gives_intrusions_with_snapshots_and_exact_line_counts_in_the_data
     # the events): the evidence outlives the box.
     wanted = {m["sha256"] for _k, _a, ms, *_ in intrusions for m in ms}
     wanted |= {m["sha256"] for _a, ms in clips for m in ms}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def media_held() -> dict[str, Any]:
         with psycopg.connect(migrated_dsn) as conn:
-            held: dict[str, bytes] = dict(conn.execute("SELECT sha256, data FROM media").fetchall())
-        if wanted <= set(held):
-            break
-        time.sleep(0.5)
+            return dict(conn.execute("SELECT sha256, data FROM media").fetchall())
+
+    held = settle(media_held, lambda h: wanted <= set(h), 30, step=0.5)
     assert wanted <= set(held), wanted - set(held)
     assert all(hashlib.sha256(bytes(held[sha])).hexdigest() == sha for sha in wanted)
     health = httpx.get(f"{agent.url}/health").json()

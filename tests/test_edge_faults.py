@@ -24,6 +24,7 @@ import pytest
 from adapters.model import new_event_id
 from devkit.fixtures.edge import EdgeProcess, push_auth, push_until_accepted, site_yaml
 from devkit.fixtures.ingest import wait_count
+from devkit.fixtures.wait import wait_for
 
 pytestmark = pytest.mark.fault
 
@@ -68,7 +69,7 @@ class Load:
                     self.ids += ids  # handed over: the source keeps retrying until accepted
                     self.retries += push_until_accepted(http, self.url, body)
                     self.accepted += BATCH
-                    time.sleep(PAUSE_S)
+                    time.sleep(PAUSE_S)  # the point: pacing the load
         except BaseException as exc:  # surfaced by join()
             self.error = exc
 
@@ -77,10 +78,8 @@ class Load:
         return self
 
     def wait_accepted(self, n: int, timeout: float = 60) -> None:
-        end = time.monotonic() + timeout
-        while self.accepted < n and time.monotonic() < end:
-            time.sleep(0.05)
-        assert self.accepted >= n, f"only {self.accepted} events accepted"
+        wait_for(lambda: self.accepted >= n, timeout,
+                 lambda: f"{n} events accepted (only {self.accepted})", step=0.05)
 
     def join(self, timeout: float = 180) -> None:
         self.thread.join(timeout)
@@ -126,7 +125,7 @@ def test_agent_killed_with_sigkill_and_restarted(
 ) -> None:
     def fault(agent: EdgeProcess, _workers: object) -> None:
         agent.kill()
-        time.sleep(2)
+        time.sleep(2)  # the point: the box stays down a while
         agent.start()
 
     load = run_with_fault(
@@ -155,7 +154,7 @@ def test_uplink_cut_for_60_s(
 
     def fault(agent: EdgeProcess, _workers: object) -> None:
         private_broker.stop()
-        time.sleep(60)
+        time.sleep(60)  # the point: a 60 s outage of the uplink
         # Everything accepted meanwhile waited in the box's outbox.
         seen["outbox"] = httpx.get(f"{agent.url}/health").json()["outbox"]
         private_broker.start()
@@ -169,7 +168,7 @@ def test_hub_ingest_killed_and_restarted(
 ) -> None:
     def fault(_agent: EdgeProcess, workers) -> None:
         workers.kill(0)
-        time.sleep(3)
+        time.sleep(3)  # the point: ingest stays down a while
         workers.start(0)
 
     run_with_fault(tmp_path, private_broker, migrated_dsn, ingest_workers, edge_agents, fault)

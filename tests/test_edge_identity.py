@@ -10,7 +10,6 @@ outbox: refused evidence is never dropped.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ import httpx
 from adapters.model import new_event_id
 from devkit.embedded import EmbeddedBroker
 from devkit.fixtures.edge import SITE, push_auth, site_yaml
+from devkit.fixtures.wait import settle
 from hub.broker_users import INGEST_USER, edge_username, write_broker_users
 from hub.config import load_config
 
@@ -90,12 +90,8 @@ def test_box_identity_publishes_under_its_own_site_only(
         )
         stolen = edge_agents(stolen_cfg, env={**box, "CITYHUB_BROKER__CLIENT_ID": "box2"})
         foreign = push(stolen.url, OTHER)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            health = httpx.get(f"{stolen.url}/health").json()
-            if health["uplink"]["refused"] >= len(foreign):
-                break
-            time.sleep(0.2)
+        health = settle(lambda: httpx.get(f"{stolen.url}/health").json(),
+                        lambda h: h["uplink"]["refused"] >= len(foreign), 20, step=0.2)
         assert health["uplink"]["refused"] >= len(foreign)
         assert health["outbox"]["evidence"] >= len(foreign)  # kept, not dropped
         ids2 = push(own.url, SITE)  # the rightful box is unaffected

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from adapters.model import new_event_id
+from devkit.fixtures.wait import until
 from edge.config import EdgeConfig
 from edge.outbox import Message, Outbox
 from edge.publisher import Publisher
@@ -38,16 +39,15 @@ def test_backlog_drains_oldest_first_while_live_events_keep_flowing(
         pub = Publisher(box, uplink, cfg.uplink)
         uplink.start()
         task = asyncio.create_task(pub.run())
-        while pub.watermark == 0:  # connected: from now on new events are live
-            await asyncio.sleep(0.01)
+        # connected: from now on new events are live
+        await until(lambda: pub.watermark != 0, 30, "the publisher connected", step=0.01)
         while pub.acked["backlog"] < len(backlog):
             i, b = event("live")
             box.put(Message(TOPIC, b))
             live.append(i)
             pub.notify()
-            await asyncio.sleep(0.05)
-        while box.stats()["depth"]:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # the point: live events keep coming at a pace
+        await until(lambda: not box.stats()["depth"], 30, "the outbox drained")
         stats = pub.stats()
         task.cancel()
         await uplink.stop()

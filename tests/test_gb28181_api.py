@@ -11,6 +11,7 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from devkit.fixtures.hubapi import HubApi
+from devkit.fixtures.wait import settle
 from devkit.gb28181_device import DeviceSim, make_channels
 from gb28181.service import ServiceSettings, SipService
 from gb28181.transport import Peer
@@ -151,11 +152,9 @@ def test_a_channels_recordings_on_its_device_for_who_may_play_them_back(
         police, traffic = hub_api.headers("police"), hub_api.headers("traffic")
         path = f"/api/v1/gb28181/channels/{channel}/records"
         now = time.time()
-        deadline = time.monotonic() + 15  # the catalog (asked after REGISTER) makes the camera
-        while (r := hub_api.client.get(path, headers=police, params={
-                "start": now - 4 * 3600, "end": now})).status_code == 404:
-            assert time.monotonic() < deadline, r.text
-            time.sleep(0.2)
+        # the catalog (asked after REGISTER) makes the camera
+        r = settle(lambda: hub_api.client.get(path, headers=police, params={
+            "start": now - 4 * 3600, "end": now}), lambda r: r.status_code != 404, 15, step=0.2)
         assert r.status_code == 200, r.text
         got = r.json()["records"]
         assert [round(x["end"] - x["start"]) for x in got] == [3600, 3540, 2400]

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from devkit.fixtures.store import PoolWorld
 from devkit.fixtures.streams import SERVICE
+from devkit.fixtures.wait import until
 from devkit.gb28181_upper import UpperSim
 from gb28181.cascade import CascadeClient, UpperSettings
 from gb28181.cascade_media import MediaPusher, PushHandle
@@ -24,7 +25,7 @@ from gb28181.service import InviteError
 from hub.gb28181.cascade_store import PgCascadeDirectory, add_upper, load_uppers
 from hub.gb28181.config import Gb28181Config, Gb28181UpperConfig
 from hub.gb28181.relay_push import RelayPusher
-from tests.test_gb28181_service import BOX, until
+from tests.test_gb28181_service import BOX
 
 UPPER, UPPER_DOMAIN = "51000000002000000001", "5100000000"
 LOCAL = "51010000002000000001"
@@ -164,7 +165,7 @@ async def restart_on(w: World, port: int, timeout: float = 10.0) -> UpperSim:
             await w.sim.close()
             if time.monotonic() > deadline:
                 raise
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # pacing retries while another test holds the port
 
 
 def test_wrong_password_is_refused_and_retried(store_dsn: str) -> None:

@@ -13,8 +13,9 @@ import pytest
 from adapters.base import Origin
 from adapters.gb28181 import Gb28181Adapter
 from core.model import SourceSystem
+from devkit.fixtures.wait import until
 from gb28181 import manscdp
-from tests.test_gb28181_cascade import GB_CAM, LOCAL, SHARED_RTSP, World, scenario, seed, until
+from tests.test_gb28181_cascade import GB_CAM, LOCAL, SHARED_RTSP, World, scenario, seed
 
 
 @pytest.fixture

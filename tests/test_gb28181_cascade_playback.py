@@ -17,6 +17,7 @@ import pytest
 
 from adapters.xmlsafe import text
 from devkit.fixtures.streams import SERVICE
+from devkit.fixtures.wait import until, wait_for
 from gb28181 import mansrtsp
 from gb28181.service import InviteError
 from hub.gb28181.relay_push import RelayPusher
@@ -27,9 +28,8 @@ from tests.test_gb28181_cascade import (
     World,
     scenario,
     seed,
-    until,
 )
-from tests.test_recording import recording, segments, wait_for
+from tests.test_recording import recording, segments
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_the_upper_pauses_speeds_up_and_seeks_a_playback_with_mansrtsp(
         def push() -> dict[str, Any]:
             return _pushes(relay)[0]
         try:
-            assert await until(lambda: asyncio.sleep(0, sink.frames >= 5), 20)
+            await until(lambda: sink.frames >= 5, 20, "five frames at the upper")
             assert await w.sim.steer(dialog, mansrtsp.pause(1)) == 200
             assert await until(lambda: asyncio.to_thread(lambda: push()["paused"]), 10)
             paused_at = sink.frames

@@ -10,12 +10,13 @@ import secrets
 import httpx
 import pytest
 
+from devkit.fixtures.wait import until
 from devkit.gb28181_device import make_channels
 from gb28181 import devctl
 from hub.gb28181.control import serve_control
 from hub.ptz.drivers import NotSupported, Target
 from hub.ptz.gb28181 import Gb28181Driver
-from tests.test_gb28181_service import DEV1, World, _seed, scenario, until
+from tests.test_gb28181_service import DEV1, World, _seed, scenario
 
 
 def test_ptz_cmd_bytes_as_the_standard_gives_them() -> None:

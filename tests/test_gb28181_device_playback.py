@@ -31,7 +31,7 @@ from gb28181.transport import Peer
 from hub.gb28181.store import PgDirectory, add_device
 from streams.auth.tokens import issue_play_token, verify_play_token
 from streams.gb28181.device_session import Channel, DeviceRecording
-from tests.test_gb28181_live import TOKEN, Side, clip, source_url, wait
+from tests.test_gb28181_live import TOKEN, Side, clip, source_url
 from tests.test_gb28181_live import side as side  # noqa: F401  (the fixture)
 from tests.test_gb28181_service import DEV1, DOMAIN, PLATFORM
 
@@ -122,7 +122,7 @@ def test_device_recording_plays_to_its_end_and_refusals(side: Side, relay_factor
     assert (play.start, play.end) == (start, end)
     # gst-rtsp-server's seeks to 0 (prepare, first PLAY) go to the device: nothing lost
     assert {(c.method, c.npt, c.scale) for c in play.commands} == {("PLAY", 0.0, None)}
-    [call] = wait(lambda: sim.byes_sent)  # MediaStatus 121, then the device's BYE
+    [call] = wait_for(lambda: sim.byes_sent)  # MediaStatus 121, then the device's BYE
     assert (call, "121") in side.service.media_status
     [(call_id, transport, ssrc, ended_at, reason)] = side.call(side.sessions())
     assert (call_id, transport, ssrc[0]) == (call, "udp", "1")
@@ -143,20 +143,20 @@ def test_pause_seek_speed_reach_the_device_as_mansrtsp_and_leaving_byes(
         assert client.wait_count(10) >= 10
         [play] = sim.plays.values()
         assert client.send("PAUSE") == 200
-        wait(lambda: [c for c in play.commands if c.method == "PAUSE"])
+        wait_for(lambda: [c for c in play.commands if c.method == "PAUSE"])
         assert not play.running.is_set()
         assert client.send("PLAY", Range="npt=30-") == 200
-        wait(lambda: [c for c in play.commands if c.npt == 30.0])
+        wait_for(lambda: [c for c in play.commands if c.npt == 30.0])
         assert play.running.is_set() and play.position >= 29 * 25
         assert client.send("PLAY", Scale="2.0") == 200
-        wait(lambda: play.scale == 2.0)
+        wait_for(lambda: play.scale == 2.0)
         before = client.count(0)
         assert client.wait_count(before + 10) >= before + 10  # still flowing
         assert client.send("TEARDOWN") == 200
     finally:
         client.close()
-    wait(lambda: not sim.calls)  # the relay's BYE
-    [(_c, transport, _s, ended_at, reason)] = wait(
+    wait_for(lambda: not sim.calls)  # the relay's BYE
+    [(_c, transport, _s, ended_at, reason)] = wait_for(
         lambda: [s for s in side.call(side.sessions()) if s[3] is not None])
     assert transport == "tcp-passive" and reason == "relay ended the stream"
     assert sim.byes_sent == []
@@ -176,7 +176,7 @@ def test_download_2022_at_download_speed(side: Side) -> None:
     assert len(frames) >= 90 and frames[0].keyframe
     [play] = sim.plays.values()
     assert play.scale == 4.0 and play.commands == []
-    wait(lambda: [s for s in side.call(side.sessions()) if s[4] == "BYE from the device"])
+    wait_for(lambda: [s for s in side.call(side.sessions()) if s[4] == "BYE from the device"])
 
 
 def test_hub_gives_device_playback_only_with_a_playback_grant_and_audits_it(

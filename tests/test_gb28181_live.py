@@ -9,7 +9,6 @@ import asyncio
 import json
 import subprocess
 import threading
-import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from devkit.fixtures.streams import GstReader
+from devkit.fixtures.wait import until, wait_for
 from devkit.gb28181_device import DeviceSim, make_channels
 from devkit.synthetic import CameraSpec
 from devkit.synthetic_clip import encode_clip, read_access_units
@@ -81,8 +81,8 @@ class Side:
         if self.sim is not None:
             await self.sim.close()
         self.server.should_exit = True
-        while self.server.started and not self.server_task.done():
-            await asyncio.sleep(0.05)
+        await until(lambda: not self.server.started or self.server_task.done(), 20,
+                    "the control server stopped")
         await self.service.close()
         await self.pool.close()
 
@@ -114,15 +114,6 @@ def source_url(side: Side, channel: str, transport: str) -> str:
             f"&control=http://127.0.0.1:{side.control_port}&token={TOKEN}")
 
 
-def wait(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met before the deadline")
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp-passive", "tcp-active"])
 def test_live_video_decodes_through_rtsp_and_closes_when_unwatched(
     side: Side, relay_factory: Any, transport: str
@@ -147,9 +138,9 @@ def test_live_video_decodes_through_rtsp_and_closes_when_unwatched(
     finally:
         reader.stop()
     assert relay.wait_state(channel, "idle", 15)["state"] == "idle"
-    ended = wait(lambda: [s for s in side.call(side.sessions()) if s[3] is not None])
+    ended = wait_for(lambda: [s for s in side.call(side.sessions()) if s[3] is not None])
     assert ended[0][4] == "relay ended the stream"
-    wait(lambda: not sim.streams or all(t.done() for t in sim.streams.values()))
+    wait_for(lambda: not sim.streams or all(t.done() for t in sim.streams.values()))
 
 
 def test_webrtc_and_device_restart_mid_stream_recovers(side: Side, relay_factory: Any) -> None:

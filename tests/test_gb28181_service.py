@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from devkit.fixtures.store import PoolWorld
+from devkit.fixtures.wait import until
 from devkit.gb28181_device import DeviceSim, make_channels
 from gb28181.service import ServiceSettings, SipService
 from gb28181.transport import Peer
@@ -26,15 +26,6 @@ from hub.gb28181.store import PgDirectory, add_device
 PLATFORM, DOMAIN = "34020000002000000001", "3402000000"
 DEV1, DEV2 = "34020000001320000001", "34020000001320000002"
 BOX = CredentialBox(Fernet.generate_key())
-
-
-async def until(check: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := await check():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met before the deadline")
 
 
 def _seed(dsn: str, allow: list[str] | None = None) -> None:
@@ -129,7 +120,7 @@ def test_keepalive_timeout_offline_event_and_reregister(dsn: str) -> None:
         sim = await w.device(DEV1, "secret1", keepalive_s=0.3)
         assert await sim.register() == 200
         sim.run_keepalive()
-        await until(lambda: asyncio.sleep(0, sim.keepalives_sent >= 8), timeout=10)
+        await until(lambda: sim.keepalives_sent >= 8, timeout=10)
         assert (await w.q("SELECT online FROM gb_devices WHERE id = %s", DEV1))[0][0]
         for t in sim._tasks:  # the device goes silent
             t.cancel()
@@ -271,7 +262,7 @@ def test_restarted_service_takes_its_devices_back(dsn: str) -> None:
         w.service = None
         await w.start(port=port)  # same address, nothing in memory
         sent = sim.keepalives_sent
-        await until(lambda: asyncio.sleep(0, sim.keepalives_sent >= sent + 5))
+        await until(lambda: sim.keepalives_sent >= sent + 5, 10)
         assert await sim.keepalive() == 200  # accepted without a new REGISTER
         assert sim.registered.is_set()
         assert (await w.q("SELECT count(*) FROM events WHERE kind = 'gb_device_offline'"))[

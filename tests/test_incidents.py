@@ -7,7 +7,7 @@ import asyncio
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from PIL import Image
 
 from adapters.model import Event
 from devkit.fixtures.hubapi import HubApi, build_hub, seed_city
+from devkit.fixtures.wait import wait_for
 from hub.store.writer import BatchWriter
 
 INCIDENTS = {
@@ -41,16 +42,6 @@ def hub(pg_dsn: str, tmp_path: Path) -> Iterator[HubApi]:
     with h.client:
         yield h
     h.runtime.close()
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def write_events(hub: HubApi, *events: Event) -> None:

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import FilePayload
 
 from devkit.fixtures.browser import UiPage
+from devkit.fixtures.wait import wait_for
 
 pytestmark = pytest.mark.browser
 CAMERA = "ov-g108-1"
@@ -106,9 +107,8 @@ def test_alarm_to_closed_case_between_two_departments(ui_page: UiPage) -> None:
     ui.shot("overload-closed")
     # Traffic loses the camera within 5 s of closing.
     switch(ui, "traffic-operator")
-    while camera_status(ui) != 404:
-        assert time.monotonic() - closed < 5, "the camera was still shared 5 s after closing"
-        time.sleep(0.2)
+    wait_for(lambda: camera_status(ui) == 404, 5 - (time.monotonic() - closed),
+             "the camera no longer shared within 5 s of closing", step=0.2)
     page.goto(ui.city.url + "#/incident-stats")
     page.wait_for_selector(".statcards .statcard")
     assert not ui.errors, ui.errors

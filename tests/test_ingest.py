@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from importlib import resources
 
 import psycopg
@@ -11,6 +10,7 @@ import yaml
 
 from devkit.embedded import EmbeddedBroker
 from devkit.fixtures.ingest import count, publish_all, wait_count
+from devkit.fixtures.wait import settle
 from hub.ingest.pipeline import adapt_message
 from hub.store.scalar import scalar
 from tests.test_adapters import BILLION_LAUGHS, NOW, XXE
@@ -160,16 +160,17 @@ def test_two_workers_share_simulated_traffic_and_expose_metrics(
     sent = json.loads(sim.stdout.strip().splitlines()[-1])
     assert sent["records"] >= 3000
     rows = "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM readings)"
-    deadline = time.monotonic() + 60
-    while True:  # every record is stored or recognised as a duplicate (same sensor, metric, time)
+    def totals() -> tuple[list[float], float]:
         per_worker, duplicates = [], 0.0
         for i in (0, 1):
             text = httpx.get(f"http://127.0.0.1:{port + i}/metrics", timeout=5).text
             per_worker.append(_metric_sum(text, "cityhub_ingest_records_stored_total{"))
             duplicates += _metric_sum(text, "cityhub_ingest_records_duplicate_total{")
-        if sum(per_worker) + duplicates >= sent["records"] or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+        return per_worker, duplicates
+
+    # every record is stored or recognised as a duplicate (same sensor, metric, time)
+    per_worker, duplicates = settle(totals, lambda t: sum(t[0]) + t[1] >= sent["records"], 60,
+                                    step=0.2)
     assert sum(per_worker) + duplicates == sent["records"]
     assert count(migrated_dsn, rows) == sum(per_worker)
     assert duplicates < 0.01 * sent["records"]

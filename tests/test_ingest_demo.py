@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psycopg
@@ -10,6 +9,7 @@ import psycopg
 from devkit.demo.ingest import start_ingest
 from devkit.demo.stack import Stack
 from devkit.embedded import EmbeddedBroker
+from devkit.fixtures.wait import settle
 from hub.store.scalar import scalar
 
 SYSTEMS = {"safecity", "traffic", "overload", "citymgmt", "bus", "edge"}
@@ -23,15 +23,15 @@ def test_demo_ingest_stores_traffic_from_every_system(
     try:
         urls = start_ingest(stack, tmp_path, migrated_dsn, private_broker.url)
         assert "ingest metrics" in urls
-        deadline = time.monotonic() + 60
-        seen: set[str] = set()
-        readings = 0
-        while time.monotonic() < deadline and (seen != SYSTEMS or not readings):
+
+        def stored() -> tuple[set[str], int]:
             assert not stack.failed(), stack.failed()
             with psycopg.connect(migrated_dsn) as conn:
                 seen = {r[0] for r in conn.execute("SELECT DISTINCT source_system FROM events")}
                 readings = scalar(conn, "SELECT count(*) FROM readings")
-            time.sleep(0.5)
+            return seen, readings
+
+        seen, readings = settle(stored, lambda s: s[0] == SYSTEMS and s[1] > 0, 60, step=0.5)
         assert seen == SYSTEMS and readings > 0
         with psycopg.connect(migrated_dsn) as conn:
             assert conn.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)

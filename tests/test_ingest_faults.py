@@ -23,6 +23,7 @@ from core.model import SourceSystem
 from core.mqtt import MqttClient
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
 from devkit.fixtures.ingest import wait_count
+from devkit.fixtures.wait import wait_for
 from hub.store import migrate
 
 pytestmark = pytest.mark.fault
@@ -69,7 +70,7 @@ class Publisher(threading.Thread):
         for i, p in enumerate(self.packs):
             delay = start + i / self.per_second - time.monotonic()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await asyncio.sleep(delay)  # the point: pacing the load
             # deliver(): retried while the ingest's shared subscription is not back yet
             # (Mosquitto 2.0 does not restore shared subscriptions after a restart).
             futs.append(asyncio.ensure_future(c.deliver(TOPIC, p, retry_s=0.2)))
@@ -100,10 +101,9 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(
     packs, ids = make_packs(300)
     pub = Publisher(private_broker.url, packs, per_second=100)
     pub.start()
-    while pub.sent < 100:
-        time.sleep(0.02)
+    wait_for(lambda: pub.sent >= 100, 30, "100 packs sent", step=0.02)
     workers.kill(0)  # kill -9: its unacknowledged messages stay in its broker session
-    time.sleep(0.5)
+    time.sleep(0.5)  # the point: the worker stays down while the load goes on
     workers.start(0)  # same client id: the session resumes and the broker redelivers
     pub.finish()
     assert_exactly(migrated_dsn, ids, workers)
@@ -117,8 +117,7 @@ def test_broker_restart_mid_run(
     packs, ids = make_packs(300)
     pub = Publisher(private_broker.url, packs, per_second=100)
     pub.start()
-    while pub.sent < 100:
-        time.sleep(0.02)
+    wait_for(lambda: pub.sent >= 100, 30, "100 packs sent", step=0.02)
     private_broker.restart()
     pub.finish()
     assert_exactly(migrated_dsn, ids, workers)
@@ -134,11 +133,10 @@ def test_database_down_for_30_seconds(
     packs, ids = make_packs(200)
     pub = Publisher(private_broker.url, packs, per_second=100)
     pub.start()
-    while pub.sent < 50:
-        time.sleep(0.02)
+    wait_for(lambda: pub.sent >= 50, 30, "50 packs sent", step=0.02)
     private_pg.stop()
     pub.finish()  # the broker takes everything while the database is down
-    time.sleep(30)
+    time.sleep(30)  # the point: the database stays down for 30 s
     assert workers.alive(0), workers.log(0)
     private_pg.start()
     assert_exactly(private_pg.dsn, ids, workers)

@@ -9,19 +9,11 @@ import pytest
 
 from core.mqtt import Message, MqttClient, MqttError
 from devkit.embedded import EmbeddedBroker
+from devkit.fixtures.wait import until
 
 
 def _prefix() -> str:
     return f"t-{uuid.uuid4().hex[:8]}"
-
-
-async def _until(cond, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 def test_publish_resolves_on_puback_and_messages_arrive(broker: EmbeddedBroker) -> None:
@@ -38,7 +30,7 @@ def test_publish_resolves_on_puback_and_messages_arrive(broker: EmbeddedBroker) 
                 *(pub.publish_nowait(f"{p}/a", str(i).encode()) for i in range(500))
             )
             assert pub.pending_publishes == 0
-            await _until(lambda: len(got) == 500)
+            await until(lambda: len(got) == 500, 15)
         assert sorted(int(m.payload) for m in got) == list(range(500))
 
     asyncio.run(main())
@@ -59,12 +51,12 @@ def test_unacked_messages_are_redelivered_to_a_persistent_session(broker: Embedd
         async with MqttClient(broker.url, f"{p}-pub") as pub:
             for i in range(120):
                 await pub.publish(f"{p}/x", str(i).encode())
-        await _until(lambda: len(first) >= 50)
-        await asyncio.sleep(0.3)
+        await until(lambda: len(first) >= 50, 15)
+        await asyncio.sleep(0.3)  # the point: no more arrive for a while
         assert len(first) == 50  # receive maximum: nothing more until acked
         for m in first[:20]:
             assert sub.ack(m)
-        await _until(lambda: len(first) >= 70)
+        await until(lambda: len(first) >= 70, 15)
         await sub.close()  # 50 delivered-but-unacked + 50 queued stay with the session
 
         again: list[Message] = []
@@ -76,7 +68,7 @@ def test_unacked_messages_are_redelivered_to_a_persistent_session(broker: Embedd
 
         sub2.on_message = keep_and_ack
         await sub2.connect()
-        await _until(lambda: len({int(m.payload) for m in again}) == 100)
+        await until(lambda: len({int(m.payload) for m in again}) == 100, 15)
         await sub2.close()
         assert {int(m.payload) for m in again} == set(range(20, 120))
         assert any(m.dup for m in again)  # the in-flight ones came back as duplicates
@@ -110,11 +102,11 @@ def test_publishes_made_while_the_broker_restarts_complete(private_broker: Embed
         await pub.publish(f"{p}/x", b"before")
         await asyncio.get_running_loop().run_in_executor(None, private_broker.stop)
         futs = [pub.publish_nowait(f"{p}/x", f"during-{i}".encode()) for i in range(100)]
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.5)  # the point: nothing is acknowledged for a while
         assert not any(f.done() for f in futs)  # no PUBACK without a broker
         await asyncio.get_running_loop().run_in_executor(None, private_broker.start)
         await asyncio.wait_for(asyncio.gather(*futs), 30)
-        await _until(lambda: len(got) == 101)
+        await until(lambda: len(got) == 101, 15)
         await pub.close()
         await sub.close()
 

@@ -23,6 +23,7 @@ from devkit.fixtures.browser import network_namespace
 from devkit.fixtures.onvif import PASSWORD, USER, OnvifCameras
 from devkit.fixtures.picture import rtsp_picture
 from devkit.fixtures.streams import GstReader
+from devkit.fixtures.wait import until, wait_started
 from streams.onvif import OnvifDevice, OnvifError
 from streams.onvif.client import OnvifUrl
 from streams.onvif.discovery import MAX_ANSWER_BYTES, parse_matches
@@ -156,14 +157,15 @@ def test_misbehaving_device_fails_clearly_within_the_timeout(answer: bytes | Non
         assert f"127.0.0.1:{port}" in str(err.value) and PASSWORD not in str(err.value)
 
 
-async def _status(ptz: OnvifPtz, until: Callable[[PtzStatus], bool],
+async def _status(ptz: OnvifPtz, ok: Callable[[PtzStatus], bool],
                   timeout: float = 10) -> PtzStatus:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def reached() -> PtzStatus | None:
         status = await ptz.status()
-        if until(status) or time.monotonic() > deadline:
-            return status
-        await asyncio.sleep(0.05)
+        return status if ok(status) else None
+
+    status: PtzStatus | None = await until(reached, timeout, "the PTZ status")
+    assert status is not None
+    return status
 
 
 async def _picture(cams: OnvifCameras, until: Callable[[np.ndarray], bool],
@@ -331,10 +333,7 @@ def test_discovery_is_bounded_against_a_flood(discovery_netns: str, tmp_path) ->
         flooder = subprocess.Popen(["ip", "netns", "exec", discovery_netns, sys.executable, "-c",
                                     FLOODER, FLOOD_ANSWER], stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 20
-        while "flooder ready" not in log.read_text():
-            assert flooder.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        wait_started(flooder, lambda: "flooder ready" in log.read_text(), log, 20, "flooder")
         found = _probe_in(discovery_netns, 3.0, 50)
         assert len(found["xaddrs"]) == 50
         assert found["seconds"] < 4

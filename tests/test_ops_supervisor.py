@@ -21,16 +21,19 @@ from devkit.demo.runner import restarter
 from devkit.demo.stack import Stack
 from devkit.demo.supervisor import Part, mqtt_live
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
+from devkit.fixtures.wait import wait_for
 
 
 def _until(stack: Stack, done: Callable[[], bool], timeout: float = 30) -> float:
+    """Seconds until ``done()``, the supervisor checking its services meanwhile."""
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
+
+    def checked() -> bool:
         stack.supervisor.check()
-        if done():
-            return time.monotonic() - t0
-        time.sleep(0.2)
-    raise AssertionError("not back in time")
+        return done()
+
+    wait_for(checked, timeout, "back in time", step=0.2)
+    return time.monotonic() - t0
 
 
 def _answers(url: str) -> bool:

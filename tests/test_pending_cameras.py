@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from devkit.fixtures.edge import SITE, site_yaml
 from devkit.fixtures.hubapi import HubApi, build_hub
 from devkit.fixtures.ingest import IngestWorkers
 from devkit.fixtures.onvif import PASSWORD, USER, OnvifCameras
+from devkit.fixtures.wait import wait_for
 from hub.api.routers.pending_cameras import PROBE_TIMEOUT_S
 from hub.auth.credentials import read_for_relay
 from hub.ingest.pipeline import adapt_message
@@ -37,16 +38,6 @@ from hub.store.pending_cameras import Discovered, record_one
 from streams.sources.onvif import OnvifSource
 
 PENDING = "/api/v1/pending-cameras"
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def pending(hub: HubApi, xaddr: str, department: str = "police", site: str | None = "p-s1",

@@ -11,19 +11,9 @@ import pytest
 
 from devkit.embedded.process import stop
 from devkit.fixtures.streams import RELAY_CORES, SERVICE
+from devkit.fixtures.wait import wait_for
 from streams.recording.journal import read_lines
 from streams.recording.salvage import media_span
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def segments(root: Path, camera: str) -> list[dict]:

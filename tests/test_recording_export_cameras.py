@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from devkit.fixtures.hubapi import HubApi, seed_city
+from devkit.fixtures.wait import wait_for
 from hub.audit import evidence, signing
 from streams.playback.export import verify_manifest
-from tests.test_recording import recording, segments, wait_for
+from tests.test_recording import recording, segments
 
 CAMS = ["police-s0-c0", "police-s0-c1"]
 

@@ -11,7 +11,8 @@ import websockets
 
 from devkit.fixtures.ffprobe import ffprobe
 from devkit.fixtures.streams import RELAY_CORES
-from tests.test_recording import recording, segments, wait_for
+from devkit.fixtures.wait import wait_for
+from tests.test_recording import recording, segments
 
 
 async def _timeline(ws, media_s: float) -> tuple[dict, bytes]:

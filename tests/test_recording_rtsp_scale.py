@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.test_recording import recording, segments, wait_for
+from devkit.fixtures.wait import wait_for
+from tests.test_recording import recording, segments
 from tests.test_recording_playback import _packets
 
 

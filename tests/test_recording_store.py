@@ -15,16 +15,9 @@ import httpx
 import pytest
 
 from devkit.fixtures.hubapi import HubApi, seed_city, serving
+from devkit.fixtures.wait import settle, wait_for
 from streams.auth.service import derive_service_token
 from streams.recording.journal import read_lines
-
-
-def wait(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.1)
-    return value
 
 
 def segments(root: Path, camera: str) -> list[dict[str, Any]]:
@@ -59,7 +52,7 @@ def test_policies_set_through_the_api_take_effect_on_a_running_relay(
             "id": "api-cam", "name": "Added by API", "site": "police-s0", "system": "safecity",
             "url": cams.url("api-cam")})
         assert made.status_code == 201, made.text
-        wait(lambda: "api-cam" in health(), 15, "the relay pulls the new camera")
+        wait_for(lambda: "api-cam" in health(), 15, "the relay pulls the new camera")
         assert health()["api-cam"]["state"] == "idle"  # no viewer, no policy: not connected
         url = f"{base}/api/v1/cameras/api-cam/recording"
         assert httpx.get(url, headers=police).json() == {"camera": "api-cam", "policy": None}
@@ -73,7 +66,7 @@ def test_policies_set_through_the_api_take_effect_on_a_running_relay(
         assert put.status_code == 200, put.text
         assert httpx.get(url, headers=police).json()["policy"]["mode"] == "continuous"
         # Recorded with no viewer at all: pulled, segments on disk, state says so.
-        wait(lambda: len(segments(root, "api-cam")) >= 2, 30, "segments of the API camera")
+        wait_for(lambda: len(segments(root, "api-cam")) >= 2, 30, "segments of the API camera")
         assert health()["api-cam"]["state"] == "live"
         assert recorded()["mode"] == "continuous" and recorded()["recording"] is True
 
@@ -82,16 +75,16 @@ def test_policies_set_through_the_api_take_effect_on_a_running_relay(
         changed = httpx.patch(f"{base}/api/v1/cameras/api-cam", headers=police,
                               json={"url": cams.url("api-cam-b")})
         assert changed.status_code == 200, changed.text
-        wait(lambda: relay.log.read_text().count("camera api-cam added") >= 2, 15, "re-pulled")
+        wait_for(lambda: relay.log.read_text().count("camera api-cam added") >= 2, 15, "re-pulled")
         pulled_again = time.time()
-        wait(lambda: len([s for s in segments(root, "api-cam") if s["start"] > pulled_again])
+        wait_for(lambda: len([s for s in segments(root, "api-cam") if s["start"] > pulled_again])
              >= 2, 30, "segments of the new upstream")
         assert len(segments(root, "api-cam")) >= n + 2
 
         assert httpx.put(url, headers=police, json={"mode": "off"}).status_code == 200
-        wait(lambda: recorded().get("mode") == "off" and not recorded()["recording"], 15,
+        wait_for(lambda: recorded().get("mode") == "off" and not recorded()["recording"], 15,
              "recording stops with the policy")
-        wait(lambda: health()["api-cam"]["state"] == "idle", 15,
+        wait_for(lambda: health()["api-cam"]["state"] == "idle", 15,
              "the camera is let go once nothing records it")
         assert all(Path(s["file"]).exists() for s in segments(root, "api-cam"))
 
@@ -128,7 +121,7 @@ def test_a_recording_that_stops_is_an_alarm_event_in_the_hub(
             put = httpx.put(f"{base}/api/v1/cameras/api-cam/recording", headers=police,
                             json={"mode": "continuous"})
             assert put.status_code == 200, put.text
-            wait(lambda: segments(disk, "api-cam"), 30, "a first segment")
+            wait_for(lambda: segments(disk, "api-cam"), 30, "a first segment")
             subprocess.run(["umount", "-l", str(disk)], check=True)
             since = datetime.now(UTC) - timedelta(minutes=1)
 
@@ -142,7 +135,8 @@ def test_a_recording_that_stops_is_an_alarm_event_in_the_hub(
                     out.setdefault(e["kind"], []).append(e)
                 return out
 
-            found = wait(lambda: len(alarms()) == 2 and alarms(), 20, "both alarms as events")
+            found = settle(alarms, lambda a: len(a) == 2, 20)
+            assert len(found) == 2, f"both alarms as events: {found}"
             (stopped,) = found["recording_stopped"]
             assert stopped["camera"] == "api-cam" and stopped["site"] == "police-s1"
             assert stopped["department"] == "police" and stopped["severity"] == 2

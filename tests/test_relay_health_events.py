@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from devkit.fixtures.hubapi import HubApi, seed_city, serving
-from tests.test_recording_store import segments, wait
+from devkit.fixtures.wait import settle, wait_for
+from tests.test_recording_store import segments
 
 KINDS = ["camera_offline", "camera_online"]
 
@@ -38,7 +39,7 @@ def test_a_relayed_camera_going_offline_and_back_is_two_events(
         put = httpx.put(f"{base}/api/v1/cameras/api-cam/recording", headers=police,
                         json={"mode": "continuous"})  # pulled with no viewer
         assert put.status_code == 200, put.text
-        wait(lambda: segments(tmp_path / "rec", "api-cam"), 30, "recording")
+        wait_for(lambda: segments(tmp_path / "rec", "api-cam"), 30, "recording")
 
         def events() -> list[dict[str, Any]]:
             r = httpx.get(f"{base}/api/v1/events", headers=police, params={
@@ -49,10 +50,9 @@ def test_a_relayed_camera_going_offline_and_back_is_two_events(
 
         assert events() == []  # opening the camera for the recorder is not news
         cams.kill()
-        (offline,) = wait(events, 30, "the offline event")
+        (offline,) = wait_for(events, 30, "the offline event")
         cams.start()
-        offline, online = wait(lambda: len(found := events()) == 2 and found, 30,
-                               "the online event")
+        offline, online = settle(events, lambda found: len(found) == 2, 30)  # the online event
     assert [offline["kind"], online["kind"]] == KINDS
     assert offline["camera"] == online["camera"] == "api-cam"
     assert offline["department"] == "police" and offline["site"] == "police-s1"

@@ -5,7 +5,6 @@ synthetic cameras."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -13,14 +12,8 @@ import pytest
 
 from devkit.fixtures.hubapi import HubApi, seed_city, serving
 from devkit.fixtures.streams import RELAY_CORES, GstReader
+from devkit.fixtures.wait import wait_for
 from streams.auth.service import derive_service_token
-
-
-def wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.1)
 
 
 @pytest.mark.fault
@@ -46,7 +39,7 @@ def test_the_relay_pulls_cameras_added_changed_and_removed_in_the_store(
             "id": "api-cam", "name": "Added by API", "site": "police-s0", "system": "safecity",
             "url": cams.url("api-cam")})
         assert made.status_code == 201, made.text
-        wait(lambda: "api-cam" in pulled(), 15, "the relay pulls the new camera")
+        wait_for(lambda: "api-cam" in pulled(), 15, "the relay pulls the new camera")
         token = httpx.post(f"{base}/api/v1/cameras/api-cam/play", headers=police,
                            json={"protocols": ["rtsp"]}).json()["token"]
         reader = GstReader(f"rtsp://127.0.0.1:{relay.rtsp_port}/api-cam?token={token}").start()
@@ -57,10 +50,10 @@ def test_the_relay_pulls_cameras_added_changed_and_removed_in_the_store(
         changed = httpx.patch(f"{base}/api/v1/cameras/api-cam", headers=police,
                               json={"url": cams.url("api-cam-b")})
         assert changed.status_code == 200, changed.text
-        wait(lambda: "re-pulled" in _log_since(relay, "camera api-cam added", 2), 15,
+        wait_for(lambda: "re-pulled" in _log_since(relay, "camera api-cam added", 2), 15,
              "the relay pulls the changed camera again")
         assert httpx.delete(f"{base}/api/v1/cameras/api-cam", headers=police).status_code == 204
-        wait(lambda: "api-cam" not in pulled(), 15, "the relay drops the removed camera")
+        wait_for(lambda: "api-cam" not in pulled(), 15, "the relay drops the removed camera")
         assert "cfg-cam" in pulled()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
 import websockets
@@ -68,10 +67,8 @@ def test_fmp4_websocket_streams_decodable_fragments_from_the_gop_keyframe(
     assert (frames[0]["width"], frames[0]["height"]) == (640, 360)
     # GOP 15: keyframes recur every 15 frames of the camera, passed through as they came
     assert sum(f["key_frame"] for f in frames) >= 2
-    deadline = time.monotonic() + 10
-    while relay.health("cam1")["fmp4_viewers"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert relay.health("cam1")["fmp4_viewers"] == 0  # the viewer left: counted out
+    left = relay.wait_health("cam1", lambda h: h["fmp4_viewers"] == 0, 10)
+    assert left["fmp4_viewers"] == 0  # the viewer left: counted out
 
 
 def test_fmp4_websocket_refusals_carry_a_reason(cameras, relay_factory) -> None:

@@ -8,12 +8,13 @@ import random
 import socket
 import struct
 import subprocess
-import time
+from functools import partial
 
 import httpx
 import pytest
 
 from devkit.fixtures.streams import GstReader, RawReader
+from devkit.fixtures.wait import wait_for
 
 
 def probe_frames(url: str, n: int = 5) -> list[dict]:
@@ -156,21 +157,29 @@ def test_a_reader_that_stops_reading_skips_then_is_dropped_alone(
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect(("127.0.0.1", relay.rtsp_port))
+
+    def unread() -> int:
+        """Bytes the relay sent that wait in the socket (peeked: they stay unread)."""
+        try:
+            return len(stuck.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            return 0
+
+    def grown(since: int) -> int:
+        return max(unread() - since, 0)
+
     try:
         assert good.wait_frames(5) >= 5, good.errors
         url = relay.rtsp_url("cam1")
         base = url.split("?")[0]
+        replied = 0
         for req in (f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n",
                     f"SETUP {base}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\n"
                     "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n",
                     f"PLAY {base} RTSP/1.0\r\nCSeq: 3\r\n\r\n"):
-            stuck.sendall(req.encode())
-            time.sleep(0.2)  # then never read again
-        deadline = time.monotonic() + 30
-        packet = relay.health("cam1")["packet"]
-        while packet["reader_drops"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            packet = relay.health("cam1")["packet"]
+            stuck.sendall(req.encode())  # one request at a time, then never read again
+            replied += wait_for(partial(grown, replied), 10, "the relay's reply", step=0.02)
+        packet = relay.wait_health("cam1", lambda h: h["packet"]["reader_drops"] >= 1, 30)["packet"]
         assert packet["reader_skips"] >= 1 and packet["reader_drops"] == 1, packet
         assert packet["rtsp_readers"] == 1  # the good reader
         n = good.frames

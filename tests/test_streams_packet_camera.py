@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import struct
-import time
-from collections.abc import Callable
 
 from core.net import free_port
+from devkit.fixtures.wait import until
 from streams.config import StreamsConfig
 from streams.core.health import StreamEvent
 from streams.packet.camera import PacketCamera
 from streams.packet.wire import response, split
-
-
-async def _until(check: Callable[[], bool], timeout: float = 5) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    return check()
 
 
 def test_an_unreachable_camera_fails_without_an_offline_event_and_retries_when_wanted_again(
@@ -36,13 +28,13 @@ def test_an_unreachable_camera_fails_without_an_offline_event_and_retries_when_w
         camera.start()
         try:
             release = camera.acquire()
-            assert await _until(lambda: camera.state == "failed")
+            await until(lambda: camera.state == "failed", 5, "the camera failed")
             assert "unreachable" in (camera.last_error or "")
             release()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # the point: released, it does not retry meanwhile
             assert camera.state == "failed" and camera.upstream_connects == 1
             camera.acquire()
-            assert await _until(lambda: camera.upstream_connects == 2, 3)  # not 30 s later
+            await until(lambda: camera.upstream_connects == 2, 3, "a retry at once, not 30 s later")
         finally:
             await camera.close()
 
@@ -85,11 +77,11 @@ async def _slow_camera(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             body = SDP if msg.method == "DESCRIBE" else b""
             writer.write(response(200, "OK", cseq, headers, body))
             if msg.method == "PLAY":
-                await asyncio.sleep(first_after)
+                await asyncio.sleep(first_after)  # the point: a camera slow to send
                 for seq in range(10_000):
                     packet = struct.pack("!BBHII", 0x80, 0xE0, seq, seq * 3600, 1) + b"\x65\x88"
                     writer.write(b"$\x00" + struct.pack("!H", len(packet)) + packet)
-                    await asyncio.sleep(0.04)
+                    await asyncio.sleep(0.04)  # the point: 25 frames a second
 
 
 def test_a_camera_slow_to_send_its_first_packet_gets_the_connect_timeout() -> None:
@@ -105,7 +97,7 @@ def test_a_camera_slow_to_send_its_first_packet_gets_the_connect_timeout() -> No
                               settings, always_on=True)
         camera.start()
         try:
-            assert await _until(lambda: camera.state == "live", 8), camera.last_error
+            await until(lambda: camera.state == "live", 8, lambda: f"live ({camera.last_error})")
             assert camera.upstream_connects == 1
         finally:
             await camera.close()

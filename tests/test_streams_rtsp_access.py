@@ -5,8 +5,6 @@ Real readers (GStreamer rtspsrc, ffprobe) against a real relay process.
 
 from __future__ import annotations
 
-import time
-
 from devkit.fixtures.ffprobe import ffprobe
 from devkit.fixtures.streams import RELAY_CORES, GstReader
 
@@ -43,10 +41,7 @@ def test_play_token_as_rtsp_password_refusals_and_per_reader_counts(cameras, rel
     finally:
         for r in readers:
             r.stop()
-    deadline = time.monotonic() + 10
-    while relay.health("cam1")["rtsp_viewers"] and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert relay.health("cam1")["rtsp_viewers"] == 0
+    assert relay.wait_health("cam1", lambda h: h["rtsp_viewers"] == 0, 10)["rtsp_viewers"] == 0
 
     streams = ffprobe(relay.rtsp_url("cam1"), "stream=codec_name,width")["streams"]
     assert [(v["codec_name"], v["width"]) for v in streams] == [("h264", 640)], streams

@@ -34,7 +34,7 @@ def test_multi_slice_camera_arrives_intact_over_webrtc(
             samples = []
             # Spread over more than one GOP (1 s): the viewer's first keyframe and the next.
             for _ in range(6):
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.3)  # the point: samples spread over time
                 picture = whep.picture()
                 assert picture is not None, "no decoded frame from the relay"
                 samples.append(picture)

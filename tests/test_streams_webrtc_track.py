@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from devkit.fixtures.wait import until
 from streams.core.fanout import Fanout
 from streams.core.media import AccessUnit
 from streams.webrtc.passthrough import PassthroughVideoTrack
@@ -20,7 +21,7 @@ def test_viewer_starts_on_a_keyframe_even_without_a_cached_gop() -> None:
         fanout = Fanout(prebuffer_s=0)
         track = PassthroughVideoTrack(fanout)
         first = asyncio.ensure_future(track.recv())  # subscribes; nothing cached yet
-        await asyncio.sleep(0)
+        await until(lambda: fanout.consumer_count == 1, 2, "the track subscribed", step=0)
         fanout.publish(unit(0.0, False))  # a P-frame arriving before any keyframe
         fanout.publish(unit(0.1, True))
         fanout.publish(unit(0.2, False))

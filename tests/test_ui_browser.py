@@ -11,6 +11,7 @@ import pytest
 from devkit.demo.gb28181 import CHANNEL_IDS
 from devkit.fixtures.browser import PLATE_READS, UiPage
 from devkit.fixtures.picture import VIDEO_PNG_JS, flat_picture, green_fraction, png_data_url_to_rgb
+from devkit.fixtures.wait import settle
 
 pytestmark = pytest.mark.browser
 POLICE_WALL = ["sc-xinhua-1", "sc-xinhua-2", "tr-renmin-1", "bus-101-1"]
@@ -24,12 +25,7 @@ def tiles(ui: UiPage) -> list[dict]:
 
 
 def wait_tiles(ui: UiPage, pred, timeout: float = 40) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        now = tiles(ui)
-        if pred(now) or time.monotonic() > deadline:
-            return now
-        time.sleep(0.25)
+    return settle(lambda: tiles(ui), pred, timeout, step=0.25)
 
 
 def test_police_builds_a_four_tile_wall_and_all_four_videos_advance(ui_page: UiPage) -> None:
@@ -152,12 +148,7 @@ def _tile(page, camera: str) -> dict:
 
 
 def _wait_tile(page, camera: str, pred, timeout: float = 40) -> dict:
-    deadline = time.monotonic() + timeout
-    state = _tile(page, camera)
-    while not pred(state) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        state = _tile(page, camera)
-    return state
+    return settle(lambda: _tile(page, camera), pred, timeout, step=0.5)
 
 
 @pytest.mark.parametrize("webrtc_on_loopback", [False])

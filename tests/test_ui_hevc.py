@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from core.net import free_port
 from devkit.fixtures.browser import ROOT, UiCity, UiPage
+from devkit.fixtures.wait import settle
 
 pytestmark = pytest.mark.browser
 CAMERA = "cm-hevc-1"
@@ -51,12 +51,8 @@ def hevc_camera(ui_world: UiCity) -> Iterator[str]:
 
 def _tile(ui: UiPage, pred: Callable[[dict[str, Any]], bool], timeout: float = 60
           ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        state = ui.page.eval_on_selector(f".tile[data-camera='{CAMERA}']", TILE_JS)
-        if pred(state) or time.monotonic() > deadline:
-            return state
-        time.sleep(0.25)
+    return settle(lambda: ui.page.eval_on_selector(f".tile[data-camera='{CAMERA}']", TILE_JS),
+                  pred, timeout, step=0.25)
 
 
 def test_an_h265_camera_plays_on_the_wall(ui_page: UiPage, hevc_camera: str) -> None:

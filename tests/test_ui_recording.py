@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from devkit.fixtures.browser import UiPage
+from devkit.fixtures.wait import wait_for
 
 pytestmark = pytest.mark.browser
 CAMERA = "sc-xinhua-1"  # police's own, recorded continuously by the demo
@@ -47,15 +48,6 @@ RANGES = """async ([cam, start, end]) => {
 }"""
 
 
-def wait_until(check: Any, timeout: float, what: str | Callable[[], str]) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        text = what() if callable(what) else what
-        assert time.monotonic() < deadline, f"timed out waiting for {text}"
-        time.sleep(0.25)
-    return value
-
-
 def wait_recorded(ui: UiPage, when: Callable[[], float]) -> None:
     """Until closed segments hold the instant ``when()`` (asked again each time: the demo
     may have only just started recording; segments close every 10 s)."""
@@ -72,7 +64,7 @@ def wait_recorded(ui: UiPage, when: Callable[[], float]) -> None:
             else:
                 ranges.append([s, e])
         return any(s <= at - 2 and e >= at + 5 for s, e in ranges)
-    wait_until(held, 90, lambda: f"footage of {CAMERA} (instant, segments: {seen})")
+    wait_for(held, 90, lambda: f"footage of {CAMERA} (instant, segments: {seen})")
 
 
 def frames(ui: UiPage, video: str) -> int:
@@ -86,10 +78,10 @@ def plays_recording_near(ui: UiPage, root: str, target: float) -> None:
     page, video = ui.page, f"{root} video"
     page.wait_for_selector(f"{root} .rectimeline[data-mode='playback']")
     clock = f"Number(document.querySelector({json.dumps(root + ' .tl-clock')}).dataset.at || 0)"
-    first = wait_until(lambda: page.evaluate(clock), 30, "the playback clock")
+    first = wait_for(lambda: page.evaluate(clock), 30, "the playback clock")
     assert target - 6 <= first <= target + 6, (first, target)
     start = frames(ui, video)
-    wait_until(lambda: frames(ui, video) > start + 15, 30, "recorded frames to advance")
+    wait_for(lambda: frames(ui, video) > start + 15, 30, "recorded frames to advance")
     assert page.evaluate(f"document.querySelector({json.dumps(video)}).dataset.mode") == "playback"
     later = page.evaluate(clock)
     assert first < later <= target + 30, (first, later, target)
@@ -132,13 +124,13 @@ def test_timeline_under_a_tile_plays_the_recording_and_returns_to_live(ui_page: 
     page.wait_for_function(f"document.querySelector({json.dumps(TILE + ' video')}).paused")
     page.click(f"{TILE} .tl-pause")
     start = frames(ui, f"{TILE} video")
-    wait_until(lambda: frames(ui, f"{TILE} video") > start + 10, 30, "frames after resume")
+    wait_for(lambda: frames(ui, f"{TILE} video") > start + 10, 30, "frames after resume")
     # Back to live: the tile's live player takes the video again.
     page.click(f"{TILE} .tl-live")
     page.wait_for_selector(f"{TILE}[data-status='live']", timeout=40000)
     assert page.get_attribute(f"{TILE} .rectimeline", "data-mode") == "live"
     start = frames(ui, f"{TILE} video")
-    wait_until(lambda: frames(ui, f"{TILE} video") > start + 15, 30, "live frames")
+    wait_for(lambda: frames(ui, f"{TILE} video") > start + 15, 30, "live frames")
     # The same timeline in Chinese (the layout stays for the tab).
     ui.use_chinese()
     page.wait_for_selector(f"{TILE}[data-status='live']", timeout=40000)

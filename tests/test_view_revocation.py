@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +17,7 @@ import websockets
 
 from devkit.fixtures.hubapi import PASSWORD, HubApi, seed_city, serving
 from devkit.fixtures.streams import RELAY_CORES, GstReader, RelayProcess
+from devkit.fixtures.wait import until
 from streams.auth.service import derive_service_token
 from streams.webrtc.client import WhepClient
 
@@ -45,15 +45,6 @@ class Fmp4Viewer:
     def start(self) -> Fmp4Viewer:
         self.task = asyncio.create_task(self._run())
         return self
-
-
-async def until(check: Callable[[], Any], timeout: float, what: str) -> float:
-    """Seconds until ``check()`` holds; fails after ``timeout``."""
-    start = time.monotonic()
-    while not check():
-        assert time.monotonic() - start < timeout, f"not within {timeout} s: {what}"
-        await asyncio.sleep(0.05)
-    return time.monotonic() - start
 
 
 def play(base: str, camera: str, headers: dict[str, str], protocols: list[str]) -> str:
@@ -119,7 +110,9 @@ def test_a_revoked_grant_ends_live_webrtc_fmp4_and_rtsp_views_within_5_s(
                     return bool(fmp4.closed and (rtsp.errors or rtsp.eos)
                                 and health["webrtc_viewers"] == 0 and health["rtsp_viewers"] == 0)
 
-                took = await until(all_ended, CUT_OFF_S, "every view ended")
+                cut = time.monotonic()
+                await until(all_ended, CUT_OFF_S, "every view ended")
+                took = time.monotonic() - cut
                 assert fmp4.closed == (4403, "access to this camera was taken away"), took
                 why = httpx.get(f"{relay.http}/sessions/{whep_session(token)}").json()
                 assert why["ended"]["code"] == "access_revoked"

@@ -7,8 +7,10 @@ PTZPreciseCtrl, RecordCmd) and reads its position (PTZPosition)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from starlette.applications import Starlette
@@ -25,14 +27,33 @@ log = logging.getLogger(__name__)
 TRANSPORTS = ("udp", "tcp-passive", "tcp-active")
 
 
-def make_app(service: SipService, token: str) -> Starlette:
-    def authorized(request: Request) -> bool:
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given.encode(), token.encode())
+Endpoint = Callable[["_Control", Request], Awaitable[JSONResponse]]
 
-    async def invite(request: Request) -> JSONResponse:
-        if not authorized(request):
+
+def _guarded(handler: Endpoint) -> Endpoint:
+    """Only for the bearer of the control token."""
+
+    @functools.wraps(handler)
+    async def run(self: _Control, request: Request) -> JSONResponse:
+        if not self.authorized(request):
             return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+        return await handler(self, request)
+
+    return run
+
+
+class _Control:
+    """The endpoints, each a SIP request to a device on the relay's or the hub's behalf."""
+
+    def __init__(self, service: SipService, token: str) -> None:
+        self.service, self.token = service, token
+
+    def authorized(self, request: Request) -> bool:
+        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(given.encode(), self.token.encode())
+
+    @_guarded
+    async def invite(self, request: Request) -> JSONResponse:
         try:
             body = await request.json()
             device, channel = str(body["device"])[:32], str(body["channel"])[:32]
@@ -45,24 +66,22 @@ def make_app(service: SipService, token: str) -> Starlette:
         if transport not in TRANSPORTS or not 0 < port < 65536:
             return JSONResponse({"detail": "bad transport or port", "code": "bad_request"}, 400)
         try:
-            d = await service.invite(device, channel, host, port, transport, window, speed)
+            d = await self.service.invite(device, channel, host, port, transport, window, speed)
         except InviteError as exc:
             return JSONResponse({"detail": str(exc), "code": "invite_failed"}, 502)
         return JSONResponse({"call_id": d.call_id, "ssrc": d.ssrc,
                              "device_host": d.answer.host, "device_port": d.answer.port})
 
-    async def bye(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+    @_guarded
+    async def bye(self, request: Request) -> JSONResponse:
         try:
             call_id = str((await request.json())["call_id"])[:64]
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"detail": "call_id required", "code": "bad_request"}, 400)
-        return JSONResponse({"ended": await service.bye(call_id, "relay ended the stream")})
+        return JSONResponse({"ended": await self.service.bye(call_id, "relay ended the stream")})
 
-    async def control(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+    @_guarded
+    async def control(self, request: Request) -> JSONResponse:
         try:
             body = await request.json()
             device, channel = str(body["device"])[:32], str(body["channel"])[:32]
@@ -70,31 +89,29 @@ def make_app(service: SipService, token: str) -> Starlette:
         except (ValueError, KeyError, TypeError) as exc:  # ControlError is a ValueError
             return JSONResponse({"detail": f"bad control request: {str(exc)[:120]}",
                                  "code": "bad_request"}, 400)
-        if not await service.control(device, channel, inner):
+        if not await self.service.control(device, channel, inner):
             return JSONResponse({"detail": f"{device} did not accept the command",
                                  "code": "control_failed"}, 502)
         return JSONResponse({"ok": True})
 
-    async def position(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
+    @_guarded
+    async def position(self, request: Request) -> JSONResponse:
         try:
             body = await request.json()
             device, channel = str(body["device"])[:32], str(body["channel"])[:32]
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"detail": "device, channel required", "code": "bad_request"},
                                 400)
-        doc = await service.ask(device, channel, "PTZPosition")
+        doc = await self.service.ask(device, channel, "PTZPosition")
         found = devctl.position(doc) if doc is not None else None
         if found is None:
             return JSONResponse({"detail": f"{channel} gave no position",
                                  "code": "control_failed"}, 502)
         return JSONResponse(dict(zip(("pan", "tilt", "zoom"), found, strict=True)))
 
-    async def records(request: Request) -> JSONResponse:
+    @_guarded
+    async def records(self, request: Request) -> JSONResponse:
         """A channel's recordings on the device in a window (RecordInfo)."""
-        if not authorized(request):
-            return JSONResponse({"detail": "bad token", "code": "unauthorized"}, 401)
         try:
             body = await request.json()
             device, channel = str(body["device"])[:32], str(body["channel"])[:32]
@@ -104,20 +121,23 @@ def make_app(service: SipService, token: str) -> Starlette:
                                  "code": "bad_request"}, 400)
         if not 0 < start < end:
             return JSONResponse({"detail": "start < end required", "code": "bad_request"}, 400)
-        zone = service.s.zone
-        items = await service.ask_list(device, channel, "RecordInfo",
+        zone = self.service.s.zone
+        items = await self.service.ask_list(device, channel, "RecordInfo",
                                        devctl.record_query(start, end, zone), "RecordList")
         if items is None:
             return JSONResponse({"detail": f"{channel} gave no record list",
                                  "code": "control_failed"}, 502)
         return JSONResponse({"records": devctl.records(items, zone)})
 
-    return Starlette(routes=[Route("/invite", invite, methods=["POST"]),
-                             Route("/bye", bye, methods=["POST"]),
-                             Route("/records", records, methods=["POST"]),
-                             Route("/control", control, methods=["POST"]),
-                             Route("/position", position, methods=["POST"]),
-                             *playback_control.routes(service, authorized)])
+
+def make_app(service: SipService, token: str) -> Starlette:
+    api = _Control(service, token)
+    return Starlette(routes=[Route("/invite", api.invite, methods=["POST"]),
+                             Route("/bye", api.bye, methods=["POST"]),
+                             Route("/records", api.records, methods=["POST"]),
+                             Route("/control", api.control, methods=["POST"]),
+                             Route("/position", api.position, methods=["POST"]),
+                             *playback_control.routes(service, api.authorized)])
 
 
 def _control_body(body: dict[str, object]) -> str:

@@ -257,8 +257,9 @@ class IngestWorker:
         self._inbox_bytes -= size
         return batch
 
-    async def run(self, stop: asyncio.Event) -> None:
-        store = _StoreThread(self.dsn, self.store, self.cfg)
+    async def _connect(self) -> MqttClient:
+        """Subscribed to the shared subscription, in a persistent session with manual acks:
+        what is not acknowledged (written) the broker redelivers."""
         client = MqttClient(
             self.broker_url,
             self.client_id,
@@ -278,6 +279,22 @@ class IngestWorker:
             self.client_id,
             subscription(self.cfg.topic_root, self.cfg.share_group),
         )
+        return client
+
+    def _acked(self, client: MqttClient, batch: list[Received], result: BatchResult,
+               started: float) -> None:
+        """Acknowledge a written batch to the broker and count it."""
+        now = time.monotonic()
+        for r in batch:
+            client.ack(r.message)
+            m.LAG.observe(now - r.mono)
+        m.PENDING.dec(len(batch))
+        m.ACKED.inc(len(batch))
+        self._count(result, len(batch), now - started)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        store = _StoreThread(self.dsn, self.store, self.cfg)
+        client = await self._connect()
 
         async def flag_stop() -> None:
             await stop.wait()
@@ -315,13 +332,7 @@ class IngestWorker:
                         len(batch),
                     )
                     break
-                now = time.monotonic()
-                for r in batch:
-                    client.ack(r.message)
-                    m.LAG.observe(now - r.mono)
-                m.PENDING.dec(len(batch))
-                m.ACKED.inc(len(batch))
-                self._count(result, len(batch), now - t0)
+                self._acked(client, batch, result, t0)
         finally:
             watcher.cancel()
             producer.cancel()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 from dataclasses import asdict
 from datetime import datetime
 
 import psycopg
 
+from core.periodic import every
 from hub.config import load_config
 from hub.ops import backup
 from hub.store import migrate
@@ -43,21 +43,17 @@ def _current(args: argparse.Namespace) -> int:
 
 def _maintain(args: argparse.Namespace) -> int:
     store_cfg = load_config(args.config).store
-    log = logging.getLogger("cityhub.store")
 
     async def once() -> None:
         async with await psycopg.AsyncConnection.connect(_dsn(args), autocommit=True) as conn:
             print(json.dumps(asdict(await maintain(conn, store_cfg))), flush=True)
 
-    async def loop() -> None:
-        while True:
-            try:
-                await once()
-            except psycopg.OperationalError as exc:  # database away: try again next round
-                log.warning("maintenance failed: %s", exc)
-            await asyncio.sleep(args.every)
-
-    asyncio.run(loop() if args.every else once())
+    if not args.every:
+        asyncio.run(once())
+        return 0
+    # The database away is tried again next round; anything else is a bug and stops it.
+    asyncio.run(every(args.every, once, "maintenance", at_once=True,
+                      survives=(psycopg.OperationalError,)))
     return 0
 
 

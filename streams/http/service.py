@@ -3,7 +3,7 @@ metrics and the GB/T 28181 push path (they name every camera)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.responses import JSONResponse
@@ -36,7 +36,15 @@ class PushControl(BaseModel):
 
 def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
     api = APIRouter()
+    _probe_routes(api, relay)
+    # Health, metrics and pushes name every camera: the service credential only.
+    service = Depends(service_only(relay.service_tokens))
+    _health_routes(api, relay, registry, service)
+    _push_routes(api, relay, service)
+    return api
 
+
+def _probe_routes(api: APIRouter, relay: Relay) -> None:
     @api.get("/healthz")
     async def healthz() -> dict[str, str]:
         """Liveness (deploy/README.md): the event loop answers; no dependency is checked."""
@@ -52,9 +60,9 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    # Health and metrics name every camera: the service credential only.
-    service = Depends(service_only(relay.service_tokens))
 
+def _health_routes(api: APIRouter, relay: Relay, registry: CollectorRegistry, service: Any
+                   ) -> None:
     @api.get("/health", dependencies=[service])
     async def health() -> dict[str, object]:
         return {"rtsp_port": relay.rtsp_port, "cameras": relay.health()}
@@ -65,6 +73,14 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
             if h["camera_id"] == camera_id:
                 return h
         raise HTTPException(404, f"no camera {camera_id!r}")
+
+    @api.get("/metrics", dependencies=[service])
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _push_routes(api: APIRouter, relay: Relay, service: Any) -> None:
+    """GB/T 28181 cascade: live or recorded PS over RTP to an address, and recorded spans."""
 
     @api.post("/gb28181/push/{camera_id}", dependencies=[service], status_code=201)
     async def push_start(camera_id: str, body: PushRequest) -> dict[str, object]:
@@ -114,12 +130,6 @@ def router(relay: Relay, registry: CollectorRegistry) -> APIRouter:
     @api.get("/gb28181/push", dependencies=[service])
     async def push_list() -> list[dict[str, object]]:
         return [p.describe() for p in relay.pushes.pushes.values()]
-
-    @api.get("/metrics", dependencies=[service])
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    return api
 
 
 async def _recorded(relay: Relay, camera_id: str, body: PushRequest) -> dict[str, object]:

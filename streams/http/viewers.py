@@ -46,28 +46,41 @@ def _token(request: Request, token: str | None) -> str | None:
     return token
 
 
+async def _stream_for(
+    relay: Relay, camera_id: str, request: Request, token: str | None, protocol: str,
+    profile: Profile = "main",
+) -> tuple[CameraStream, PlayGrant | None]:
+    """The camera's stream and the viewer's grant: 404 for an unknown camera, 401 when the
+    play token does not admit this protocol."""
+    stream = relay.stream(camera_id, profile)
+    if stream is None:
+        raise HTTPException(404, f"no camera {camera_id!r}")
+    try:
+        grant = await relay.admit(camera_id, _token(request, token), protocol)
+    except PlayTokenError as exc:
+        raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+    return stream, grant
+
+
 def router(relay: Relay) -> APIRouter:
     api = APIRouter()
-    clips = ClipTable()
+    _whep_routes(api, relay)
+    _fmp4_route(api, relay)
+    _device_playback_route(api, relay)
+    _snapshot_route(api, relay)
+    _clip_routes(api, relay, ClipTable())
+    _session_route(api, relay)
+    return api
 
-    async def stream_for(
-        camera_id: str, request: Request, token: str | None, protocol: str,
-        profile: Profile = "main",
-    ) -> tuple[CameraStream, PlayGrant | None]:
-        stream = relay.stream(camera_id, profile)
-        if stream is None:
-            raise HTTPException(404, f"no camera {camera_id!r}")
-        try:
-            grant = await relay.admit(camera_id, _token(request, token), protocol)
-        except PlayTokenError as exc:
-            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
-        return stream, grant
+
+def _whep_routes(api: APIRouter, relay: Relay) -> None:
+    """WebRTC viewers by WHEP: offer, hang up (no trickle ICE)."""
 
     @api.post("/whep/{camera_id}", status_code=201)
     @api.post("/{camera_id}/whep", status_code=201)  # MediaMTX-style, as the hub's play URLs
     async def whep_offer(camera_id: str, request: Request, token: str | None = None,
                          profile: Profile = "main") -> Response:
-        stream, grant = await stream_for(camera_id, request, token, "webrtc", profile)
+        stream, grant = await _stream_for(relay, camera_id, request, token, "webrtc", profile)
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         if ctype != "application/sdp":
             raise HTTPException(415, "WHEP offers must be Content-Type: application/sdp")
@@ -111,6 +124,8 @@ def router(relay: Relay) -> APIRouter:
             headers={"Allow": "DELETE"},
         )
 
+
+def _fmp4_route(api: APIRouter, relay: Relay) -> None:
     @api.websocket("/fmp4/{camera_id}")
     async def fmp4(ws: WebSocket, camera_id: str, token: str | None = None,
                    profile: Profile = "main") -> None:
@@ -133,6 +148,8 @@ def router(relay: Relay) -> APIRouter:
         finally:
             relay.fmp4_viewers[counted] -= 1
 
+
+def _device_playback_route(api: APIRouter, relay: Relay) -> None:
     @api.websocket("/playback/{camera_id}/device")
     async def device_playback(ws: WebSocket, camera_id: str, token: str | None = None,
                               start: float = 0.0, end: float = 0.0) -> None:
@@ -154,6 +171,8 @@ def router(relay: Relay) -> APIRouter:
         session = DeviceWsPlayback(channel, ws, (start, end))
         await until_access_ends(relay.guard, grant, ws, session.run())
 
+
+def _snapshot_route(api: APIRouter, relay: Relay) -> None:
     @api.get("/snapshot/{camera_id}.jpg")
     async def snapshot(
         camera_id: str,
@@ -161,7 +180,7 @@ def router(relay: Relay) -> APIRouter:
         token: str | None = None,
         width: Annotated[int | None, Query(ge=16, le=7680)] = None,
     ) -> Response:
-        stream, _ = await stream_for(camera_id, request, token, "snapshot")
+        stream, _ = await _stream_for(relay, camera_id, request, token, "snapshot")
         lease = stream.acquire("snapshot")
         try:
             if not await stream.wait_live(relay.settings.connect_timeout_s):
@@ -181,11 +200,15 @@ def router(relay: Relay) -> APIRouter:
             raise HTTPException(503, str(exc)) from exc
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
+
+def _clip_routes(api: APIRouter, relay: Relay, clips: ClipTable) -> None:
+    """Clips cut around now; the table is bounded (``clip_table.py``)."""
+
     @api.post("/clips/{camera_id}", status_code=201)
     async def make_clip(
         camera_id: str, request: Request, body: ClipRequest, token: str | None = None
     ) -> dict[str, object]:
-        stream, _ = await stream_for(camera_id, request, token, "clip")
+        stream, _ = await _stream_for(relay, camera_id, request, token, "clip")
         post = min(body.post_s, relay.settings.clip_post_s_max)
         try:
             clip = await record_clip(stream, relay.clips_dir, body.pre_s, post)
@@ -198,7 +221,7 @@ def router(relay: Relay) -> APIRouter:
     async def get_clip(
         camera_id: str, clip_id: str, request: Request, token: str | None = None
     ) -> Response:
-        await stream_for(camera_id, request, token, "clip")
+        await _stream_for(relay, camera_id, request, token, "clip")
         clip = clips.get(clip_id)
         if clip is None or clip.camera_id != camera_id:
             raise HTTPException(404, "no such clip")
@@ -206,10 +229,10 @@ def router(relay: Relay) -> APIRouter:
             clip.path, media_type="video/mp4", headers={"X-Content-SHA256": clip.sha256}
         )
 
+
+def _session_route(api: APIRouter, relay: Relay) -> None:
     @api.get("/sessions/{session_id}")
     async def view_state(session_id: str) -> dict[str, object]:
         """Why a view ended, for its player (the session id, from the play token, is the
         capability); ``ended`` is null while nothing ended it."""
         return {"session": session_id, "ended": relay.guard.why(session_id)}
-
-    return api

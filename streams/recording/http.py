@@ -87,6 +87,14 @@ def ranges(rec: CameraRecorder, start: float, end: float, gap_s: float = 0.5) ->
 
 def router(relay: Relay) -> APIRouter:
     api = APIRouter()
+    _viewing_routes(api, relay)
+    _export_routes(api, relay)
+    _marking_routes(api, relay)
+    return api
+
+
+def _viewing_routes(api: APIRouter, relay: Relay) -> None:
+    """The recorder's state, a camera's footage and gaps, and playback over WebSocket."""
 
     @api.get("/recordings", dependencies=[Depends(service_only(relay.service_tokens))])
     async def state() -> dict[str, object]:
@@ -121,6 +129,10 @@ def router(relay: Relay) -> APIRouter:
         codec = rec.stream.codec or rec.stream.upstream_codec or "h264"
         session = PlaybackSession(rec.journal, ws, codec, grant.window if grant else None)
         await until_access_ends(relay.guard, grant, ws, session.run())
+
+
+def _export_routes(api: APIRouter, relay: Relay) -> None:
+    """Evidence exports: an MP4 with a signed manifest, its segments held."""
 
     @api.post("/recordings/{camera_id}/exports", status_code=201)
     async def export(
@@ -169,6 +181,10 @@ def router(relay: Relay) -> APIRouter:
         media = "video/mp4" if kind == "mp4" else "application/json"
         return FileResponse(path, media_type=media)
 
+
+def _marking_routes(api: APIRouter, relay: Relay) -> None:
+    """Holding footage from retention, and event segments cut around now."""
+
     @api.post("/recordings/{camera_id}/hold")
     async def hold(
         camera_id: str, body: HoldRequest, request: Request, token: str | None = None
@@ -213,8 +229,6 @@ def router(relay: Relay) -> APIRouter:
         shutil.move(clip.path, final)
         seg = rec.add_event_segment(Path(final), start, end)
         return {"camera": camera_id, "event_id": body.event_id, **seg.describe()}
-
-    return api
 
 
 class RecordingCollector:

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from core.periodic import every
 from streams.core.stream import CameraStream
 from streams.recording.config import CameraRecording, RecordingConfig
 from streams.recording.journal import Group, Journal, Segment, order_key
@@ -156,13 +157,11 @@ class RecordingService:
         self.on_alarm(kind, message)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            try:
-                await asyncio.to_thread(self.housekeep)
-                self.tick()
-            except Exception:
-                log.exception("recording housekeeping failed")
+        await every(TICK_S, self._round, "recording housekeeping")
+
+    async def _round(self) -> None:
+        await asyncio.to_thread(self.housekeep)
+        self.tick()
 
     def tick(self) -> None:
         """Apply policies on the event loop: start, stop and restart branches."""
