@@ -67,12 +67,15 @@ export async function eventsPage(root, ctx) {
     return tr;
   }
 
+  let searches = 0;  // a newer search wins: an older answer arriving late is dropped
   async function load(reset) {
     const q = query();
+    const mine = reset ? ++searches : searches;
     if (reset) { cursor = null; shown = 0; rows.replaceChildren(); }
     else q.cursor = cursor;
     try {
       const page = await api(v1("events"), { query: q });
+      if (mine !== searches) return;
       rows.append(...page.items.map((e) => row(e)));
       shown += page.items.length;
       cursor = page.next_cursor;
