@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription, sdp
 from aiortc.rtcrtpsender import RTCRtpSender
 
+from streams.core.fanout import Fanout
 from streams.core.stream import CameraStream, Lease
-from streams.webrtc.passthrough import PassthroughVideoTrack
+from streams.webrtc.passthrough import PassthroughVideoTrack, SharedPackets
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,10 @@ class WhepSessions:
         self.max_sessions = max_sessions
         self.live_wait_s = live_wait_s
         self.sessions: dict[str, WhepSession] = {}
+        #: one packetization per frame per camera, for all its viewers
+        self.packets: weakref.WeakKeyDictionary[Fanout, SharedPackets] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _configuration(self) -> RTCConfiguration:
         return RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in self.ice_servers])
@@ -91,7 +97,8 @@ class WhepSessions:
                     "(play it over RTSP or the fMP4 fallback)",
                 )
             pc = RTCPeerConnection(self._configuration())
-            track = PassthroughVideoTrack(stream.fanout)
+            shared = self.packets.setdefault(stream.fanout, SharedPackets())
+            track = PassthroughVideoTrack(stream.fanout, shared=shared)
             try:
                 await self._negotiate(pc, track, offer_sdp)
             except WhepError:
@@ -118,6 +125,7 @@ class WhepSessions:
         # The sending transceiver exists before the offer is applied, so the offer's video
         # section binds to it and its codec preference (H.264 only) shapes the answer.
         transceiver = pc.addTransceiver(track, direction="sendonly")
+        track.attach(transceiver.sender)
         transceiver.setCodecPreferences(
             [
                 c
