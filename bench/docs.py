@@ -123,6 +123,10 @@ def _record(r: dict[str, Any]) -> list[Row]:
             "of 10 s segments", f"{r['housekeeping_ms_30d']} ms",
             f"full sort and recount {r['housekeeping_full_sort_ms_30d']} ms")]
           if "housekeeping_ms_30d" in r else []),
+        *([("recording journal of one camera, 30 days of 10 s segments: opening / memory",
+            f"{r['journal_open_s_30d_per_camera']} s / {r['journal_mb_30d_per_camera']} MB",
+            "–")]
+          if "journal_open_s_30d_per_camera" in r else []),
     ]
 
 

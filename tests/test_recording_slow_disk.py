@@ -72,13 +72,15 @@ def test_a_stalled_disk_drops_recorded_frames_never_live_ones(cameras, tmp_path)
         frames = session.counters()[0]
         wait_for(lambda: session.counters()[0] >= frames + 30, timeout=4,
                  what="live frames while the disk is stuck")
-        assert branch.valve.get_property("drop")
+        assert branch.valve.get_property("drop") and branch.dropped >= 30
         written = disk.received
         disk.reading.set()  # the disk is back: the backlog drains, recording resumes
         wait_for(lambda: branch.poll() or not branch.valve.get_property("drop"),
                  what="recording to resume")
         wait_for(lambda: disk.received > written + 200_000, what="new media written")
         assert branch.overruns == 1 and not errors
+        dropped = branch.dropped  # counted while closed, then kept
+        assert dropped >= 30 and branch.dropped == dropped
     finally:
         disk.reading.set()
         session.stop()

@@ -25,8 +25,14 @@ from streams.core.upstream import UpstreamSession
 log = logging.getLogger(__name__)
 
 #: How often a live stream's actor samples its counters and checks for stalls and idling
-#: (a failure wakes it at once).
-WATCH_TICK_S = 0.5
+#: (a failure wakes it at once): a fifth of the shorter of those timeouts, within these
+#: bounds (the defaults, 5 s and 10 s: once a second; every camera of a relay ticks).
+WATCH_TICK_MIN_S, WATCH_TICK_MAX_S = 0.1, 1.0
+
+
+def watch_tick_s(settings: StreamsConfig) -> float:
+    shortest = min(t for t in (settings.stall_timeout_s, settings.idle_close_s) if t > 0)
+    return min(WATCH_TICK_MAX_S, max(WATCH_TICK_MIN_S, shortest / 5))
 
 
 @dataclass
@@ -233,9 +239,10 @@ class CameraStream:
             failed.cancel()
 
     async def _watch_ticks(self, failed: asyncio.Future[Any]) -> str | None:
+        tick = watch_tick_s(self.settings)
         while True:
             self._wake.clear()
-            await asyncio.wait((failed,), timeout=WATCH_TICK_S)
+            await asyncio.wait((failed,), timeout=tick)
             if failed.done():
                 return self.last_error or "upstream failed"
             now = time.monotonic()

@@ -62,6 +62,8 @@ class RecordingBranch:
         self.valve = Gst.ElementFactory.make("valve")
         self.valve.set_property("drop-mode", 1)  # closed: drop buffers, pass caps/segment/EOS
         self.overruns = 0  # times the disk fell BACKLOG_S behind and frames were dropped
+        self._dropped = 0  # frames not recorded for a slow disk (closed spells so far)
+        self._closed_at: int | None = None  # the tee's frame count when the valve closed
         self._backlog_q: Gst.Element | None = None  # splitmuxsink's own input queue
         self._backlog = -1  # its level (ns) at the last poll while dropping
         # A loaded relay sometimes gets two pictures in one access unit from the camera's
@@ -112,6 +114,7 @@ class RecordingBranch:
             if not self.valve.get_property("drop"):
                 self.overruns += 1
                 log.warning("%s: disk too slow, recording drops frames", self.session.name)
+                self._closed_at = self.session.frames()
                 self.valve.set_property("drop", True)
         queue.set_property("max-size-buffers", limit + 1)
 
@@ -128,7 +131,14 @@ class RecordingBranch:
             self._backlog = -1
             self.valve.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, until_keyframe)
             self.valve.set_property("drop", False)
+            self._dropped, self._closed_at = self.dropped, None
             log.info("%s: disk caught up, recording resumes", self.session.name)
+
+    @property
+    def dropped(self) -> int:
+        """Frames a slow disk kept from being recorded (the tee's count while closed)."""
+        closed_at = self._closed_at
+        return self._dropped + (0 if closed_at is None else self.session.frames() - closed_at)
 
     def _format_location(self, _sink: Gst.Element, _fragment: int) -> str:
         path = self.name_file()
