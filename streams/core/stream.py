@@ -239,12 +239,10 @@ class CameraStream:
             failed.cancel()
 
     async def _watch_ticks(self, failed: asyncio.Future[Any]) -> str | None:
+        """Sample at once, then every tick: the frame rate is known one tick after going
+        live."""
         tick = watch_tick_s(self.settings)
         while True:
-            self._wake.clear()
-            await asyncio.wait((failed,), timeout=tick)
-            if failed.done():
-                return self.last_error or "upstream failed"
             now = time.monotonic()
             session = self._session
             if session is not None:  # counted in C: health costs nothing per frame
@@ -255,6 +253,10 @@ class CameraStream:
             if not self.wanted() and now - self._last_release >= self.settings.idle_close_s:
                 log.info("%s: idle for %.1fs, closing", self.camera_id, self.settings.idle_close_s)
                 return None
+            self._wake.clear()
+            await asyncio.wait((failed,), timeout=tick)
+            if failed.done():
+                return self.last_error or "upstream failed"
 
     async def _disconnect(self) -> None:
         session, self._session = self._session, None

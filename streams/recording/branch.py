@@ -64,6 +64,7 @@ class RecordingBranch:
         self.overruns = 0  # times the disk fell BACKLOG_S behind and frames were dropped
         self._dropped = 0  # frames not recorded for a slow disk (closed spells so far)
         self._closed_at: int | None = None  # the tee's frame count when the valve closed
+        self._stuck = False  # reopened on a backlog that no longer shrank: the same spell
         self._backlog_q: Gst.Element | None = None  # splitmuxsink's own input queue
         self._backlog = -1  # its level (ns) at the last poll while dropping
         # A loaded relay sometimes gets two pictures in one access unit from the camera's
@@ -112,8 +113,9 @@ class RecordingBranch:
             return  # splitmuxsink grew it: there is room
         if queue.get_property("current-level-time") >= BACKLOG_S * Gst.SECOND:
             if not self.valve.get_property("drop"):
-                self.overruns += 1
-                log.warning("%s: disk too slow, recording drops frames", self.session.name)
+                if not self._stuck:  # a new spell (not the same one tried again)
+                    self.overruns += 1
+                    log.warning("%s: disk too slow, recording drops frames", self.session.name)
                 self._closed_at = self.session.frames()
                 self.valve.set_property("drop", True)
         queue.set_property("max-size-buffers", limit + 1)
@@ -124,15 +126,21 @@ class RecordingBranch:
         which splitmuxsink holds until a next keyframe; a disk still stuck closes it again).
         Recording resumes on the next keyframe."""
         queue = self._backlog_q
-        if self._dropping or queue is None or not self.valve.get_property("drop"):
+        if self._dropping or queue is None:
+            return
+        resume = RESUME_S * Gst.SECOND
+        if not self.valve.get_property("drop"):
+            self._stuck = self._stuck and queue.get_property("current-level-time") >= resume
             return
         level, self._backlog = self._backlog, queue.get_property("current-level-time")
-        if self._backlog < RESUME_S * Gst.SECOND or self._backlog == level:
+        if self._backlog < resume or self._backlog == level:
+            self._stuck = self._backlog >= resume
             self._backlog = -1
             self.valve.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, until_keyframe)
             self.valve.set_property("drop", False)
             self._dropped, self._closed_at = self.dropped, None
-            log.info("%s: disk caught up, recording resumes", self.session.name)
+            if not self._stuck:
+                log.info("%s: disk caught up, recording resumes", self.session.name)
 
     @property
     def dropped(self) -> int:
