@@ -148,7 +148,7 @@ def main() -> None:
             state = httpx.get(f"http://127.0.0.1:{http}/recordings", headers=SERVICE,
                               timeout=10).json()
             recording = sum(1 for c in state["cameras"].values() if c["recording"])
-            idle = {c: (h["state"], h.get("last_error")) for h in health
+            idle = {c: (h["state"], h.get("error")) for h in health
                     if (c := h["camera_id"]) in state["cameras"]
                     and not state["cameras"][c]["recording"]}
             dropped = sum(int(c.get("dropped", 0)) for c in state["cameras"].values())
