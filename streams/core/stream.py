@@ -25,14 +25,8 @@ from streams.core.upstream import UpstreamSession
 log = logging.getLogger(__name__)
 
 #: How often a live stream's actor samples its counters and checks for stalls and idling
-#: (a failure wakes it at once): a fifth of the shorter of those timeouts, within these
-#: bounds (the defaults, 5 s and 10 s: once a second; every camera of a relay ticks).
-WATCH_TICK_MIN_S, WATCH_TICK_MAX_S = 0.1, 1.0
-
-
-def watch_tick_s(settings: StreamsConfig) -> float:
-    shortest = min(t for t in (settings.stall_timeout_s, settings.idle_close_s) if t > 0)
-    return min(WATCH_TICK_MAX_S, max(WATCH_TICK_MIN_S, shortest / 5))
+#: (a failure wakes it at once).
+WATCH_TICK_S = 0.5
 
 
 @dataclass
@@ -239,10 +233,11 @@ class CameraStream:
             failed.cancel()
 
     async def _watch_ticks(self, failed: asyncio.Future[Any]) -> str | None:
-        """Sample at once, then every tick: the frame rate is known one tick after going
-        live."""
-        tick = watch_tick_s(self.settings)
         while True:
+            self._wake.clear()
+            await asyncio.wait((failed,), timeout=WATCH_TICK_S)
+            if failed.done():
+                return self.last_error or "upstream failed"
             now = time.monotonic()
             session = self._session
             if session is not None:  # counted in C: health costs nothing per frame
@@ -253,10 +248,6 @@ class CameraStream:
             if not self.wanted() and now - self._last_release >= self.settings.idle_close_s:
                 log.info("%s: idle for %.1fs, closing", self.camera_id, self.settings.idle_close_s)
                 return None
-            self._wake.clear()
-            await asyncio.wait((failed,), timeout=tick)
-            if failed.done():
-                return self.last_error or "upstream failed"
 
     async def _disconnect(self) -> None:
         session, self._session = self._session, None
