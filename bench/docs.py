@@ -130,6 +130,10 @@ def _record_housekeeping(r: dict[str, Any]) -> list[Row]:
         ("playback lookup, a minute at a random instant (median)",
          f"{r['playback_lookup_ms_30d']} ms",
          f"sort and scan {r['playback_lookup_scan_ms_30d']} ms"),
+        *([("recording journal of one camera, 30 days of 10 s segments: opening / memory",
+            f"{r['journal_open_s_30d_per_camera']} s / {r['journal_mb_30d_per_camera']} MB",
+            "–")]
+          if "journal_open_s_30d_per_camera" in r else []),
     ]
 
 

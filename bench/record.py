@@ -184,7 +184,7 @@ def measure(a: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             health, cams = recording_state(http)
             camera_mb_s = sum(h["bitrate_bps"] for h in health) / 8e6  # what the cameras send
             recording = sum(1 for c in cams.values() if c["recording"])
-            idle = {c: (h["state"], h.get("last_error")) for h in health
+            idle = {c: (h["state"], h.get("error")) for h in health
                     if (c := h["camera_id"]) in cams and not cams[c]["recording"]}
             dropped = sum(int(c.get("dropped", 0)) for c in cams.values())
             stop(base)

@@ -222,14 +222,22 @@ class CameraStream:
         return False
 
     async def _watch(self) -> str | None:
-        """Run while live; return why it ended (None: idle close)."""
+        """Run while live; return why it ended (None: idle close).
+
+        One waiter on the failure for the whole watch: a tick is a timer and a future
+        (``wait_for`` would make, cancel and reap a task every tick, for every camera)."""
+        failed = asyncio.ensure_future(self._failed.wait())
+        try:
+            return await self._watch_ticks(failed)
+        finally:
+            failed.cancel()
+
+    async def _watch_ticks(self, failed: asyncio.Future[Any]) -> str | None:
         while True:
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._failed.wait(), WATCH_TICK_S)
+            await asyncio.wait((failed,), timeout=WATCH_TICK_S)
+            if failed.done():
                 return self.last_error or "upstream failed"
-            except TimeoutError:
-                pass
             now = time.monotonic()
             session = self._session
             if session is not None:  # counted in C: health costs nothing per frame

@@ -158,6 +158,7 @@ class UpstreamSession:
         ring.set_property("sync", False)
         ring.set_property("max-buffers", self.ring_size)
         ring.set_property("drop", True)
+        ring.set_property("enable-last-sample", False)  # no GstSample made per frame for nobody
         ring.connect("new-sample", self._on_sample)
         for element in [*chain, proxysink, ring]:
             self.pipeline.add(element)
@@ -206,10 +207,14 @@ class UpstreamSession:
         if self.ring is not None and self.ring.get_property("max-buffers") != frames:
             self.ring.set_property("max-buffers", frames)
 
+    def frames(self) -> int:
+        """Frames the tee has passed so far (into the ring: every branch saw them)."""
+        ring = self.ring
+        return int(ring.get_property("stats").get_value("rendered")) if ring else 0
+
     def counters(self) -> tuple[int, int | None]:
         """Cumulative (frames into the ring, octets the camera sent; None if unknown)."""
-        ring = self.ring
-        frames = int(ring.get_property("stats").get_value("rendered")) if ring else 0
+        frames = self.frames()
         try:
             return frames, self._octets()
         except (TypeError, ValueError):  # stats of an unexpected shape: no bitrate, no crash

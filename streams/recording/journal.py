@@ -16,13 +16,17 @@ import heapq
 import json
 import os
 import re
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 GENESIS = "0" * 64
+bytes_ = bytes  # (Segment's field ``bytes`` shadows the type in its __init__)
 JOURNAL = "index.jsonl"
 
 
@@ -43,19 +47,74 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-@dataclass(slots=True)
 class Segment:
-    """A recorded segment as the journal knows it now."""
+    """A recorded segment as the journal knows it now.
 
-    seq: int
-    file: str  # absolute path of its current place
-    start: float  # wall clock, seconds since the epoch
-    end: float
-    bytes: int
-    sha256: str
-    recovered: bool = False
-    held: bool = False
-    tier: str = "fast"
+    A camera holds hundreds of thousands (30-90 days of 10 s segments), so each is kept
+    compact: no ``__dict__``, the file's folder shared by the segments of that folder
+    (``sys.intern``), the sha256 as its 32 bytes; ``file`` and ``sha256`` read as before."""
+
+    __slots__ = ("seq", "_dir", "_name", "start", "end", "bytes", "_sha", "recovered", "held",
+                 "tier")
+    _sha: bytes | str  # the digest, or the text as written when it is not 64 hex digits
+
+    def __init__(self, seq: int, file: str, start: float, end: float, bytes: int,  # noqa: A002
+                 sha256: str, recovered: bool = False, held: bool = False,
+                 tier: str = "fast") -> None:
+        self.seq = seq
+        cut = file.rfind("/") + 1  # (the setters', inlined: a journal opens 10^5 of these)
+        self._dir, self._name = sys.intern(file[:cut]), file[cut:]
+        self.start = start  # wall clock, seconds since the epoch
+        self.end = end
+        self.bytes = bytes
+        try:
+            self._sha = bytes_.fromhex(sha256) if len(sha256) == 64 else sha256
+        except ValueError:  # not hex: kept as it was written
+            self._sha = sha256
+        self.recovered = recovered
+        self.held = held
+        self.tier = sys.intern(tier)
+
+    @property
+    def folder(self) -> str:
+        """The file's folder, with its trailing separator (shared, interned)."""
+        return self._dir
+
+    @property
+    def file(self) -> str:
+        """Absolute path of its current place."""
+        return self._dir + self._name
+
+    @file.setter
+    def file(self, value: str) -> None:
+        cut = value.rfind("/") + 1
+        self._dir, self._name = sys.intern(value[:cut]), value[cut:]
+
+    @property
+    def sha256(self) -> str:
+        sha = self._sha
+        return sha.hex() if isinstance(sha, bytes) else sha
+
+    @sha256.setter
+    def sha256(self, value: str) -> None:
+        try:
+            self._sha = bytes.fromhex(value) if len(value) == 64 else value
+        except ValueError:  # not hex: kept as it was written
+            self._sha = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.seq, self.file, self.start, self.end, self.bytes, self.sha256,
+                self.recovered, self.held, self.tier)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Segment) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        names = ("seq", "file", "start", "end", "bytes", "sha256", "recovered", "held", "tier")
+        return "Segment(" + ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields(),
+                                                                 strict=True)) + ")"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -70,17 +129,21 @@ class Segment:
         }
 
 
+def iter_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The journal's lines, one at a time; a torn last line (crash mid-append) is left out."""
+    if not path.exists():
+        return
+    with path.open("rb") as f:
+        for raw in f:
+            try:
+                yield orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+
+
 def read_lines(path: Path) -> list[dict[str, Any]]:
     """The journal's lines; a torn last line (crash mid-append) is left out."""
-    if not path.exists():
-        return []
-    out = []
-    for raw in path.read_bytes().splitlines():
-        try:
-            out.append(json.loads(raw))
-        except ValueError:
-            continue
-    return out
+    return list(iter_lines(path))
 
 
 _SEQ = re.compile(rb'"seq"\s*:\s*(\d+)')
@@ -164,24 +227,53 @@ class Journal:
     _groups: dict[Group, Ordered] = field(default_factory=dict)
     _longest: float = 0.0  # the longest segment's duration: how far back a lookup by time looks
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _owners: dict[str, Path | None] = field(default_factory=dict)  # folder -> storage path
+    _loading: bool = False  # reading the file: the views are built once, at the end
 
     @classmethod
     def open(cls, camera_id: str, directory: Path, owner: Owner = no_owner) -> Journal:
         directory.mkdir(parents=True, exist_ok=True)
-        journal = cls(camera_id, directory / JOURNAL, owner=owner)
-        for line in read_lines(journal.path):
+        journal = cls(camera_id, directory / JOURNAL, owner=owner, _loading=True)
+        for line in iter_lines(journal.path):  # one at a time: never the whole file parsed
             journal._apply(line)
+        journal._reindex()
         return journal
 
+    def _reindex(self) -> None:
+        """Build the views from the segments in one sort (the file is nearly in time order,
+        so the sort is a pass), instead of line by line."""
+        items = sorted(self.segments.values(), key=order_key)
+        self._all = Ordered(items, sum(s.bytes for s in items))
+        self._groups = {}
+        by_folder: dict[tuple[str, str, bool], Ordered] = {}  # str keys hash once
+        for seg in items:
+            group = by_folder.get(fast := (seg.folder, seg.tier, seg.held))
+            if group is None:
+                group = self._groups.setdefault(self._group(seg), Ordered())
+                by_folder[fast] = group
+            group.items.append(seg)
+            group.bytes += seg.bytes
+        self._longest = max((s.end - s.start for s in items), default=0.0)
+        self._loading = False
+
     def _group(self, seg: Segment) -> Group:
-        return self.owner(seg.file), seg.tier, seg.held
+        """Its group; the storage path is looked up once per folder (a path owns folders)."""
+        try:
+            path = self._owners[seg.folder]
+        except KeyError:
+            path = self._owners[seg.folder] = self.owner(seg.file)
+        return path, seg.tier, seg.held
 
     def _index(self, seg: Segment) -> None:
+        if self._loading:
+            return
         self._all.add(seg)
         self._groups.setdefault(self._group(seg), Ordered()).add(seg)
         self._longest = max(self._longest, seg.end - seg.start)
 
     def _unindex(self, seg: Segment) -> None:
+        if self._loading:
+            return
         self._all.remove(seg)
         group = self._group(seg)
         self._groups[group].remove(seg)
@@ -196,7 +288,9 @@ class Journal:
             if seg is not None:
                 self._unindex(seg)
             start, end = line["start"], line["end"]
-            held = any(a < end and start < b for a, b in self.hold_ranges)
+            held = bool(self.hold_ranges) and any(
+                a < end and start < b for a, b in self.hold_ranges
+            )
             seg = Segment(seq, line["file"], start, end, line["bytes"], line["sha256"],
                           bool(line.get("recovered")), held)
             self.segments[seq] = seg
@@ -206,7 +300,7 @@ class Journal:
             self._unindex(self.segments.pop(seq))
         elif kind == "moved" and seg is not None:
             self._unindex(seg)
-            seg.file, seg.tier = line["file"], line.get("tier", "archive")
+            seg.file, seg.tier = line["file"], sys.intern(line.get("tier", "archive"))
             self._index(seg)
         elif kind == "hold" and seg is not None:
             self._unindex(seg)

@@ -217,5 +217,5 @@ class CameraRecorder:
             "oldest": oldest,
             "newest": newest,
             "last_error": self.stats.last_error,
-            "dropped": self._branch.overruns if self._branch is not None else 0,
+            "dropped": self._branch.dropped if self._branch is not None else 0,
         }

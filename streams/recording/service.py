@@ -169,6 +169,8 @@ class RecordingService:
         for rec in list(self.recorders.values()):
             if rec.enabled and rec._branch is not None and rec._branch.failed:
                 rec.restart_branch()
+            elif rec._branch is not None:
+                rec._branch.poll()  # a slow disk's backlog written: stop dropping frames
             rec.set_enabled(rec.wants(now))
 
     # -- housekeeping (worker thread) ----------------------------------------------
