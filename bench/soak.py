@@ -218,24 +218,14 @@ def error_lines(logs: Path) -> list[str]:
 
 
 def chart(samples: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib  # noqa: PLC0415  lazy: the chart's library is a dev extra, not the bench's
-
-    matplotlib.use("Agg")  # before pyplot: no display
-    import matplotlib.pyplot as plt  # noqa: PLC0415  lazy: after the backend is chosen
-
-    t0 = samples[0]["t"]
-    fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
-    names = sorted({n for s in samples for n in s["procs"]})
-    for ax, key in zip(axes, ("rss_mb", "fds", "threads"), strict=True):
-        for name in names:
-            pts = [((s["t"] - t0) / 60, s["procs"][name][key]) for s in samples
-                   if name in s["procs"]]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name)
-        ax.set_ylabel(key)
-    axes[0].legend(fontsize=7, ncol=4)
-    axes[-1].set_xlabel("minutes")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    """Drawn by ``bench.soak_chart`` in a process of its own (see there why)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(samples, f)
+    try:
+        subprocess.run([sys.executable, "-m", "bench.soak_chart", f.name, str(path)],
+                       check=True, timeout=120)
+    finally:
+        os.unlink(f.name)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
