@@ -75,8 +75,11 @@ def test_a_stalled_disk_drops_recorded_frames_never_live_ones(cameras, tmp_path)
         assert branch.valve.get_property("drop") and branch.dropped >= 30
         written = disk.received
         disk.reading.set()  # the disk is back: the backlog drains, recording resumes
-        wait_for(lambda: branch.poll() or not branch.valve.get_property("drop"),
-                 what="recording to resume")
+
+        def resumed() -> bool:
+            branch.poll()  # what the housekeeping tick does
+            return not branch.valve.get_property("drop")
+        wait_for(resumed, what="recording to resume")
         wait_for(lambda: disk.received > written + 200_000, what="new media written")
         assert branch.overruns == 1 and not errors
         dropped = branch.dropped  # counted while closed, then kept

@@ -113,7 +113,7 @@ class PassthroughVideoTrack(MediaStreamTrack):
         """The next frame as RTP payloads (shared with the camera's other viewers)."""
         au = await self._next_unit()
         # audio_level None, as aiortc's own sender gives for video (its annotation says int)
-        return RTCEncodedFrame(self.shared.payloads(au), int(au.pts * CLOCK), None)  # type: ignore[arg-type]
+        return RTCEncodedFrame(self.shared.payloads(au), int(au.pts * CLOCK), None)  # type: ignore[arg-type]  # aiortc types audio_level int but video frames pass None, as its own video path does
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Have ``sender`` take this track's shared payloads instead of packing each frame
