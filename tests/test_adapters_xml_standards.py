@@ -82,6 +82,12 @@ def test_isapi_anpr_pictures_nested_under_anpr_become_media() -> None:
     assert "pictureInfoList" not in ev.attributes.get("anpr_extra", {})
 
 
+def coordinates(*points: tuple[int, int]) -> str:
+    """An ISAPI RegionCoordinatesList's entries."""
+    return "".join(f"<RegionCoordinates><positionX>{x}</positionX><positionY>{y}</positionY>"
+                   "</RegionCoordinates>" for x, y in points)
+
+
 def test_isapi_dyn_channel_gps_and_regions_are_normalised() -> None:
     body = (
         "<channelID>1</channelID><dynChannelID>7</dynChannelID>"
@@ -90,9 +96,7 @@ def test_isapi_dyn_channel_gps_and_regions_are_normalised() -> None:
         "<latitude>30.6586</latitude></GPSInfo><DetectionRegionList><DetectionRegionEntry>"
         "<regionID>2</regionID><sensitivityLevel>60</sensitivityLevel>"
         "<detectionTarget>human</detectionTarget><RegionCoordinatesList>"
-        "<RegionCoordinates><positionX>10</positionX><positionY>20</positionY></RegionCoordinates>"
-        "<RegionCoordinates><positionX>30</positionX><positionY>40</positionY></RegionCoordinates>"
-        "<RegionCoordinates><positionX>50</positionX><positionY>5</positionY></RegionCoordinates>"
+        f"{coordinates((10, 20), (30, 40), (50, 5))}"
         "</RegionCoordinatesList></DetectionRegionEntry></DetectionRegionList>"
     )
     (ev,) = adapt_message(ISAPI_TOPIC, isapi(body), NOW).events
@@ -112,8 +116,7 @@ def test_isapi_line_crossing_keeps_its_line_and_direction() -> None:
         "<DetectionRegionList><DetectionRegionEntry><regionID>1</regionID>"
         "<sensitivityLevel>50</sensitivityLevel><direction>left-right</direction>"
         "<RegionCoordinatesList>"
-        "<RegionCoordinates><positionX>100</positionX><positionY>400</positionY></RegionCoordinates>"
-        "<RegionCoordinates><positionX>900</positionX><positionY>420</positionY></RegionCoordinates>"
+        f"{coordinates((100, 400), (900, 420))}"
         "</RegionCoordinatesList></DetectionRegionEntry></DetectionRegionList>"
     )
     (ev,) = adapt_message(ISAPI_TOPIC, isapi(body), NOW).events

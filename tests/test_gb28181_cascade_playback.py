@@ -61,23 +61,37 @@ async def _record_info(w: World, channel: str, start: float, end: float
     return [(stamp(it, "StartTime"), stamp(it, "EndTime")) for it in items]
 
 
+def _recorded(camera_factory: Any, relay_factory: Any, tmp_path: Path, seconds: int
+              ) -> tuple[Any, tuple[int, int]]:
+    """A relay recording cam1 in 2 s segments, and a window of ``seconds`` recorded time
+    starting 1 s into its footage (waits until there is that much and more)."""
+    root = tmp_path / "rec"
+    cam = camera_factory(["cam1"], mode="loop")
+    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
+    need = seconds // 2 + 2
+    wait_for(lambda: len(segments(root, "cam1")) >= need, timeout=20 + 7 * need,
+             what=f"{2 * need} s of footage")
+    start = int(segments(root, "cam1")[0]["start"]) + 1
+    return relay, (start, start + seconds)
+
+
+async def _playback_shared(w: World, pusher: RelayPusher) -> None:
+    """The cascade registered, with cam1 shared to the upper for playback too."""
+    client = await w.start_client(pusher)
+    await w.q("UPDATE gb_upper_shares SET playback = true WHERE camera_id = 'cam1'"
+              " RETURNING 1")
+    await asyncio.wait_for(client.registered.wait(), 10)
+
+
 @pytest.mark.parametrize("transport", ["udp", "tcp-active"])
 def test_playback_of_a_recorded_stretch_ends_with_media_status_121(
         dsn: str, camera_factory: Any, relay_factory: Any, tmp_path: Path,
         transport: str) -> None:
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 3, timeout=40, what="6 s of footage")
-    first = segments(root, "cam1")[0]
-    window = (int(first["start"]) + 1, int(first["start"]) + 4)  # 3 s of recorded time
+    relay, window = _recorded(camera_factory, relay_factory, tmp_path, 3)  # 3 s recorded
     pusher = RelayPusher(lambda _camera: relay.http, SERVICE)
 
     async def body(w: World) -> None:
-        client = await w.start_client(pusher)
-        await w.q("UPDATE gb_upper_shares SET playback = true WHERE camera_id = 'cam1'"
-                  " RETURNING 1")
-        await asyncio.wait_for(client.registered.wait(), 10)
+        await _playback_shared(w, pusher)
         # What is recorded in the window (RecordInfo), as a province asks before playing.
         listed = await _record_info(w, SHARED_RTSP, window[0] - 3600, window[1])
         assert listed == sorted(listed) and all(a < b <= window[1] for a, b in listed)
@@ -114,19 +128,11 @@ def test_playback_of_a_recorded_stretch_ends_with_media_status_121(
 
 def test_the_upper_pauses_speeds_up_and_seeks_a_playback_with_mansrtsp(
         dsn: str, camera_factory: Any, relay_factory: Any, tmp_path: Path) -> None:
-    root = tmp_path / "rec"
-    cam = camera_factory(["cam1"], mode="loop")
-    relay = relay_factory({"cam1": cam.url("cam1")}, recording=recording(root, segment_s=2))
-    wait_for(lambda: len(segments(root, "cam1")) >= 6, timeout=60, what="12 s of footage")
-    first = segments(root, "cam1")[0]
-    window = (int(first["start"]) + 1, int(first["start"]) + 9)  # 8 s: 120 frames at 1x
+    relay, window = _recorded(camera_factory, relay_factory, tmp_path, 8)  # 120 frames at 1x
     pusher = RelayPusher(lambda _camera: relay.http, SERVICE)
 
     async def body(w: World) -> None:
-        client = await w.start_client(pusher)
-        await w.q("UPDATE gb_upper_shares SET playback = true WHERE camera_id = 'cam1'"
-                  " RETURNING 1")
-        await asyncio.wait_for(client.registered.wait(), 10)
+        await _playback_shared(w, pusher)
         dialog, sink = await w.sim.play(SHARED_RTSP, "udp", window)
 
         def push() -> dict[str, Any]:

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import threading
+from abc import ABC, abstractmethod
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -34,7 +35,7 @@ LEAD_S = 1.0  #: media sent ahead of the play clock, so the browser never starve
 QUEUE = 64  #: units read ahead of the pacer
 
 
-class WsPlayback:
+class WsPlayback(ABC):
     """The WebSocket side of one browser playback: the client's commands in, timelines
     out; where the footage comes from is ``_serve``'s (the relay's journal, or a device)."""
 
@@ -104,8 +105,9 @@ class WsPlayback:
         async with self._send_lock:
             await self.ws.send_text(json.dumps(payload))
 
+    @abstractmethod
     async def _serve(self, at: float, speed: float) -> None:
-        raise NotImplementedError
+        """Send the footage from ``at`` (unix s) at ``speed`` until it ends or is cancelled."""
 
 
 class PlaybackSession(WsPlayback):
