@@ -117,12 +117,45 @@ async def simulate(
                 fut.add_done_callback(inflight.discard)
                 sent_records += n
                 sent_messages += 1
-                if len(inflight) > 2000:
-                    await asyncio.wait(set(inflight), return_when=asyncio.FIRST_COMPLETED)
+                if len(inflight) > MAX_INFLIGHT:
+                    await _room(inflight, stop)
+                    if stop.is_set():
+                        break
             await asyncio.sleep(0.05)
-        if inflight:
-            await asyncio.gather(*inflight)
-    return {"records": sent_records, "messages": sent_messages}
+        unconfirmed = await _drain(inflight, DRAIN_S)
+    return {"records": sent_records, "messages": sent_messages, "unconfirmed": unconfirmed}
+
+
+#: Publishes awaiting the broker's acknowledgement before the simulator holds back.
+MAX_INFLIGHT = 2000
+
+#: Seconds a stopping simulator waits for the broker to acknowledge what it published.
+DRAIN_S = 5.0
+
+
+async def _room(inflight: set[asyncio.Future[None]], stop: asyncio.Event) -> None:
+    """Until an acknowledgement frees room or the simulator is told to stop.
+
+    While the broker is away nothing is acknowledged; waiting on the publishes alone made a
+    full simulator deaf to SIGTERM (soak runs left such simulators behind).
+    """
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({*inflight, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+
+
+async def _drain(inflight: set[asyncio.Future[None]], timeout: float) -> int:
+    """Wait a bounded time for acknowledgements; how many were still unconfirmed.
+
+    Without the bound a simulator whose broker had gone waited forever on stop, so a
+    supervisor's SIGTERM never ended it (messages queued while disconnected stay pending).
+    """
+    if not inflight:
+        return 0
+    _done, pending = await asyncio.wait(set(inflight), timeout=timeout)
+    return len(pending)
 
 
 def _sources(args: argparse.Namespace) -> list[Source]:
