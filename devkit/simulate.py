@@ -18,6 +18,7 @@ import signal
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from adapters import registry
 from adapters.base import Origin
@@ -139,9 +140,10 @@ async def _room(inflight: set[asyncio.Future[None]], stop: asyncio.Event) -> Non
     While the broker is away nothing is acknowledged; waiting on the publishes alone made a
     full simulator deaf to SIGTERM (soak runs left such simulators behind).
     """
-    stopping = asyncio.ensure_future(stop.wait())
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    waits: set[asyncio.Future[Any]] = {*inflight, stopping}
     try:
-        await asyncio.wait({*inflight, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopping.cancel()
 
