@@ -19,9 +19,10 @@ import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from gb28181.calls import Dialog
 from gb28181.directory import DeviceRecord, Registration
 from gb28181.manscdp import CatalogItem, read, text_of
-from gb28181.service import Dialog, ServiceSettings, SipService
+from gb28181.service import ServiceSettings, SipService
 from gb28181.sip import SipMessage
 from gb28181.transport import Peer
 from streams.gb28181.ps import PsDemuxer, PsError
@@ -210,7 +211,7 @@ class UpperSim:
         sink = MediaSink(transport)
         port = await sink.open()
         try:
-            dialog = await self.service.invite(self.lower_id, channel_id, sink.host, port,
+            dialog = await self.service.calls.invite(self.lower_id, channel_id, sink.host, port,
                                                transport, window)
         except Exception:
             sink.close()
@@ -226,10 +227,10 @@ class UpperSim:
 
     async def steer(self, dialog: Dialog, body: bytes) -> int:
         """MANSRTSP (``gb28181.mansrtsp``) in a playback call: the lower's final status."""
-        return await self.service.info(dialog.call_id, body)
+        return await self.service.calls.info(dialog.call_id, body)
 
     async def stop(self, dialog: Dialog) -> bool:
-        return await self.service.bye(dialog.call_id, "upper stopped watching")
+        return await self.service.calls.bye(dialog.call_id, "upper stopped watching")
 
 
 def run_cli(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from adapters.xmlsafe import child, local
 from core import digest
-from gb28181 import devctl, manscdp, mansrtsp, sdp, sip
+from gb28181 import devctl, manscdp, sip
+from gb28181.calls import Calls
 from gb28181.directory import Directory
 from gb28181.transport import Peer, SipEndpoint
 
@@ -39,23 +40,6 @@ class ServiceSettings:
     catalog_timeout_s: float = 10.0  #: a catalog not complete by then is applied partially
     instance: str = field(default_factory=lambda: secrets.token_hex(4))
     zone: str = "Asia/Shanghai"
-
-
-class InviteError(RuntimeError):
-    """The device did not accept the INVITE (the reason says how)."""
-
-
-@dataclass
-class Dialog:
-    call_id: str
-    device_id: str
-    channel_id: str
-    peer: Peer
-    from_tag: str
-    to_tag: str
-    ssrc: str
-    answer: sdp.MediaOffer
-    cseq: int = 1
 
 
 @dataclass
@@ -92,7 +76,7 @@ class SipService:
         self._sn = secrets.randbelow(10**5)
         self._watch: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.dialogs: dict[str, Dialog] = {}
+        self.calls = Calls(settings, directory, self.endpoint, self.next_sn)
         self._subscriptions: dict[str, tuple[str, int]] = {}  #: call-id -> (from tag, CSeq)
         #: (call-id, NotifyType) of MediaStatus notifications (121: end of a playback file)
         self.media_status: list[tuple[str, str]] = []
@@ -133,7 +117,7 @@ class SipService:
             return
         elif msg.method == "BYE":
             await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
-            if self.dialogs.pop(msg.call_id, None) is not None:
+            if self.calls.dialogs.pop(msg.call_id, None) is not None:
                 await self.dir.session_closed(msg.call_id, "BYE from the device")
         elif msg.method == "OPTIONS":
             await self.endpoint.send(sip.response(msg, 200, "OK"), peer)
@@ -202,7 +186,7 @@ class SipService:
 
     async def _message(self, msg: sip.SipMessage, peer: Peer) -> None:
         device_id = msg.user_of("from")
-        if (dialog := self.dialogs.get(msg.call_id)) is not None:
+        if (dialog := self.calls.dialogs.get(msg.call_id)) is not None:
             device_id = dialog.device_id  # in a call: From is the channel (MediaStatus)
         reg = await self.dir.registration(device_id) if device_id.isdigit() else None
         if reg is None:
@@ -365,82 +349,6 @@ class SipService:
         for cmd in ("DeviceInfo", "Catalog", "DeviceStatus"):
             if not await self.query(device_id, cmd, peer):
                 log.info("sip: %s did not accept the %s query", device_id, cmd)
-
-    async def invite(self, device_id: str, channel_id: str, host: str, port: int,
-                     transport: str = "udp", window: tuple[int, int] | None = None,
-                     download_speed: int | None = None) -> Dialog:
-        """Ask a channel for live video (or, with ``window`` (start, end in s since 1970),
-        its recording: ``s=Playback``; with ``download_speed`` too, the 2022 edition's
-        ``s=Download`` at that many times real time) to ``host:port`` as PS over RTP;
-        raises InviteError."""
-        reg = await self.dir.registration(device_id)
-        if reg is None or not reg.online:
-            raise InviteError(f"device {device_id} is not registered")
-        ssrc = sdp.make_ssrc(self.s.domain, self.next_sn(), playback=window is not None)
-        session = "Play" if not window else "Download" if download_speed else "Playback"
-        offer = sdp.MediaOffer(host=host, port=port, transport=transport, ssrc=ssrc,
-                               owner=self.s.platform_id,
-                               payloads={96: "PS/90000", 98: "H264/90000", 99: "H265/90000"},
-                               session=session, times=window or (0, 0),
-                               uri=f"{channel_id}:0" if window else "",
-                               extra=[f"a=downloadspeed:{download_speed}"]
-                               if window and download_speed else [])
-        tag, call_id = sip.new_tag(), secrets.token_hex(10)
-        peer = reg.peer
-        msg = sip.request(
-            "INVITE", f"sip:{channel_id}@{peer.host}:{peer.port}", via_host=self.s.host,
-            via_port=self.s.port, transport=peer.transport, from_uri=self.uri, from_tag=tag,
-            to_uri=f"sip:{channel_id}@{self.s.domain}", call_id=call_id, cseq=1,
-            body=sdp.build(offer), content_type="APPLICATION/SDP",
-            extra=[("contact", f"<{self.uri}>"), ("subject", f"{channel_id}:{ssrc},"
-                                                             f"{self.s.platform_id}:0")])
-        reply = await self.endpoint.request(msg, peer, timeout=6.0)
-        if reply is None:
-            raise InviteError(f"{device_id}/{channel_id}: no answer to INVITE")
-        if reply.status != 200:
-            raise InviteError(f"{device_id}/{channel_id}: INVITE answered {reply.status}")
-        try:
-            answer = sdp.parse(reply.body)
-        except sdp.SdpError as exc:
-            raise InviteError(f"{device_id}/{channel_id}: bad SDP answer: {exc}") from None
-        dialog = Dialog(call_id, device_id, channel_id, peer, tag, reply.tag_of("to") or "",
-                        answer.ssrc or ssrc, answer)
-        await self.endpoint.send(self._in_dialog("ACK", dialog), peer)
-        self.dialogs[call_id] = dialog
-        await self.dir.session_opened(call_id, device_id, channel_id, dialog.ssrc, transport,
-                                      f"{host}:{port}", self.s.instance)
-        log.info("sip: INVITE %s/%s -> %s:%d %s ssrc %s", device_id, channel_id, host, port,
-                 transport, dialog.ssrc)
-        return dialog
-
-    def _in_dialog(self, method: str, d: Dialog) -> sip.SipMessage:
-        if method != "ACK":
-            d.cseq += 1
-        return sip.request(
-            method, f"sip:{d.channel_id}@{d.peer.host}:{d.peer.port}", via_host=self.s.host,
-            via_port=self.s.port, transport=d.peer.transport, from_uri=self.uri,
-            from_tag=d.from_tag, to_uri=f"sip:{d.channel_id}@{self.s.domain}",
-            call_id=d.call_id, cseq=d.cseq, to_tag=d.to_tag)
-
-    async def info(self, call_id: str, body: bytes) -> int:
-        """A MANSRTSP command (``gb28181.mansrtsp``) in a playback call: the device's final
-        status (0: unanswered or no such call)."""
-        dialog = self.dialogs.get(call_id)
-        if dialog is None:
-            return 0
-        msg = self._in_dialog("INFO", dialog)
-        msg.body = body
-        msg.headers.append(("content-type", mansrtsp.CONTENT_TYPE))
-        reply = await self.endpoint.request(msg, dialog.peer, timeout=3.0)
-        return reply.status if reply is not None else 0
-
-    async def bye(self, call_id: str, reason: str = "no viewers") -> bool:
-        dialog = self.dialogs.pop(call_id, None)
-        if dialog is None:
-            return False
-        await self.endpoint.request(self._in_dialog("BYE", dialog), dialog.peer, timeout=2.0)
-        await self.dir.session_closed(call_id, reason)
-        return True
 
     # -- watchdog ---------------------------------------------------------------
 

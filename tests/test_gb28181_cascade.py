@@ -19,9 +19,9 @@ from devkit.fixtures.store import PoolWorld
 from devkit.fixtures.streams import SERVICE
 from devkit.fixtures.wait import until
 from devkit.gb28181_upper import UpperSim
+from gb28181.calls import InviteError
 from gb28181.cascade import CascadeClient, UpperSettings
 from gb28181.cascade_media import MediaPusher, PushHandle
-from gb28181.service import InviteError
 from hub.gb28181.cascade_store import PgCascadeDirectory, add_upper, load_uppers
 from hub.gb28181.config import Gb28181Config, Gb28181UpperConfig
 from hub.gb28181.relay_push import RelayPusher

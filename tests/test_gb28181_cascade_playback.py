@@ -19,7 +19,7 @@ from adapters.xmlsafe import text
 from devkit.fixtures.streams import SERVICE
 from devkit.fixtures.wait import until, wait_for
 from gb28181 import mansrtsp
-from gb28181.service import InviteError
+from gb28181.calls import InviteError
 from hub.gb28181.relay_push import RelayPusher
 from tests.test_gb28181_cascade import (
     GB_CAM,

@@ -20,7 +20,8 @@ from starlette.routing import Route
 
 from core.logging import uvicorn_log_config
 from gb28181 import devctl
-from gb28181.service import InviteError, SipService
+from gb28181.calls import InviteError
+from gb28181.service import SipService
 from hub.gb28181 import playback_control
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ class _Control:
         if transport not in TRANSPORTS or not 0 < port < 65536:
             return JSONResponse({"detail": "bad transport or port", "code": "bad_request"}, 400)
         try:
-            d = await self.service.invite(device, channel, host, port, transport, window, speed)
+            d = await self.service.calls.invite(device, channel, host, port, transport, window,
+                                                speed)
         except InviteError as exc:
             return JSONResponse({"detail": str(exc), "code": "invite_failed"}, 502)
         return JSONResponse({"call_id": d.call_id, "ssrc": d.ssrc,
@@ -78,7 +80,8 @@ class _Control:
             call_id = str((await request.json())["call_id"])[:64]
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"detail": "call_id required", "code": "bad_request"}, 400)
-        return JSONResponse({"ended": await self.service.bye(call_id, "relay ended the stream")})
+        ended = await self.service.calls.bye(call_id, "relay ended the stream")
+        return JSONResponse({"ended": ended})
 
     @_guarded
     async def control(self, request: Request) -> JSONResponse:

@@ -52,11 +52,11 @@ def routes(service: SipService, authorized: Callable[[Request], bool]) -> list[R
                                                  mansrtsp.SCALES) or (npt or 0) < 0:
             return JSONResponse({"detail": "command pause|play, scale in "
                                  f"{mansrtsp.SCALES}, npt >= 0", "code": "bad_request"}, 400)
-        if call_id not in service.dialogs:
+        if call_id not in service.calls.dialogs:
             return JSONResponse({"detail": "no such call", "code": "not_found"}, 404)
-        cseq = service.dialogs[call_id].cseq + 1
+        cseq = service.calls.dialogs[call_id].cseq + 1
         msg = mansrtsp.pause(cseq) if command == "pause" else mansrtsp.play(cseq, scale, npt)
-        status = await service.info(call_id, msg)
+        status = await service.calls.info(call_id, msg)
         if status != 200:
             return JSONResponse({"detail": f"device answered {status or 'nothing'}",
                                  "code": "control_failed"}, 502)
@@ -67,7 +67,7 @@ def routes(service: SipService, authorized: Callable[[Request], bool]) -> list[R
             return refused
         call_id = request.path_params["call_id"][:64]
         ended = [kind for cid, kind in service.media_status if cid == call_id]
-        return JSONResponse({"open": call_id in service.dialogs,
+        return JSONResponse({"open": call_id in service.calls.dialogs,
                              "end_of_file": "121" in ended})
 
     return [Route("/info", info, methods=["POST"]),
