@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from streams.glib_loop import ensure_glib_loop
-from streams.playback.reader import read_from
+from streams.playback.reader import read_from, timed
 from streams.recording.journal import Journal
 
 
@@ -34,3 +34,19 @@ def test_an_unreadable_segment_is_skipped_as_a_gap(tmp_path: Path) -> None:
     after = [(au, gap) for au, gap in units if au.pts >= t0 + 3]
     assert len(after) == 30 and after[0][1] is True  # the next segment, after a gap
     assert sum(1 for au, _ in units if t0 + 2 <= au.pts < t0 + 3) == 0
+
+
+def test_a_unit_without_a_time_takes_the_time_before_it() -> None:
+    """GStreamer's "no time" (2**64 - 1 ns) once became a wall time centuries ahead and
+    raised OverflowError in RTSP playback; an untimed unit now keeps the previous time."""
+    ensure_glib_loop()
+    from gi.repository import Gst  # noqa: PLC0415  lazy: Gst is initialised by the call above
+
+    untimed = Gst.Buffer.new_wrapped(b"\x00\x00\x00\x01\x09\x10")
+    assert timed(untimed, 3_000_000_000) == 3_000_000_000
+    decoded_only = Gst.Buffer.new_wrapped(b"\x00")
+    decoded_only.dts = 5_000_000_000
+    assert timed(decoded_only, 3_000_000_000) == 5_000_000_000
+    presented = Gst.Buffer.new_wrapped(b"\x00")
+    presented.pts, presented.dts = 7_000_000_000, 6_000_000_000
+    assert timed(presented, 3_000_000_000) == 7_000_000_000

@@ -61,6 +61,18 @@ def _pipeline(path: Path, codec: str) -> tuple[Gst.Pipeline, Gst.Element]:
 LOOKBACK_S = 3.0
 
 
+def timed(buf: Gst.Buffer, last: int) -> int:
+    """A unit's time in ns: its PTS, else its DTS, else the time of the unit before it.
+
+    A parser may hand over a unit without a time; taken as it is, GStreamer's "none"
+    (2**64 - 1 ns) became a wall time centuries ahead and broke RTSP playback.
+    """
+    for t in (buf.pts, buf.dts):
+        if t != Gst.CLOCK_TIME_NONE:
+            return int(t)
+    return last
+
+
 def _units(seg: Segment, from_s: float, codec: str) -> Iterator[tuple[float, bytes, bool]]:
     """(wall time, data, keyframe) of ``seg`` from about ``from_s`` into it."""
     pipeline, out = _pipeline(Path(seg.file), codec)
@@ -71,7 +83,7 @@ def _units(seg: Segment, from_s: float, codec: str) -> Iterator[tuple[float, byt
         first = out.emit("try-pull-preroll", 5 * Gst.SECOND)
         if first is None:
             return
-        t0 = first.get_buffer().pts
+        t0 = timed(first.get_buffer(), 0)
         if from_s > 0:
             pipeline.seek_simple(
                 Gst.Format.TIME,
@@ -79,9 +91,11 @@ def _units(seg: Segment, from_s: float, codec: str) -> Iterator[tuple[float, byt
                 t0 + int(from_s * Gst.SECOND),
             )
         pipeline.set_state(Gst.State.PLAYING)
+        last = t0
         while (sample := out.emit("try-pull-sample", 5 * Gst.SECOND)) is not None:
             buf = sample.get_buffer()
-            wall = seg.start + (buf.pts - t0) / Gst.SECOND
+            last = timed(buf, last)
+            wall = seg.start + (last - t0) / Gst.SECOND
             data = buf.extract_dup(0, buf.get_size())
             flagged = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
             yield wall, data, flagged and is_random_access(data, codec)
