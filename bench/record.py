@@ -129,7 +129,7 @@ def wait_recording(http: int, names: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         health, cams = recording_state(http)
-        idle = {h["camera_id"]: (h["state"], h.get("last_error")) for h in health
+        idle = {h["camera_id"]: (h["state"], h.get("error")) for h in health
                 if not cams.get(h["camera_id"], {}).get("recording")}
         if not idle:
             return

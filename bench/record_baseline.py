@@ -46,7 +46,8 @@ class Recorder:
             "drop-on-latency=true ! rtph264depay ! video/x-h264,stream-format=avc,alignment=au "
             "! h264parse name=parse ! video/x-h264,stream-format=avc,alignment=au "
             f"! h264timestamper ! splitmuxsink max-size-time={self.segment_ns} "
-            f'muxer="mp4mux fragment-duration=1000" location={self.out}/{self.name}-r{self.restarts}-%05d.mp4'
+            'muxer="mp4mux fragment-duration=1000" '
+            f"location={self.out}/{self.name}-r{self.restarts}-%05d.mp4"
         )
         # Start on a timed keyframe (mp4mux refuses what comes before it); the probe then goes.
         pad = pipeline.get_by_name("parse").get_static_pad("src")
