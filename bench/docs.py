@@ -114,12 +114,18 @@ def _record(r: dict[str, Any]) -> list[Row]:
     return [
         (f"recording CPU per camera, {r['resolution']}, {r['streams']} cameras, no viewers",
          f"{r['record_cpu_per_stream']} cores (×{r['record_cpu_ratio']})",
-         f"bare splitmuxsink {r['baseline_cpu_per_stream']} cores"),
+         f"bare splitmuxsink{_same_segments(r)} {r['baseline_cpu_per_stream']} cores"),
         ("recording written / dropped frames", f"{r['write_mb_per_s']} MB/s, "
          f"{r['dropped_frames']} dropped", f"cameras send {r['camera_mb_per_s']} MB/s"),
         ("playback: seek to a recorded instant → first frame (p50 / p95)",
          f"{seek['p50']} / {seek['p95']} s", "–"),
     ]
+
+
+def _same_segments(r: dict[str, Any]) -> str:
+    """The baseline's segment length, where the run says it (runs before it cut 60 s)."""
+    seg = r.get("segment_s", {}).get("baseline")
+    return f" ({seg} s segments)" if seg else ""
 
 
 def _record_housekeeping(r: dict[str, Any]) -> list[Row]:

@@ -1,11 +1,15 @@
 """Baseline for bench.record: bare GStreamer recorders (no cityhub code).
 
 Per camera ``rtspsrc ! depay ! parse ! timestamper ! splitmuxsink`` (mp4mux, 1 s
-fragments, 60 s segments; rtspsrc set as the relay sets it, and the timestamper the relay's
+fragments, segments of ``--segment-s``: bench.record passes the relay's, so both cut, open
+and close as many files; rtspsrc set as the relay sets it, and the timestamper the relay's
 recording branch has: a loaded machine gets the odd picture without a time, which mp4mux
 refuses): what GStreamer itself costs to record a camera without re-encoding. A recorder
 that fails anyway starts again into new files, as the relay's recording branch does.
-``python -m bench.record_baseline --upstream rtsp://h:p --cameras a,b --out DIR``.
+What it does not do is the relay's product work on each closed segment (sha256, fsync'd
+journal line in a hash chain): that stays in the relay's figure.
+``python -m bench.record_baseline --upstream rtsp://h:p --cameras a,b --out DIR
+--segment-s 10``.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ class Recorder:
     """One camera's bare recorder; restarted after an error (as the relay restarts its
     recording branch), into new files."""
 
-    def __init__(self, upstream: str, name: str, out: str) -> None:
+    def __init__(self, upstream: str, name: str, out: str, segment_s: float) -> None:
         self.upstream, self.name, self.out = upstream, name, out
+        self.segment_ns = int(segment_s * Gst.SECOND)
         self.restarts = 0
         self.pipeline = self._make()
 
@@ -40,8 +45,9 @@ class Recorder:
             f"rtspsrc location={self.upstream}/{self.name} latency=0 protocols=tcp "
             "drop-on-latency=true ! rtph264depay ! video/x-h264,stream-format=avc,alignment=au "
             "! h264parse name=parse ! video/x-h264,stream-format=avc,alignment=au "
-            f'! h264timestamper ! splitmuxsink max-size-time=60000000000 muxer="mp4mux '
-            f'fragment-duration=1000" location={self.out}/{self.name}-r{self.restarts}-%05d.mp4'
+            f"! h264timestamper ! splitmuxsink max-size-time={self.segment_ns} "
+            'muxer="mp4mux fragment-duration=1000" '
+            f"location={self.out}/{self.name}-r{self.restarts}-%05d.mp4"
         )
         # Start on a timed keyframe (mp4mux refuses what comes before it); the probe then goes.
         pad = pipeline.get_by_name("parse").get_static_pad("src")
@@ -74,9 +80,10 @@ def main() -> None:
     p.add_argument("--upstream", required=True)
     p.add_argument("--cameras", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--segment-s", type=float, required=True, help="the relay's segment length")
     a = p.parse_args()
     Gst.init(None)
-    recorders = [Recorder(a.upstream, name, a.out) for name in a.cameras.split(",")]
+    recorders = [Recorder(a.upstream, n, a.out, a.segment_s) for n in a.cameras.split(",")]
     loop = GLib.MainLoop()
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)

@@ -30,7 +30,7 @@ import gi
 gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
-from streams.core.upstream import UpstreamSession, until_keyframe  # noqa: E402
+from streams.core.upstream import UpstreamSession  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,19 @@ SETTLE_S = 0.3  # quiet time after which a finishing branch has closed all it wi
 BACKLOG_S = 10.0  # unwritten media beyond which frames are dropped rather than queued
 RESUME_S = 1.0  # backlog under which dropping stops
 OnClosed = Callable[[Path, float, float], None]  # file, start wall s, end wall s
+
+
+def until_timed_keyframe(_pad: Gst.Pad, info: Gst.PadProbeInfo) -> Gst.PadProbeReturn:
+    """Pad probe: drop until a keyframe that has a time, then remove itself (no Python per
+    frame after that). A session's first units may carry no time, and mp4mux refuses a
+    buffer without one ("Could not multiplex stream": a failed segment, an alarm, a branch
+    restart and a gap at the start of every such session)."""
+    buf = info.get_buffer()
+    if buf is not None and (
+        buf.has_flags(Gst.BufferFlags.DELTA_UNIT) or buf.pts == Gst.CLOCK_TIME_NONE
+    ):
+        return Gst.PadProbeReturn.DROP
+    return Gst.PadProbeReturn.REMOVE
 
 
 class RecordingBranch:
@@ -95,7 +108,7 @@ class RecordingBranch:
             self._backlog_q.connect("overrun", self._overrun)
         for element in reversed(chain):
             element.sync_state_with_parent()
-        self._inlet().add_probe(Gst.PadProbeType.BUFFER, until_keyframe)
+        self._inlet().add_probe(Gst.PadProbeType.BUFFER, until_timed_keyframe)
         self.session.message_hooks.append(self._on_message)
         self.session.stop_hooks.append(self.finish)
         tee.link(self.valve)
@@ -136,7 +149,9 @@ class RecordingBranch:
         if self._backlog < resume or self._backlog == level:
             self._stuck = self._backlog >= resume
             self._backlog = -1
-            self.valve.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, until_keyframe)
+            self.valve.get_static_pad("src").add_probe(
+                Gst.PadProbeType.BUFFER, until_timed_keyframe
+            )
             self.valve.set_property("drop", False)
             self._dropped, self._closed_at = self.dropped, None
             if not self._stuck:
@@ -171,7 +186,10 @@ class RecordingBranch:
             self._drop_input()
             if not self.failed:
                 self.failed = True
-                self.on_failed(msg.parse_error()[0].message)
+                err, debug = msg.parse_error()
+                log.warning("%s: recording branch error: %s (%s)", self.session.name,
+                            err.message, debug)  # the element's own reason, for whoever reads
+                self.on_failed(err.message)
             return True
         s = msg.get_structure()
         name = s.get_name() if s is not None else ""
