@@ -87,6 +87,7 @@ class Relay:
             settings.ice_servers, settings.webrtc_max_viewers, settings.connect_timeout_s
         )
         self.fmp4_viewers: dict[str, int] = {}  # camera -> open fMP4 WebSockets
+        self.device_playbacks = 0  # open /playback/{camera}/device WebSockets
         self.pushes = PushTable(settings.connect_timeout_s)  # GB/T 28181 cascade output
         self.rtsp: RtspReserve | None = None
         self.rtsp_port: int | None = None

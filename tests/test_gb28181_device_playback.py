@@ -365,3 +365,40 @@ def test_device_recording_plays_in_a_browser_over_fmp4_websocket(
             said.append(browser.said()["type"])
         assert said == ["init", "end"]
     wait_for(lambda: not sim.calls, what="the relay's BYE")
+
+
+def _admitted(url: str, at: int) -> tuple[ClientConnection, dict[str, Any]] | None:
+    """A device playback WebSocket that plays from ``at`` (socket and its ``init``), or None
+    when the relay refused it (its cap)."""
+    ws = connect(url, max_size=1 << 24)
+    browser = _Browser(ws)
+    try:
+        browser.send(type="play", at=at, speed=1)
+        hello, _ = browser.timeline(3)
+    except ConnectionClosed:
+        ws.close()
+        return None
+    return ws, hello
+
+
+def test_device_playbacks_beyond_the_relays_cap_are_refused(side: Side, relay_factory: Any
+                                                           ) -> None:
+    """``recording.device_playback_max``: one browser more than the cap is closed with 4503
+    and a reason, before any INVITE; the place a browser leaves is taken again."""
+    sim = side.call(_device(side, "UDP"))
+    channel = sim.channels[0].id
+    relay = relay_factory({channel: source_url(side, channel, "udp")},
+                          recording={"device_playback_max": 1})
+    start = int(sim.records[-1][0]) + 60
+    url = _device_ws(relay, channel, start, start + 120)
+    first = _admitted(url, start + 10)
+    assert first is not None and first[1]["start"] == start + 10, first
+    with connect(url) as refused, pytest.raises(ConnectionClosed) as closed:
+        refused.recv(10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4503, closed.value
+    assert closed.value.rcvd.reason == "too many device playbacks on this relay (max 1)"
+    assert len(sim.plays) == 1  # the refused browser cost the device nothing
+    first[0].close()
+    again = wait_for(lambda: _admitted(url, start + 20), what="a place freed")
+    assert again is not None and again[1]["start"] == start + 20, again
+    again[0].close()

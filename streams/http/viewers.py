@@ -168,8 +168,15 @@ def _device_playback_route(api: APIRouter, relay: Relay) -> None:
             grant = await relay.admit(camera_id, token, "playback")
         except PlayTokenError as exc:
             return await ws.close(4401, str(exc)[:120])
-        session = DeviceWsPlayback(channel, ws, (start, end))
-        await until_access_ends(relay.guard, grant, ws, session.run())
+        cap = relay.settings.recording.device_playback_max
+        if relay.device_playbacks >= cap:  # a device's NVR serves few calls: refuse, not queue
+            return await ws.close(4503, f"too many device playbacks on this relay (max {cap})")
+        relay.device_playbacks += 1
+        try:
+            session = DeviceWsPlayback(channel, ws, (start, end))
+            await until_access_ends(relay.guard, grant, ws, session.run())
+        finally:
+            relay.device_playbacks -= 1
 
 
 def _snapshot_route(api: APIRouter, relay: Relay) -> None:

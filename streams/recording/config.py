@@ -102,3 +102,11 @@ class RecordingConfig(BaseModel):
     cameras: dict[str, CameraRecording] = Field(
         default_factory=dict, description="Recording policy per camera id (absent: not recorded)."
     )
+    device_playback_max: int = Field(
+        8,
+        ge=0,
+        le=1000,
+        description="Browsers playing a GB/T 28181 device's own recording at once on this relay "
+        "(ws://relay/playback/{camera}/device): each holds a call (INVITE) on the device, "
+        "whose NVR serves few; beyond, refused with close code 4503. 0 turns them off.",
+    )

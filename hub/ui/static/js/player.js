@@ -3,14 +3,19 @@
 // WebSocket through the same gateway (streams/fmp4); when both fail, refreshed JPEG
 // snapshots. ui.video_transport: "auto" (that order), "fmp4" (skip WebRTC), "webrtc".
 // Reports "connecting" | "live" | "fallback" | "offline"; video.dataset.transport says how.
-// H.265 cameras: passed through where the browser decodes HEVC (fMP4/MSE; the relay's WebRTC
-// is H.264 only), else the relay's "h264" profile (an on-demand transcode) is asked for:
-// the relay names the codec (WHEP 415 "camera sends h265", the fMP4 init segment's mime).
-// Not WebCodecs/WASM decoding: headless Chromium has no HEVC decoder for WebCodecs either,
-// and a WASM HEVC decoder costs the wall's CPU per tile, where the relay's costs once.
+// H.265 cameras (#16), decided in this order, each failure's reason kept (video.dataset.fallbacks):
+// 1. passthrough: fMP4 into MSE where MediaSource.isTypeSupported says the browser decodes HEVC
+//    (the relay's WebRTC is H.264 only: WHEP answers 415 "camera sends h265");
+// 2. WebCodecs: the same fMP4 demuxed and decoded by VideoDecoder onto a <canvas>, where
+//    VideoDecoder.isConfigSupported accepts the stream's hvc1/hev1 codec string;
+// 3. the relay's "h264" profile, an on-demand transcode (its cost: bench/transcode.py).
+// No WASM decoder: none permissively licensed exists. ?decoder=webcodecs|mse|transcode in the
+// page's URL forces a first step (tests, field diagnosis); WebCodecs then plays H.264 too.
 import { playToken } from "./api.js";
+import { DecodePath } from "./decodepath.js";
 import { t } from "./i18n.js";
 import { fmp4Play } from "/ui/stream/mse.js";
+import { webcodecsPlay } from "/ui/stream/webcodecs.js";
 
 const RELAY = "/ui/relay";
 const FIRST_FRAME_MS = 10000;
@@ -27,15 +32,16 @@ const SNAPSHOT_MS = 1000;
 const worthFmp4 = (e) => e.status === undefined || e.status === 415 || e.status >= 500;
 
 const HEVC_MIME = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+const codecOf = (mime) => /codecs="([^"]+)"/.exec(mime)[1];
 /** Whether this browser decodes HEVC in MSE (the fMP4 passthrough of an H.265 camera). */
 export const canHevc = () => typeof MediaSource !== "undefined" && MediaSource.isTypeSupported(HEVC_MIME);
-/** Cameras this page found it cannot decode: later tiles ask for "h264" at once. */
-const needsH264 = new Set();
+/** A decoder's refusal of the stream's codec (MSE, WebCodecs): the next decode step's turn. */
+const CANNOT_DECODE = /cannot decode .*\b(hvc1|hev1|avc1)/;
 
 export class CameraPlayer {
   constructor(video, img, camera, onStatus, transport = "auto", profile = "main") {
     Object.assign(this, { video, img, camera, onStatus, transport, profile });
-    this.transcode = needsH264.has(camera);
+    this.path = new DecodePath(camera, video);
     video.dataset.profile = this._profile();
     this.ws = null;
     this.frames = 0;
@@ -66,7 +72,7 @@ export class CameraPlayer {
     }
     let why = "";
     // Where WebRTC just failed, a reconnect goes straight to fMP4 for a while.
-    if (this.transport !== "fmp4" && !(Date.now() < this.fmp4Until)) {
+    if (this.path.webrtc(this.transport) && !(Date.now() < this.fmp4Until)) {
       try {
         await this._whep();
         return this._live("webrtc", "");
@@ -74,8 +80,8 @@ export class CameraPlayer {
         this._closePc();
         why = `WebRTC: ${e.message}`;
         if (this.stopped) return;
-        // H.265, which the relay's WebRTC cannot pass: fMP4 where MSE decodes HEVC, else H.264.
-        if (e.status === 415 && /\bh265\b/.test(e.message) && !canHevc() && this._needsH264()) return this.start();
+        // H.265, which the relay's WebRTC cannot pass: fMP4 where MSE decodes HEVC, else the next step.
+        if (e.status === 415 && /\bh265\b/.test(e.message) && this._h265()) return this.start();
         // The gateway cannot reach the relay (restarting): fMP4 goes to the same relay.
         if (e.status === 502) return this._retryLater("connecting", why);
         if (this.transport === "webrtc" || !worthFmp4(e)) return this._fallback(why);
@@ -88,7 +94,7 @@ export class CameraPlayer {
     } catch (e) {
       this._closePc();
       if (this.stopped) return;
-      if (/cannot decode .*(hvc1|hev1)/.test(e.message) && this._needsH264()) return this.start();
+      if ((CANNOT_DECODE.test(e.message) || e.decodeError) && this._cannotDecode(e)) return this.start();
       why = `${why ? why + "; " : ""}fMP4: ${e.message}`;
       if (/\(4502\b/.test(e.message)) return this._retryLater("connecting", why);  // relay down
       this._fallback(why);
@@ -97,22 +103,37 @@ export class CameraPlayer {
 
   /** The profile asked of the relay: the camera's own, or its H.264 transcode. */
   _profile() {
-    return this.transcode ? "h264" : this.profile;
+    return this.path.profile(this.profile);
   }
 
-  /** Switch to the H.264 transcode (once): true when start() should try again with it. */
-  _needsH264() {
-    if (this.transcode) return false;
-    this.transcode = true;
-    needsH264.add(this.camera);
+  get transcode() { return this.path.step === "transcode"; }
+
+  /** WHEP said the camera sends H.265: true when start() should go on with another step. */
+  _h265() {
+    this.path.hevc = true;
+    if (this.transport === "webrtc") this.path.failed.add("webcodecs");  // it needs the fMP4 WebSocket
+    if (this.path.step !== "native" || canHevc()) return false;  // fMP4 into MSE passes it through
+    return this._fall(`no HEVC (MediaSource.isTypeSupported says no for ${codecOf(HEVC_MIME)})`);
+  }
+
+  /** MSE or WebCodecs refused the stream's codec: true when start() should try the next step. */
+  _cannotDecode(e) {
+    if (/\b(hvc1|hev1)/.test(e.message)) this.path.hevc = true;
+    return this._fall(e.message);
+  }
+
+  _fall(why) {
+    const again = this.path.fall(why);
     this.video.dataset.profile = this._profile();
-    return true;
+    return again;
   }
 
   _live(transport, why) {
     this.failures = 0;
-    if (this.transcode) why = why ? `${why}, H.264 transcode` : "H.264 transcode";
+    const step = { transcode: "H.264 transcode", webcodecs: "WebCodecs" }[this.path.step];
+    if (step) why = why ? `${why}, ${step}` : step;
     this.video.dataset.transport = transport;
+    this.path.live();
     this.img.hidden = true;  // snapshots stay on top until the video shows a frame
     this.status("live", why);
   }
@@ -121,8 +142,16 @@ export class CameraPlayer {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}?profile=${this._profile()}`;
     const start = this.frames;
-    this.ws = await fmp4Play(this.video, url, this.token, { onClose: (e) => this._lost(e.message) });
-    await this._firstFrame(start);
+    let early = null;  // the session's end before its first frame: start() handles it
+    const onClose = (e) => (this.state === "live" ? this._lost(e.message, e.decodeError) : (early = e));
+    if (this.path.step !== "webcodecs") {
+      this.path.hideCanvas();
+      this.ws = await fmp4Play(this.video, url, this.token, { onClose });
+    } else {
+      const onFrame = () => this._painted();
+      this.ws = await webcodecsPlay(this.path.showCanvas(), url, this.token, { onClose, onFrame });
+    }
+    await this._firstFrame(start, () => early);
   }
 
   async _whep() {
@@ -156,10 +185,12 @@ export class CameraPlayer {
     await this._firstFrame(start);
   }
 
-  async _firstFrame(start) {
+  /** Resolves on the first frame shown; throws what `ended()` returns (a session closed). */
+  async _firstFrame(start, ended = () => null) {
     const deadline = Date.now() + FIRST_FRAME_MS;
     while (this.frames === start) {
       if (this.stopped) throw new Error("stopped");
+      if (ended()) throw ended();
       if (Date.now() > deadline) throw new Error("no video within 10 s");
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -178,6 +209,13 @@ export class CameraPlayer {
     this.video.requestVideoFrameCallback(tick);
   }
 
+  /** A frame WebCodecs painted on the canvas: counted as the <video>'s are. */
+  _painted() {
+    this.frames++;
+    this.lastFrameAt = Date.now();
+    this.video.dataset.frames = this.frames;
+  }
+
   _watchStall() {
     clearInterval(this.timer);
     this.timer = setInterval(() => {
@@ -187,9 +225,11 @@ export class CameraPlayer {
     }, STALL_CHECK_MS);
   }
 
-  async _lost(why) {
+  async _lost(why, decodeError = false) {
     if (this.stopped) return;
     this._closePc();
+    // WebCodecs failing mid-stream: the decoder was reset (closed); the next step takes over.
+    if (decodeError && this.path.step === "webcodecs" && this._fall(why)) return this.start();
     const ended = await this._whyEnded();
     if (ended) {  // access was taken away: say so, and do not knock again
       this.stopped = true;
@@ -292,6 +332,7 @@ export class CameraPlayer {
     clearTimeout(this.retry);
     this._closePc();
     this.video.srcObject = null;
+    this.path.hideCanvas();
     delete this.video.dataset.transport;
   }
 }

@@ -1,6 +1,7 @@
 // The video wall: camera list (drag or double-click into tiles), grid presets and custom
 // grids, layouts saved per user and shared per department, live tiles with status.
 import { api, v1 } from "./api.js";
+import { showDecode } from "./decodepath.js";
 import { h, toast, download } from "./dom.js";
 import { errorText, t } from "./i18n.js";
 import * as L from "./layout.js";
@@ -127,6 +128,7 @@ export async function wallPage(root, ctx) {
     const img = h("img.fallback", { hidden: true, alt: "" });
     const dot = h("span.dot.connecting");
     const state = h("span.state", cam ? t("core.status.connecting") : "");
+    const decode = h("span.decode", { hidden: true });
     const el = h("div.tile", {
       dataset: { index: i, camera: spec.camera || "", status: cam ? "connecting" : "empty" }, tabindex: "-1",
       ondragover: (e) => { e.preventDefault(); el.classList.add("drop"); },
@@ -145,10 +147,11 @@ export async function wallPage(root, ctx) {
       dot.className = `dot ${s}`;
       state.textContent = t(s === "live" && video.dataset.transport === "fmp4" ? "core.status.live_fmp4" : `core.status.${s}`);
       state.title = why || "";
+      showDecode(decode, video);
     }, localStorage.getItem(TRANSPORT_OVERRIDE) || ctx.config.video_transport || "auto", gridProfile());
     el.player = player;
     el.append(video, img,
-      h("div.tilebar", dot, h("span.tilename", cam.name), state, h("span.spacer"),
+      h("div.tilebar", dot, h("span.tilename", cam.name), state, decode, h("span.spacer"),
         h("button.icon", { dataset: { action: "snapshot" }, title: t("core.wall.snapshot"), "aria-label": t("core.wall.snapshot"), onclick: () => snap(player, cam) }, "📷"),
         h("button.icon", { dataset: { action: "timeline" }, title: t("recording.timeline"), "aria-label": t("recording.timeline"), onclick: () => toggleTimeline(el, video, player, state) }, "◷"),
         h("button.icon", { dataset: { action: "fullscreen" }, title: t("core.wall.fullscreen"), "aria-label": t("core.wall.fullscreen"), onclick: () => fullscreen(el) }, "⛶"),
