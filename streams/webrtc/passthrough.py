@@ -9,7 +9,8 @@ first shows garbage or green until the next keyframe).
 
 Each frame is split into RTP payloads once for all viewers of a camera
 (``SharedPackets``, with aiortc's own H.264 packetizer): the sender of a
-viewer then only stamps the headers, SRTP-protects and sends.
+viewer then only stamps the headers, SRTP-protects and sends
+(``streams.webrtc.sender``, one wake-up per frame).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aiortc.rtcrtpsender import RTCEncodedFrame, RTCRtpSender
 
 from streams.core.fanout import Fanout
 from streams.core.media import AccessUnit
+from streams.webrtc.sender import FrameSender, take_over
 
 CLOCK = 90_000
 TIME_BASE = Fraction(1, CLOCK)
@@ -75,6 +77,7 @@ class PassthroughVideoTrack(MediaStreamTrack):
         self.sent = 0
         self.dropped = 0
         self.first_sent_at: float | None = None
+        self.frames: FrameSender | None = None  #: the send loop, once attached
 
     def _offer(self, au: AccessUnit) -> None:  # on the event loop
         if self._need_keyframe and not au.keyframe:
@@ -117,12 +120,13 @@ class PassthroughVideoTrack(MediaStreamTrack):
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Have ``sender`` take this track's shared payloads instead of packing each frame
-        itself (aiortc's sender calls ``_next_encoded_frame`` once per frame; the rest of
-        its loop - headers, NACK history, SRTP, RTCP - is unchanged)."""
+        itself, and send them with the relay's own loop (``streams.webrtc.sender``); aiortc's
+        sender calls ``_next_encoded_frame`` once per frame where that loop cannot run."""
         if not callable(getattr(sender, "_next_encoded_frame", None)):
             log.warning("aiortc's sender has no _next_encoded_frame: each viewer packs alone")
             return  # another aiortc: its own loop still works, only unshared
         setattr(sender, "_next_encoded_frame", self.encoded_frame)  # noqa: B010
+        self.frames = take_over(sender, self.encoded_frame)
 
     def stop(self) -> None:
         if self._cid is not None:
