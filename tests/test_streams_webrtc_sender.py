@@ -159,11 +159,25 @@ def test_packets_are_what_aiortc_would_send_and_nacks_are_answered() -> None:
         assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(len(seqs))]
         assert len({p.payload_type for p in media}) == 1
         assert {p.extensions.mid for p in media} == {viewer.pc.getTransceivers()[0].mid}
-        assert all(p.extensions.abs_send_time is not None for p in media)
+        assert all(p.extensions.abs_send_time is None for p in media)  # not negotiated
         await viewer.pc.close()
         await viewer.relay_pc.close()
 
     asyncio.run(scenario())
+
+
+def test_the_answer_asks_for_nack_and_pli_but_no_bandwidth_estimation_feedback() -> None:
+    async def scenario() -> str:
+        viewer = await connect(Fanout(prebuffer_s=0), SharedPackets())
+        answer = viewer.relay_pc.localDescription.sdp
+        await viewer.pc.close()
+        await viewer.relay_pc.close()
+        return answer
+
+    answer = asyncio.run(scenario())
+    assert "a=rtcp-fb:" in answer and "nack pli" in answer and " nack\r\n" in answer
+    assert "goog-remb" not in answer and "abs-send-time" not in answer
+    assert "urn:ietf:params:rtp-hdrext:sdes:mid" in answer  # BUNDLE still finds the stream
 
 
 def hostile_rtcp(viewer: Viewer) -> list[AnyRtcpPacket]:

@@ -33,6 +33,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame, RTCRtpSender, random_sequence_number
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from aiortc.rtp import HeaderExtensions, RtpPacket, wrap_rtx
 from aiortc.utils import random32
 
@@ -43,6 +44,7 @@ _P = "_RTCRtpSender__"  # aiortc's name-mangled private fields
 #: negotiated mid / header extensions / RTX payload type.
 FIELDS = ("rtp_started", "rtp_exited", "mid", "rtp_header_extensions_map", "rtx_payload_type",
           "packet_count", "octet_count", "ntp_timestamp", "rtp_timestamp")
+ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 HISTORY_FRAMES = 64  #: frames kept for NACKs (aiortc keeps 128 packets: ~2 s of P-frames)
 
 NextFrame = Callable[[RTCRtpCodecParameters], Awaitable[RTCEncodedFrame]]
@@ -196,6 +198,20 @@ class FrameSender:
             if track is not None:
                 track.stop()
             self._get("rtp_exited").set()
+
+
+def without_rate_feedback(transceiver: RTCRtpTransceiver) -> None:
+    """Answer without what drives bandwidth estimation (goog-remb, abs-send-time): the relay
+    passes the camera's bitrate through and cannot act on an estimate, and each viewer's REMB
+    (aiortc sends one per packet group while it sees overuse) costs the relay an RTCP receive.
+    NACK and PLI stay. Call between setRemoteDescription and createAnswer."""
+    if not hasattr(transceiver, "_codecs") or not hasattr(transceiver, "_headerExtensions"):
+        return  # another aiortc: its default answer
+    for codec in transceiver._codecs:
+        codec.rtcpFeedback = [f for f in codec.rtcpFeedback if f.type != "goog-remb"]
+    transceiver._headerExtensions = [
+        e for e in transceiver._headerExtensions if e.uri != ABS_SEND_TIME
+    ]
 
 
 def take_over(sender: RTCRtpSender, next_frame: NextFrame) -> FrameSender | None:

@@ -21,6 +21,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 from streams.core.fanout import Fanout
 from streams.core.stream import CameraStream, Lease
 from streams.webrtc.passthrough import PassthroughVideoTrack, SharedPackets
+from streams.webrtc.sender import without_rate_feedback
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class WhepSessions:
             if "send parameters" in str(exc):
                 raise WhepError(415, "the offer does not accept H.264") from exc
             raise WhepError(400, f"bad SDP offer: {exc or type(exc).__name__}") from exc
+        without_rate_feedback(transceiver)
         try:
             answer = await pc.createAnswer()
         except Exception as exc:
