@@ -1,6 +1,6 @@
 """Same-run comparison of the relay's WebRTC CPU per viewer: this tree against another checkout.
 
-``python -m bench.webrtc_ab --before /path/to/other/checkout [--viewers 50] [--rounds 3]``
+``python -m bench.webrtc_ab --before /path/to/other/checkout [--after DIR] [--viewers 50]``
 starts one synthetic 720p25 2 Mb/s camera and two relays pulling it (``--core``; one runs the
 code at ``--before``, the other this tree's), each held live by an RTSP reader, and measures
 them in alternating rounds with bench.relay's aiortc viewers. A change worth 20 % is smaller
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -27,11 +28,13 @@ from devkit.embedded.process import stop
 def relay_from(
     tree: str, tmp: Path, url: str, core: str
 ) -> tuple[subprocess.Popen[bytes], int, int]:
-    """A relay running the code in ``tree`` (PYTHONPATH), of camera ``c00`` at ``url``."""
+    """A relay running the code in ``tree`` (its working directory, which ``python -m`` puts
+    first on the path, and PYTHONPATH), of camera ``c00`` at ``url``."""
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = tree
     try:
-        return start_relay(tmp, {"c00": url}, always_on=set(), core=core)
+        with contextlib.chdir(tree):
+            return start_relay(tmp, {"c00": url}, always_on=set(), core=core)
     finally:
         if saved is None:
             del os.environ["PYTHONPATH"]
@@ -40,8 +43,7 @@ def relay_from(
 
 
 def measure(a: argparse.Namespace) -> dict[str, object]:
-    here = str(Path(__file__).resolve().parents[1])
-    trees = {"before": str(Path(a.before).resolve()), "after": here}
+    trees = {"before": str(Path(a.before).resolve()), "after": str(Path(a.after).resolve())}
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="bench-webrtc-ab-") as d:
         tmp = Path(d)
@@ -72,6 +74,8 @@ def measure(a: argparse.Namespace) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--before", required=True, help="a checkout of the code to compare with")
+    p.add_argument("--after", default=str(Path(__file__).resolve().parents[1]),
+                   help="a checkout of the changed code (default: this one)")
     p.add_argument("--viewers", type=int, default=50)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--window", type=float, default=6.0, help="seconds per CPU measurement")
