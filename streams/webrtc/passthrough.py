@@ -2,14 +2,16 @@
 
 aiortc's RTCRtpSender packs an ``av.Packet`` returned by ``recv()`` without
 encoding it (H264Encoder.pack), so the relay spends no CPU on video coding.
-The track subscribes to the fan-out when the sender first asks for media
+The track joins the camera's feed (``CameraFeed``: one hop to the event loop per frame for
+all viewers) when the sender first asks for media
 (DTLS is up by then), so the viewer starts on the cached GOP's keyframe; it
 never sends a picture before its first keyframe (a decoder given P-frames
 first shows garbage or green until the next keyframe).
 
 Each frame is split into RTP payloads once for all viewers of a camera
 (``SharedPackets``, with aiortc's own H.264 packetizer): the sender of a
-viewer then only stamps the headers, SRTP-protects and sends.
+viewer then only stamps the headers, SRTP-protects and sends
+(``streams.webrtc.sender``, one wake-up per frame).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from aiortc.rtcrtpsender import RTCEncodedFrame, RTCRtpSender
 
 from streams.core.fanout import Fanout
 from streams.core.media import AccessUnit
+from streams.webrtc.feed import CameraFeed
+from streams.webrtc.sender import FrameSender, take_over
 
 CLOCK = 90_000
 TIME_BASE = Fraction(1, CLOCK)
@@ -63,11 +67,16 @@ class PassthroughVideoTrack(MediaStreamTrack):
     kind = "video"
 
     def __init__(
-        self, fanout: Fanout, queue_max: int = 120, shared: SharedPackets | None = None
+        self,
+        fanout: Fanout,
+        queue_max: int = 120,
+        shared: SharedPackets | None = None,
+        feed: CameraFeed | None = None,
     ) -> None:
         super().__init__()
         self.fanout = fanout
         self.shared = shared or SharedPackets()
+        self.feed = feed or CameraFeed(fanout)
         self.queue: asyncio.Queue[AccessUnit] = asyncio.Queue(queue_max)
         self._owner_loop = asyncio.get_running_loop()
         self._cid: int | None = None
@@ -75,6 +84,7 @@ class PassthroughVideoTrack(MediaStreamTrack):
         self.sent = 0
         self.dropped = 0
         self.first_sent_at: float | None = None
+        self.frames: FrameSender | None = None  #: the send loop, once attached
 
     def _offer(self, au: AccessUnit) -> None:  # on the event loop
         if self._need_keyframe and not au.keyframe:
@@ -87,15 +97,11 @@ class PassthroughVideoTrack(MediaStreamTrack):
             self.dropped += 1
             self._need_keyframe = True
 
-    def _consume(self, au: AccessUnit) -> None:  # on a GStreamer thread
-        if au.codec == "h264":
-            self._owner_loop.call_soon_threadsafe(self._offer, au)
-
     async def _next_unit(self) -> AccessUnit:
         if self.readyState != "live":
             raise MediaStreamError
         if self._cid is None:
-            self._cid = self.fanout.subscribe(self._consume)
+            self._cid = self.feed.join(self._offer)
         au = await self.queue.get()
         self.sent += 1
         if self.first_sent_at is None:
@@ -117,15 +123,16 @@ class PassthroughVideoTrack(MediaStreamTrack):
 
     def attach(self, sender: RTCRtpSender) -> None:
         """Have ``sender`` take this track's shared payloads instead of packing each frame
-        itself (aiortc's sender calls ``_next_encoded_frame`` once per frame; the rest of
-        its loop - headers, NACK history, SRTP, RTCP - is unchanged)."""
+        itself, and send them with the relay's own loop (``streams.webrtc.sender``); aiortc's
+        sender calls ``_next_encoded_frame`` once per frame where that loop cannot run."""
         if not callable(getattr(sender, "_next_encoded_frame", None)):
             log.warning("aiortc's sender has no _next_encoded_frame: each viewer packs alone")
             return  # another aiortc: its own loop still works, only unshared
         setattr(sender, "_next_encoded_frame", self.encoded_frame)  # noqa: B010
+        self.frames = take_over(sender, self.encoded_frame)
 
     def stop(self) -> None:
         if self._cid is not None:
-            self.fanout.unsubscribe(self._cid)
+            self.feed.leave(self._cid)
             self._cid = None
         super().stop()

@@ -20,7 +20,9 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 from streams.core.fanout import Fanout
 from streams.core.stream import CameraStream, Lease
+from streams.webrtc.feed import CameraFeed
 from streams.webrtc.passthrough import PassthroughVideoTrack, SharedPackets
+from streams.webrtc.sender import without_rate_feedback
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class WhepSessions:
         self.packets: weakref.WeakKeyDictionary[Fanout, SharedPackets] = (
             weakref.WeakKeyDictionary()
         )
+        #: one hop to the event loop per frame per camera, for all its viewers
+        self.feeds: weakref.WeakKeyDictionary[Fanout, CameraFeed] = weakref.WeakKeyDictionary()
 
     def _configuration(self) -> RTCConfiguration:
         return RTCConfiguration(iceServers=[RTCIceServer(urls=u) for u in self.ice_servers])
@@ -98,7 +102,8 @@ class WhepSessions:
                 )
             pc = RTCPeerConnection(self._configuration())
             shared = self.packets.setdefault(stream.fanout, SharedPackets())
-            track = PassthroughVideoTrack(stream.fanout, shared=shared)
+            feed = self.feeds.setdefault(stream.fanout, CameraFeed(stream.fanout))
+            track = PassthroughVideoTrack(stream.fanout, shared=shared, feed=feed)
             try:
                 await self._negotiate(pc, track, offer_sdp)
             except WhepError:
@@ -139,6 +144,7 @@ class WhepSessions:
             if "send parameters" in str(exc):
                 raise WhepError(415, "the offer does not accept H.264") from exc
             raise WhepError(400, f"bad SDP offer: {exc or type(exc).__name__}") from exc
+        without_rate_feedback(transceiver)
         try:
             answer = await pc.createAnswer()
         except Exception as exc:
