@@ -218,3 +218,7 @@ def test_sub_stream_mount_and_other_paths_passed_through(camera_factory, relay_f
         reply = s.recv(4096).decode()
     # the GStreamer re-serve answers on the same port (no recordings here: not found)
     assert reply.startswith("RTSP/1.0 404") and "Server: cityhub" not in reply
+    with socket.create_connection(("127.0.0.1", relay.rtsp_port), timeout=5) as s:
+        s.sendall(f"SETUP {base}/h264?token={token} RTSP/1.0\r\nCSeq: 2\r\n"
+                  "Transport: RTP/AVP;unicast;client_port=5000-5001\r\n\r\n".encode())
+        assert s.recv(4096).decode().startswith("RTSP/1.0 461")  # UDP would go to loopback
