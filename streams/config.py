@@ -34,8 +34,8 @@ class StreamsConfig(BaseModel):
         description="Media core of the RTSP re-serve. gstreamer: depayload, parse and "
         "payload again per camera (gst-rtsp-server). packet: the camera's RTP packets "
         "forwarded as received over TCP-interleaved, readers starting on the cached "
-        "keyframe (streams/packet; rtsp:// cameras; others and recorded playback are "
-        "redirected to the GStreamer re-serve). WebRTC, fMP4, snapshots, clips and "
+        "keyframe (streams/packet; rtsp:// cameras; other cameras, recorded and device playback "
+        "and profiles are passed through to the GStreamer re-serve on loopback). WebRTC, fMP4, snapshots, clips and "
         "recording stay on GStreamer, fed through the packet core (one camera connection).",
     )
     packet_reader_backlog_kb: int = Field(
