@@ -43,6 +43,7 @@ from streams.webrtc.ice import configure_ice_hosts
 from streams.webrtc.whep import WhepSessions
 
 log = logging.getLogger(__name__)
+LOOPBACK = "127.0.0.1"  #: where the GStreamer re-serve listens behind the packet core
 SUB = "~sub"  #: a sub stream's id suffix (health, metrics); RTSP serves it at /{camera}/sub
 
 
@@ -342,8 +343,8 @@ class Relay:
                                            self._rtsp_admit if check else None, self.guard.watch,
                                            self.settings.connect_timeout_s)
             self.rtsp_port = self.packet.port = await self.packet.start()
-        self.rtsp = RtspReserve(
-            self.settings.rtsp_host,
+        self.rtsp = RtspReserve(  # behind the packet core: on loopback, readers spliced to it
+            LOOPBACK if packet_core else self.settings.rtsp_host,
             0 if packet_core else self.settings.rtsp_port,
             check_token=check,
             watch=self.guard.watch,
@@ -353,7 +354,7 @@ class Relay:
             self._start_camera(spec)
         gst_port = self.rtsp.start()
         if self.packet is not None:
-            self.packet.fallback = f"rtsp://{self.settings.rtsp_host}:{gst_port}"
+            self.packet.fallback = (LOOPBACK, gst_port)
         else:
             self.rtsp_port = gst_port
         await self.recording.start(self.streams)

@@ -3,9 +3,10 @@
 Readers get the camera's packets as received (streams/packet/track.py), starting on the
 cached keyframe. Access is the same as the GStreamer re-serve's (streams/rtsp/auth.py): a
 play token as ``?token=`` or as the Basic password, checked on DESCRIBE/SETUP/PLAY; a
-connection that showed a valid token for a camera may go on without it. Paths the packet
-core does not serve (other sources, recorded playback) are redirected (302) to the
-GStreamer re-serve. UDP transport is refused with 461 (readers such as ffmpeg then use TCP).
+connection that showed a valid token for a camera may go on without it. A connection for a
+path the packet core does not serve (other sources, recorded playback, profiles) is passed
+through to the GStreamer re-serve behind it (streams/packet/proxy.py): one port for readers.
+UDP transport is refused with 461 (readers such as ffmpeg then use TCP).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from streams.auth.tokens import PlayGrant
 from streams.packet.camera import PacketCamera
+from streams.packet.proxy import Splice
 from streams.packet.sdp import reader_sdp
 from streams.packet.track import SNDBUF, Reader
 from streams.packet.wire import Message, WireError, response, split
@@ -45,7 +47,7 @@ def mount_of(url: str) -> tuple[str, str | None]:
 
 
 class PacketRtspServer:
-    """Serves the mounts of packet-core cameras; other paths go to ``fallback`` (a URL base)."""
+    """Serves the mounts of packet-core cameras; other paths go to ``fallback`` (host, port)."""
 
     def __init__(self, host: str, port: int, check_token: TokenCheck | None = None,
                  watch: Watch | None = None, wait_sdp_s: float = 10.0) -> None:
@@ -53,7 +55,7 @@ class PacketRtspServer:
         self.check_token, self.watch = check_token, watch
         self.wait_sdp_s = wait_sdp_s
         self.mounts: dict[str, PacketCamera] = {}
-        self.fallback: str | None = None  # rtsp://host:port of the GStreamer re-serve
+        self.fallback: tuple[str, int] | None = None  # the GStreamer re-serve (loopback)
         self.refused = 0
         #: Admits the relay's own GStreamer outputs (loopback readers, not counted as viewers).
         self.internal_token = secrets.token_urlsafe(32)
@@ -92,6 +94,7 @@ class ReaderConnection(asyncio.Protocol):
         self.session = secrets.token_hex(8)
         self.internal = False  # the relay's own loopback reader
         self.task: asyncio.Task[None] | None = None
+        self.splice: Splice | None = None  # passed through to the GStreamer re-serve
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -102,6 +105,9 @@ class ReaderConnection(asyncio.Protocol):
         self.task = asyncio.get_running_loop().create_task(self._serve())
 
     def data_received(self, data: bytes) -> None:
+        if self.splice is not None:
+            self.splice.feed(data)
+            return
         self.buf += data
         try:
             _frames, msgs, used = split(self.buf)  # reader's RTCP (interleaved) is ignored
@@ -118,9 +124,19 @@ class ReaderConnection(asyncio.Protocol):
             log.info("rtsp reader: %d requests unanswered; closing", self.queue.qsize())
             self.transport.abort()  # a flood of requests, not a reader
 
+    def pause_writing(self) -> None:
+        if self.splice is not None:
+            self.splice.pause(True)
+
+    def resume_writing(self) -> None:
+        if self.splice is not None:
+            self.splice.pause(False)
+
     def connection_lost(self, exc: Exception | None) -> None:
         if self.task is not None:
             self.task.cancel()
+        if self.splice is not None:
+            self.splice.close()
         if self.camera is not None and self.reader is not None:
             self.camera.track.stop(self.reader)
         for release in self.releases:
@@ -130,6 +146,9 @@ class ReaderConnection(asyncio.Protocol):
     async def _serve(self) -> None:
         while True:
             msg = await self.queue.get()
+            if self._passes(msg):
+                await self._pass_through(msg)
+                return
             try:
                 reply = await self._handle(msg)
             except Exception:  # a bug answers 500 for this request; the server goes on
@@ -143,6 +162,37 @@ class ReaderConnection(asyncio.Protocol):
             elif msg.method == "TEARDOWN":
                 self.transport.close()
                 return
+
+    def _passes(self, msg: Message) -> bool:
+        """Whether this connection's first request is for a path served by the re-serve."""
+        if self.camera is not None or self.server.fallback is None or msg.url == "*":
+            return False
+        if msg.method in ("TEARDOWN", "GET_PARAMETER", "SET_PARAMETER"):
+            return False
+        try:
+            return mount_of(msg.url)[0] not in self.server.mounts
+        except ValueError:
+            return False
+
+    async def _pass_through(self, msg: Message) -> None:
+        """Splice the connection to the re-serve: ``msg``, the requests queued behind it and
+        the bytes not parsed yet go first, then everything as it comes."""
+        assert self.transport is not None and self.server.fallback is not None
+        splice = Splice(self.transport)
+        if not await splice.open(*self.server.fallback):
+            self.transport.write(response(503, "Service Unavailable", msg.header("cseq", "0")))
+            self.transport.close()
+            return
+        queued = [msg]
+        while not self.queue.empty():
+            queued.append(self.queue.get_nowait())
+        splice.forward(queued)
+        self.splice = splice
+        rest, self.buf = bytes(self.buf), bytearray()
+        if self.transport.is_closing():
+            splice.close()
+        elif rest:
+            splice.feed(rest)
 
     def _start_playing(self) -> None:
         assert self.camera is not None and self.reader is not None
@@ -161,10 +211,6 @@ class ReaderConnection(asyncio.Protocol):
             return response(400, "Bad Request", cseq)
         camera = self.server.mounts.get(path)
         if camera is None:
-            if self.server.fallback and msg.method == "DESCRIBE":
-                return response(302, "Found", cseq,
-                                {"Location": f"{self.server.fallback}{path}"
-                                 + (f"?{urlsplit(msg.url).query}" if query else "")})
             return response(404, "Not Found", cseq)
         refusal = await self._admit(camera.camera_id, path, query, msg)
         if refusal is not None:
