@@ -5,48 +5,22 @@ is added through the hub's API, so the other UI tests' city stays as it was."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from core.net import free_port
-from devkit.fixtures.browser import ROOT, UiCity, UiPage
+from devkit.fixtures.browser import UiPage, add_camera
 from devkit.fixtures.wait import settle
 
 pytestmark = pytest.mark.browser
 CAMERA = "cm-hevc-1"
 
-ADD_JS = """async ([user, password, camera, url]) => {
-    const form = new URLSearchParams({username: user, password});
-    const login = await (await fetch('/api/v1/auth/token', {method: 'POST', body: form})).json();
-    const h = {Authorization: 'Bearer ' + login.access_token, 'Content-Type': 'application/json'};
-    const r = await fetch('/api/v1/cameras', {method: 'POST', headers: h, body: JSON.stringify({
-        id: camera, name: 'Riverside HEVC', site: 'river-park', system: 'citymgmt', url})});
-    return r.status; }"""
 TILE_JS = """e => ({status: e.dataset.status, why: e.querySelector('.state').title,
     profile: e.querySelector('video').dataset.profile,
     transport: e.querySelector('video').dataset.transport || null,
     frames: Number(e.querySelector('video').dataset.frames || 0)})"""
 HEVC_MIME = 'video/mp4; codecs="hvc1.1.6.L93.B0"'
-
-
-@pytest.fixture
-def hevc_camera(ui_world: UiCity) -> Iterator[str]:
-    """A synthetic H.265 camera (640x360, 15 fps, 1 s GOP) inside the city's namespace."""
-    port = free_port()
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ui_world.netns, sys.executable, "-m", "devkit.synthetic",
-         "--port", str(port), "--cameras", "hevc", "--codec", "h265", "--mode", "loop",
-         "--width", "640", "--height", "360", "--fps", "15", "--gop", "15", "--bitrate", "800"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield f"rtsp://127.0.0.1:{port}/hevc"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _tile(ui: UiPage, pred: Callable[[dict[str, Any]], bool], timeout: float = 60
@@ -58,8 +32,7 @@ def _tile(ui: UiPage, pred: Callable[[dict[str, Any]], bool], timeout: float = 6
 def test_an_h265_camera_plays_on_the_wall(ui_page: UiPage, hevc_camera: str) -> None:
     ui, page = ui_page, ui_page.page
     ui.login("citymgmt-operator")
-    added = page.evaluate(ADD_JS, ["citymgmt-admin", ui.city.logins["citymgmt-admin"], CAMERA,
-                                   hevc_camera])
+    added = add_camera(ui, CAMERA, "Riverside HEVC", hevc_camera)
     assert added == 201, added
     page.reload()
     page.wait_for_selector(f".cam[data-camera='{CAMERA}']")

@@ -6,30 +6,20 @@ reasons on the tile. Its own module (its own demo city): a camera is added throu
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from core.net import free_port
-from devkit.fixtures.browser import ROOT, UiCity, UiPage
+from devkit.fixtures.browser import UiPage, add_camera
 from devkit.fixtures.picture import flat_picture, png_data_url_to_rgb
 from devkit.fixtures.wait import settle
+from tests.test_ui_hevc import HEVC_MIME
 
 pytestmark = pytest.mark.browser
 H264_CAMERA = "tr-renmin-1"  # a demo camera (H.264) the traffic operator sees
 HEVC_CAMERA = "cm-hevc-wc"
 
-ADD_JS = """async ([user, password, camera, url]) => {
-    const form = new URLSearchParams({username: user, password});
-    const login = await (await fetch('/api/v1/auth/token', {method: 'POST', body: form})).json();
-    const h = {Authorization: 'Bearer ' + login.access_token, 'Content-Type': 'application/json'};
-    const r = await fetch('/api/v1/cameras', {method: 'POST', headers: h, body: JSON.stringify({
-        id: camera, name: 'Riverside HEVC (WebCodecs)', site: 'river-park', system: 'citymgmt',
-        url})});
-    return r.status; }"""
 TILE_JS = """e => {
     const v = e.querySelector('video'), c = e.querySelector('canvas.webcodecs');
     const badge = e.querySelector('.decode');
@@ -43,25 +33,8 @@ TILE_JS = """e => {
         badge: badge && !badge.hidden ? badge.textContent : null,
         badgeTitle: badge ? badge.title : ''}; }"""
 CANVAS_PNG_JS = "c => c.width && c.height ? c.toDataURL('image/png') : null"
-HEVC_MIME = 'video/mp4; codecs="hvc1.1.6.L93.B0"'
 HEVC_WEBCODECS_JS = """async () => typeof VideoDecoder !== 'undefined' &&
     (await VideoDecoder.isConfigSupported({codec: 'hvc1.1.6.L93.B0'})).supported"""
-
-
-@pytest.fixture
-def hevc_camera(ui_world: UiCity) -> Iterator[str]:
-    """A synthetic H.265 camera (640x360, 15 fps, 1 s GOP) inside the city's namespace."""
-    port = free_port()
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ui_world.netns, sys.executable, "-m", "devkit.synthetic",
-         "--port", str(port), "--cameras", "hevc", "--codec", "h265", "--mode", "loop",
-         "--width", "640", "--height", "360", "--fps", "15", "--gop", "15", "--bitrate", "800"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield f"rtsp://127.0.0.1:{port}/hevc"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _tile(ui: UiPage, camera: str, pred: Callable[[dict[str, Any]], bool], timeout: float = 60
@@ -108,8 +81,7 @@ def test_an_h265_camera_falls_through_to_the_decoder_this_browser_has(
     says why MSE and WebCodecs were left; a browser with either plays that instead."""
     ui, page = ui_page, ui_page.page
     ui.login("citymgmt-operator")
-    added = page.evaluate(ADD_JS, ["citymgmt-admin", ui.city.logins["citymgmt-admin"],
-                                   HEVC_CAMERA, hevc_camera])
+    added = add_camera(ui, HEVC_CAMERA, "Riverside HEVC (WebCodecs)", hevc_camera)
     assert added == 201, added
     console = _open(ui, HEVC_CAMERA)
     live = _tile(ui, HEVC_CAMERA, lambda s: s["status"] == "live" and s["frames"] > 5)
