@@ -157,7 +157,14 @@ async def _drain(inflight: set[asyncio.Future[None]], timeout: float) -> int:
     if not inflight:
         return 0
     _done, pending = await asyncio.wait(set(inflight), timeout=timeout)
+    for fut in pending:  # failed by the client's close: counted here, not logged as ERROR
+        fut.add_done_callback(_seen)
     return len(pending)
+
+
+def _seen(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _sources(args: argparse.Namespace) -> list[Source]:
