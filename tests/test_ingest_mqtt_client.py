@@ -121,3 +121,33 @@ def test_unreachable_broker_is_a_clear_error() -> None:
             await MqttClient(f"mqtt://127.0.0.1:{free_port()}", "x").connect(timeout=3)
 
     asyncio.run(main())
+
+
+def test_a_connection_lost_right_after_its_connack_is_connected_not_an_error() -> None:
+    """A broker that answers CONNACK and drops the link at once (a restart, a load balancer):
+    connect() returns and the client reconnects, as after any later drop. It used to wait
+    for a connected state that had already passed and raise "no CONNACK" after 10 s."""
+    connacks = 0
+
+    async def one_connack_then_close(reader: asyncio.StreamReader,
+                                     writer: asyncio.StreamWriter) -> None:
+        nonlocal connacks
+        await reader.read(1024)  # the CONNECT
+        connacks += 1
+        writer.write(b"\x20\x03\x00\x00\x00")  # MQTT 5 CONNACK: success, no properties
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(one_connack_then_close, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = MqttClient(f"mqtt://127.0.0.1:{port}", f"{_prefix()}-drop")
+        try:
+            await client.connect(timeout=5)
+            assert client.generation >= 1
+            await until(lambda: connacks >= 2, 15)  # it reconnects by itself
+        finally:
+            await client.close()
+            server.close()
+
+    asyncio.run(main())

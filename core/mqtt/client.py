@@ -137,7 +137,10 @@ class MqttClient:
             raise self._connect_failed
 
     async def _wait_first_connack(self) -> None:
-        while not self.connected.is_set() and self._connect_failed is None:
+        """Until a CONNACK came (``generation``, not ``connected``: a connection lost right
+        after its CONNACK is reconnected by ``_reconnect`` like any later drop)."""
+        first = self.generation
+        while self.generation == first and self._connect_failed is None:
             await asyncio.sleep(0.01)
 
     def _blocking_connect(self) -> None:
