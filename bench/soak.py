@@ -191,15 +191,24 @@ class Soak:
                 stop.wait(0.5)
 
 
+#: Seconds after a restart before a process's samples count towards its growth: a process
+#: that has just started (threads, files, caches) is not growing, it is starting.
+RESTART_WARMUP_S = 120.0
+
+
 def growth(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per process: change over the second half of the run, since its last restart."""
+    """Per process: change over the second half of the run, since its last restart and its
+    warm-up after it (a relay restarted late in the run once showed +6,300 % threads)."""
     mid = samples[len(samples) // 2]["t"] if samples else 0
     out: dict[str, dict[str, float]] = {}
     names = {n for s in samples for n in s["procs"]}
     for name in sorted(names):
-        series = [s["procs"][name] for s in samples if name in s["procs"] and s["t"] >= mid]
-        if series:
-            series = [x for x in series if x["pid"] == series[-1]["pid"]]
+        timed = [(s["t"], s["procs"][name]) for s in samples if name in s["procs"]]
+        last_pid = timed[-1][1]["pid"]
+        born = min(t for t, x in timed if x["pid"] == last_pid)
+        restarted = any(x["pid"] != last_pid for _, x in timed)
+        start = max(mid, born + RESTART_WARMUP_S) if restarted else mid
+        series = [x for t, x in timed if t >= start and x["pid"] == last_pid]
         if len(series) < 2:
             continue
         first, last = series[0], series[-1]

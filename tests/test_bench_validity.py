@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,3 +204,27 @@ def test_readme_figures_are_generated_from_the_results_folder() -> None:
         text = (REPO / doc).read_text(encoding="utf-8")
         assert "<!-- bench:" in text, f"{doc} has no generated figures block"
         assert docs.render(text) == text, f"{doc}: run `python -m bench.docs`"
+
+
+def test_soak_growth_skips_a_restarted_process_warm_up() -> None:
+    """A part restarted late in the soak is measured from the end of its warm-up, not from
+    its first sample (where threads and files are still opening), and a part that never
+    restarted from the middle of the run."""
+    from bench.soak import RESTART_WARMUP_S, growth  # noqa: PLC0415  lazy: loads the demo city
+
+    def sample(t: float, relay_pid: int, threads: int) -> dict[str, Any]:
+        hub = {"pid": 1, "rss_mb": 100 + t / 600, "uss_mb": 50.0, "fds": 40, "threads": 20}
+        relay = {"pid": relay_pid, "rss_mb": 300.0, "uss_mb": 200.0, "fds": 120,
+                 "threads": threads}
+        return {"t": t, "procs": {"hub": hub, "relay": relay}}
+
+    restart = 2400.0
+    samples = [sample(t, 7 if t < restart else 8,
+                      64 if t < restart or t > restart + 30 else 1)
+               for t in range(0, 3600, 10)]
+    grown = growth(samples)
+    assert grown["relay"]["threads"] == 0.0  # from restart + warm-up on: flat
+    assert grown["hub"]["rss_mb"] == round(100 * (3590 / 600 - 1800 / 600) / (100 + 3), 1)
+    late = [sample(t, 7 if t < 3550 else 8, 64) for t in range(0, 3600, 10)]
+    assert "relay" not in growth(late)  # restarted too late to measure a warm process
+    assert RESTART_WARMUP_S >= 60
