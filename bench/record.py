@@ -41,6 +41,7 @@ from core.net import free_port
 from devkit.embedded.process import spawn, stop
 from streams.auth.service import derive_service_token
 from streams.auth.tokens import issue_play_token
+from streams.config import StreamsConfig
 
 #: Reads the relay's health (streams.auth.service).
 SERVICE = {"Authorization": f"Bearer {derive_service_token(SECRET)}"}
@@ -55,7 +56,7 @@ RELAY_EXTRA = (
 
 
 def start_relay(
-    tmp: Path, cameras: dict[str, str], segment_s: float
+    tmp: Path, cameras: dict[str, str], segment_s: float, core: str
 ) -> tuple[subprocess.Popen[bytes], int]:
     http = free_port()
     cfg = {
@@ -68,6 +69,7 @@ def start_relay(
             "http_port": http,
             "rtsp_port": free_port(),
             "play_secret": SECRET,
+            "core": core,
             "recording": {
                 "paths": [str(tmp / "rec")],
                 "segment_s": segment_s,
@@ -144,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--streams", type=int, default=32)
     p.add_argument("--window", type=float, default=8.0, help="seconds per CPU measurement")
     p.add_argument("--seeks", type=int, default=20)
+    p.add_argument("--core", choices=["packet", "gstreamer"],
+                   default=StreamsConfig.model_fields["core"].default,
+                   help="the relay's media core (default: the relay's own default)")
     p.add_argument("--upstream", help="rtsp://host:port of cameras c00.. already served "
                    "(default: start synthetic 720p25 cameras)")
     p.add_argument("--timeout", type=float, default=60.0,
@@ -185,7 +190,8 @@ def measure(a: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             )
             procs.append(base)
             wait_log(base, tmp / "base.log", "ready")
-            relay, http = start_relay(tmp, {n: f"{upstream}/{n}" for n in names}, SEGMENT_S)
+            relay, http = start_relay(tmp, {n: f"{upstream}/{n}" for n in names}, SEGMENT_S,
+                                      a.core)
             procs.append(relay)
             wait_recording(http, names, a.timeout)
             b0, r0, t0 = dir_bytes(tmp / "rec"), dir_bytes(tmp / "base"), time.monotonic()
@@ -230,6 +236,7 @@ def measure(a: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         "streams": a.streams,
         "resolution": f"1280x720@25, 2 Mb/s, 1 s GOP (loop-mode synthetic), {SEGMENT_S} s "
         "segments",
+        "core": a.core,
         "segment_s": {"relay": SEGMENT_S, "baseline": SEGMENT_S},
         "relay_extra_work": RELAY_EXTRA,
         "record_cpu_per_stream": round(relay_cores / a.streams, 4),

@@ -30,15 +30,17 @@ class StreamsConfig(BaseModel):
         8554, ge=0, le=65535, description="Port of the RTSP re-serve (0: any free)."
     )
     core: Literal["gstreamer", "packet"] = Field(
-        "packet",
-        description="Media core of the RTSP re-serve. packet (default): the camera's RTP "
+        "gstreamer",
+        description="Media core of the RTSP re-serve. gstreamer (default): depayload, parse "
+        "and payload again per camera (gst-rtsp-server) for every path. packet: the camera's RTP "
         "packets forwarded as received over TCP-interleaved, sequence numbers and timestamps "
         "rewritten, readers starting on the cached keyframe; no decoding or payloading per "
         "reader (streams/packet; rtsp:// cameras; other sources, recorded and device playback "
-        "and profiles are passed through to the GStreamer re-serve on loopback, same port). "
-        "gstreamer: depayload, parse and payload again per camera (gst-rtsp-server) for every "
-        "path. WebRTC, fMP4, snapshots, clips and recording stay on GStreamer with either "
-        "core (with packet they pull the camera through it: one camera connection).",
+        "and profiles are passed through to the GStreamer re-serve on loopback, same port); "
+        "for relays whose cameras are mostly watched over RTSP. WebRTC, fMP4, snapshots, clips "
+        "and recording stay on GStreamer with either core (with packet they pull the camera "
+        "through it: one camera connection, which costs recorded cameras more CPU: "
+        "`python -m bench.record --core packet`).",
     )
     packet_reader_backlog_kb: int = Field(
         1024, ge=16, le=65536,
