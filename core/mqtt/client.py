@@ -121,12 +121,13 @@ class MqttClient:
         """Connect and wait for the CONNACK; later drops reconnect by themselves."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        before = self.generation  # read before connecting: the CONNACK may come at once
         await self._loop.run_in_executor(None, self._blocking_connect)
         self._tasks.append(
             asyncio.create_task(self._misc_loop(), name=f"mqtt-misc-{self.client_id}")
         )
         try:
-            await asyncio.wait_for(self._wait_first_connack(), timeout)
+            await asyncio.wait_for(self._wait_first_connack(before), timeout)
         except TimeoutError:
             await self.close()
             raise MqttError(
@@ -136,11 +137,11 @@ class MqttClient:
             await self.close()
             raise self._connect_failed
 
-    async def _wait_first_connack(self) -> None:
-        """Until a CONNACK came (``generation``, not ``connected``: a connection lost right
-        after its CONNACK is reconnected by ``_reconnect`` like any later drop)."""
-        first = self.generation
-        while self.generation == first and self._connect_failed is None:
+    async def _wait_first_connack(self, before: int) -> None:
+        """Until a CONNACK came (``generation`` past ``before``, not ``connected``: a
+        connection lost right after its CONNACK is reconnected by ``_reconnect`` like any
+        later drop)."""
+        while self.generation == before and self._connect_failed is None:
             await asyncio.sleep(0.01)
 
     def _blocking_connect(self) -> None:
