@@ -29,14 +29,24 @@ OWN_PACKAGES = {"core", "adapters", "streams", "edge", "hub", "devkit", "bench"}
 ORDER = ["demo", "config", "db", "ingest", "simulate", "hub", "audit", "broker", "relay", "edge"]
 
 
-def command_modules() -> list[str]:
-    """Modules of the installed ``cityhub.commands`` entry points, in ``ORDER``."""
+def command_modules(only: str | None = None) -> list[str]:
+    """Modules of the installed ``cityhub.commands`` entry points, in ``ORDER``; with
+    ``only`` (a command's name), that command's module alone."""
     found = {ep.name: ep.value for ep in entry_points(group="cityhub.commands")}
+    if only in found:
+        return [found[only]]
     rank = {name: i for i, name in enumerate(ORDER)}
     return [found[n] for n in sorted(found, key=lambda n: (rank.get(n, len(ORDER)), n))]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_in(argv: list[str]) -> str | None:
+    """The command named on the line (the first word that is not an option): a process
+    that a supervisor restarts imports that command's module only, not every command's
+    (``cityhub hub serve`` then starts without the relay's media stack)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cityhub", description="cityhub: a city's shared video and IoT hub"
     )
@@ -48,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON object per log line (default under CITYHUB_LOG_JSON=1: containers, systemd)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in command_modules():
+    for name in command_modules(only):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:  # an extra that is not installed here
@@ -61,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_in(argv)).parse_args(argv)
     setup_logging(
         json=args.log_json,
         level=logging.DEBUG if args.verbose else logging.INFO,
