@@ -16,6 +16,7 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from core.periodic import every
 from gb28181 import manscdp, sip
 from gb28181.transport import Peer
 from gb28181.upward import (
@@ -110,14 +111,9 @@ class UpwardEvents:
     # -- the poll ------------------------------------------------------------------------
 
     async def run(self, every_s: float) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a store hiccup: try again next tick
-                log.exception("cascade %s: upward events failed", self.c.s.upper_id)
-            await asyncio.sleep(every_s)
+        """Poll until cancelled; a store away (a database restarting) is tried next tick."""
+        await every(every_s, self.tick, f"cascade {self.c.s.upper_id}: upward events",
+                    at_once=True)
 
     async def tick(self) -> None:
         now = self._loop_time

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.xmlsafe import child, local
 from core import digest
+from core.periodic import every
 from gb28181 import devctl, manscdp, sip
 from gb28181.calls import Calls
 from gb28181.directory import Directory
@@ -354,12 +355,7 @@ class SipService:
 
     async def _watchdog(self) -> None:
         tick = max(0.2, min(1.0, self.s.keepalive_s / 4))
-        while True:
-            await asyncio.sleep(tick)
-            try:
-                await self.sweep()
-            except Exception:  # a store hiccup: try again next tick
-                log.exception("sip: watchdog sweep failed")
+        await every(tick, self.sweep, "sip: watchdog sweep")  # a store away: next tick
 
     async def sweep(self) -> None:
         now = datetime.now(UTC)
