@@ -13,10 +13,11 @@ def unit(n: int, keyframe: bool = False) -> AccessUnit:
     return AccessUnit(bytes([n]), n / 25, keyframe, "h264")
 
 
-async def settle() -> None:
-    """Let the hand-overs already scheduled on the loop run."""
-    for _ in range(3):
-        await asyncio.sleep(0)
+async def delivered(got: list[AccessUnit], n: int, timeout: float = 5.0) -> None:
+    """Until the hand-overs scheduled on the loop have brought ``got`` to ``n`` units."""
+    async with asyncio.timeout(timeout):
+        while len(got) < n:
+            await asyncio.sleep(0.001)
 
 
 def test_viewers_share_one_subscription_and_each_gets_the_gop_then_every_unit_once() -> None:
@@ -29,7 +30,7 @@ def test_viewers_share_one_subscription_and_each_gets_the_gop_then_every_unit_on
         keys = [feed.join(got[0].append)]
         for au in sent:
             fanout.publish(au)
-        await settle()
+        await delivered(got[0], len(sent))
         keys.append(feed.join(got[1].append))  # joins on the cached GOP
         # Published, not yet handed over (a frame late): in the GOP the next viewer gets.
         sent.append(unit(3))
@@ -42,10 +43,10 @@ def test_viewers_share_one_subscription_and_each_gets_the_gop_then_every_unit_on
         fanout.publish(sent[-1])
         keys.append(feed.join(got[3].append))
         counts.append(fanout.consumer_count)
-        await settle()
+        await delivered(got[0], len(sent))
         sent.append(unit(6))
         fanout.publish(sent[-1])
-        await settle()
+        await delivered(got[0], len(sent))
         for key in keys:
             feed.leave(key)
         counts.append(fanout.consumer_count)
