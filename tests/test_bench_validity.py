@@ -210,7 +210,7 @@ def test_soak_growth_skips_a_restarted_process_warm_up() -> None:
     """A part restarted late in the soak is measured from the end of its warm-up, not from
     its first sample (where threads and files are still opening), and a part that never
     restarted from the middle of the run."""
-    from bench.soak import RESTART_WARMUP_S, growth  # noqa: PLC0415  lazy: loads the demo city
+    from bench.soak_figures import RESTART_WARMUP_S, growth  # noqa: PLC0415
 
     def sample(t: float, relay_pid: int, threads: int) -> dict[str, Any]:
         hub = {"pid": 1, "rss_mb": 100 + t / 600, "uss_mb": 50.0, "fds": 40, "threads": 20}

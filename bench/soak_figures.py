@@ -1,0 +1,57 @@
+"""bench.soak's figures from its samples and logs: each process's growth over the second
+half of the run, the ERROR lines, and the chart (drawn by ``bench.soak_chart``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+#: Seconds after a restart before a process's samples count towards its growth: a process
+#: that has just started (threads, files, caches) is not growing, it is starting.
+RESTART_WARMUP_S = 120.0
+
+
+def growth(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per process: change over the second half of the run, since its last restart and its
+    warm-up after it (a relay restarted late in the run once showed +6,300 % threads)."""
+    mid = samples[len(samples) // 2]["t"] if samples else 0
+    out: dict[str, dict[str, float]] = {}
+    names = {n for s in samples for n in s["procs"]}
+    for name in sorted(names):
+        timed = [(s["t"], s["procs"][name]) for s in samples if name in s["procs"]]
+        last_pid = timed[-1][1]["pid"]
+        born = min(t for t, x in timed if x["pid"] == last_pid)
+        restarted = any(x["pid"] != last_pid for _, x in timed)
+        start = max(mid, born + RESTART_WARMUP_S) if restarted else mid
+        series = [x for t, x in timed if t >= start and x["pid"] == last_pid]
+        if len(series) < 2:
+            continue
+        first, last = series[0], series[-1]
+        out[name] = {k: round(100 * (last[k] - first[k]) / first[k], 1) if first[k] else 0.0
+                     for k in ("rss_mb", "uss_mb", "fds", "threads")}
+    return out
+
+
+def error_lines(logs: Path) -> list[str]:
+    found = []
+    for path in sorted(logs.glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"level": "ERROR"' in line or " ERROR " in line or line.startswith("ERROR"):
+                found.append(f"{path.stem}: {line[:200]}")
+    return found
+
+
+def chart(samples: list[dict[str, Any]], path: Path) -> None:
+    """Drawn by ``bench.soak_chart`` in a process of its own (see there why)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(samples, f)
+    try:
+        subprocess.run([sys.executable, "-m", "bench.soak_chart", f.name, str(path)],
+                       check=True, timeout=120)
+    finally:
+        os.unlink(f.name)
