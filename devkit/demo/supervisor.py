@@ -45,29 +45,39 @@ class Supervisor:
         self.parts[part.name] = part
 
     def check(self) -> list[str]:
-        """One round: restart what is dead or hung; names of what was restarted."""
+        """One round: restart what is dead, then what is hung; names of what was restarted.
+        Exits are looked at first, for every part: a dead relay is not kept waiting behind
+        the other parts' liveness probes (up to PROBE_TIMEOUT_S each on a busy machine)."""
         restarted = []
-        now = time.monotonic()
+        dead = [p for p in self.parts.values() if not p.alive()]
+        for part in dead:
+            if self._restart(part, "exited"):
+                restarted.append(part.name)
         for part in self.parts.values():
-            reason = self._problem(part, now)
-            if reason is None or now < part._next_try:
+            if part in dead:
                 continue
-            log.warning("demo supervisor: %s %s: restarting", part.name, reason)
-            try:
-                part.restart()
-                part._backoff = 0.5
-            except Exception as exc:  # e.g. a port still held: try again later
-                log.warning("demo supervisor: %s did not restart: %s", part.name, exc)
-                part._backoff = min(part._backoff * 2, 10.0)
-            part._next_try = time.monotonic() + part._backoff
-            part._ok_since_start, part._failing_since = False, None
-            part.restarts.append(time.time())
-            restarted.append(part.name)
+            reason = self._hung(part, time.monotonic())
+            if reason is not None and self._restart(part, reason):
+                restarted.append(part.name)
         return restarted
 
-    def _problem(self, part: Part, now: float) -> str | None:
-        if not part.alive():
-            return "exited"
+    def _restart(self, part: Part, reason: str) -> bool:
+        """Restarts the part unless it is backing off; whether it was restarted."""
+        if time.monotonic() < part._next_try:
+            return False
+        log.warning("demo supervisor: %s %s: restarting", part.name, reason)
+        try:
+            part.restart()
+            part._backoff = 0.5
+        except Exception as exc:  # e.g. a port still held: try again later
+            log.warning("demo supervisor: %s did not restart: %s", part.name, exc)
+            part._backoff = min(part._backoff * 2, 10.0)
+        part._next_try = time.monotonic() + part._backoff
+        part._ok_since_start, part._failing_since = False, None
+        part.restarts.append(time.time())
+        return True
+
+    def _hung(self, part: Part, now: float) -> str | None:
         if part.live_url is not None:
             ok = http_live(part.live_url)
         elif part.probe is not None:

@@ -29,6 +29,7 @@ from hub.api.routers.cameras import COLS as CAMERA_COLS
 from hub.auth.access import Anonymous, Caller, public, require
 from hub.relays import relay_bases, relay_service_headers
 from hub.ui.i18n import catalogue_json
+from hub.ui.relay_wait import reach
 
 STATIC = Path(__file__).parent / "static"
 STREAM_WEB = Path(streams.web.__file__).parent
@@ -61,8 +62,9 @@ async def _forward(ctx: Anonymous, request: Request, method: str, camera_id: str
     try:
         # Redirects are followed (a 307 keeps method and body): ownership may have moved.
         async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as client:
-            r = await client.request(method, f"{_relay_base(ctx, camera_id)}{path}",
-                                     headers=headers, params=params, content=body)
+            r = await reach(lambda: client.request(
+                method, f"{_relay_base(ctx, camera_id)}{path}", headers=headers, params=params,
+                content=body), ctx.runtime.config.ui.relay_restart_wait_s)
     except httpx.HTTPError:
         raise HTTPException(502, "relay unreachable") from None
     keep = {k: v for k, v in r.headers.items()
@@ -157,10 +159,10 @@ async def _pipe(websocket: WebSocket, ctx: Anonymous, camera_id: str, kind: str,
     base = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     await websocket.accept()
     try:
-        upstream = await websockets.connect(
+        upstream = await reach(lambda: websockets.connect(
             f"{base}/{kind}/{camera_id}{tail}?{urlencode(query)}",
             open_timeout=5, max_size=16 * 1024 * 1024,
-        )
+        ), ctx.runtime.config.ui.relay_restart_wait_s)
     except (OSError, websockets.WebSocketException, TimeoutError):
         await websocket.close(4502, "relay unreachable")
         return

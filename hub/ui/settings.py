@@ -77,6 +77,12 @@ class UiConfig(BaseModel):
         "Not used in a relay cluster (cluster.nodes): each camera's owner is reached at its "
         "node http_url.",
     )
+    relay_restart_wait_s: float = Field(
+        5.0, ge=0, le=30,
+        description="How long the gateway keeps trying a relay that refuses connections (it is "
+        "restarting) before answering 502: a tile retrying meanwhile plays as soon as the "
+        "relay listens again. 0: answer 502 at once.",
+    )
     basemap: BasemapConfig = Field(
         default_factory=lambda: BasemapConfig(),
         description="The map's base layer: the city's XYZ tiles or WMS, fetched through the "
