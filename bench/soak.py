@@ -21,7 +21,8 @@ supervisor; for each, the time until it serves again is measured, and per transp
 from the kill until each viewer plays a new frame again without a reload (``viewers_back``).
 At the end every pushed event must be stored exactly once, no ERROR line may appear in the
 logs outside the chaos, and each process's growth over the second half (since its last
-restart) is reported. A PNG chart of the samples is written next to the JSON
+restart and a warm-up; median of the window's first fifth against its last fifth) is
+reported. A PNG chart of the samples is written next to the JSON
 (bench/results/soak.png).
 """
 

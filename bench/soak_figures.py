@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,8 +18,9 @@ RESTART_WARMUP_S = 120.0
 
 
 def growth(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per process: change over the second half of the run, since its last restart and its
-    warm-up after it (a relay restarted late in the run once showed +6,300 % threads)."""
+    """Per process: change over the second half of the run (``_change``), since its last
+    restart and its warm-up after it (a relay restarted late in the run once showed
+    +6,300 % threads)."""
     mid = samples[len(samples) // 2]["t"] if samples else 0
     out: dict[str, dict[str, float]] = {}
     names = {n for s in samples for n in s["procs"]}
@@ -31,10 +33,18 @@ def growth(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         series = [x for t, x in timed if t >= start and x["pid"] == last_pid]
         if len(series) < 2:
             continue
-        first, last = series[0], series[-1]
-        out[name] = {k: round(100 * (last[k] - first[k]) / first[k], 1) if first[k] else 0.0
-                     for k in ("rss_mb", "uss_mb", "fds", "threads")}
+        out[name] = {k: _change([x[k] for x in series]) for k in ("rss_mb", "uss_mb", "fds",
+                                                                  "threads")}
     return out
+
+
+def _change(values: list[float]) -> float:
+    """Percent from the median of the window's first fifth to that of its last fifth: one
+    sample at either end (a burst of viewer connections, a GC not yet run) does not make
+    the figure."""
+    n = max(1, len(values) // 5)
+    first, last = statistics.median(values[:n]), statistics.median(values[-n:])
+    return round(100 * (last - first) / first, 1) if first else 0.0
 
 
 def error_lines(logs: Path) -> list[str]:

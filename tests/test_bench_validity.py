@@ -224,7 +224,11 @@ def test_soak_growth_skips_a_restarted_process_warm_up() -> None:
                for t in range(0, 3600, 10)]
     grown = growth(samples)
     assert grown["relay"]["threads"] == 0.0  # from restart + warm-up on: flat
-    assert grown["hub"]["rss_mb"] == round(100 * (3590 / 600 - 1800 / 600) / (100 + 3), 1)
+    # Medians of the window's first and last fifths (36 samples each: t 1800-2150, 3240-3590).
+    assert grown["hub"]["rss_mb"] == round(100 * (3415 / 600 - 1975 / 600) / (100 + 1975 / 600), 1)
+    spiked = [sample(t, 7, 64) for t in range(0, 3600, 10)]
+    spiked[-1]["procs"]["relay"]["fds"] = 500  # a burst of connections as the run ends
+    assert growth(spiked)["relay"]["fds"] == 0.0
     late = [sample(t, 7 if t < 3550 else 8, 64) for t in range(0, 3600, 10)]
     assert "relay" not in growth(late)  # restarted too late to measure a warm process
     assert RESTART_WARMUP_S >= 60
