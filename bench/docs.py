@@ -256,23 +256,23 @@ def _scale(r: dict[str, Any]) -> str:
             f"{_k(s['readings_per_s'])} readings")
 
 
-def _soak(r: dict[str, Any]) -> list[Row]:
+def _soak_held(r: dict[str, Any]) -> tuple[str, str]:
+    """What a soak held (events, ERROR lines, viewers' rate) and its largest growth."""
     grown = r["growth_second_half_pct"]
     worst = max(grown, key=lambda n: grown[n]["rss_mb"]) if grown else None
     growth = f"largest RSS growth {grown[worst]['rss_mb']} % ({worst})" if worst else "–"
     v = r.get("viewers") or {}
-    return [
-        (f"{r['minutes']:g} min, {_scale(r)}",
-         f"{r['events_pushed']:,} events: {r['lost']} lost, {r['duplicated']} duplicated; "
-         f"{r['error_lines']} ERROR lines; viewers {v.get('fps_min', '–')} fps at least",
-         growth),
-    ]
+    return (f"{r['events_pushed']:,} events: {r['lost']} lost, {r['duplicated']} duplicated; "
+            f"{r['error_lines']} ERROR lines; viewers {v.get('fps_min', '–')} fps at least",
+            growth)
+
+
+def _soak(r: dict[str, Any]) -> list[Row]:
+    return [(f"{r['minutes']:g} min, {_scale(r)}", *_soak_held(r))]
 
 
 def _soak_chaos(r: dict[str, Any]) -> list[Row]:
-    rows = [(f"{r['minutes']:g} min with chaos, {_scale(r)}",
-             f"{r['events_pushed']:,} events: {r['lost']} lost, {r['duplicated']} duplicated",
-             "–")]
+    rows = [(f"{r['minutes']:g} min with chaos, {_scale(r)}", *_soak_held(r))]
     for kind, f in r["back_s"].items():
         views = f.get("viewers_back") or {}
         played = "; ".join(f"{t} {b['max_s']} s" for t, b in views.items()

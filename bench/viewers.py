@@ -44,7 +44,7 @@ from streams.webrtc.ice import configure_ice_hosts
 
 #: hub/ui/static/js/player.js: RETRY_MS, RETRY_JITTER, FIRST_FRAME_MS, STALL_MS, STALL_CHECK_MS,
 #: FALLBACK_MS.
-RETRY_S = (0.5, 0.5, 1.0, 1.0, 2.0, 4.0, 8.0, 15.0)
+RETRY_S = (0.1, 0.5, 1.0, 1.0, 2.0, 4.0, 8.0, 15.0)
 RETRY_JITTER = 0.25
 FIRST_FRAME_S = 10.0
 STALL_S = 1.5

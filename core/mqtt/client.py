@@ -1,12 +1,10 @@
-"""An asyncio MQTT 5 client on paho-mqtt 2.x, driven by the event loop (no network thread).
+"""An asyncio MQTT 5 client on paho-mqtt 2.x, driven by the event loop (no network thread:
+``core.mqtt.driver``).
 
-paho's socket callbacks register its socket with the asyncio loop (the way Home
-Assistant drives paho): reads and writes happen when the socket is ready, and a
-small task runs paho's keep-alive. Callbacks therefore run in the loop's thread
-and must stay short: consumers get messages through ``on_message`` and do their
-work elsewhere. ``await publish()`` returns when the broker's PUBACK arrives (or
-raises if the broker refused); messages published while disconnected stay in
-paho's session and are sent on reconnect. With ``manual_ack`` a consumer calls
+Callbacks run in the loop's thread and must stay short: consumers get messages through
+``on_message`` and do their work elsewhere. ``await publish()`` returns when the broker's
+PUBACK arrives (or raises if the broker refused); messages published while disconnected
+stay in paho's session and are sent on reconnect. With ``manual_ack`` a consumer calls
 ``ack(message)`` only once the message is safely processed.
 """
 
@@ -16,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from core.mqtt.driver import LoopDriver
 from core.mqtt.types import (
     NO_MATCHING_SUBSCRIBERS,
     Message,
@@ -75,12 +73,10 @@ class MqttClient:
         self._pending: dict[int, tuple[asyncio.Future[None], bool]] = {}
         self._acked_early: dict[int, ReasonCode | None] = {}
         self._sub_waits: dict[int, asyncio.Future[list[ReasonCode]]] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._connect_failed: MqttError | None = None
-        self._sock: Any = None
+        self._connack = asyncio.Event()  #: set by the CONNACK that ``connect()`` waits for
 
         c = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -101,11 +97,8 @@ class MqttClient:
         c.on_message = self._on_message
         c.on_publish = self._on_publish
         c.on_subscribe = self._on_subscribe
-        c.on_socket_open = self._on_socket_open
-        c.on_socket_close = self._on_socket_close
-        c.on_socket_register_write = self._on_register_write
-        c.on_socket_unregister_write = self._on_unregister_write
         self._paho = c
+        self._driver = LoopDriver(c)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -118,16 +111,16 @@ class MqttClient:
         return props
 
     async def connect(self, timeout: float = 10.0) -> None:
-        """Connect and wait for the CONNACK; later drops reconnect by themselves."""
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        before = self.generation  # read before connecting: the CONNACK may come at once
-        await self._loop.run_in_executor(None, self._blocking_connect)
+        """Connect and wait for the CONNACK; later drops reconnect by themselves (a connection
+        lost right after its CONNACK too, by ``_reconnect``)."""
+        loop = self._driver.bind()
+        self._connack = asyncio.Event()  # before connecting: the CONNACK may come at once
+        await loop.run_in_executor(None, self._blocking_connect)
         self._tasks.append(
-            asyncio.create_task(self._misc_loop(), name=f"mqtt-misc-{self.client_id}")
+            asyncio.create_task(self._driver.keep_alive(), name=f"mqtt-misc-{self.client_id}")
         )
         try:
-            await asyncio.wait_for(self._wait_first_connack(before), timeout)
+            await asyncio.wait_for(self._connack.wait(), timeout)
         except TimeoutError:
             await self.close()
             raise MqttError(
@@ -136,13 +129,6 @@ class MqttClient:
         if self._connect_failed:
             await self.close()
             raise self._connect_failed
-
-    async def _wait_first_connack(self, before: int) -> None:
-        """Until a CONNACK came (``generation`` past ``before``, not ``connected``: a
-        connection lost right after its CONNACK is reconnected by ``_reconnect`` like any
-        later drop)."""
-        while self.generation == before and self._connect_failed is None:
-            await asyncio.sleep(0.01)
 
     def _blocking_connect(self) -> None:
         try:
@@ -169,7 +155,7 @@ class MqttClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        self._on_socket_close(self._paho, None, self._sock)
+        self._driver.release()
         for fut, _ in self._pending.values():
             if not fut.done():
                 fut.set_exception(MqttError("client closed before PUBACK"))
@@ -182,18 +168,12 @@ class MqttClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _misc_loop(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self._paho.loop_misc()
-
     async def _reconnect(self) -> None:
         delay, max_delay = self.reconnect_delays
-        assert self._loop is not None
         while not self._closing:
             await asyncio.sleep(delay)
             try:
-                await self._loop.run_in_executor(None, self._paho.reconnect)
+                await self._driver.running.run_in_executor(None, self._paho.reconnect)
                 return
             except (OSError, MqttError) as exc:
                 log.warning(
@@ -205,52 +185,6 @@ class MqttClient:
                 )
                 delay = min(delay * 2, max_delay)
 
-    # -- socket plumbing (paho -> asyncio) -------------------------------------------------------
-
-    @property
-    def _running(self) -> asyncio.AbstractEventLoop:
-        """The loop of ``connect()``: paho opens sockets only while connected, so it is set."""
-        if self._loop is None:
-            raise RuntimeError("MQTT client not connected")
-        return self._loop
-
-    def _in_loop(self, fn: Callable[[], None]) -> None:
-        if threading.get_ident() == self._loop_thread:
-            fn()
-        else:
-            self._running.call_soon_threadsafe(fn)
-
-    def _on_socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._sock = sock
-        self._in_loop(lambda: self._running.add_reader(sock, self._readable))
-
-    def _on_socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        if sock is None or self._loop is None:
-            return
-
-        def drop() -> None:
-            with contextlib.suppress(Exception):
-                self._running.remove_reader(sock)
-                self._running.remove_writer(sock)
-
-        self._in_loop(drop)
-
-    def _on_register_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        self._in_loop(lambda: self._running.add_writer(sock, self._writable))
-
-    def _on_unregister_write(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        def drop() -> None:
-            with contextlib.suppress(Exception):
-                self._running.remove_writer(sock)
-
-        self._in_loop(drop)
-
-    def _readable(self) -> None:
-        self._paho.loop_read(max_packets=100)
-
-    def _writable(self) -> None:
-        self._paho.loop_write()
-
     # -- paho callbacks (run in the loop thread) -------------------------------------------------
 
     def _on_connect(
@@ -259,6 +193,7 @@ class MqttClient:
         if reason.is_failure:
             self._connect_failed = MqttError(f"broker refused the connection: {reason}")
             log.error("mqtt %s: connection refused: %s", self.client_id, reason)
+            self._driver.call(self._connack.set)
             return
         self.generation += 1
         log.info(
@@ -270,14 +205,15 @@ class MqttClient:
         )
         for topic, qos in self._subs.items():  # harmless when the session kept them
             client.subscribe(topic, qos)
-        self._in_loop(self.connected.set)
+        self._driver.call(self.connected.set)
+        self._driver.call(self._connack.set)
         if self.on_connection:
             self.on_connection(True)
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
     ) -> None:
-        if self._loop is None:
+        if self._driver.loop is None:
             return
 
         def lost() -> None:
@@ -288,7 +224,7 @@ class MqttClient:
                 log.warning("mqtt %s: disconnected (%s); reconnecting", self.client_id, reason)
                 self._tasks.append(asyncio.create_task(self._reconnect()))
 
-        self._in_loop(lost)
+        self._driver.call(lost)
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         handler = self.on_message

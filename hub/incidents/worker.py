@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from core.periodic import FailureStreak
 from hub.incidents import escalation, rules
 from hub.incidents.settings import IncidentsConfig
 from hub.store.scalar import clock
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x63697479_696E6364  # "cityincd"
 MIN_PASS_S = 0.1
 BATCH = 20000
+RETRY_S = 1.0  #: a lost database is tried again this often
 
 
 class IncidentWorker:
@@ -41,6 +43,7 @@ class IncidentWorker:
         self.leading = False
         self.standby_checks = 0  #: lock attempts lost to another replica
         self._first = True
+        self._failures = FailureStreak("incident worker")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="incident-worker", daemon=True)
@@ -56,14 +59,16 @@ class IncidentWorker:
             try:
                 self._lead()
             except Exception as exc:  # noqa: BLE001 - keep the hub up; retry
-                log.warning("incident worker: %s; retrying", type(exc).__name__, exc_info=True)
-                self._stop.wait(1.0)
+                # A database restart is an outage ridden out, not an error per retry.
+                self._failures.failed(exc, RETRY_S)
+                self._stop.wait(RETRY_S)
 
     def _lead(self) -> None:
         with (
             psycopg.connect(self.dsn, autocommit=True) as listen,
             psycopg.connect(self.dsn) as conn,
         ):
+            self._failures.worked()
             while not self._stop.is_set():
                 row = listen.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
                 if row and row[0]:

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from core.periodic import FailureStreak
 from streams.auth.tokens import PlayGrant, PlayTokenError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class ViewGuard:
         self._lock = threading.Lock()  # RTSP views come and go on the GLib thread
         self._async: httpx.AsyncClient | None = None
         self._sync: httpx.Client | None = None  #: RTSP admissions (reader threads)
+        self._failures = FailureStreak("view check with the hub (views go on)")
 
     @property
     def enabled(self) -> bool:
@@ -146,10 +148,11 @@ class ViewGuard:
         try:
             answer = await self._post({"live": live, "stopped": stopped})
         except (httpx.HTTPError, ValueError) as exc:  # views go on; stops are sent next time
-            log.warning("view check with the hub failed (views go on): %s", exc)
+            self._failures.failed(exc, self.interval_s)
             with self._lock:
                 self._stopped.extend(stopped)
             return
+        self._failures.worked()
         for session, ended in _ended(answer).items():
             self._end(session, ended)
 

@@ -84,8 +84,13 @@ class Fmp4Viewer:
             for task in pending:
                 task.cancel()
             for task in done:
-                if not task.cancelled() and task.exception() is not None:
-                    log.warning("fmp4 %s: %s", self.stream.camera_id, task.exception())
+                exc = None if task.cancelled() else task.exception()
+                if exc is not None:
+                    # A viewer (or the gateway in front of it) gone mid-send is no fault here.
+                    level = logging.INFO if isinstance(exc, WebSocketDisconnect | OSError) \
+                        else logging.WARNING
+                    log.log(level, "fmp4 %s: %s: %s", self.stream.camera_id,
+                            type(exc).__name__, exc)
         finally:
             if cid is not None:
                 self.stream.fanout.unsubscribe(cid)

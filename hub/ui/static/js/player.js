@@ -19,8 +19,9 @@ import { webcodecsPlay } from "/ui/stream/webcodecs.js";
 
 const RELAY = "/ui/relay";
 const FIRST_FRAME_MS = 10000;
-// A relay restarting is back within 2-3 s: retry every half second at first, then back off.
-const RETRY_MS = [500, 500, 1000, 1000, 2000, 4000, 8000, 15000];
+// The first retry goes at once (the hub's gateway holds it while a relay restarts), then
+// every half second to a second (a relay or hub is back within 1-3 s), then back off.
+const RETRY_MS = [100, 500, 1000, 1000, 2000, 4000, 8000, 15000];
 const RETRY_JITTER = 0.25;  // ± this share: a wall's tiles lost at once do not knock at once
 const STALL_MS = 1500;      // live, but no frame for this long: lost, reconnect
 const STALL_CHECK_MS = 250;
