@@ -7,7 +7,8 @@ has received. Every viewer goes where a browser's tile goes: a play token from t
 API (``POST /api/v1/cameras/{id}/play``), then the hub's relay gateway (``/ui/relay/whep``,
 ``/ui/relay/fmp4``), and it reconnects the way ``hub/ui/static/js/player.js`` does (the
 constants below are that file's; ``tests/test_bench_viewers.py`` keeps them equal): a view
-is lost when its connection fails or closes or no frame came for ``STALL_S``; the player
+is lost when its connection fails or closes, no frame came for ``STALL_S``, or (WebRTC) its
+WHEP session's event stream says the relay closed the session or died; the player
 asks the relay whether access ended the view (then it stops, as the UI does), else retries
 after ``RETRY_S`` (growing with each failure in a row), as it does when the hub does not
 answer for a play token or the gateway cannot reach the relay. Any other failed start falls
@@ -43,12 +44,13 @@ from aiortc.codecs.base import Decoder
 from streams.webrtc.ice import configure_ice_hosts
 
 #: hub/ui/static/js/player.js: RETRY_MS, RETRY_JITTER, FIRST_FRAME_MS, STALL_MS, STALL_CHECK_MS,
-#: FALLBACK_MS.
+#: EVENTS_RETRY_MS, FALLBACK_MS.
 RETRY_S = (0.1, 0.5, 1.0, 1.0, 2.0, 4.0, 8.0, 15.0)
 RETRY_JITTER = 0.25
 FIRST_FRAME_S = 10.0
 STALL_S = 1.5
 STALL_CHECK_S = 0.25
+EVENTS_RETRY_S = 1.0
 FALLBACK_S = 30.0
 GAP_S = 1.0  #: a frame gap this long is an interruption (the cameras send 15-25 fps)
 
@@ -171,7 +173,14 @@ async def _watch(v: Viewer, reader: asyncio.Task[None], *ends: asyncio.Future[An
     """A view from its first frame until the reader stops, one of ``ends`` comes (the
     connection closed) or the video stalls; the reader's own error is raised."""
     try:
-        await _first_frame(v, v.frames)
+        first = asyncio.ensure_future(_first_frame(v, v.frames))
+        done, _ = await asyncio.wait([first, reader, *ends], return_when=asyncio.FIRST_COMPLETED)
+        if first not in done:  # lost before its first frame (start() fails; 502: relay down)
+            first.cancel()
+            for task in done:
+                task.result()
+            raise Lost("ended before its first frame")
+        first.result()
         v.connects += 1
         v.failures = 0
         stall = asyncio.ensure_future(_stalled(v))
@@ -217,7 +226,11 @@ async def play_webrtc(v: Viewer, hub: Hub, token: str) -> None:
                 await track.recv()  # MediaStreamError when the track ends
                 v.frame()
 
-        await _watch(v, asyncio.create_task(read()), closed)
+        events = asyncio.ensure_future(watch_session(hub, resource))
+        try:
+            await _watch(v, asyncio.create_task(read()), closed, events)
+        finally:
+            events.cancel()
         raise Lost("connection " + str(closed.result() if closed.done() else "ended"))
     except Lost:
         raise
@@ -228,6 +241,25 @@ async def play_webrtc(v: Viewer, hub: Hub, token: str) -> None:
             with contextlib.suppress(httpx.HTTPError):
                 await hub.http.delete(resource)
         await pc.close()
+
+
+async def watch_session(hub: Hub, resource: str) -> None:
+    """player.js _watchSession: raises Lost when the WHEP session's event stream (through
+    the gateway) says the relay closed the session or died; a stream that broke otherwise
+    (the hub restarting) is opened again after EVENTS_RETRY_S."""
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            async with hub.http.stream("GET", f"{resource}/events",
+                                       timeout=httpx.Timeout(60, read=None)) as r:
+                if r.status_code == 404:
+                    raise Lost("session closed by the relay")
+                if r.status_code == 200:
+                    async for line in r.aiter_lines():
+                        if line == "event: closed":
+                            raise Lost("session closed by the relay")
+                        if line == "event: relay-lost":
+                            raise Lost("relay connection lost", relay_down=True)
+        await asyncio.sleep(EVENTS_RETRY_S)
 
 
 async def play_fmp4(v: Viewer, hub: Hub, token: str) -> None:
@@ -245,9 +277,9 @@ async def play_fmp4(v: Viewer, hub: Hub, token: str) -> None:
                 async for message in ws:
                     if isinstance(message, bytes):
                         v.frame()
+                raise Lost(f"fMP4 WebSocket closed ({ws.close_code})", ws.close_code == 4502)
 
-            await _watch(v, asyncio.create_task(read()))
-            raise Lost(f"fMP4 WebSocket closed ({ws.close_code})")
+            await _watch(v, asyncio.create_task(read()))  # raises Lost: read() ends only so
     except Lost:
         raise
     except websockets.ConnectionClosed as exc:
@@ -278,7 +310,7 @@ async def run_viewer(v: Viewer, hub: Hub, stop: asyncio.Event) -> None:
         if v.connects == connects and not relay_down:  # never played: snapshot fallback
             await _wait(stop, FALLBACK_S)
             continue
-        if v.connects > connects:  # lost after playing: did access end it? (player.js _lost)
+        if v.connects > connects and not relay_down:  # did access end it? (player.js _lost)
             v.ended = await hub.ended(v.camera, session)
             if v.ended:
                 return

@@ -28,6 +28,7 @@ def test_bench_viewers_use_the_ui_players_reconnect_timings() -> None:
     assert _const_ms(js, "FIRST_FRAME_MS") == [viewers.FIRST_FRAME_S]
     assert _const_ms(js, "STALL_MS") == [viewers.STALL_S]
     assert _const_ms(js, "STALL_CHECK_MS") == [viewers.STALL_CHECK_S]
+    assert _const_ms(js, "EVENTS_RETRY_MS") == [viewers.EVENTS_RETRY_S]
     assert _const_ms(js, "FALLBACK_MS") == [viewers.FALLBACK_S]
 
 

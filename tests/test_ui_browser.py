@@ -3,7 +3,9 @@ WebRTC, PostgreSQL), all inside a private network namespace (devkit/fixtures/bro
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 
 import pytest
@@ -277,4 +279,37 @@ def test_grids_of_four_play_sub_streams_and_full_screen_the_main(ui_page: UiPage
     ui.shot("dome-full-screen-main")
     page.click(".tile[data-camera='sc-dome-1'] button[data-action='fullscreen']")
     assert playing(320)["p"] == "sub"
+    assert not ui.errors, ui.errors
+
+
+#: Every status a tile shows, with its reason, as it changes.
+RECORD_STATUS_JS = """camera => {
+    const tile = document.querySelector(`.tile[data-camera='${camera}']`);
+    window.statuses = [];
+    new MutationObserver(() => window.statuses.push(
+        [tile.dataset.status, tile.querySelector('.state').title])).observe(
+        tile, {attributes: true, subtree: true, attributeFilter: ['data-status', 'title']});
+}"""
+
+
+@pytest.mark.fault
+def test_a_webrtc_tile_plays_again_by_itself_after_the_relay_is_killed(ui_page: UiPage) -> None:
+    """kill -9 of the relay under a live WebRTC tile: the hub's gateway tells the tile at once
+    (the WHEP session's event stream says relay-lost; the stall watch would take 1.5 s),
+    the demo's supervisor starts the relay again, and the tile plays over WebRTC again with
+    no reload."""
+    ui, page = ui_page, ui_page.page
+    camera = "sc-xinhua-1"
+    ui.login("police-operator")
+    page.dblclick(f".cam[data-camera='{camera}']")
+    live = _wait_tile(page, camera, lambda s: s["status"] == "live" and s["frames"] > 10)
+    assert live["status"] == "live" and live["transport"] == "webrtc", live
+    page.evaluate(RECORD_STATUS_JS, camera)
+    os.kill(ui.city.relay_pid(), signal.SIGKILL)
+    lost = settle(lambda: page.evaluate("window.statuses"),
+                  lambda s: any(st == "connecting" for st, _ in s), 20)
+    assert ["connecting", "relay connection lost"] in lost, lost
+    back = _wait_tile(page, camera, lambda s: s["status"] == "live"
+                      and s["frames"] > live["frames"] + 25, timeout=60)
+    assert back["status"] == "live" and back["transport"] == "webrtc", back
     assert not ui.errors, ui.errors

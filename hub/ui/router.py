@@ -30,6 +30,7 @@ from hub.auth.access import Anonymous, Caller, public, require
 from hub.relays import relay_bases, relay_service_headers
 from hub.ui.i18n import catalogue_json
 from hub.ui.relay_wait import reach
+from hub.ui.session_events import pipe_events
 
 STATIC = Path(__file__).parent / "static"
 STREAM_WEB = Path(streams.web.__file__).parent
@@ -90,6 +91,15 @@ async def whep_offer(camera_id: Ident, request: Request,
 async def whep_delete(camera_id: Ident, session_id: Ident,
                       request: Request, ctx: Anonymous = public(TOKEN_RULE, db=False)) -> Response:
     return await _forward(ctx, request, "DELETE", camera_id, f"/whep/{camera_id}/{session_id}")
+
+
+@router.get("/ui/relay/whep/{camera_id}/{session_id}/events")
+async def whep_events(camera_id: Ident, session_id: Ident,
+                      ctx: Anonymous = public("the WHEP session id, handed to its viewer, is "
+                                              "the capability", db=False)) -> Response:
+    """The WHEP session's events, ending with ``relay-lost`` when the relay dies."""
+    return await pipe_events(
+        f"{_relay_base(ctx, camera_id)}/whep/{camera_id}/{session_id}/events")
 
 
 @router.get("/ui/relay/sessions/{camera_id}/{session_id}")

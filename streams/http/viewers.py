@@ -9,10 +9,12 @@ a camera's sub stream where it has one, ``?profile=h264`` its H.264 transcode.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from streams.auth.tokens import PlayGrant, PlayTokenError
@@ -25,9 +27,12 @@ from streams.http.clip_table import ClipTable
 from streams.recorder.clips import ClipError, record_clip
 from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
 from streams.relay import Relay
-from streams.webrtc.whep import WhepError
+from streams.webrtc.whep import WhepError, WhepSession
 
 MAX_OFFER_BYTES = 64 * 1024
+#: A comment this often keeps a WHEP session's event stream (and proxies on its way) open.
+KEEPALIVE_S = 15.0
+EVENT_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 #: Which of a camera's streams: main, or sub (smaller, for grids; main where there is none),
 #: or h264: the main transcoded to H.264 on demand (streams/core/transcode.py) for browsers
 #: that cannot decode the camera's H.265 (the main where it is H.264).
@@ -116,6 +121,18 @@ def _whep_routes(api: APIRouter, relay: Relay) -> None:
         await relay.whep.delete(session_id)
         return Response(status_code=200)
 
+    @api.get("/whep/{camera_id}/{session_id}/events")
+    async def whep_events(camera_id: str, session_id: str) -> StreamingResponse:
+        """The session's event stream (``text/event-stream``): ``open``, a comment every
+        KEEPALIVE_S, and ``closed`` once the relay ended the session. Media goes straight
+        to the browser over UDP, so a relay that died is only seen when its frames stop;
+        this stream, through the hub's gateway, breaks at once instead (hub/ui/router.py)."""
+        session = relay.whep.sessions.get(session_id)
+        if session is None or session.camera_id != camera_id:
+            raise HTTPException(404, "no such WHEP session")
+        return StreamingResponse(_session_events(session), media_type="text/event-stream",
+                                 headers=EVENT_STREAM_HEADERS)
+
     @api.patch("/whep/{camera_id}/{session_id}")
     async def whep_patch(camera_id: str, session_id: str) -> Response:
         return Response(
@@ -123,6 +140,16 @@ def _whep_routes(api: APIRouter, relay: Relay) -> None:
             status_code=405,
             headers={"Allow": "DELETE"},
         )
+
+
+async def _session_events(session: WhepSession) -> AsyncIterator[str]:
+    yield "event: open\ndata: {}\n\n"
+    while not session.closed.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(session.closed.wait(), KEEPALIVE_S)
+        if not session.closed.is_set():
+            yield ": keepalive\n\n"
+    yield "event: closed\ndata: {}\n\n"
 
 
 def _fmp4_route(api: APIRouter, relay: Relay) -> None:

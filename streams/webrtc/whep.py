@@ -60,6 +60,8 @@ class WhepSession:
     subject: str | None
     #: called once the session is gone (access bookkeeping: streams.auth.guard)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    #: set once the session is gone (its event stream says so: streams/http/viewers.py)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def on_close(self, fn: Callable[[], None]) -> None:
         self.closers.append(fn)
@@ -157,6 +159,7 @@ class WhepSessions:
             return False
         session.track.stop()
         session.lease.release()
+        session.closed.set()
         for fn in session.closers:
             fn()
         await session.pc.close()

@@ -25,8 +25,27 @@ const RETRY_MS = [100, 500, 1000, 1000, 2000, 4000, 8000, 15000];
 const RETRY_JITTER = 0.25;  // ± this share: a wall's tiles lost at once do not knock at once
 const STALL_MS = 1500;      // live, but no frame for this long: lost, reconnect
 const STALL_CHECK_MS = 250;
+const EVENTS_RETRY_MS = 1000;  // a WHEP session's event stream broke (the hub restarting): reopen
 const FALLBACK_MS = 30000;  // on snapshots after a failed start: try video again after this
 const SNAPSHOT_MS = 1000;
+
+/** The gateway's WebSocket close code when it cannot reach the relay (hub/ui/router.py). */
+const RELAY_DOWN = /\(4502\b/;
+
+/** Reads a session's event stream (text/event-stream) to its end: the name of the event
+ * that ended the session ("closed", "relay-lost"), or null when the stream just broke. */
+async function sessionEnd(body) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return null;
+    text += value;
+    const end = /^event: (closed|relay-lost)$/m.exec(text);
+    if (end) return end[1];
+    text = text.slice(text.lastIndexOf("\n\n") + 1);  // keep only an unfinished event
+  }
+}
 
 /** WHEP refusals (401, 403, 404...) are final; network, ICE, codec (415) and relay (5xx)
  * failures are worth trying over fMP4. */
@@ -97,7 +116,7 @@ export class CameraPlayer {
       if (this.stopped) return;
       if ((CANNOT_DECODE.test(e.message) || e.decodeError) && this._cannotDecode(e)) return this.start();
       why = `${why ? why + "; " : ""}fMP4: ${e.message}`;
-      if (/\(4502\b/.test(e.message)) return this._retryLater("connecting", why);  // relay down
+      if (RELAY_DOWN.test(e.message)) return this._retryLater("connecting", why);
       this._fallback(why);
     }
   }
@@ -144,7 +163,8 @@ export class CameraPlayer {
     const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}?profile=${this._profile()}`;
     const start = this.frames;
     let early = null;  // the session's end before its first frame: start() handles it
-    const onClose = (e) => (this.state === "live" ? this._lost(e.message, e.decodeError) : (early = e));
+    const onClose = (e) => (this.state !== "live" ? (early = e)
+      : this._lost(e.message, { decodeError: e.decodeError, relayGone: RELAY_DOWN.test(e.message) }));
     if (this.path.step !== "webcodecs") {
       this.path.hideCanvas();
       this.ws = await fmp4Play(this.video, url, this.token, { onClose });
@@ -180,10 +200,35 @@ export class CameraPlayer {
     pc.addEventListener("connectionstatechange", () => {
       if (this.pc === pc && ["failed", "closed"].includes(pc.connectionState)) this._lost("connection " + pc.connectionState);
     });
+    this.sessionEnd = null;
+    this._watchSession(pc, this.resource);
     const start = this.frames;
     await Promise.race([gotTrack, new Promise((r) => setTimeout(r, FIRST_FRAME_MS))]);
     this.video.play().catch(() => {});  // resolves only once media flows: not awaited
-    await this._firstFrame(start);
+    await this._firstFrame(start, () => this.sessionEnd);
+  }
+
+  /** The WHEP session's events through the gateway (hub/ui/session_events.py): "closed"
+   * (the relay ended it) and "relay-lost" (the relay died) end the view at once, where the
+   * stall watch would wait 1.5 s; a stream broken without either (the hub restarting, the
+   * media going on) is opened again. */
+  async _watchSession(pc, resource) {
+    while (this.pc === pc && !this.stopped) {
+      const abort = new AbortController();
+      this.events = abort;
+      let event = null;
+      try {
+        const r = await fetch(`${resource}/events`, { signal: abort.signal });
+        event = r.status === 404 ? "closed" : r.ok ? await sessionEnd(r.body) : null;
+      } catch { /* no hub for now: look again */ }
+      if (this.pc !== pc || this.stopped) return;
+      const why = { "relay-lost": "relay connection lost", closed: "session closed by the relay" }[event];
+      const relayGone = event === "relay-lost";
+      // Before the first frame, start() is waiting on it: fail that wait (502: relay down).
+      if (why && this.state !== "live") return void (this.sessionEnd = Object.assign(new Error(why), { status: relayGone ? 502 : undefined }));
+      if (why) return this._lost(why, { relayGone });
+      await new Promise((r) => setTimeout(r, EVENTS_RETRY_MS));
+    }
   }
 
   /** Resolves on the first frame shown; throws what `ended()` returns (a session closed). */
@@ -226,12 +271,14 @@ export class CameraPlayer {
     }, STALL_CHECK_MS);
   }
 
-  async _lost(why, decodeError = false) {
+  /** The view stopped playing: access ended (say so, stop), else try again. `relayGone`:
+   * the relay died (nothing to ask it why); `decodeError`: WebCodecs failed mid-stream. */
+  async _lost(why, { decodeError = false, relayGone = false } = {}) {
     if (this.stopped) return;
     this._closePc();
     // WebCodecs failing mid-stream: the decoder was reset (closed); the next step takes over.
     if (decodeError && this.path.step === "webcodecs" && this._fall(why)) return this.start();
-    const ended = await this._whyEnded();
+    const ended = relayGone ? null : await this._whyEnded();
     if (ended) {  // access was taken away: say so, and do not knock again
       this.stopped = true;
       this.video.dataset.ended = ended.code;
@@ -303,6 +350,8 @@ export class CameraPlayer {
     clearInterval(this.timer);
     clearTimeout(this.timer);
     const pc = this.pc, resource = this.resource, ws = this.ws;
+    if (this.events) this.events.abort();
+    this.events = null;
     this.pc = null;
     this.resource = null;
     this.ws = null;
