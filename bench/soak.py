@@ -305,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             if not wait_viewers_live(vstate, n_viewers, args.viewers_timeout):
                 minutes = 0  # no soak without viewers: say why at once
         load.thread.start()
-        supervise = threading.Thread(target=_supervise, args=(city, stop), daemon=True)
+        supervise = threading.Thread(target=city.stack.supervisor.run, args=(stop.is_set,),
+                                     daemon=True)
         supervise.start()
         queries = threading.Thread(target=soak.query_loop, args=(stop, counts), daemon=True)
         queries.start()
@@ -394,10 +395,6 @@ def main(argv: list[str] | None = None) -> int:
     return finish("soak-chaos" if args.chaos else "soak", result, problems)
 
 
-def _supervise(city: DemoCity, stop: threading.Event) -> None:
-    while not stop.is_set():
-        city.stack.supervisor.check()
-        stop.wait(0.3)
 
 
 def _wait_stored(dsn: str, expected: int, timeout: float) -> tuple[int, int]:

@@ -11,10 +11,11 @@ Unix socket; no library needed (python-systemd needs libsystemd headers to build
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +58,21 @@ async def watchdog(healthy: Callable[[], Awaitable[bool]]) -> None:
         if ok:
             notify("WATCHDOG=1")
         await asyncio.sleep(every)
+
+
+async def _loop_runs() -> bool:
+    """Liveness as ``/healthz`` has it: the event loop runs this (no dependency checked)."""
+    return True
+
+
+@contextlib.asynccontextmanager
+async def supervised(healthy: Callable[[], Awaitable[bool]] = _loop_runs) -> AsyncIterator[None]:
+    """READY=1 on entry, watchdog pings while inside (and ``healthy()``), STOPPING=1 on exit:
+    a service's whole life under ``Type=notify`` + ``WatchdogSec=``; nothing without them."""
+    pings = asyncio.create_task(watchdog(healthy))
+    notify("READY=1")
+    try:
+        yield
+    finally:
+        notify("STOPPING=1")
+        pings.cancel()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
+from core import sdnotify
 from core.config import CameraConfig
 from core.logging import uvicorn_log_config
 from streams.cluster.routing import ASGIApp
@@ -59,7 +60,8 @@ async def serve(
             flush=True,
         )
     try:
-        await task
+        async with sdnotify.supervised():  # systemd: Type=notify, WatchdogSec= (deploy/systemd)
+            await task
     finally:
         await relay.close()
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +71,30 @@ def test_a_killed_or_hung_child_is_restarted(stack: Stack, tmp_path: Path) -> No
     os.kill(second, signal.SIGSTOP)  # alive to the kernel, dead to its users
     _until(stack, lambda: stack.pid("web") != second and _answers(url))
     assert len(stack.supervisor.parts["web"].restarts) == 2
+
+
+def test_the_supervisors_loop_restarts_a_killed_child_and_stops_when_told(
+        stack: Stack, tmp_path: Path) -> None:
+    """``run()``, as the demo and bench.soak use it: exits between probe rounds too."""
+    port = free_port()
+    stack.python(
+        "web", ["-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)]
+    )
+    url = f"http://127.0.0.1:{port}/"
+    stack.set_liveness("web", url)
+    stop = threading.Event()
+    loop = threading.Thread(target=stack.supervisor.run, args=(stop.is_set,))
+    loop.start()
+    try:
+        wait_for(lambda: _answers(url), 30, "web up")
+        first = stack.pid("web")
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: stack.pid("web") != first and _answers(url), 30, "web back")
+    finally:
+        stop.set()
+        loop.join(10)
+    assert not loop.is_alive()
+    assert len(stack.supervisor.parts["web"].restarts) == 1
 
 
 def test_a_killed_postgres_is_restarted(stack: Stack, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import logging
 import os
 import secrets
 import signal
-import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -207,9 +206,7 @@ class DemoCity:
         # ignored, and Python then never raises KeyboardInterrupt (`make demo &` in a script).
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _stop)
-        while not stopping:
-            self.stack.supervisor.check()
-            time.sleep(0.5)
+        self.stack.supervisor.run(lambda: stopping)
 
     def close(self) -> None:
         self.stack.close()

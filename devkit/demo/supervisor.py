@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 #: (load 10+ on 2 cores) leaves a healthy hub or relay unanswered for 4 s at times.
 HUNG_AFTER_S = 8.0
 PROBE_TIMEOUT_S = 1.0
+EXITS_EVERY_S = 0.1
+PROBES_EVERY_S = 0.5
 
 
 @dataclass
@@ -44,22 +46,36 @@ class Supervisor:
     def add(self, part: Part) -> None:
         self.parts[part.name] = part
 
-    def check(self) -> list[str]:
-        """One round: restart what is dead, then what is hung; names of what was restarted.
-        Exits are looked at first, for every part: a dead relay is not kept waiting behind
-        the other parts' liveness probes (up to PROBE_TIMEOUT_S each on a busy machine)."""
-        restarted = []
-        dead = [p for p in self.parts.values() if not p.alive()]
-        for part in dead:
-            if self._restart(part, "exited"):
-                restarted.append(part.name)
+    def run(self, stopping: Callable[[], bool]) -> None:
+        """Until ``stopping()``: exits looked at every EXITS_EVERY_S (systemd learns of one
+        at once, from SIGCHLD), liveness probed every PROBES_EVERY_S."""
+        next_probe = 0.0
+        while not stopping():
+            if time.monotonic() >= next_probe:
+                self.check()
+                next_probe = time.monotonic() + PROBES_EVERY_S
+            else:
+                self.check_exits()
+            time.sleep(EXITS_EVERY_S)
+
+    def check_exits(self) -> set[str]:
+        """Restart what exited; names of the parts found dead (restarted or backing off)."""
+        dead = {p.name for p in self.parts.values() if not p.alive()}
+        for name in dead:
+            self._restart(self.parts[name], "exited")
+        return dead
+
+    def check(self) -> None:
+        """One round: restart what is dead, then what is hung. Exits are looked at first,
+        for every part: a dead relay is not kept waiting behind the other parts' liveness
+        probes (up to PROBE_TIMEOUT_S each on a busy machine)."""
+        dead = self.check_exits()
         for part in self.parts.values():
-            if part in dead:
+            if part.name in dead:
                 continue
             reason = self._hung(part, time.monotonic())
-            if reason is not None and self._restart(part, reason):
-                restarted.append(part.name)
-        return restarted
+            if reason is not None:
+                self._restart(part, reason)
 
     def _restart(self, part: Part, reason: str) -> bool:
         """Restarts the part unless it is backing off; whether it was restarted."""

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core import sdnotify
 from hub.api.common import CodedError, error_body
 from hub.api.routers import (
     api_keys,
@@ -137,7 +138,8 @@ def create_app(config: CityConfig, runtime: Runtime | None = None) -> FastAPI:
             worker.start()
         app.state.incident_worker = worker
         verifier.start()
-        yield
+        async with sdnotify.supervised():  # systemd: Type=notify, WatchdogSec= (deploy/systemd)
+            yield
         verifier.stop()
         if worker is not None:
             worker.stop()

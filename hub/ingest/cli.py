@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+from core import sdnotify
 from hub.config import CityConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ def run_worker(cfg: CityConfig, index: int, dsn: str, broker: str) -> None:
             username=cfg.broker.username,
             password=cfg.broker.password.get_secret_value() if cfg.broker.password else None,
         )
-        await worker.run(stop)
+        async with sdnotify.supervised():  # systemd: Type=notify, WatchdogSec= (deploy/systemd)
+            await worker.run(stop)
 
     asyncio.run(main())
 
