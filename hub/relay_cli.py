@@ -47,4 +47,5 @@ def run(args: argparse.Namespace) -> int:
     verify = [k.get_secret_value() for k in config.hub.verify_secret_keys]
     owns = (ShardMap(config.cluster.nodes, config.cluster.node_id).is_mine
             if config.cluster.nodes else None)  # the store's cameras: this node's only
-    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap, verify, owns))
+    resume = config.state_dir / "relay-watched.json"  # streams.resume
+    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap, verify, owns, resume))

@@ -64,6 +64,14 @@ class StreamsConfig(BaseModel):
         description="Seconds a camera stays connected "
         "after its last consumer left (on-demand pull); 0 closes at once.",
     )
+    resume_hold_s: float = Field(
+        15.0,
+        ge=0,
+        le=600,
+        description="A relay that restarts pulls again the on-demand streams that had "
+        "viewers when it stopped, and holds them this long for the viewers to come back "
+        "(streams/resume.py); 0: no stream is pulled ahead.",
+    )
     connect_timeout_s: float = Field(
         10.0,
         gt=0,

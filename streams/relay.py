@@ -36,6 +36,7 @@ from streams.recording.alarms import AlarmForwarder, alarm
 from streams.recording.config import CameraRecording
 from streams.recording.recorder import CameraRecorder
 from streams.recording.service import RecordingService
+from streams.resume import ResumedPulls
 from streams.rtsp.reserve import RtspReserve
 from streams.sources import element_factory
 from streams.spec import CameraSpec
@@ -56,8 +57,14 @@ class Relay:
         clips_dir: Path,
         verify_secrets: Sequence[str] = (),
         owns: Callable[[str], bool] | None = None,
+        resume_file: Path | None = None,
     ) -> None:
         self.settings = settings
+        #: Streams watched when the relay last ran, pulled again as it starts (streams.resume).
+        self.resume = None if resume_file is None else ResumedPulls(
+            resume_file, lambda: {"main": self.streams, "sub": self.subs},
+            settings.resume_hold_s)
+        self._resume_task: asyncio.Task[None] | None = None
         self.play_secret = play_secret
         #: Play tokens verify with these: the signing key, then keys accepted in a rotation.
         self.play_secrets = tuple(dict.fromkeys([play_secret, *verify_secrets]))
@@ -352,6 +359,9 @@ class Relay:
         )
         for spec in self.specs.values():
             self._start_camera(spec)
+        if self.resume is not None:  # connecting while the rest starts
+            self.resume.resume()
+            self._resume_task = asyncio.create_task(self.resume.run(), name="resume-file")
         gst_port = self.rtsp.start()
         if self.packet is not None:
             self.packet.fallback = (LOOPBACK, gst_port)
@@ -371,7 +381,7 @@ class Relay:
         )
 
     async def close(self) -> None:
-        for task in (self._guard_task, self._catalog_task, self._alarms_task):
+        for task in (self._resume_task, self._guard_task, self._catalog_task, self._alarms_task):
             if task is not None:
                 task.cancel()
         await self.guard.aclose()

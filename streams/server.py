@@ -30,10 +30,11 @@ async def serve(
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
     verify_secrets: Sequence[str] = (),
     owns: Callable[[str], bool] | None = None,
+    resume_file: Path | None = None,
 ) -> int:
     """Pull ``cameras`` and serve them over RTSP and HTTP until SIGINT/SIGTERM."""
     specs = [CameraSpec.from_config(c) for c in cameras]
-    relay = Relay(specs, settings, secret, clips_dir, verify_secrets, owns)
+    relay = Relay(specs, settings, secret, clips_dir, verify_secrets, owns, resume_file)
     await relay.start()
     app = create_app(relay)
     server = uvicorn.Server(

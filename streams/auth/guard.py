@@ -49,6 +49,8 @@ class ViewGuard:
         self._async: httpx.AsyncClient | None = None
         self._sync: httpx.Client | None = None  #: RTSP admissions (reader threads)
         self._failures = FailureStreak("view check with the hub (views go on)")
+        self._admitting: list[tuple[str, asyncio.Future[Any]]] = []  #: views waiting to start
+        self._admitter: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -61,14 +63,36 @@ class ViewGuard:
         return self._async
 
     async def admit(self, grant: PlayGrant | None) -> None:
-        """Raise PlayTokenError unless the hub lets this view start now."""
+        """Raise PlayTokenError unless the hub lets this view start now.
+
+        Views that ask while the hub is being asked for others go together in the next
+        request (as a database's group commit): a wall's tiles coming back at once after a
+        relay restart cost the hub one request and one transaction, not one each."""
         if grant is None or self.url is None:
             return
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._admitting.append((grant.token_id, answer))
+        if self._admitter is None or self._admitter.done():
+            self._admitter = asyncio.create_task(self._admit_waiting())
         try:
-            answer = await self._post({"started": [grant.token_id]})
+            self._admitted(grant, await answer)
         except (httpx.HTTPError, ValueError) as exc:
             raise PlayTokenError(f"cannot confirm access with the hub: {exc}") from exc
-        self._admitted(grant, answer)
+
+    async def _admit_waiting(self) -> None:
+        """Asks the hub about every view waiting, in one request, until none waits."""
+        while self._admitting:
+            batch, self._admitting = self._admitting, []
+            try:
+                answer = await self._post({"started": [token_id for token_id, _ in batch]})
+            except (httpx.HTTPError, ValueError) as exc:
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                continue
+            for _, waiter in batch:
+                if not waiter.done():
+                    waiter.set_result(answer)
 
     def admit_blocking(self, grant: PlayGrant | None) -> None:
         """:meth:`admit` for callers on a thread without an event loop (RTSP)."""

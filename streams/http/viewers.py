@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
@@ -29,6 +31,7 @@ from streams.recorder.snapshot import SnapshotError, jpeg_from_gop
 from streams.relay import Relay
 from streams.webrtc.whep import WhepError, WhepSession
 
+log = logging.getLogger(__name__)
 MAX_OFFER_BYTES = 64 * 1024
 #: A comment this often keeps a WHEP session's event stream (and proxies on its way) open.
 KEEPALIVE_S = 15.0
@@ -85,7 +88,9 @@ def _whep_routes(api: APIRouter, relay: Relay) -> None:
     @api.post("/{camera_id}/whep", status_code=201)  # MediaMTX-style, as the hub's play URLs
     async def whep_offer(camera_id: str, request: Request, token: str | None = None,
                          profile: Profile = "main") -> Response:
+        t0 = time.monotonic()
         stream, grant = await _stream_for(relay, camera_id, request, token, "webrtc", profile)
+        admitted = time.monotonic() - t0
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         if ctype != "application/sdp":
             raise HTTPException(415, "WHEP offers must be Content-Type: application/sdp")
@@ -104,6 +109,10 @@ def _whep_routes(api: APIRouter, relay: Relay) -> None:
             asyncio.ensure_future(relay.whep.delete(session.id))
 
         session.on_close(relay.guard.watch(grant, end))
+        # How long a tile waited, and on what: the hub's word on access, or the camera and
+        # the WebRTC negotiation.
+        log.info("whep %s: session %s started in %.2f s (access %.2f s)", camera_id,
+                 session.id[:8], time.monotonic() - t0, admitted)
         location = f"/whep/{camera_id}/{session.id}"
         return Response(
             session.pc.localDescription.sdp,

@@ -123,7 +123,6 @@ class WhepSessions:
             if pc.connectionState in ("failed", "closed"):
                 await self.delete(session.id)
 
-        log.info("whep %s: session %s started", stream.camera_id, session.id[:8])
         return session
 
     async def _negotiate(
