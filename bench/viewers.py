@@ -237,10 +237,19 @@ async def play_webrtc(v: Viewer, hub: Hub, token: str) -> None:
     except Exception as exc:
         raise Lost(str(exc) or type(exc).__name__) from exc
     finally:
-        if resource:
-            with contextlib.suppress(httpx.HTTPError):
-                await hub.http.delete(resource)
+        if resource:  # not awaited, as player.js does not: a dead relay's gateway holds it
+            hang_up = asyncio.create_task(_delete(hub, resource))
+            _HANGING_UP.add(hang_up)
+            hang_up.add_done_callback(_HANGING_UP.discard)
         await pc.close()
+
+
+_HANGING_UP: set[asyncio.Task[None]] = set()  #: WHEP DELETEs under way (kept from the GC)
+
+
+async def _delete(hub: Hub, resource: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        await hub.http.delete(resource)
 
 
 async def watch_session(hub: Hub, resource: str) -> None:

@@ -24,10 +24,10 @@ from devkit.fixtures.onvif import PASSWORD, USER, OnvifCameras
 from devkit.fixtures.picture import rtsp_picture
 from devkit.fixtures.streams import GstReader
 from devkit.fixtures.wait import until, wait_started
-from streams.onvif import OnvifDevice, OnvifError
-from streams.onvif.client import OnvifUrl
+from streams.onvif.client import OnvifDevice
 from streams.onvif.discovery import MAX_ANSWER_BYTES, parse_matches
 from streams.onvif.ptz import OnvifPtz, PtzStatus
+from streams.onvif.url import OnvifError, OnvifUrl
 from streams.sources import UnsupportedSource, source_for
 
 T = TypeVar("T")

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from hub.ptz.drivers import DriverError, Preset, Target
-from streams.onvif.client import OnvifError
 from streams.onvif.ptz import OnvifPtz
+from streams.onvif.url import OnvifError
 
 T = TypeVar("T")
 

@@ -1,6 +1,3 @@
-"""ONVIF cameras: device/media calls and the onvif:// URL (client.py), PTZ (ptz.py),
-WS-Discovery (discovery.py). Every failure is an :class:`OnvifError` with a plain message."""
-
-from streams.onvif.client import DeviceInfo, OnvifDevice, OnvifError, Profile
-
-__all__ = ["DeviceInfo", "OnvifDevice", "OnvifError", "Profile"]
+"""ONVIF cameras: the onvif:// URL and OnvifError (url.py, light), device and media calls
+(client.py: zeep, aiohttp), PTZ (ptz.py), WS-Discovery (discovery.py). Every failure is an
+OnvifError with a plain message. Import the module you need: this package loads none."""

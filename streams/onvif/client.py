@@ -12,18 +12,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import zeep.exceptions
 from onvif import ONVIFCamera, ONVIFError, ONVIFService
 
+from streams.onvif.url import OnvifError, OnvifUrl
+
 DEFAULT_TIMEOUT_S = 5.0
 T = TypeVar("T")
-
-
-class OnvifError(Exception):
-    """An ONVIF call that did not succeed; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -43,37 +41,6 @@ class Profile:
     width: int
     height: int
     ptz: bool  #: has a PTZ configuration
-
-
-@dataclass(frozen=True)
-class OnvifUrl:
-    """An ``onvif://`` camera URL, parsed; ``display`` is safe to log."""
-
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    profile: str  #: main (first profile), sub (second) or a profile token
-
-    @classmethod
-    def parse(cls, url: str, username: str | None = None,
-              password: str | None = None) -> OnvifUrl:
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "onvif" or not parts.hostname:
-            raise OnvifError("an ONVIF camera URL is onvif://[user:pass@]host[:port][/?profile=]")
-        try:
-            port = parts.port or 80
-        except ValueError:
-            raise OnvifError("onvif:// URL has an invalid port") from None
-        profile = parse_qs(parts.query).get("profile", ["main"])[0]
-        return cls(parts.hostname, port,
-                   username or (unquote(parts.username) if parts.username else None),
-                   password or (unquote(parts.password) if parts.password else None), profile)
-
-    @property
-    def display(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"onvif://{host}:{self.port}/?profile={self.profile}"
 
 
 class OnvifDevice:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.onvif.client import DEFAULT_TIMEOUT_S, OnvifDevice, OnvifError, OnvifUrl
+from streams.onvif.client import DEFAULT_TIMEOUT_S, OnvifDevice
+from streams.onvif.url import OnvifError, OnvifUrl
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import av
-import cv2
-import numpy as np
 
 from streams.core.media import AccessUnit
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class SnapshotError(Exception):
@@ -33,6 +36,9 @@ def jpeg_from_gop(gop: list[AccessUnit], quality: int = 85, max_width: int | Non
             pass
     if not frames:
         raise SnapshotError("the keyframe did not decode")
+    # lazy: OpenCV (and numpy) load with the first snapshot, not with every relay start
+    import cv2  # noqa: PLC0415
+
     image: np.ndarray = frames[0].to_ndarray(format="bgr24")
     if max_width and image.shape[1] > max_width:
         height = int(image.shape[0] * max_width / image.shape[1])

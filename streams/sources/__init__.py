@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.secret_files import read_camera_credentials
-from streams.onvif.client import OnvifError
+from streams.onvif.url import OnvifError
 from streams.sources.gb28181 import Gb28181Source
 from streams.sources.onvif import OnvifSource
 from streams.sources.rtsp import RtspSource

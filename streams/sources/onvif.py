@@ -19,7 +19,7 @@ import gi
 gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
-from streams.onvif.client import OnvifDevice, OnvifError, OnvifUrl  # noqa: E402
+from streams.onvif.url import OnvifError, OnvifUrl  # noqa: E402
 from streams.sources.rtsp import RtspSource  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ class OnvifSource:
         self.display_url = self.onvif.display
 
     async def stream_uri(self) -> str:
+        # lazy: the SOAP client (zeep, aiohttp) loads with the first ONVIF camera, not with
+        # every relay start (a restart's viewers wait for it: streams/README.md)
+        from streams.onvif.client import OnvifDevice  # noqa: PLC0415
+
         async with OnvifDevice.from_url(self.onvif, RESOLVE_TIMEOUT_S) as dev:
             profile = await dev.profile(self.onvif.profile)
             return await dev.stream_uri(profile.token)

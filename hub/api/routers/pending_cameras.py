@@ -38,8 +38,8 @@ from hub.api.routers.cameras import CameraIn, CameraOut, create_camera
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
 from hub.store.pending_cameras import Discovered, record_one
-from streams.onvif import OnvifDevice, OnvifError
-from streams.onvif.client import DeviceInfo, Profile
+from streams.onvif.client import DeviceInfo, OnvifDevice, Profile
+from streams.onvif.url import OnvifError
 
 router = APIRouter(prefix="/pending-cameras", tags=["pending cameras"])
 CALL_TIMEOUT_S = 4.0  #: one ONVIF call, connection included
