@@ -71,6 +71,7 @@ export class CameraPlayer {
     this.resource = null;
     this.token = null;
     this.timer = null;
+    this.starts = 0;  // start() calls so far: a newer one supersedes an older one
     this._countFrames();
   }
 
@@ -79,27 +80,36 @@ export class CameraPlayer {
     this.onStatus(s, why);
   }
 
+  /** Connects (again). A start that another one (setProfile, a retry) overtook stops at its
+   * next step without touching what the newer one set up. */
   async start() {
+    const gen = ++this.starts;
+    const current = () => gen === this.starts && !this.stopped;
     this.status("connecting");
     const protocols = ["webrtc", "snapshot", "clip"];
     if (this.transport !== "webrtc") protocols.push("fmp4");
+    let play;
     try {
-      ({ token: this.token, session_id: this.session } = await playToken(this.camera, protocols));
+      play = await playToken(this.camera, protocols);
     } catch (e) {
+      if (!current()) return;
       // The hub restarting (no answer, 5xx) is retried on the back-off; a refusal is final.
       if (e.status === undefined || e.status >= 500) return this._retryLater("offline", e.message);
       return this.status("offline", e.message);
     }
+    if (!current()) return;
+    ({ token: this.token, session_id: this.session } = play);
     let why = "";
     // Where WebRTC just failed, a reconnect goes straight to fMP4 for a while.
     if (this.path.webrtc(this.transport) && !(Date.now() < this.fmp4Until)) {
       try {
         await this._whep();
-        return this._live("webrtc", "");
+        if (current()) this._live("webrtc", "");
+        return;
       } catch (e) {
+        if (!current()) return;
         this._closePc();
         why = `WebRTC: ${e.message}`;
-        if (this.stopped) return;
         // H.265, which the relay's WebRTC cannot pass: fMP4 where MSE decodes HEVC, else the next step.
         if (e.status === 415 && /\bh265\b/.test(e.message) && this._h265()) return this.start();
         // The gateway cannot reach the relay (restarting): fMP4 goes to the same relay.
@@ -108,12 +118,13 @@ export class CameraPlayer {
       }
     }
     try {
-      await this._fmp4();
+      await this._fmp4(current);
+      if (!current()) return;
       if (why) this.fmp4Until = Date.now() + 60000;
       this._live("fmp4", why ? `fMP4 over WebSocket (${why})` : "fMP4 over WebSocket");
     } catch (e) {
+      if (!current()) return;
       this._closePc();
-      if (this.stopped) return;
       if ((CANNOT_DECODE.test(e.message) || e.decodeError) && this._cannotDecode(e)) return this.start();
       why = `${why ? why + "; " : ""}fMP4: ${e.message}`;
       if (RELAY_DOWN.test(e.message)) return this._retryLater("connecting", why);
@@ -158,20 +169,23 @@ export class CameraPlayer {
     this.status("live", why);
   }
 
-  async _fmp4() {
+  async _fmp4(current) {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}${RELAY}/fmp4/${encodeURIComponent(this.camera)}?profile=${this._profile()}`;
     const start = this.frames;
     let early = null;  // the session's end before its first frame: start() handles it
     const onClose = (e) => (this.state !== "live" ? (early = e)
       : this._lost(e.message, { decodeError: e.decodeError, relayGone: RELAY_DOWN.test(e.message) }));
+    let ws;
     if (this.path.step !== "webcodecs") {
       this.path.hideCanvas();
-      this.ws = await fmp4Play(this.video, url, this.token, { onClose });
+      ws = await fmp4Play(this.video, url, this.token, { onClose });
     } else {
       const onFrame = () => this._painted();
-      this.ws = await webcodecsPlay(this.path.showCanvas(), url, this.token, { onClose, onFrame });
+      ws = await webcodecsPlay(this.path.showCanvas(), url, this.token, { onClose, onFrame });
     }
+    if (!current()) return void ws.stop();  // overtaken: this socket is nobody's
+    this.ws = ws;
     await this._firstFrame(start, () => early);
   }
 
@@ -180,7 +194,10 @@ export class CameraPlayer {
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     const gotTrack = new Promise((resolve) => {
-      pc.ontrack = (ev) => { this.video.srcObject = ev.streams[0] || new MediaStream([ev.track]); resolve(); };
+      pc.ontrack = (ev) => {
+        if (this.pc === pc) this.video.srcObject = ev.streams[0] || new MediaStream([ev.track]);
+        resolve();
+      };
     });
     await pc.setLocalDescription(await pc.createOffer());
     await new Promise((resolve) => {  // non-trickle: the offer carries every candidate
@@ -194,6 +211,10 @@ export class CameraPlayer {
     });
     if (r.status !== 201) {
       throw Object.assign(new Error(`${r.status} ${(await r.text()).slice(0, 200)}`), { status: r.status });
+    }
+    if (this.pc !== pc) {  // overtaken (setProfile, stop): hang up the session just made
+      fetch(r.headers.get("Location"), { method: "DELETE" }).catch(() => {});
+      throw new Error("superseded");
     }
     this.resource = r.headers.get("Location");
     await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
@@ -374,7 +395,11 @@ export class CameraPlayer {
     this.profile = profile;
     this.video.dataset.profile = this._profile();
     if (this.transcode) return;  // the transcode is the one stream this browser can decode
-    if (this.state === "live" || this.state === "connecting") { this._closePc(); this.start(); }
+    if (this.state === "live" || this.state === "connecting") {
+      clearTimeout(this.retry);
+      this._closePc();
+      this.start();
+    }
   }
 
   stop() {
