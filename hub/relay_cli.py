@@ -10,6 +10,7 @@ from pathlib import Path
 from hub.config import load_config, weak_secret
 from streams.cluster.routing import shard_relay
 from streams.cluster.sharding import ShardMap
+from streams.resume import resume_file
 from streams.server import serve
 
 log = logging.getLogger(__name__)
@@ -47,5 +48,5 @@ def run(args: argparse.Namespace) -> int:
     verify = [k.get_secret_value() for k in config.hub.verify_secret_keys]
     owns = (ShardMap(config.cluster.nodes, config.cluster.node_id).is_mine
             if config.cluster.nodes else None)  # the store's cameras: this node's only
-    resume = config.state_dir / "relay-watched.json"  # streams.resume
-    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap, verify, owns, resume))
+    return asyncio.run(serve(cameras, settings, secret, clips_dir, wrap, verify, owns,
+                             resume_file(config.state_dir)))

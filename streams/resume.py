@@ -3,9 +3,9 @@
 On-demand streams connect when their first viewer comes. After a relay crash every tile of
 every wall comes back within a second (the players retry at once), and each would then wait
 for its camera's connection and next keyframe (a GOP: 1-2 s on most cameras) before its
-first frame. So the relay keeps, in its state directory, the streams that had consumers
-(rewritten when that set changes) and, as it starts, holds those streams for
-``streams.resume_hold_s``:
+first frame. So the relay keeps, in its state directory (``resume_file``), the streams
+that had consumers (rewritten when that set changes) and, as it starts, holds those
+streams for ``streams.resume_hold_s``:
 they connect while the process is still starting, and the players find them live. A stream
 nobody comes back to is closed by its idle timer as usual once the hold ends.
 """
@@ -27,6 +27,13 @@ SAVE_EVERY_S = 1.0  #: how often the set of watched streams is looked at
 
 #: profile -> (camera id -> stream): the relay's main and sub streams.
 Streams = Callable[[], dict[str, dict[str, CameraStream]]]
+
+
+def resume_file(state_dir: Path) -> Path:
+    """Where a relay keeps it: in a directory of its own, made private. The state
+    directory itself is left as it is: a host may share it (the demo's holds PostgreSQL's
+    data, which another user must still reach)."""
+    return state_dir / "relay" / "watched.json"
 
 
 class ResumedPulls:

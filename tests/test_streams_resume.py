@@ -14,7 +14,7 @@ import pytest
 from devkit.fixtures.streams import GstReader
 from devkit.fixtures.wait import settle
 from streams.core.stream import CameraStream
-from streams.resume import ResumedPulls
+from streams.resume import ResumedPulls, resume_file
 
 
 def _watched(path: Path) -> dict:
@@ -30,12 +30,13 @@ def test_a_killed_relay_pulls_the_watched_camera_as_it_starts(camera_factory, re
     cam = camera_factory(["cam1", "cam2"], mode="loop")
     relay = relay_factory({"cam1": cam.url("cam1"), "cam2": cam.url("cam2")},
                           idle_close_s=1, resume_hold_s=3)
-    saved = tmp_path / "relay0" / "state" / "relay-watched.json"  # the relay's state_dir
+    state = tmp_path / "relay0" / "state"  # the relay's state_dir
+    saved = resume_file(state)
     reader = GstReader(relay.rtsp_url("cam1")).start()
     try:
         assert reader.wait_frames(5) >= 5, reader.errors
-        state = settle(lambda: _watched(saved), lambda w: w.get("main") == ["cam1"], 15)
-        assert state == {"main": ["cam1"], "sub": []}, state
+        watched = settle(lambda: _watched(saved), lambda w: w.get("main") == ["cam1"], 15)
+        assert watched == {"main": ["cam1"], "sub": []}, watched
         relay.proc.send_signal(signal.SIGKILL)
         relay.proc.wait(10)
     finally:
@@ -52,7 +53,8 @@ def test_a_killed_relay_pulls_the_watched_camera_as_it_starts(camera_factory, re
 
 
 def test_a_torn_or_foreign_file_means_a_cold_start(tmp_path: Path) -> None:
-    path = tmp_path / "relay-watched.json"
+    tmp_path.chmod(0o755)  # a state directory others must still reach (the demo's PostgreSQL)
+    path = resume_file(tmp_path)
     streams: dict[str, dict[str, CameraStream]] = {"main": {}, "sub": {}}
     pulls = ResumedPulls(path, lambda: streams, hold_s=15)
 
@@ -60,9 +62,11 @@ def test_a_torn_or_foreign_file_means_a_cold_start(tmp_path: Path) -> None:
         return pulls.resume()
 
     assert asyncio.run(resume()) == 0  # no file yet
+    path.parent.mkdir()
     for text in ('{"main": ["cam', '["cam1"]', '{"main": "cam1"}', '{"main": [1, null]}'):
         path.write_text(text)
         assert asyncio.run(resume()) == 0, text
     pulls.save()
     assert json.loads(path.read_text()) == {"main": [], "sub": []}
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(tmp_path.stat().st_mode & 0o777) == "0o755"  # only its own directory is private

@@ -76,7 +76,9 @@ class MqttClient:
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._connect_failed: MqttError | None = None
-        self._connack = asyncio.Event()  #: set by the CONNACK that ``connect()`` waits for
+        #: set by the CONNACK that ``connect()`` waits for (made before connecting: it may
+        #: come at once)
+        self._connack = asyncio.Event()
 
         c = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -114,7 +116,6 @@ class MqttClient:
         """Connect and wait for the CONNACK; later drops reconnect by themselves (a connection
         lost right after its CONNACK too, by ``_reconnect``)."""
         loop = self._driver.bind()
-        self._connack = asyncio.Event()  # before connecting: the CONNACK may come at once
         await loop.run_in_executor(None, self._blocking_connect)
         self._tasks.append(
             asyncio.create_task(self._driver.keep_alive(), name=f"mqtt-misc-{self.client_id}")

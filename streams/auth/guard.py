@@ -85,7 +85,7 @@ class ViewGuard:
             batch, self._admitting = self._admitting, []
             try:
                 answer = await self._post({"started": [token_id for token_id, _ in batch]})
-            except (httpx.HTTPError, ValueError) as exc:
+            except Exception as exc:  # each waiter gets it (admit() says why): none waits on
                 for _, waiter in batch:
                     if not waiter.done():
                         waiter.set_exception(exc)
