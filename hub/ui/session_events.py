@@ -17,10 +17,11 @@ import httpx
 from fastapi import HTTPException
 from fastapi.responses import Response, StreamingResponse
 
+from streams.http.viewers import EVENT_STREAM_HEADERS
+
 #: The relay sends a comment every 15 s (streams/http/viewers.py KEEPALIVE_S): three missed
 #: mean a relay that hangs, which is lost as surely as one that died.
 READ_TIMEOUT = httpx.Timeout(5.0, read=45.0)
-HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def pipe_events(url: str) -> Response:
@@ -39,7 +40,7 @@ async def pipe_events(url: str) -> Response:
         return Response(body, status_code=upstream.status_code,
                         media_type=upstream.headers.get("content-type"))
     return StreamingResponse(_relayed(client, upstream), media_type="text/event-stream",
-                             headers=HEADERS)
+                             headers=EVENT_STREAM_HEADERS)
 
 
 async def _relayed(client: httpx.AsyncClient, upstream: httpx.Response) -> AsyncIterator[bytes]:
