@@ -54,6 +54,7 @@ from bench.soak_viewers import recovery, summary, viewer_problems
 from bench.viewers import read_state
 from core.files import write_private
 from core.net import port_open
+from devkit.demo.relay import RELAYS, active_relay_pid
 from devkit.demo.runner import DemoCity
 from devkit.embedded.process import spawn
 from devkit.embedded.process import stop as stop_proc
@@ -127,8 +128,11 @@ class Soak:
 
     def pids(self) -> dict[str, int]:
         """Only processes this soak started (the demo's children)."""
-        out = {name: self.city.stack.pid(name) for name in ("hub", "relay", "ingest", "edge",
-                                                            "cameras", "simulate")}
+        out = {name: self.city.stack.pid(name) for name in ("hub", "ingest", "edge", "cameras",
+                                                            "simulate", *RELAYS)}
+        active = active_relay_pid(self.city.state_dir)  # "relay": the one serving now
+        if active is not None and active == out["relay-standby"]:
+            out["relay"], out["relay-standby"] = out["relay-standby"], out["relay"]
         for name, svc in (("postgres", self.city.pg), ("mosquitto", self.city.broker)):
             if svc.proc is not None:
                 out[name] = svc.proc.pid

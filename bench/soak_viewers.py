@@ -16,14 +16,17 @@ CAUSE_S, STEADY_S = 5.0, 5.0
 def back_after(viewer: dict[str, Any], t_kill: float, t_end: float) -> float | None:
     """Seconds from ``t_kill`` until the viewer played again for good: the end of the
     interruption that began with the kill (at its last frame, up to ``GAP_S`` before it) and
-    of any that followed within ``STEADY_S``; 0.0 when the kill did not interrupt it; None
-    when nothing came after the kill. Later interruptions (before ``t_end``) are not its."""
+    of any that followed within ``STEADY_S``; where the gap was shorter than ``GAP_S``, the
+    first frame of a connection made within ``CAUSE_S`` of the kill; 0.0 when the kill did
+    not interrupt it; None when nothing came after the kill. Later interruptions (before
+    ``t_end``) are not its."""
     if viewer["last_frame"] < t_kill:
         return None
     gaps = sorted((a, b) for a, b in viewer["gaps"] if b > t_kill and a < t_end - GAP_S)
     first = next((g for g in gaps if t_kill - GAP_S <= g[0] <= t_kill + CAUSE_S), None)
     if first is None:
-        return 0.0
+        again = [t for t in viewer.get("connected", []) if t_kill < t <= t_kill + CAUSE_S]
+        return round(again[0] - t_kill, 2) if again else 0.0
     back = first[1]
     for a, b in gaps:
         if a > first[0] and a - back <= STEADY_S:

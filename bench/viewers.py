@@ -44,7 +44,7 @@ from aiortc.codecs.base import Decoder
 from streams.webrtc.ice import configure_ice_hosts
 
 #: hub/ui/static/js/player.js: RETRY_MS, RETRY_JITTER, FIRST_FRAME_MS, STALL_MS, STALL_CHECK_MS,
-#: EVENTS_RETRY_MS, FALLBACK_MS.
+#: EVENTS_RETRY_MS, FALLBACK_MS, TOKEN_REUSE_MS.
 RETRY_S = (0.1, 0.5, 1.0, 1.0, 2.0, 4.0, 8.0, 15.0)
 RETRY_JITTER = 0.25
 FIRST_FRAME_S = 10.0
@@ -52,6 +52,7 @@ STALL_S = 1.5
 STALL_CHECK_S = 0.25
 EVENTS_RETRY_S = 1.0
 FALLBACK_S = 30.0
+TOKEN_REUSE_S = 30.0
 GAP_S = 1.0  #: a frame gap this long is an interruption (the cameras send 15-25 fps)
 
 
@@ -77,11 +78,13 @@ def roomy_receive_buffers(size: int = 4 * 2**20) -> None:
 
 class Lost(Exception):
     """The view stopped playing (connection closed or failed, or stalled), or did not start;
-    ``relay_down``: the gateway could not reach the relay (WHEP 502, WebSocket close 4502)."""
+    ``relay_down``: the gateway could not reach the relay (WHEP 502, WebSocket close 4502);
+    ``refused``: the relay refused the play token (WHEP 401/403, close 4401/4403)."""
 
-    def __init__(self, why: str, relay_down: bool = False) -> None:
+    def __init__(self, why: str, relay_down: bool = False, refused: bool = False) -> None:
         super().__init__(why)
         self.relay_down = relay_down
+        self.refused = refused
 
 
 @dataclass
@@ -93,6 +96,9 @@ class Viewer:
     last_frame: float = 0.0  #: wall clock, comparable across processes
     gaps: list[tuple[float, float]] = field(default_factory=list)
     connects: int = 0
+    #: When each connection showed its first frame (wall clock): a reconnect whose frame gap
+    #: stayed under GAP_S is still seen.
+    connected: list[float] = field(default_factory=list)
     failures: int = 0
     ended: str | None = None  #: access taken away: the UI stops, so does this viewer
     error: str = ""
@@ -182,6 +188,7 @@ async def _watch(v: Viewer, reader: asyncio.Task[None], *ends: asyncio.Future[An
             raise Lost("ended before its first frame")
         first.result()
         v.connects += 1
+        v.connected.append(round(v.last_frame, 3))
         v.failures = 0
         stall = asyncio.ensure_future(_stalled(v))
         try:
@@ -216,7 +223,8 @@ async def play_webrtc(v: Viewer, hub: Hub, token: str) -> None:
                                 headers={"Content-Type": "application/sdp",
                                          "Authorization": f"Bearer {token}"})
         if r.status_code != 201:
-            raise Lost(f"WHEP {r.status_code} {r.text[:100]}", r.status_code == 502)
+            raise Lost(f"WHEP {r.status_code} {r.text[:100]}", r.status_code == 502,
+                       r.status_code in (401, 403))
         resource = r.headers.get("location")
         await pc.setRemoteDescription(RTCSessionDescription(sdp=r.text, type="answer"))
         track = await asyncio.wait_for(tracks.get(), FIRST_FRAME_S)
@@ -293,20 +301,41 @@ async def play_fmp4(v: Viewer, hub: Hub, token: str) -> None:
         raise
     except websockets.ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd else None
-        raise Lost(f"fMP4 WebSocket closed ({code})", code == 4502) from exc
+        raise Lost(f"fMP4 WebSocket closed ({code})", code == 4502, code in (4401, 4403)) from exc
     except Exception as exc:
         raise Lost(str(exc) or type(exc).__name__) from exc
+
+
+class PlayTokens:
+    """One tile's play token, as player.js keeps it: a retry after the relay died, within
+    TOKEN_REUSE_S of the token's issue, reuses it (the relay still asks the hub before it
+    serves the view); any other start asks the hub for a new one."""
+
+    def __init__(self, hub: Hub, camera: str, protocols: list[str]) -> None:
+        self.hub, self.camera, self.protocols = hub, camera, protocols
+        self.current: tuple[str, str] | None = None  #: token, view session
+        self.issued = 0.0
+
+    async def get(self, relay_was_down: bool) -> tuple[str, str, bool]:
+        """(token, session, reused)."""
+        if relay_was_down and self.current and time.monotonic() - self.issued < TOKEN_REUSE_S:
+            return (*self.current, True)
+        self.current = await self.hub.play(self.camera, self.protocols)
+        self.issued = time.monotonic()
+        return (*self.current, False)
 
 
 async def run_viewer(v: Viewer, hub: Hub, stop: asyncio.Event) -> None:
     """The player's life: start; on a loss retry with back-off; a failed start falls back."""
     protocols = ["webrtc", "snapshot", "clip"] + (["fmp4"] if v.transport == "fmp4" else [])
     play = play_webrtc if v.transport == "webrtc" else play_fmp4
+    tokens, relay_down = PlayTokens(hub, v.camera, protocols), False
     while not stop.is_set():
         try:
-            token, session = await hub.play(v.camera, protocols)
+            token, session, reused = await tokens.get(relay_down)
         except (httpx.HTTPError, ValueError, KeyError) as exc:
             v.error = f"play token: {exc}"  # player.js start(): "offline", retried on back-off
+            relay_down = False
             await _wait(stop, backoff(v))
             continue
         connects, relay_down = v.connects, False
@@ -314,6 +343,9 @@ async def run_viewer(v: Viewer, hub: Hub, stop: asyncio.Event) -> None:
             await play(v, hub, token)
         except Lost as exc:
             v.error, relay_down = str(exc), exc.relay_down
+            if reused and exc.refused:  # a new token, at once
+                tokens.current = None
+                continue
         if stop.is_set():
             return
         if v.connects == connects and not relay_down:  # never played: snapshot fallback

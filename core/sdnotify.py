@@ -60,13 +60,13 @@ async def watchdog(healthy: Callable[[], Awaitable[bool]]) -> None:
         await asyncio.sleep(every)
 
 
-async def _loop_runs() -> bool:
+async def loop_runs() -> bool:
     """Liveness as ``/healthz`` has it: the event loop runs this (no dependency checked)."""
     return True
 
 
 @contextlib.asynccontextmanager
-async def supervised(healthy: Callable[[], Awaitable[bool]] = _loop_runs) -> AsyncIterator[None]:
+async def supervised(healthy: Callable[[], Awaitable[bool]] = loop_runs) -> AsyncIterator[None]:
     """READY=1 on entry, watchdog pings while inside (and ``healthy()``), STOPPING=1 on exit:
     a service's whole life under ``Type=notify`` + ``WatchdogSec=``; nothing without them."""
     pings = asyncio.create_task(watchdog(healthy))

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from fastapi import HTTPException, status
 
+from core.http import sync_client
 from hub.api.common import CodedError, unknown_id
 from hub.audit import evidence
 from hub.auth.access import Caller
@@ -66,7 +67,7 @@ def relay_export(caller: Caller, camera: dict[str, Any], start: float, end: floa
     base = relay_bases(caller.runtime.config, camera["id"])[0]
     auth = {"Authorization": f"Bearer {token}"}
     try:
-        with httpx.Client(timeout=120) as http:
+        with sync_client(timeout=120) as http:
             made = http.post(f"{base}/recordings/{camera['id']}/exports",
                              json={"start": start, "end": end}, headers=auth)
             made.raise_for_status()

@@ -11,7 +11,7 @@ from hub.config import load_config, weak_secret
 from streams.cluster.routing import shard_relay
 from streams.cluster.sharding import ShardMap
 from streams.resume import resume_file
-from streams.server import serve
+from streams.standby import ActiveLock, holder, lock_path, stand_by
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +21,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=Path, help="city YAML (cameras + streams section)")
     p.add_argument("--http-port", type=int, help="override streams.http_port")
     p.add_argument("--rtsp-port", type=int, help="override streams.rtsp_port")
+    p.add_argument("--standby", action="store_true",
+                   help="if another relay is active on this state directory, wait (imported, "
+                   "warm) and take over the moment it ends (streams/standby.py)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    lock = ActiveLock(lock_path(config.state_dir, config.cluster.node_id))
+    took_over = False
+    if not lock.try_acquire():
+        if not args.standby:
+            log.error("refusing to start: relay pid %s is active on %s (--standby waits to "
+                      "take over)", holder(lock.path), config.state_dir)
+            return 2
+        if not asyncio.run(stand_by(lock)):
+            return 0  # stopped while standing by
+        config, took_over = load_config(args.config), True  # the config as it is now
+    lock.claim(took_over)
+    # Imported here: a new standby loads the media stack only once the host has settled.
+    from streams.server import serve  # noqa: PLC0415
     settings = config.streams
     updates = {
         k: v

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from core.http import async_client
 from streams.spec import CameraSpec
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class StoreCameras:
         """Sync now, then every interval, until cancelled; never raises."""
         if self.url is None:
             return
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with async_client(timeout=10) as client:
             while True:
                 try:
                     r = await client.get(self.url, headers=self.headers)

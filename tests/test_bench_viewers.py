@@ -30,6 +30,7 @@ def test_bench_viewers_use_the_ui_players_reconnect_timings() -> None:
     assert _const_ms(js, "STALL_CHECK_MS") == [viewers.STALL_CHECK_S]
     assert _const_ms(js, "EVENTS_RETRY_MS") == [viewers.EVENTS_RETRY_S]
     assert _const_ms(js, "FALLBACK_MS") == [viewers.FALLBACK_S]
+    assert _const_ms(js, "TOKEN_REUSE_MS") == [viewers.TOKEN_REUSE_S]
 
 
 def _viewer(gaps: list[tuple[float, float]], last: float, transport: str = "webrtc") -> dict:
@@ -52,6 +53,10 @@ def test_time_back_is_from_the_kill_to_the_first_frame_after_the_interruption() 
     assert back_after(_viewer([(99.9, 103.0), (150.0, 160.0)], 200), kill, 200) == 3.0
     # dark since the kill
     assert back_after(_viewer([], 99.9), kill, 200) is None
+    # back on a new connection so soon that no frame gap reached GAP_S
+    quick = {**_viewer([], 200), "connected": [10.0, 100.8]}
+    assert back_after(quick, kill, 200) == 0.8
+    assert back_after({**quick, "connected": [10.0, 130.0]}, kill, 200) == 0.0
 
 
 def test_recovery_is_given_per_transport() -> None:

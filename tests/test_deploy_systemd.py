@@ -18,17 +18,25 @@ UNITS = sorted(p.name for p in SYSTEMD.glob("*.service"))
 
 @pytest.fixture(params=UNITS)
 def unit(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    """Each unit with ExecStart pointed at this venv's cityhub (verify checks it exists)."""
+    """Each unit with ExecStart pointed at this venv's cityhub (verify checks it exists); a
+    template (the relay's) as its first instance."""
     cityhub = Path(sys.executable).parent / "cityhub"
     assert cityhub.exists(), "install the project: .venv/bin/pip install -e '.[dev]'"
-    path = tmp_path / request.param
+    path = tmp_path / request.param.replace("@.", "@1.")
     path.write_text((SYSTEMD / request.param).read_text().replace(
         "/opt/cityhub/bin/cityhub", str(cityhub)))
     return path
 
 
 def test_every_process_has_a_unit():
-    assert UNITS == [f"cityhub-{p}.service" for p in ("edge", "hub", "ingest", "relay")]
+    assert UNITS == [f"cityhub-{p}.service" for p in ("edge", "hub", "ingest", "relay@")]
+
+
+def test_the_relay_runs_as_two_instances_one_standing_by():
+    text = (SYSTEMD / "cityhub-relay@.service").read_text()
+    assert "relay --config /etc/cityhub/cityhub.yaml --standby" in text
+    assert "enable --now cityhub-hub cityhub-ingest cityhub-relay@1 cityhub-relay@2" in (
+        SYSTEMD / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", UNITS)

@@ -296,8 +296,9 @@ RECORD_STATUS_JS = """camera => {
 def test_a_webrtc_tile_plays_again_by_itself_after_the_relay_is_killed(ui_page: UiPage) -> None:
     """kill -9 of the relay under a live WebRTC tile: the hub's gateway tells the tile at once
     (the WHEP session's event stream says relay-lost; the stall watch would take 1.5 s),
-    the demo's supervisor starts the relay again, and the tile plays over WebRTC again with
-    no reload."""
+    the demo's standby relay takes over, and the tile plays over WebRTC again with no reload,
+    on the play token it had (no new one asked of the hub: a wall's worth of tiles coming
+    back at once would queue behind each other there)."""
     ui, page = ui_page, ui_page.page
     camera = "sc-xinhua-1"
     ui.login("police-operator")
@@ -305,6 +306,9 @@ def test_a_webrtc_tile_plays_again_by_itself_after_the_relay_is_killed(ui_page: 
     live = _wait_tile(page, camera, lambda s: s["status"] == "live" and s["frames"] > 10)
     assert live["status"] == "live" and live["transport"] == "webrtc", live
     page.evaluate(RECORD_STATUS_JS, camera)
+    tokens: list[str] = []
+    page.on("request", lambda r: tokens.append(r.url) if r.method == "POST"
+            and r.url.endswith(f"/cameras/{camera}/play") else None)
     os.kill(ui.city.relay_pid(), signal.SIGKILL)
     lost = settle(lambda: page.evaluate("window.statuses"),
                   lambda s: any(st == "connecting" for st, _ in s), 20)
@@ -312,4 +316,5 @@ def test_a_webrtc_tile_plays_again_by_itself_after_the_relay_is_killed(ui_page: 
     back = _wait_tile(page, camera, lambda s: s["status"] == "live"
                       and s["frames"] > live["frames"] + 25, timeout=60)
     assert back["status"] == "live" and back["transport"] == "webrtc", back
+    assert tokens == []
     assert not ui.errors, ui.errors

@@ -59,6 +59,10 @@ class Stack:
         """A /healthz-style URL: the supervisor restarts the part when it stops answering."""
         self.supervisor.parts[name].live_url = url
 
+    def set_probe(self, name: str, probe: Callable[[], bool]) -> None:
+        """A liveness check of its own (True while not hung), instead of a URL."""
+        self.supervisor.parts[name].probe = probe
+
     def cityhub(self, name: str, args: Sequence[str]) -> subprocess.Popen[bytes]:
         """Run a ``cityhub`` subcommand of this installation as a child."""
         return self.python(name, ["-m", "hub", *args])

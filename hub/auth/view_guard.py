@@ -17,6 +17,7 @@ import psycopg
 
 from hub.auth import accounts
 from hub.auth.grant_store import visibility
+from hub.auth.grants import Visibility
 from hub.auth.roles import Principal, Role
 
 #: Who may watch a camera at all (the role ``POST /cameras/{id}/play`` requires).
@@ -68,21 +69,43 @@ def rights_key(row: dict[str, Any] | None) -> tuple[Any, ...]:
             "playback" in row["protocols"])
 
 
-def view_ended(conn: psycopg.Connection[Any], row: dict[str, Any] | None) -> Ended | None:
-    """None while the view may go on, else why it must end."""
-    if row is None:
-        return UNKNOWN
-    if row["ended_code"]:
-        return Ended(row["ended_code"], row["ended_reason"] or "")
-    principal = _principal(conn, row)
-    if isinstance(principal, Ended):
-        return principal
-    if not principal.has(*VIEW_ROLES):
-        return Ended("role_removed", "the viewer no longer holds the operator role")
-    camera = _camera(conn, principal.department, row["camera_id"])
-    rights = visibility(conn, principal.department)
-    if camera is None or not rights.sees_camera(*camera):
-        return Ended("access_revoked", "access to this camera was taken away")
-    if "playback" in row["protocols"] and rights.playback_window(*camera) is None:
-        return Ended("access_revoked", "the playback grant for this camera was taken away")
-    return None
+class Verdicts:
+    """Whether views may go on, for many views in one request: each viewer's account and
+    each department's grants are read once (a wall is one viewer on many cameras), each
+    distinct view (``rights_key``) judged once; all fresh from the database per request."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._views: dict[tuple[Any, ...], Ended | None] = {}
+        self._principals: dict[tuple[Any, ...], Principal | Ended] = {}
+        self._rights: dict[str, Visibility] = {}
+
+    def ended(self, row: dict[str, Any] | None) -> Ended | None:
+        """None while the view may go on, else why it must end."""
+        key = rights_key(row)
+        if key not in self._views:
+            self._views[key] = self._judge(row)
+        return self._views[key]
+
+    def _judge(self, row: dict[str, Any] | None) -> Ended | None:
+        if row is None:
+            return UNKNOWN
+        if row["ended_code"]:
+            return Ended(row["ended_code"], row["ended_reason"] or "")
+        who = (row["principal_kind"], row["principal_id"], row["login_session"])
+        if who not in self._principals:
+            self._principals[who] = _principal(self.conn, row)
+        principal = self._principals[who]
+        if isinstance(principal, Ended):
+            return principal
+        if not principal.has(*VIEW_ROLES):
+            return Ended("role_removed", "the viewer no longer holds the operator role")
+        camera = _camera(self.conn, principal.department, row["camera_id"])
+        if principal.department not in self._rights:
+            self._rights[principal.department] = visibility(self.conn, principal.department)
+        rights = self._rights[principal.department]
+        if camera is None or not rights.sees_camera(*camera):
+            return Ended("access_revoked", "access to this camera was taken away")
+        if "playback" in row["protocols"] and rights.playback_window(*camera) is None:
+            return Ended("access_revoked", "the playback grant for this camera was taken away")
+        return None

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
+from core.http import async_client
 from gb28181.cascade_media import PushError, PushHandle
 
 
@@ -26,7 +27,7 @@ class RelayPusher:
         if window is not None:
             body["start"], body["end"] = window
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with async_client(timeout=self.timeout_s) as client:
                 r = await client.post(f"{base}/gb28181/push/{camera_id}", json=body,
                                       headers=self.headers)
         except httpx.HTTPError as exc:
@@ -44,7 +45,7 @@ class RelayPusher:
         """The camera's recorded spans in [start, end] (none when not recorded)."""
         base = self.base_of(camera_id)
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with async_client(timeout=self.timeout_s) as client:
                 r = await client.get(f"{base}/gb28181/recordings/{camera_id}", headers=self.headers,
                                      params={"start": start, "end": end})
         except httpx.HTTPError as exc:
@@ -61,7 +62,7 @@ class RelayPusher:
         if base is None:
             return "stopped"
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with async_client(timeout=self.timeout_s) as client:
                 r = await client.get(f"{base}/gb28181/push/{push_id}", headers=self.headers)
         except httpx.HTTPError as exc:
             raise PushError(f"relay unreachable: {exc}") from None
@@ -76,7 +77,7 @@ class RelayPusher:
         if base is None:
             raise PushError(f"no push {push_id}")
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with async_client(timeout=self.timeout_s) as client:
                 r = await client.post(f"{base}/gb28181/push/{push_id}/control",
                                       headers=self.headers,
                                       json={"method": method, "scale": scale, "npt": npt})
@@ -90,7 +91,7 @@ class RelayPusher:
         if base is None:
             return
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with async_client(timeout=self.timeout_s) as client:
                 await client.delete(f"{base}/gb28181/push/{push_id}", headers=self.headers)
         except httpx.HTTPError as exc:
             raise PushError(f"relay unreachable: {exc}") from None

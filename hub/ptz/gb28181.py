@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from core.http import async_client
 from hub.ptz.drivers import DriverError, NotSupported, Preset, Target
 
 MAX_ZOOM = 30.0  #: times; the normalised zoom 1.0
@@ -50,7 +51,7 @@ class Gb28181Driver:
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            async with async_client(timeout=self.timeout_s) as client:
                 r = await client.post(f"{self.control}{path}", headers={
                     "Authorization": f"Bearer {self.token}"}, json={
                     "device": self.device, "channel": self.channel, **body})

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import httpx
 from fastapi import APIRouter, Response
 
+from core.http import async_client
 from hub.api.common import CodedError
 from hub.auth.access import Caller, require
 from hub.ui.settings import BasemapConfig
@@ -123,7 +124,7 @@ async def fetch_tile(cfg: BasemapConfig, z: int, x: int, y: int) -> tuple[bytes,
     """The image from the source; CodedError 502 ``map_source`` when it gives none (down,
     an error page, a WMS exception document, too large)."""
     try:
-        async with httpx.AsyncClient(timeout=cfg.timeout_s, follow_redirects=True) as client:
+        async with async_client(timeout=cfg.timeout_s, follow_redirects=True) as client:
             r = await client.get(source_url(cfg, z, x, y))
     except httpx.HTTPError:
         raise CodedError(502, "map source unreachable", "map_source") from None

@@ -16,6 +16,7 @@ from uuid import UUID
 import httpx
 from fastapi import APIRouter, HTTPException, Path, Response
 
+from core.http import sync_client
 from hub.api.routers.events import fetch_event
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
@@ -28,7 +29,7 @@ SHOWN = {"snapshot", "picture", "plate"}
 
 def _fetch_pinned(uri: str, sha256: str) -> bytes:
     try:
-        with httpx.Client(timeout=httpx.Timeout(5.0), follow_redirects=False) as client, \
+        with sync_client(timeout=httpx.Timeout(5.0), follow_redirects=False) as client, \
                 client.stream("GET", uri) as r:
             if r.status_code != 200:
                 raise HTTPException(502, f"media source answered {r.status_code}")

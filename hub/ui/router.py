@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from psycopg import sql
 
 import streams.web
+from core.http import async_client
 from core.model import Ident
 from hub.api.routers.cameras import COLS as CAMERA_COLS
 from hub.auth.access import Anonymous, Caller, public, require
@@ -62,7 +63,7 @@ async def _forward(ctx: Anonymous, request: Request, method: str, camera_id: str
     params = {k: v for k, v in request.query_params.items() if k in FORWARD_PARAMS}
     try:
         # Redirects are followed (a 307 keeps method and body): ownership may have moved.
-        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=True) as client:
+        async with async_client(timeout=TIMEOUT, follow_redirects=True) as client:
             r = await reach(lambda: client.request(
                 method, f"{_relay_base(ctx, camera_id)}{path}", headers=headers, params=params,
                 content=body), ctx.runtime.config.ui.relay_restart_wait_s)
@@ -236,7 +237,7 @@ async def _ask_relays(caller: Caller, path: str) -> list[tuple[str, Any]]:
 
     nodes = _relay_nodes(caller)
     service = relay_service_headers(caller.runtime.config, caller.runtime.play_secret)
-    async with httpx.AsyncClient(timeout=TIMEOUT, headers=service) as client:
+    async with async_client(timeout=TIMEOUT, headers=service) as client:
         answers = await asyncio.gather(*(one(client, b) for b in nodes))
     if all(a is None for a in answers):
         raise HTTPException(502, "relay unreachable")

@@ -17,6 +17,7 @@ import httpx
 from fastapi import HTTPException
 from fastapi.responses import Response, StreamingResponse
 
+from core.http import async_client
 from streams.http.viewers import EVENT_STREAM_HEADERS
 
 #: The relay sends a comment every 15 s (streams/http/viewers.py KEEPALIVE_S): three missed
@@ -27,7 +28,7 @@ READ_TIMEOUT = httpx.Timeout(5.0, read=45.0)
 async def pipe_events(url: str) -> Response:
     """The relay's event stream at ``url``: its refusal (404 once the session is gone, 502
     when the relay cannot be reached) or the stream, ended by ``relay-lost`` if it breaks."""
-    client = httpx.AsyncClient(timeout=READ_TIMEOUT)
+    client = async_client(timeout=READ_TIMEOUT)
     try:
         upstream = await client.send(client.build_request("GET", url), stream=True)
     except httpx.HTTPError:

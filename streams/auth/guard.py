@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from core.http import async_client, sync_client
 from core.periodic import FailureStreak
 from streams.auth.tokens import PlayGrant, PlayTokenError
 
@@ -59,7 +60,7 @@ class ViewGuard:
     def _client(self) -> httpx.AsyncClient:
         """One connection pool to the hub for the relay's life (views start often)."""
         if self._async is None:
-            self._async = httpx.AsyncClient(timeout=self.timeout_s, headers=self.headers)
+            self._async = async_client(timeout=self.timeout_s, headers=self.headers)
         return self._async
 
     async def admit(self, grant: PlayGrant | None) -> None:
@@ -99,7 +100,7 @@ class ViewGuard:
         if grant is None or self.url is None:
             return
         if self._sync is None:
-            self._sync = httpx.Client(timeout=self.timeout_s, headers=self.headers)
+            self._sync = sync_client(timeout=self.timeout_s, headers=self.headers)
         try:
             r = self._sync.post(self.url, json={"started": [grant.token_id]})
             r.raise_for_status()

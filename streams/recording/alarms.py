@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from core.http import async_client
+
 log = logging.getLogger(__name__)
 PATH = "/api/v1/streams/alarms"
 #: Alarms about a storage path (all recorded cameras concerned), not one camera.
@@ -66,7 +68,7 @@ class AlarmForwarder:
         """Post queued alarms until cancelled; never raises."""
         if self.url is None:
             return
-        async with httpx.AsyncClient(timeout=10) as client:
+        async with async_client(timeout=10) as client:
             while True:
                 await self._wake.wait()
                 self._wake.clear()

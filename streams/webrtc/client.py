@@ -15,6 +15,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
+from core.http import async_client
+
 
 @dataclass
 class WhepClient:
@@ -46,7 +48,7 @@ class WhepClient:
         headers = {"Content-Type": "application/sdp"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        async with httpx.AsyncClient(timeout=20) as http:
+        async with async_client(timeout=20) as http:
             res = await http.post(
                 self.endpoint, content=self.pc.localDescription.sdp, headers=headers
             )
@@ -87,7 +89,7 @@ class WhepClient:
         """DELETE the session at the relay and close; returns the DELETE status."""
         status = None
         if self.location:
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with async_client(timeout=10) as http:
                 status = (await http.delete(self.location)).status_code
         if self._task:
             self._task.cancel()

@@ -271,13 +271,10 @@ def sync_views(
     with db.db.cursor(row_factory=dict_row) as cur:
         rows = {r["id"]: r for r in cur.execute(
             "SELECT * FROM view_sessions WHERE id = ANY(%s)", (asked,)).fetchall()}
-    verdicts: dict[tuple[Any, ...], view_guard.Ended | None] = {}  # one check per viewer+camera
+    verdicts = view_guard.Verdicts(db.db)  # one check per viewer+camera
     for sid in asked:
         row = rows.get(sid)
-        key = view_guard.rights_key(row)
-        if key not in verdicts:
-            verdicts[key] = view_guard.view_ended(db.db, row)
-        verdict = verdicts[key]
+        verdict = verdicts.ended(row)
         if verdict is not None:
             if row is not None:
                 _end(db, sid, verdict)

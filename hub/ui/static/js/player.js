@@ -28,9 +28,15 @@ const STALL_CHECK_MS = 250;
 const EVENTS_RETRY_MS = 1000;  // a WHEP session's event stream broke (the hub restarting): reopen
 const FALLBACK_MS = 30000;  // on snapshots after a failed start: try video again after this
 const SNAPSHOT_MS = 1000;
+// A retry after the relay died or restarted, this soon after its play token was issued, reuses
+// it (the relay still asks the hub before it serves): a wall coming back after a relay restart
+// asks the hub for no new tokens. Any other retry (the hub down, a stall) asks for a new one.
+const TOKEN_REUSE_MS = 30000;
 
 /** The gateway's WebSocket close code when it cannot reach the relay (hub/ui/router.py). */
 const RELAY_DOWN = /\(4502\b/;
+/** The relay refused the play token (WHEP 401/403, WebSocket close 4401/4403). */
+const tokenRefused = (e) => e.status === 401 || e.status === 403 || /\(440[13]\b/.test(e.message);
 
 /** Reads a session's event stream (text/event-stream) to its end: the name of the event
  * that ended the session ("closed", "relay-lost"), or null when the stream just broke. */
@@ -88,17 +94,28 @@ export class CameraPlayer {
     this.status("connecting");
     const protocols = ["webrtc", "snapshot", "clip"];
     if (this.transport !== "webrtc") protocols.push("fmp4");
-    let play;
-    try {
-      play = await playToken(this.camera, protocols);
-    } catch (e) {
+    const reused = this.relayWasDown && this.play && Date.now() - this.playAt < TOKEN_REUSE_MS;
+    this.relayWasDown = false;
+    let play = reused ? this.play : null;
+    if (!play) {
+      try {
+        play = await playToken(this.camera, protocols);
+      } catch (e) {
+        if (!current()) return;
+        // The hub restarting (no answer, 5xx) is retried on the back-off; a refusal is final.
+        if (e.status === undefined || e.status >= 500) return this._retryLater("offline", e.message);
+        return this.status("offline", e.message);
+      }
       if (!current()) return;
-      // The hub restarting (no answer, 5xx) is retried on the back-off; a refusal is final.
-      if (e.status === undefined || e.status >= 500) return this._retryLater("offline", e.message);
-      return this.status("offline", e.message);
+      [this.play, this.playAt] = [play, Date.now()];
     }
-    if (!current()) return;
     ({ token: this.token, session_id: this.session } = play);
+    const renew = (e) => {  // a reused token the relay refuses (expired early, a new key)
+      if (!reused || !tokenRefused(e)) return false;
+      this.play = null;  // a new one, at once
+      this.start();
+      return true;
+    };
     let why = "";
     // Where WebRTC just failed, a reconnect goes straight to fMP4 for a while.
     if (this.path.webrtc(this.transport) && !(Date.now() < this.fmp4Until)) {
@@ -109,11 +126,12 @@ export class CameraPlayer {
       } catch (e) {
         if (!current()) return;
         this._closePc();
+        if (renew(e)) return;
         why = `WebRTC: ${e.message}`;
         // H.265, which the relay's WebRTC cannot pass: fMP4 where MSE decodes HEVC, else the next step.
         if (e.status === 415 && /\bh265\b/.test(e.message) && this._h265()) return this.start();
         // The gateway cannot reach the relay (restarting): fMP4 goes to the same relay.
-        if (e.status === 502) return this._retryLater("connecting", why);
+        if (e.status === 502) return this._retryLater("connecting", why, true);
         if (this.transport === "webrtc" || !worthFmp4(e)) return this._fallback(why);
       }
     }
@@ -125,9 +143,10 @@ export class CameraPlayer {
     } catch (e) {
       if (!current()) return;
       this._closePc();
+      if (renew(e)) return;
       if ((CANNOT_DECODE.test(e.message) || e.decodeError) && this._cannotDecode(e)) return this.start();
       why = `${why ? why + "; " : ""}fMP4: ${e.message}`;
-      if (RELAY_DOWN.test(e.message)) return this._retryLater("connecting", why);
+      if (RELAY_DOWN.test(e.message)) return this._retryLater("connecting", why, true);
       this._fallback(why);
     }
   }
@@ -306,12 +325,13 @@ export class CameraPlayer {
       const reason = t(`core.view.ended.${ended.code}`);
       return this.status("offline", t("core.view.ended", { reason }));
     }
-    this._retryLater("connecting", why);
+    this._retryLater("connecting", why, relayGone);
   }
 
   /** start() again after the back-off (longer with each failure in a row). */
-  _retryLater(state, why) {
+  _retryLater(state, why, relayWasDown = false) {
     this.status(state, why);
+    this.relayWasDown = relayWasDown;
     const wait = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)] * (1 + RETRY_JITTER * (2 * Math.random() - 1));
     clearTimeout(this.retry);
     this.retry = setTimeout(() => this.start(), wait);
