@@ -40,11 +40,10 @@ def link_of(line: dict[str, Any]) -> str:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
+    """The file's sha256 (hashlib.file_digest reads into one reused buffer: no allocation,
+    and no page faults, per chunk of a segment's megabytes)."""
     with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class Segment:
