@@ -258,9 +258,14 @@ def _scale(r: dict[str, Any]) -> str:
 
 def _soak_held(r: dict[str, Any]) -> tuple[str, str]:
     """What a soak held (events, ERROR lines, viewers' rate) and its largest growth."""
-    grown = r["growth_second_half_pct"]
-    worst = max(grown, key=lambda n: grown[n]["rss_mb"]) if grown else None
-    growth = f"largest RSS growth {grown[worst]['rss_mb']} % ({worst})" if worst else "–"
+    grown: dict[str, dict[str, float]] = r["growth_second_half_pct"]
+    worst = []
+    for key, what in (("uss_mb", "USS"), ("rss_mb", "RSS"), ("fds", "open files"),
+                      ("threads", "threads")):
+        if grown:
+            name = max(grown, key=lambda n: grown[n][key])  # noqa: B023 (used at once)
+            worst.append(f"{what} {grown[name][key]} % ({name})")
+    growth = "largest growth: " + ", ".join(worst) if worst else "–"
     v = r.get("viewers") or {}
     return (f"{r['events_pushed']:,} events: {r['lost']} lost, {r['duplicated']} duplicated; "
             f"{r['error_lines']} ERROR lines; viewers {v.get('fps_min', '–')} fps at least",
