@@ -59,7 +59,7 @@ class ActiveLock:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited (PEP 446)
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free; record this process as its holder."""
+        """Take the lock if it is free (``claim`` then records this process as its holder)."""
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
