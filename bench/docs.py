@@ -260,9 +260,9 @@ def _soak_held(r: dict[str, Any]) -> tuple[str, str]:
     """What a soak held (events, ERROR lines, viewers' rate) and its largest growth."""
     grown: dict[str, dict[str, float]] = r["growth_second_half_pct"]
     worst = []
-    for key, what in (("uss_mb", "USS"), ("rss_mb", "RSS"), ("fds", "open files"),
-                      ("threads", "threads")):
-        if grown:
+    for key, what in (("pss_mb", "PSS"), ("uss_mb", "USS"), ("rss_mb", "RSS"),
+                      ("fds", "open files"), ("threads", "threads")):
+        if grown and all(key in g for g in grown.values()):
             name = max(grown, key=lambda n: grown[n][key])  # noqa: B023 (used at once)
             worst.append(f"{what} {grown[name][key]} % ({name})")
     growth = "largest growth: " + ", ".join(worst) if worst else "–"

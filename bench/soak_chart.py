@@ -21,9 +21,9 @@ def draw(samples: list[dict[str, Any]], path: Path) -> None:
     t0 = samples[0]["t"]
     fig, axes = plt.subplots(3, 1, figsize=(10, 9), sharex=True)
     names = sorted({n for s in samples for n in s["procs"]})
-    for ax, key in zip(axes, ("rss_mb", "fds", "threads"), strict=True):
+    for ax, key in zip(axes, ("pss_mb", "fds", "threads"), strict=True):
         for name in names:
-            pts = [((s["t"] - t0) / 60, s["procs"][name][key]) for s in samples
+            pts = [((s["t"] - t0) / 60, s["procs"][name].get(key, 0)) for s in samples
                    if name in s["procs"]]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name)
         ax.set_ylabel(key)

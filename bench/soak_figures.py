@@ -12,6 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+#: What growth is reported for. PSS is the memory a process family occupies: each shared
+#: page divided among the processes that map it. Summed RSS counts a shared page once per
+#: process that touched it, so PostgreSQL's grows while its backends read shared buffers,
+#: with no memory being used; it is reported, the target is on PSS.
+MEASURES = ("pss_mb", "rss_mb", "uss_mb", "fds", "threads")
+#: What the growth target holds for.
+TARGETED = ("pss_mb", "fds", "threads")
+
 #: Seconds after a restart before a process's samples count towards its growth: a process
 #: that has just started (threads, files, caches) is not growing, it is starting.
 RESTART_WARMUP_S = 120.0
@@ -33,8 +41,8 @@ def growth(samples: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         series = [x for t, x in timed if t >= start and x["pid"] == last_pid]
         if len(series) < 2:
             continue
-        out[name] = {k: _change([x[k] for x in series]) for k in ("rss_mb", "uss_mb", "fds",
-                                                                  "threads")}
+        out[name] = {k: _change([x[k] for x in series]) for k in MEASURES
+                     if all(k in x for x in series)}
     return out
 
 
@@ -58,6 +66,7 @@ def error_lines(logs: Path) -> list[str]:
 
 def chart(samples: list[dict[str, Any]], path: Path) -> None:
     """Drawn by ``bench.soak_chart`` in a process of its own (see there why)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(samples, f)
     try:

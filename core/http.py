@@ -15,6 +15,10 @@ from typing import Any
 
 import httpx
 
+#: Headers of a server-sent event stream: never stored by a cache (events can be
+#: confidential) and never buffered by a reverse proxy (nginx holds a response otherwise).
+EVENT_STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:

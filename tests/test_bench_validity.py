@@ -213,7 +213,8 @@ def test_soak_growth_skips_a_restarted_process_warm_up() -> None:
     from bench.soak_figures import RESTART_WARMUP_S, growth  # noqa: PLC0415
 
     def sample(t: float, relay_pid: int, threads: int) -> dict[str, Any]:
-        hub = {"pid": 1, "rss_mb": 100 + t / 600, "uss_mb": 50.0, "fds": 40, "threads": 20}
+        hub = {"pid": 1, "rss_mb": 100 + t / 600, "pss_mb": 60.0, "uss_mb": 50.0, "fds": 40,
+               "threads": 20}
         relay = {"pid": relay_pid, "rss_mb": 300.0, "uss_mb": 200.0, "fds": 120,
                  "threads": threads}
         return {"t": t, "procs": {"hub": hub, "relay": relay}}
@@ -226,6 +227,8 @@ def test_soak_growth_skips_a_restarted_process_warm_up() -> None:
     assert grown["relay"]["threads"] == 0.0  # from restart + warm-up on: flat
     # Medians of the window's first and last fifths (36 samples each: t 1800-2150, 3240-3590).
     assert grown["hub"]["rss_mb"] == round(100 * (3415 / 600 - 1975 / 600) / (100 + 1975 / 600), 1)
+    assert grown["hub"]["pss_mb"] == 0.0
+    assert "pss_mb" not in grown["relay"]  # a measure some samples lack is left out
     spiked = [sample(t, 7, 64) for t in range(0, 3600, 10)]
     spiked[-1]["procs"]["relay"]["fds"] = 500  # a burst of connections as the run ends
     assert growth(spiked)["relay"]["fds"] == 0.0

@@ -8,17 +8,23 @@ with the client's message, which names host:port and never the password.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hub.ptz.drivers import DriverError, Preset, Target
-from streams.onvif.ptz import OnvifPtz
 from streams.onvif.url import OnvifError
+
+if TYPE_CHECKING:
+    from streams.onvif.ptz import OnvifPtz
 
 T = TypeVar("T")
 
 
 class OnvifDriver:
     def __init__(self, target: Target) -> None:
+        # The ONVIF client (zeep, aiohttp) is imported on first use: a sixth of the hub's
+        # start, and a hub restarted under load must serve again within seconds.
+        from streams.onvif.ptz import OnvifPtz  # noqa: PLC0415
+
         self.ptz = OnvifPtz(target.url, target.username, target.password)
 
     async def _do(self, fn: Callable[[OnvifPtz], Awaitable[T]]) -> T:

@@ -17,8 +17,7 @@ import httpx
 from fastapi import HTTPException
 from fastapi.responses import Response, StreamingResponse
 
-from core.http import async_client
-from streams.http.viewers import EVENT_STREAM_HEADERS
+from core.http import EVENT_STREAM_HEADERS, async_client
 
 #: The relay sends a comment every 15 s (streams/http/viewers.py KEEPALIVE_S): three missed
 #: mean a relay that hangs, which is lost as surely as one that died.

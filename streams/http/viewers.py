@@ -19,6 +19,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocke
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from core.http import EVENT_STREAM_HEADERS
 from streams.auth.tokens import PlayGrant, PlayTokenError
 from streams.auth.views import until_access_ends
 from streams.core.stream import CameraStream
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 MAX_OFFER_BYTES = 64 * 1024
 #: A comment this often keeps a WHEP session's event stream (and proxies on its way) open.
 KEEPALIVE_S = 15.0
-EVENT_STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 #: Which of a camera's streams: main, or sub (smaller, for grids; main where there is none),
 #: or h264: the main transcoded to H.264 on demand (streams/core/transcode.py) for browsers
 #: that cannot decode the camera's H.265 (the main where it is H.264).

@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from core.http import EVENT_STREAM_HEADERS
 from hub.api.routers.events import COLS, _normalise
 from hub.auth.access import Caller, audit_now, recheck, require
 from hub.auth.roles import Role
@@ -165,5 +166,5 @@ async def live_events(
     return StreamingResponse(
         _stream(caller, seconds, resume_point(last_event_id)),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers=EVENT_STREAM_HEADERS,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 from uuid import UUID
 
@@ -38,8 +38,10 @@ from hub.api.routers.cameras import CameraIn, CameraOut, create_camera
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
 from hub.store.pending_cameras import Discovered, record_one
-from streams.onvif.client import DeviceInfo, OnvifDevice, Profile
 from streams.onvif.url import OnvifError
+
+if TYPE_CHECKING:
+    from streams.onvif.client import DeviceInfo, Profile
 
 router = APIRouter(prefix="/pending-cameras", tags=["pending cameras"])
 CALL_TIMEOUT_S = 4.0  #: one ONVIF call, connection included
@@ -167,7 +169,12 @@ def _pending_or_404(caller: Caller, pending_id: UUID) -> dict[str, Any]:
 
 async def _ask(host: str, port: int, username: str, password: str,
                profile: str | None) -> tuple[DeviceInfo, list[Profile]]:
-    """Device information and profiles (the chosen ``profile`` must exist), bounded."""
+    """Device information and profiles (the chosen ``profile`` must exist), bounded.
+
+    The ONVIF client (zeep, aiohttp) is imported on first use: it is a sixth of the hub's
+    start, and a hub restarted under load must serve again within seconds."""
+    from streams.onvif.client import OnvifDevice  # noqa: PLC0415 (see above)
+
     async with asyncio.timeout(PROBE_TIMEOUT_S):
         async with OnvifDevice(host, port, username, password, CALL_TIMEOUT_S) as dev:
             info = await dev.device_info()
