@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
 from pathlib import Path
 
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 LOWEST = 10000  #: below this sit well-known services (5432, 1883, 8554 ...)
+#: Ports this process has handed out: free_port never gives one twice. A caller binds its
+#: port later (often in a child process), and two calls in between drew the same port
+#: (a soak's relay and its GB/T 28181 upper platform, one of which then failed to start).
+_given: set[int] = set()
+_given_lock = threading.Lock()
 
 
 def _ephemeral() -> tuple[int, int]:
@@ -44,8 +50,13 @@ def free_port(host: str = "127.0.0.1") -> int:
     pool = _candidates()
     for _ in range(500):
         port = random.choice(pool)
-        if _bindable(host, port, socket.SOCK_STREAM) and _bindable(host, port, socket.SOCK_DGRAM):
-            return port
+        with _given_lock:
+            if port in _given:
+                continue
+            if _bindable(host, port, socket.SOCK_STREAM) and _bindable(host, port,
+                                                                       socket.SOCK_DGRAM):
+                _given.add(port)
+                return port
     raise OSError(f"no port free for TCP and UDP on {host} in {pool.start}-{pool.stop - 1}")
 
 

@@ -27,3 +27,9 @@ def test_a_port_taken_for_udp_alone_is_not_offered(monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr("core.net._candidates", lambda: range(taken, taken + 1))
         with pytest.raises(OSError, match="no port free"):
             free_port()
+
+
+def test_a_port_is_never_handed_out_twice_before_it_is_bound() -> None:
+    """Callers bind later (often in a child process): two calls in between must differ."""
+    ports = [free_port() for _ in range(2000)]
+    assert len(set(ports)) == len(ports)
