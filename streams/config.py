@@ -6,11 +6,20 @@ section says how the relay pulls, holds and serves them.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from streams.recording.config import RecordingConfig
+
+
+def relay_dir(state_dir: Path) -> Path:
+    """The relay's own directory in the state directory (its resume file, its active lock):
+    made private by whoever writes there first. The state directory itself is left as it
+    is: a host may share it (the demo's holds PostgreSQL's data, which another user must
+    still reach)."""
+    return state_dir / "relay"
 
 
 class StreamsConfig(BaseModel):

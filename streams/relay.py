@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.logging import redact
+from streams import relay_health
 from streams.auth.guard import ViewGuard
 from streams.auth.service import derive_service_token
 from streams.auth.tokens import PlayGrant, PlayTokenError, verify_play_token
@@ -399,33 +400,5 @@ class Relay:
                              return_exceptions=True)
 
     def health(self) -> list[dict[str, object]]:
-        out = []
-        rtsp = self.rtsp.sessions_per_camera() if self.rtsp else {}
-        for stream in (*self.streams.values(), *self.subs.values(), *self._transcoding()):
-            h = stream.health()
-            h["rtsp_viewers"] = rtsp.get(stream.camera_id, 0)
-            packet = self.packet_cameras.get(stream.camera_id)
-            if packet is not None:
-                _merge_packet_health(h, packet)
-            h["webrtc_viewers"] = self.whep.count(stream.camera_id)
-            h["fmp4_viewers"] = self.fmp4_viewers.get(stream.camera_id, 0)
-            stats = self.transcode_stats.get(stream.camera_id.removesuffix(TRANSCODED))
-            if stream.camera_id.endswith(TRANSCODED) and stats is not None:
-                h["transcode"] = stats.health()
-            out.append(h)
-        return out
-
-    def _transcoding(self) -> list[CameraStream]:
-        """The ``h264`` profiles that ran (an H.264 camera's idle one is no health entry)."""
-        return [s for s in self.transcodes.values() if s.upstream_connects or s.wanted()]
-
-
-def _merge_packet_health(h: dict[str, object], packet: PacketCamera) -> None:
-    """A packet-core camera's health: the state and rates of its one upstream (the
-    GStreamer stream behind it pulls through the packet core), its RTSP readers."""
-    p = packet.health()
-    h["packet"] = p
-    for key in ("state", "error", "fps", "bitrate_bps", "upstream_connects"):
-        h[key] = p[key]
-    h["codec"] = p["codec"] or h.get("codec")
-    h["rtsp_viewers"] = p["rtsp_readers"]
+        """Each stream's health, with its viewers per transport (streams/relay_health.py)."""
+        return relay_health.report(self)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.files import write_private
+from streams.config import relay_dir
 from streams.core.stream import CameraStream
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,8 @@ Streams = Callable[[], dict[str, dict[str, CameraStream]]]
 
 
 def resume_file(state_dir: Path) -> Path:
-    """Where a relay keeps it: in a directory of its own, made private. The state
-    directory itself is left as it is: a host may share it (the demo's holds PostgreSQL's
-    data, which another user must still reach)."""
-    return state_dir / "relay" / "watched.json"
+    """Where a relay keeps it: in its own private directory (``relay_dir``)."""
+    return relay_dir(state_dir) / "watched.json"
 
 
 class ResumedPulls:

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 from core import sdnotify
+from core.files import private_dir
+from streams.config import relay_dir
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ GONE_WAIT_S = 5.0  #: longest wait for the previous holder's sockets to close
 def lock_path(state_dir: Path, node_id: str | None = None) -> Path:
     """Where a state directory's relays meet, beside the resume file (streams/resume.py);
     one lock per node of a relay cluster (cluster.node_id) that shares the directory."""
-    return state_dir / "relay" / (f"active-{node_id}.lock" if node_id else "active.lock")
+    return relay_dir(state_dir) / (f"active-{node_id}.lock" if node_id else "active.lock")
 
 
 def holder(path: Path) -> int | None:
@@ -53,8 +55,7 @@ class ActiveLock:
     """The exclusive lock that makes a relay the active one; kept until the process ends."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.parent.chmod(0o700)
+        private_dir(path.parent)
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited (PEP 446)
 
