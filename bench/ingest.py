@@ -38,8 +38,8 @@ from core.net import free_port, port_open
 from devkit.embedded import EmbeddedBroker, EmbeddedPostgres
 from hub.ingest.pipeline import adapt_message
 from hub.store import migrate
+from hub.store.rows import EVENTS, READINGS, event_row
 from hub.store.scalar import scalar
-from hub.store.writer import EVENTS, READINGS, event_row
 
 EVENTS_TOPIC = "city/police/xinhua-5th/edge/events"
 READINGS_TOPIC = "city/citymgmt/xinhua-5th/sensor/readings"

@@ -35,9 +35,10 @@ from hub.store import migrate
 from hub.store.filters import CountQuery, EventQuery, SeriesQuery
 from hub.store.maintain import ensure_partitions, rebuild_rollups, refresh_aggregates
 from hub.store.queries import count_events, latest_readings, query_events, reading_series
+from hub.store.rows import EVENTS, READINGS, event_row
 from hub.store.settings import StoreConfig
 from hub.store.visibility import Scope, Visibility
-from hub.store.writer import EVENTS, READINGS, BatchWriter, event_row
+from hub.store.writer import BatchWriter
 
 DAYS = 30
 SITES = [f"site-{i:02d}" for i in range(50)]
