@@ -56,11 +56,16 @@ DEFAULT_SOURCES = {
 class Simulator:
     """Makes (topic, payload, records) for one source."""
 
-    def __init__(self, source: Source, rng: random.Random, pack: int) -> None:
+    def __init__(self, source: Source, rng: random.Random, pack: int,
+                 faulty_every: int = 0) -> None:
         self.source = source
         self.rng = rng
         self.pack = max(1, pack)
         self._formats = itertools.cycle(source.formats)
+        #: Every Nth native message is cut short, as a device with a firmware bug sends it
+        #: (the hub dead-letters it; 0: never). Packs are never spoiled.
+        self.faulty_every = faulty_every
+        self._native = 0
 
     def next(self) -> tuple[str, bytes, int]:
         """(topic, payload, records it carries: events plus readings, as ingest will count)."""
@@ -79,6 +84,9 @@ class Simulator:
             payload = adapter.simulate(self.rng, origin, now, count=self.pack)
         else:
             topic, payload = f"{base}/native/{fmt}", adapter.simulate(self.rng, origin, now)
+            self._native += 1
+            if self.faulty_every and self._native % self.faulty_every == 0:
+                return topic, payload[: len(payload) // 2], 0
         out = adapter.adapt(payload, origin)
         return topic, payload, len(out.events) + len(out.readings)
 
@@ -93,10 +101,11 @@ async def simulate(
     seed: int | None = None,
     client_id: str = "cityhub-simulate",
     stop: asyncio.Event | None = None,
+    faulty_every: int = 0,
 ) -> dict[str, int]:
     """Publish about ``rate`` records/s across ``sources`` until duration/count/stop."""
     rng = random.Random(seed)
-    sims = [Simulator(s, rng, pack) for s in sources]
+    sims = [Simulator(s, rng, pack, faulty_every) for s in sources]
     stop = stop or asyncio.Event()
     sent_records = sent_messages = 0
     inflight: set[asyncio.Future[None]] = set()
@@ -213,6 +222,7 @@ def _run(args: argparse.Namespace) -> int:
             args.seed,
             client_id=args.client_id,
             stop=stop,
+            faulty_every=args.faulty_every,
         )
 
     print(json.dumps(asyncio.run(main())), flush=True)
@@ -236,6 +246,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="cityhub YAML configuration")
     p.add_argument("--seed", type=int, help="random seed, for reproducible traffic")
     p.add_argument("--client-id", default="cityhub-simulate", help="MQTT client id")
+    p.add_argument("--faulty-every", type=int, default=0, metavar="N",
+                   help="cut every Nth native message short, as a faulty device would"
+                        " (dead letters to inspect; default: never)")
     g = p.add_argument_group("gb28181-device")
     g.add_argument("--server", default="127.0.0.1:5060", help="the platform's SIP host:port")
     g.add_argument("--sip-transport", choices=["udp", "tcp"], default="udp")

@@ -63,12 +63,16 @@ def city(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Itera
             found = DiscoveryReport(device="box", xaddrs=["http://10.1.2.3/onvif/device_service"],
                                     first_seen=NOW, last_seen=NOW)
             pending = record_one(conn, Discovered(OWNER, "traffic-s0", found))
+            letter = conn.execute(
+                "INSERT INTO dead_letters (topic, reason, payload, payload_size, department_id)"
+                " VALUES ('city/traffic/traffic-s0/traffic/native/x', 'bad', 'x', 1, %s)"
+                " RETURNING id", (OWNER,)).fetchone()
         hidden = {
             "camera": "traffic-s0-c0", "site": "traffic-s0", "sensor": "traffic-s0-aq",
             "event": event, "incident": incident["id"], "photo": photo["id"],
             "rule": rule["id"], "grant": grant["id"], "api_key": key["id"],
             "user": next(u["id"] for u in users if u["username"] == "traffic-clerk"),
-            "pending_camera": pending,
+            "pending_camera": pending, "dead_letter": str(letter[0]) if letter else "",
         }
         yield hub, hidden
     hub.runtime.close()
@@ -80,6 +84,8 @@ def _missing(kind: str) -> str:
         return str(uuid.uuid4())
     if kind == "api_key":
         return secrets.token_hex(8)
+    if kind == "dead_letter":
+        return str(2**40 + secrets.randbelow(2**20))
     return f"no-such-{kind}-{secrets.token_hex(3)}"
 
 
@@ -148,6 +154,7 @@ CASES: list[tuple[str, str, str, str, Any]] = [
     ("incident_rule.put", "rule", "PUT", "/incident-rules/{id}", {
         "name": "r", "event_kinds": ["alarm"], "incident_kind": "alarm"}),
     ("incident_rule.delete", "rule", "DELETE", "/incident-rules/{id}", None),
+    ("dead_letter.payload", "dead_letter", "GET", "/dead-letters/{id}/payload", None),
 ]
 
 
@@ -197,5 +204,6 @@ def test_the_hidden_objects_exist(city: tuple[HubApi, dict[str, str]]) -> None:
     for path in (f"/cameras/{hidden['camera']}", f"/sites/{hidden['site']}",
                  f"/sensors/{hidden['sensor']}", f"/events/{hidden['event']}",
                  f"/incidents/{hidden['incident']}", f"/grants/{hidden['grant']}",
-                 f"/incidents/{hidden['incident']}/photos/{hidden['photo']}"):
+                 f"/incidents/{hidden['incident']}/photos/{hidden['photo']}",
+                 f"/dead-letters/{hidden['dead_letter']}/payload"):
         assert hub.client.get("/api/v1" + path, headers=owner).status_code == 200, path

@@ -33,7 +33,9 @@ def test_demo_ingest_stores_traffic_from_every_system(
 
         seen, readings = settle(stored, lambda s: s[0] == SYSTEMS and s[1] > 0, 60, step=0.5)
         assert seen == SYSTEMS and readings > 0
-        with psycopg.connect(migrated_dsn) as conn:
-            assert conn.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+        with psycopg.connect(migrated_dsn) as conn:  # only the messages spoiled on purpose
+            letters = conn.execute("SELECT topic, department_id FROM dead_letters").fetchall()
+        assert all("/native/" in topic and topic.split("/")[1] == department
+                   for topic, department in letters), letters
     finally:
         stack.close()

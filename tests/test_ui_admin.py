@@ -1,4 +1,4 @@
-"""The admin pages of the control room (#/sharing, #/audit): first the API they rest on (audit
+"""The admin pages of the control room (#/sharing, #/audit, #/dead-letters): first the API they rest on (audit
 filters and newest-first paging, incident-bound grants, ended view sessions), then the pages
 in real Chromium against the demo city (devkit/fixtures/browser.py)."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from playwright.sync_api import Page
 
@@ -199,4 +200,37 @@ def test_admin_pages_in_chinese(ui_page: UiPage) -> None:
         shown = page.evaluate(VISIBLE_TEXT)
         left = sorted({s for s in shown if s in english})
         assert not left, f"{name}: English left on the Chinese page: {left}"
+    assert not ui.errors, ui.errors
+
+
+def test_dead_letters_page_in_chinese_shows_a_letter_and_hands_its_payload_over(
+        ui_page: UiPage) -> None:
+    """A traffic system's refused message: in the chart, the topics and the list (Chinese),
+    with its payload downloaded byte for byte."""
+    ui, page = ui_page, ui_page.page
+    topic = "city/traffic/renmin-2nd/traffic/native/anpr-json"
+    payload = '{"plate": "京A12345", "speed_kmh": "88"'.encode()
+    letter = ui.city.run_python(  # the demo's database answers inside its namespace only
+        "import psycopg\n"
+        f"with psycopg.connect({ui.city.dsn!r}, autocommit=True) as c:\n"
+        "    print(c.execute(\"INSERT INTO dead_letters (topic, reason, payload, payload_size,"
+        " department_id) VALUES (%s, 'speed_kmh: a number, not a string', %s, %s, 'traffic')"
+        f" RETURNING id\", ({topic!r}, {payload!r}, {len(payload)})).fetchone()[0])\n").strip()
+    row = (int(letter),)
+    ui.login("traffic-admin")
+    ui.use_chinese()
+    page.wait_for_selector("#wall")
+    page.click("#nav a[data-page='dead-letters']")
+    page.wait_for_selector(f"#dead-rows tr[data-id='{row[0]}']")
+    page.wait_for_selector(f"#dead-topics tr[data-topic='{topic}']")
+    page.wait_for_selector("#dead-chart canvas")
+    page.wait_for_load_state("networkidle")
+    text = page.inner_text(f"#dead-rows tr[data-id='{row[0]}']")
+    assert "speed_kmh: a number, not a string" in text and "京A12345" in text, text
+    ui.shot("zh-dead-letters")
+    left = sorted({s for s in page.evaluate(VISIBLE_TEXT) if s in catalogue_english()})
+    assert not left, f"English left on the Chinese page: {left}"
+    with page.expect_download() as info:
+        page.click(f"#dead-rows tr[data-id='{row[0]}'] button.payload")
+    assert Path(info.value.path()).read_bytes() == payload
     assert not ui.errors, ui.errors

@@ -9,6 +9,9 @@ from devkit.demo.stack import Stack
 
 #: Records per second the demo's simulator publishes across all systems (kept light).
 DEMO_RATE = 20
+#: One native message in this many is cut short, as a faulty device sends it: the demo's
+#: admins find them under Dead letters (about one a minute).
+FAULTY_EVERY = 300
 
 
 def start_ingest(stack: Stack, state_dir: Path, dsn: str, broker_url: str) -> dict[str, str]:
@@ -45,9 +48,12 @@ def start_ingest(stack: Stack, state_dir: Path, dsn: str, broker_url: str) -> di
             "5",
             "--client-id",
             "cityhub-demo-simulate",
+            "--faulty-every",
+            str(FAULTY_EVERY),
         ],
     )
     return {
         "ingest metrics": f"http://127.0.0.1:{metrics}/metrics",
-        "simulated traffic": f"{DEMO_RATE} records/s from every system (cityhub simulate all)",
+        "simulated traffic": f"{DEMO_RATE} records/s from every system (cityhub simulate all),"
+                             f" one native message in {FAULTY_EVERY} faulty (Dead letters)",
     }

@@ -51,6 +51,15 @@ class DeadLetter:
     reason: str
     payload: bytes
     received_at: datetime | None = None
+    #: Whose admins may read it: the record's department where the store refused a record,
+    #: else the one in the topic (``city/{department}/...``); None: SQL only.
+    department: str | None = None
+
+    def owner(self) -> str | None:
+        if self.department:
+            return self.department
+        parts = self.topic.split("/", 2)
+        return parts[1] if len(parts) == 3 and parts[0] == "city" and parts[1] else None
 
 
 @dataclass
@@ -185,12 +194,14 @@ class BatchWriter:
         lo, hi = self._window(now)
         for e in events:
             if not lo <= e.occurred_at <= hi:
-                letters.append(DeadLetter(topic, self._window_reason(e.occurred_at), payload_of(e)))
+                letters.append(DeadLetter(topic, self._window_reason(e.occurred_at), payload_of(e),
+                                          department=e.department))
                 continue
             try:
                 rows.append(event_row(e, now))
             except Unstorable as exc:
-                letters.append(DeadLetter(topic, str(exc), payload_of(e)))
+                letters.append(DeadLetter(topic, str(exc), payload_of(e),
+                                          department=e.department))
                 continue
             kept.append(e)
         by_id = {e.id: e for e in kept}
@@ -215,7 +226,9 @@ class BatchWriter:
         result.events_inserted += len(outcome.inserted)
         result.events_duplicate += outcome.duplicates
         for row, reason in outcome.rejected:
-            letters.append(DeadLetter(topic, reason, payload_of(by_id[row[0]])))
+            refused = by_id[row[0]]
+            letters.append(DeadLetter(topic, reason, payload_of(refused),
+                                      department=refused.department))
         result.rejections += [d.reason for d in letters]
         if self._rollup_tables and outcome.inserted:
             await self._invalidate_rollups(conn, outcome.inserted)
@@ -282,7 +295,7 @@ class BatchWriter:
             accepted = [r for r in readings if lo <= r.time <= hi]
             if len(accepted) != len(readings):
                 letters += [
-                    DeadLetter(topic, self._window_reason(r.time), payload_of(r))
+                    _letter(topic, self._window_reason(r.time), r)
                     for r in readings
                     if not lo <= r.time <= hi
                 ]
@@ -304,7 +317,7 @@ class BatchWriter:
                 by_key.setdefault(READINGS.key_of(row), i)
             for row, reason in outcome.rejected:
                 letters.append(
-                    DeadLetter(topic, reason, payload_of(accepted[by_key[READINGS.key_of(row)]]))
+                    _letter(topic, reason, accepted[by_key[READINGS.key_of(row)]])
                 )
         result.rejections += [d.reason for d in letters]
         hinted = await self._hints.stage(conn, outcome.inserted) if outcome.inserted else None
@@ -317,7 +330,8 @@ class BatchWriter:
         async with (
             conn.cursor() as cur,
             cur.copy(
-                "COPY dead_letters (received_at, topic, reason, payload, payload_size) FROM STDIN"
+                "COPY dead_letters (received_at, topic, reason, payload, payload_size,"
+                " department_id) FROM STDIN"
             ) as copy,
         ):
             for d in letters:
@@ -327,5 +341,12 @@ class BatchWriter:
                 if len(payload) > limit:
                     reason += f" (payload truncated to {limit} of {len(payload)} bytes)"
                 await copy.write_row(
-                    (d.received_at or now, topic, reason, payload[:limit], len(payload))
+                    (d.received_at or now, topic, reason, payload[:limit], len(payload),
+                     d.owner())
                 )
+
+
+def _letter(topic: str, reason: str, refused: Reading | ReadingRow) -> DeadLetter:
+    """A refused reading's dead letter (a ``ReadingRow`` names no department)."""
+    return DeadLetter(topic, reason, payload_of(refused),
+                      department=getattr(refused, "department", None))

@@ -18,6 +18,7 @@ const PAGES = {
   "pending-cameras": () => import("./pending.js").then((m) => m.pendingPage),
   cascade: () => import("./cascade.js").then((m) => m.cascadePage),
   sites: () => import("./sites.js").then((m) => m.sitesPage),
+  "dead-letters": () => import("./dead_letters.js").then((m) => m.deadLettersPage),
 };
 const ctx = { me: null, config: {} };
 let leave = null;
