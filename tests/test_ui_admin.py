@@ -1,6 +1,6 @@
-"""The admin pages of the control room (#/sharing, #/audit, #/dead-letters): first the API they rest on (audit
-filters and newest-first paging, incident-bound grants, ended view sessions), then the pages
-in real Chromium against the demo city (devkit/fixtures/browser.py)."""
+"""The admin pages of the control room (#/sharing, #/audit, #/dead-letters): first the API
+they rest on (audit filters and newest-first paging, incident-bound grants, ended view
+sessions), then the pages in real Chromium against the demo city (devkit/fixtures/browser.py)."""
 
 from __future__ import annotations
 
