@@ -159,6 +159,19 @@ def _samples(hub: HubApi) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
     }
 
 
+def test_every_alert_has_a_runbook_entry_and_every_entry_an_alert():
+    """deploy/RUNBOOK.md: one section per alert, under its name, in Chinese and English."""
+    rules = yaml.safe_load((PROM / "rules.yml").read_text())
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    text = (ROOT / "deploy" / "RUNBOOK.md").read_text()
+    sections = re.split(r"^### ", text, flags=re.M)[1:]
+    entries = {s.split("\n", 1)[0].strip(): s for s in sections}
+    assert set(entries) == alerts
+    for name, body in entries.items():
+        for part in ("- 含义", "- 先查", "- 处理", "- Meaning:", "- Check", "- Do:"):
+            assert part in body, (name, part)
+
+
 def test_hub_exports_disk_certificate_and_audit_gauges(pg_dsn: str, tmp_path: Path):
     cert = tmp_path / "broker.crt"
     not_after = _certificate(cert, days=10)
