@@ -30,19 +30,25 @@ def _targets(args: argparse.Namespace, cfg: CityConfig) -> tuple[str, str]:
 def run_worker(cfg: CityConfig, index: int, dsn: str, broker: str) -> None:
     """Run one worker in this process until SIGTERM/SIGINT."""
     # lazy: the worker loads only to run, keeping `cityhub --help` fast
-    from prometheus_client import start_http_server  # noqa: PLC0415
-
+    from hub.ingest import probes  # noqa: PLC0415
     from hub.ingest.worker import IngestWorker  # noqa: PLC0415
 
     ic = cfg.ingest
+    health = probes.Probes()
     if ic.metrics_port:
-        start_http_server(ic.metrics_port + index, addr=ic.metrics_host)
+        probes.serve(health, ic.metrics_port + index, ic.metrics_host)
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping() -> None:  # /readyz turns 503 at once, the batch in hand drains
+            health.stopping = True
+            stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
+        beat = asyncio.create_task(health.beating())
         worker = IngestWorker(
             ic,
             broker,
@@ -54,6 +60,7 @@ def run_worker(cfg: CityConfig, index: int, dsn: str, broker: str) -> None:
         )
         async with sdnotify.supervised():  # systemd: Type=notify, WatchdogSec= (deploy/systemd)
             await worker.run(stop)
+        beat.cancel()
 
     asyncio.run(main())
 

@@ -293,6 +293,7 @@ class IngestWorker:
         self._count(result, len(batch), now - started)
 
     async def run(self, stop: asyncio.Event) -> None:
+        m.DB_UP.set(1)  # until a write fails: an idle worker is not a database down
         store = _StoreThread(self.dsn, self.store, self.cfg)
         client = await self._connect()
 
