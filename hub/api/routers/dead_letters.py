@@ -85,8 +85,9 @@ def list_letters(
         ).fetchall()
     caller.audit("dead_letters.read", department=caller.department, before_id=before_id,
                  returned=len(rows))
-    items = [{**r, "preview": bytes(r.pop("head")).decode("utf-8", "replace")} for r in rows]
-    return {"items": items, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
+    for r in rows:
+        r["preview"] = bytes(r.pop("head")).decode("utf-8", "replace")
+    return {"items": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
 
 
 @router.get("/summary", response_model=Summary, summary="Letters per hour and per topic")
