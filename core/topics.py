@@ -63,6 +63,15 @@ def discovery_topic(department: str, site: str) -> str:
     return f"{ROOT}/{department}/{site}/edge/discovery"
 
 
+def department_of(topic: str, root: str = ROOT) -> str | None:
+    """The department a topic names, also one outside the scheme (a dead letter's topic:
+    the broker's ACL let only that department's devices publish under it); None if none."""
+    parts = topic.split("/", 2)
+    if len(parts) == 3 and parts[0] == root and _IDENT.match(parts[1]):
+        return parts[1]
+    return None
+
+
 def parse(topic: str, root: str = ROOT) -> Route:
     parts = topic.split("/")
     if len(parts) < 5 or parts[0] != root:

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from adapters.model import Event, Reading, ReadingRow
+from core.topics import department_of
 from hub.store.copyin import Row
 from hub.store.latest import Commit, LatestHints
 from hub.store.media import MediaBlob, store_media
@@ -56,10 +57,7 @@ class DeadLetter:
     department: str | None = None
 
     def owner(self) -> str | None:
-        if self.department:
-            return self.department
-        parts = self.topic.split("/", 2)
-        return parts[1] if len(parts) == 3 and parts[0] == "city" and parts[1] else None
+        return self.department or department_of(self.topic)
 
 
 @dataclass
