@@ -23,8 +23,10 @@ from the kill until each viewer plays a new frame again without a reload (``view
 At the end every pushed event must be stored exactly once, no ERROR line may appear in the
 logs outside the chaos, and each process's growth over the second half (since its last
 restart and a warm-up; median of the window's first fifth against its last fifth) is
-reported. A PNG chart of the samples is written next to the JSON
-(bench/results/soak.png).
+reported. A PNG chart of the samples is written next to the JSON (bench/results/soak.png,
+or soak-chaos.png with ``--chaos``). PostgreSQL's autovacuum and parallel workers are sampled
+apart (``pg_workers``): they come and go, up to its configured maximum, and would otherwise
+read as growth of its processes and memory.
 """
 
 from __future__ import annotations
@@ -66,6 +68,19 @@ def _http_ok(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+#: PostgreSQL's processes that come and go (its process title names them), bounded by its
+#: autovacuum_max_workers and max_parallel_workers.
+TRANSIENT_PG = ("autovacuum worker", "parallel worker")
+
+
+def _transient_pg(proc: psutil.Process) -> bool:
+    try:
+        title = " ".join(proc.cmdline())
+    except psutil.Error:
+        return True  # gone already: it was one of them
+    return any(kind in title for kind in TRANSIENT_PG)
 
 
 def _db_ok(dsn: str) -> bool:
@@ -114,6 +129,9 @@ class Soak:
             try:
                 p = psutil.Process(pid)
                 family = [p, *p.children(recursive=True)]
+                if name == "postgres":
+                    row["pg_workers"] = len([q for q in family if _transient_pg(q)])
+                    family = [q for q in family if not _transient_pg(q)]
                 mem = [q.memory_full_info() for q in family]
                 row["procs"][name] = {
                     "pid": pid,
@@ -174,8 +192,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the demo login the viewers play as (the load cameras are police's)")
     p.add_argument("--viewers-timeout", type=float, default=90,
                    help="seconds for every viewer to play before the soak starts")
-    p.add_argument("--chart", default=str(RESULTS / "soak.png"))
-    return p.parse_args(argv)
+    p.add_argument("--chart", default=None,
+                   help="PNG path (default: bench/results/soak.png, soak-chaos.png with --chaos)")
+    args = p.parse_args(argv)
+    if args.chart is None:
+        args.chart = str(RESULTS / ("soak-chaos.png" if args.chaos else "soak.png"))
+    return args
 
 
 def start_viewers(city: DemoCity, a: argparse.Namespace) -> tuple[subprocess.Popen[bytes], Path]:
@@ -332,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             "growth_second_half_pct": grown,
             "samples": len(soak.samples), "error_lines": len(error_lines(city.state_dir / "logs")),
             "restarts": {n: len(p.restarts) for n, p in city.stack.supervisor.parts.items()},
-            "chart": args.chart,
+            "chart": os.path.relpath(args.chart),
         }
     finally:
         stop.set()
