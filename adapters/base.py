@@ -161,6 +161,12 @@ class Adapter(ABC):
     def simulate(self, rng: random.Random, origin: Origin, now: datetime) -> bytes:
         """One realistic native payload, for ``cityhub simulate`` and the demo."""
 
+    def as_message(self, record: Any) -> Any:
+        """A refused record of a pack as a message of this format holding it alone: what its
+        dead letter keeps, so that it can be adapted again once its cause is mended
+        (``cityhub ingest replay``). Formats without packs keep the record as it is."""
+        return record
+
     def check_size(self, payload: bytes) -> None:
         if len(payload) > self.max_bytes:
             raise AdapterError(f"payload of {len(payload)} bytes exceeds {self.max_bytes} bytes")

@@ -104,6 +104,9 @@ class CityhubEventsAdapter(Adapter):
     summary = 'cityhub events, many per message: {"events": [Event, ...]}'
     max_bytes = MAX_PACK_BYTES
 
+    def as_message(self, record: Any) -> Any:
+        return {"events": [record]}
+
     def adapt(self, payload: bytes, origin: Origin) -> Adapted:
         self.check_size(payload)
         out = Adapted()
@@ -179,6 +182,9 @@ class CityhubReadingsAdapter(Adapter):
     systems = (SourceSystem.sensor,)
     summary = 'cityhub readings, many per message: {"readings": [Reading, ...]}'
     max_bytes = MAX_PACK_BYTES
+
+    def as_message(self, record: Any) -> Any:
+        return {"readings": [record]}
 
     def adapt(self, payload: bytes, origin: Origin) -> Adapted:
         self.check_size(payload)

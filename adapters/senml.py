@@ -108,6 +108,14 @@ class Base:
             self.name, self.split = full, split_name(resolve_name(full))
         return self.split
 
+    def in_force(self, rec: Any) -> Any:
+        """The record with the base fields in force written into it (its own win): a refused
+        record that stands alone, named and timed as it was in its pack."""
+        if type(rec) is not dict:
+            return rec
+        base = {k: getattr(self, k) for k in _BASE if getattr(self, k) not in ("", 0.0, None)}
+        return {**base, **rec}
+
     def update(self, rec: dict[str, Any]) -> None:
         for key in _BASE:
             if key not in rec:
@@ -195,6 +203,9 @@ class SenmlAdapter(Adapter):
     summary = "SenML (RFC 8428) JSON pack with many readings"
     max_bytes = MAX_PACK_BYTES
 
+    def as_message(self, record: Any) -> Any:
+        return [record]
+
     def __init__(self) -> None:
         #: (sensor, metric, unit, department, site) -> the fields as ``Reading`` normalises
         #: them, or None when ``Reading`` refuses them: checked once, not once per record.
@@ -216,9 +227,9 @@ class SenmlAdapter(Adapter):
             try:
                 row = self._record(rec, base, received, origin)
             except AdapterError as exc:
-                rejects.append(Reject(str(exc), rec))
+                rejects.append(Reject(str(exc), base.in_force(rec)))
             except ValidationError as exc:
-                rejects.append(Reject(validation_reason(exc), rec))
+                rejects.append(Reject(validation_reason(exc), base.in_force(rec)))
             else:
                 if row is not None:
                     rows.append(row)

@@ -186,7 +186,7 @@ def test_events_pack_claiming_another_department_is_dead_lettered() -> None:
     out = adapt_message("city/police/xinhua-5th/edge/events", json.dumps(body).encode(), NOW)
     assert len(out.events) == 1 and len(out.letters) == 1
     assert "claims department 'traffic'" in out.letters[0].reason
-    assert json.loads(out.letters[0].payload)["department"] == "traffic"
+    assert json.loads(out.letters[0].payload)["events"][0]["department"] == "traffic"
 
 
 def test_events_pack_fills_topic_fields_and_keeps_good_records() -> None:

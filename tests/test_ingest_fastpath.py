@@ -75,8 +75,8 @@ def test_records_the_model_refuses_are_refused_with_its_reason() -> None:
     assert reasons[3].startswith("metric:")
     assert reasons[4].startswith("value:") and "finite" in reasons[4]
     assert reasons[5].startswith("unit:") and reasons[6].startswith("unit:")
-    # Each refused record is kept whole for inspection.
-    assert json.loads(out.letters[2].payload)["u"] == "x" * 40
+    # Each refused record is kept whole for inspection, as a pack of its own.
+    assert json.loads(out.letters[2].payload)[0]["u"] == "x" * 40
 
 
 def _rows(n: int, start: datetime) -> list[ReadingRow]:
@@ -117,4 +117,4 @@ def test_writer_stores_rows_once_and_dead_letters_late_ones(store_dsn: str) -> N
     expected = [(r.sensor, r.time, r.value) for r in _rows(350, rows[0].time)]
     assert stored == expected  # binary COPY: exact microseconds and float values; first kept
     assert letter is not None and "older than the accepted backlog" in letter[0]
-    assert orjson.loads(letter[1])["sensor"] == too_old.sensor
+    assert orjson.loads(letter[1])["readings"][0]["sensor"] == too_old.sensor

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 
 from adapters.model import WeighInMotion
+from core.topics import events_topic
 from devkit.fixtures.store import make_event, make_reading, run, store_layout
 from hub.store.maintain import maintain
 from hub.store.queries import latest_readings
@@ -93,12 +94,15 @@ def test_poisoned_batch_keeps_its_good_rows(store_dsn: str) -> None:
         wim_rows = scalar(conn, "SELECT count(*) FROM wim_records")
     assert stored == {e.id for e in good}
     assert wim_rows == 0
-    assert {r[0] for r in rows} == {"cityhub/v1/traffic/events"}
+    # Each a message of its own on its own topic (cityhub ingest replay takes it as it is).
+    refused = [poisoned, poisoned_wim, huge_int, future, ancient]
+    assert {r[0] for r in rows} == {events_topic(e.department, e.site, e.source_system)
+                                    for e in refused}
     reasons = " | ".join(r[1] for r in rows)
     assert "future" in reasons and "backlog" in reasons and "NUL" in reasons
     assert "DataError" in reasons  # the WIM row, isolated by the database path
     payloads = {bytes(r[2]) for r in rows}
-    assert poisoned.model_dump_json().encode() in payloads
+    assert b'{"events":[' + poisoned.model_dump_json().encode() + b"]}" in payloads
     assert any(str(poisoned_wim.id).encode() in p for p in payloads)
 
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 from core import sdnotify
 from hub.config import CityConfig, load_config
@@ -107,6 +108,49 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """Dead letters adapted again (hub.ingest.replay); progress on stderr, the tally as JSON."""
+    import getpass  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    import psycopg  # noqa: PLC0415
+
+    from hub.audit import chain  # noqa: PLC0415
+    from hub.ingest.replay import Selection, Tally, run  # noqa: PLC0415
+    from hub.store.writer import BatchWriter  # noqa: PLC0415
+
+    cfg = load_config(args.config)
+    dsn = args.dsn or (cfg.database.url.get_secret_value() if cfg.database.url else None)
+    if not dsn:
+        raise SystemExit("replay needs the database: set database.url (or --dsn)")
+    sel = Selection(args.department, args.topic_prefix, args.reason, args.since, args.until,
+                    args.id or None)
+
+    def progress(t: Tally) -> None:
+        done = t.replayed + t.split + t.still_refused
+        print(f"{done:,}/{t.selected:,} letters: {t.replayed:,} replayed, {t.split:,} in part, "
+              f"{t.still_refused:,} still refused", file=sys.stderr, flush=True)
+
+    tally = run(dsn, sel, ZoneInfo(cfg.ingest.local_timezone), BatchWriter(cfg.store),
+                args.dry_run, progress)
+    summary = {"dry_run": args.dry_run, **tally.summary()}
+    with psycopg.connect(dsn) as conn:  # who replayed what, on the record
+        chain.append(conn, actor=f"cli:{getpass.getuser()}", action="dead_letters.replay",
+                     target_type="dead_letter", department=args.department,
+                     detail={"selection": {k: str(v) for k, v in vars(sel).items()
+                                           if v is not None}, **summary})
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def _when(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text}: give a time zone (e.g. +08:00)")
+    return at
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ingest", help="run MQTT ingest workers (MQTT -> adapters -> store)")
     p.add_argument("--config", help="cityhub YAML configuration")
@@ -125,3 +169,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(client id <prefix>-INDEX, metrics port + INDEX)",
     )
     p.set_defaults(func=_ingest)
+    isub = p.add_subparsers(dest="ingest_command", metavar="{replay}")
+    r = isub.add_parser(
+        "replay", help="adapt dead letters again (after an adapter is fixed) and store what "
+        "passes now; a letter refused again stays, with today's reason")
+    r.add_argument("--config", help="cityhub YAML configuration")
+    r.add_argument("--dsn", help="database URL (overrides database.url)")
+    r.add_argument("--department", help="only this department's letters")
+    r.add_argument("--topic-prefix", help="only letters whose topic starts so")
+    r.add_argument("--reason", help="only letters whose reason contains this")
+    r.add_argument("--since", type=_when, help="only letters received from (ISO 8601, zoned)")
+    r.add_argument("--until", type=_when, help="only letters received before (ISO 8601, zoned)")
+    r.add_argument("--id", type=int, action="append", help="only this letter (repeatable)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="write nothing: say what would be stored and what refused again")
+    r.set_defaults(func=_replay)

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from adapters import registry
 from adapters.base import (
     Adapted,
+    Adapter,
     AdapterError,
     Origin,
     stable_event_id,
@@ -164,9 +165,23 @@ def _discovery(topic: str, payload: bytes, origin: Origin, out: Outcome) -> None
         try:
             report = DiscoveryReport.model_validate(record)
         except ValidationError as exc:
-            out.letters.append(_letter(topic, validation_reason(exc), _record_bytes(record)))
+            alone = _record_bytes({"discovery": [record]})  # a pack of its own (replayable)
+            out.letters.append(_letter(topic, validation_reason(exc), alone))
             continue
         out.discoveries.append(Discovered(origin.department, origin.site, report))
+
+
+def _adapter_of(route: Route, payload: bytes) -> Adapter:
+    if route.kind == "events":
+        return registry.get("cityhub-events")
+    if route.kind == "readings":  # SenML packs are arrays, cityhub packs objects
+        return registry.get("senml" if payload.lstrip()[:1] == b"[" else "cityhub-readings")
+    adapter = registry.get(route.format or "")
+    if route.system not in adapter.systems:
+        raise AdapterError(
+            f"format {adapter.format!r} is not accepted on {route.system.value!r} topics"
+        )
+    return adapter
 
 
 def adapt_message(
@@ -191,19 +206,11 @@ def adapt_message(
         if route.kind == "discovery":
             _discovery(topic, payload, origin, out)
             return out
+        adapter = None
         if route.kind in ("status", "health"):
             adapted = _edge(route, payload, origin)
-        elif route.kind == "events":
-            adapted = registry.get("cityhub-events").adapt(payload, origin)
-        elif route.kind == "readings":  # SenML packs are arrays, cityhub packs objects
-            adapter = registry.get("senml" if payload.lstrip()[:1] == b"[" else "cityhub-readings")
-            adapted = adapter.adapt(payload, origin)
         else:
-            adapter = registry.get(route.format or "")
-            if route.system not in adapter.systems:
-                raise AdapterError(
-                    f"format {adapter.format!r} is not accepted on {route.system.value!r} topics"
-                )
+            adapter = _adapter_of(route, payload)
             adapted = adapter.adapt(payload, origin)
         beats = [h.reading(origin) for h in adapted.heartbeats]
     except (TopicError, AdapterError) as exc:
@@ -219,7 +226,8 @@ def adapt_message(
     out.events = adapted.events
     out.readings += adapted.readings
     out.readings += beats
-    for reject in adapted.rejects:
-        body = payload if reject.record is None else _record_bytes(reject.record)
+    for reject in adapted.rejects:  # a record alone: a message of its own format
+        body = payload if reject.record is None or adapter is None \
+            else _record_bytes(adapter.as_message(reject.record))
         out.letters.append(_letter(topic, reject.reason, body))
     return out

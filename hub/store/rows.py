@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from adapters.model import EXTRA_FIELDS, NO_EXTRAS, Event, Reading, ReadingRow
+from core.topics import events_topic, readings_topic
 from hub.store.copyin import CopyTarget, Row
 
 EVENTS = CopyTarget(
@@ -72,14 +73,21 @@ def _json(value: Any) -> str:
     return blob.decode()
 
 
-def payload_of(model: Event | Reading | ReadingRow) -> bytes:
-    """The record as JSON for a dead letter, even if it holds something JSON cannot."""
+def letter_of(model: Event | Reading | ReadingRow, label: str) -> tuple[str, bytes]:
+    """A record the store refused as its dead letter's (topic, payload): a message of one
+    record in the cityhub format on its own department's and site's topic, so that
+    ``cityhub ingest replay`` adapts it again as it would have been received. A record that
+    does not make one (no topic for its names, not JSON-able) keeps ``label`` and its repr."""
     try:
-        if isinstance(model, ReadingRow):
-            return orjson.dumps(model._asdict())
-        return model.model_dump_json().encode()
+        if isinstance(model, Event):
+            topic = events_topic(model.department, model.site, model.source_system)
+            return topic, b'{"events":[' + model.model_dump_json().encode() + b"]}"
+        reading = Reading.model_construct(**model._asdict()) if isinstance(model, ReadingRow) \
+            else model
+        topic = readings_topic(reading.department, reading.site)
+        return topic, b'{"readings":[' + reading.model_dump_json().encode() + b"]}"
     except (TypeError, ValueError):
-        return repr(model).encode("utf-8", "backslashreplace")
+        return label, repr(model).encode("utf-8", "backslashreplace")
 
 
 def event_row(e: Event, received_at: datetime) -> Row:

@@ -32,7 +32,7 @@ from hub.store.rows import (
     WIM_INSERT,
     Unstorable,
     event_row,
-    payload_of,
+    letter_of,
     reading_row,
     wim_row,
 )
@@ -192,14 +192,12 @@ class BatchWriter:
         lo, hi = self._window(now)
         for e in events:
             if not lo <= e.occurred_at <= hi:
-                letters.append(DeadLetter(topic, self._window_reason(e.occurred_at), payload_of(e),
-                                          department=e.department))
+                letters.append(_letter(topic, self._window_reason(e.occurred_at), e))
                 continue
             try:
                 rows.append(event_row(e, now))
             except Unstorable as exc:
-                letters.append(DeadLetter(topic, str(exc), payload_of(e),
-                                          department=e.department))
+                letters.append(_letter(topic, str(exc), e))
                 continue
             kept.append(e)
         by_id = {e.id: e for e in kept}
@@ -225,8 +223,7 @@ class BatchWriter:
         result.events_duplicate += outcome.duplicates
         for row, reason in outcome.rejected:
             refused = by_id[row[0]]
-            letters.append(DeadLetter(topic, reason, payload_of(refused),
-                                      department=refused.department))
+            letters.append(_letter(topic, reason, refused))
         result.rejections += [d.reason for d in letters]
         if self._rollup_tables and outcome.inserted:
             await self._invalidate_rollups(conn, outcome.inserted)
@@ -344,7 +341,8 @@ class BatchWriter:
                 )
 
 
-def _letter(topic: str, reason: str, refused: Reading | ReadingRow) -> DeadLetter:
-    """A refused reading's dead letter (a ``ReadingRow`` names no department)."""
-    return DeadLetter(topic, reason, payload_of(refused),
-                      department=getattr(refused, "department", None))
+def _letter(label: str, reason: str, refused: Event | Reading | ReadingRow) -> DeadLetter:
+    """A refused record's dead letter: a message of its own (``rows.letter_of``; ``label``
+    names the writer's caller where it makes none), owned by the record's department."""
+    topic, payload = letter_of(refused, label)
+    return DeadLetter(topic, reason, payload, department=refused.department)
