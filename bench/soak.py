@@ -14,25 +14,26 @@ not receive video, an event is lost or stored twice, or the readings fall short 
 
 Every ``--sample-every`` s it samples each process's memory (RSS, PSS and USS, summed over
 the process and its children: PostgreSQL's backends), open files, threads and the database's
-connections; the growth target holds for PSS, open files and threads (``soak_figures``
-says why PSS). Short runs are dominated by warm-up (PostgreSQL's shared buffers filling): the
-5 % growth target is meant for runs of an hour. With ``--chaos`` one part after another is
-killed with SIGKILL (and the hub once hung with SIGSTOP) and brought back by the demo's
-supervisor; for each, the time until it serves again is measured, and per transport the time
-from the kill until each viewer plays a new frame again without a reload (``viewers_back``).
-At the end every pushed event must be stored exactly once, no ERROR line may appear in the
-logs outside the chaos, and each process's growth over the second half (since its last
-restart and a warm-up; median of the window's first fifth against its last fifth) is
-reported. A PNG chart of the samples is written next to the JSON (bench/results/soak.png,
-or soak-chaos.png with ``--chaos``). PostgreSQL's autovacuum and parallel workers are sampled
-apart (``pg_workers``): they come and go, up to its configured maximum, and would otherwise
-read as growth of its processes and memory.
+connections; the growth target holds for PSS, open files and threads, for PostgreSQL for its
+PSS (``soak_figures`` says why). Short runs are dominated by warm-up (PostgreSQL's shared
+buffers filling): the 5 % growth target is meant for runs of an hour. With ``--chaos`` one
+part after another is killed with SIGKILL (and the hub once hung with SIGSTOP) and brought
+back by the demo's supervisor; for each, the time until it serves again is measured, and per
+transport the time from the kill until each viewer plays a new frame again without a reload
+(``viewers_back``). At the end every pushed event must be stored exactly once, no ERROR line
+may appear in the logs outside the chaos, and each process's growth over the second half
+(since its last restart and a warm-up; median of the window's first fifth against its last
+fifth) is reported. A PNG chart of the samples is written next to the JSON
+(bench/results/soak.png, or soak-chaos.png with ``--chaos``). PostgreSQL's autovacuum and
+parallel workers are sampled apart (``pg_workers``): they come and go, up to its configured
+maximum, and would otherwise read as growth of its processes and memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import signal
 import subprocess
@@ -49,7 +50,7 @@ import psutil
 import psycopg
 
 from bench.report import RESULTS, finish
-from bench.soak_figures import TARGETED, chart, error_lines, growth
+from bench.soak_figures import chart, error_lines, growth, over_target
 from bench.soak_load import CountedLoad, ReadingsMeter
 from bench.soak_viewers import recovery, summary, viewer_problems
 from bench.viewers import read_state
@@ -81,6 +82,23 @@ def _transient_pg(proc: psutil.Process) -> bool:
     except psutil.Error:
         return True  # gone already: it was one of them
     return any(kind in title for kind in TRANSIENT_PG)
+
+
+def _by_role(family: list[psutil.Process], roles: dict[int, str], postmaster: int
+             ) -> dict[str, list[int]]:
+    """PostgreSQL's processes and open files per role (``Soak._pg_roles``): which of its
+    parts holds what, when its totals move."""
+    out: dict[str, list[int]] = {}
+    for q in family:
+        role = "postmaster" if q.pid == postmaster else roles.get(q.pid, "other")
+        try:
+            fds = q.num_fds()
+        except psutil.Error:
+            continue
+        counts = out.setdefault(role, [0, 0])
+        counts[0] += 1
+        counts[1] += fds
+    return out
 
 
 def _db_ok(dsn: str) -> bool:
@@ -125,6 +143,9 @@ class Soak:
 
     def sample(self) -> None:
         row: dict[str, Any] = {"t": time.time(), "procs": {}}
+        roles = self._pg_roles()
+        row["db_connections"] = None if roles is None else sum(
+            1 for r in roles.values() if r.startswith("client:"))
         for name, pid in self.pids().items():
             try:
                 p = psutil.Process(pid)
@@ -132,6 +153,7 @@ class Soak:
                 if name == "postgres":
                     row["pg_workers"] = len([q for q in family if _transient_pg(q)])
                     family = [q for q in family if not _transient_pg(q)]
+                    row["pg"] = _by_role(family, roles or {}, pid)
                 mem = [q.memory_full_info() for q in family]
                 row["procs"][name] = {
                     "pid": pid,
@@ -143,14 +165,22 @@ class Soak:
                 }
             except psutil.Error:
                 continue
-        try:
-            with psycopg.connect(self.city.pg.dsn, connect_timeout=1) as conn:
-                n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type"
-                                 " = 'client backend'").fetchone()
-            row["db_connections"] = n[0] if n else None
-        except psycopg.OperationalError:
-            row["db_connections"] = None
         self.samples.append(row)
+
+    def _pg_roles(self) -> dict[int, str] | None:
+        """Each PostgreSQL server process's role: its backend type, or ``client:<application>``
+        for a connection (cityhub's pools name themselves); this sampler's own left out."""
+        try:
+            with psycopg.connect(self.city.pg.dsn, connect_timeout=1,
+                                 application_name="bench-soak") as conn:
+                rows = conn.execute(
+                    "SELECT pid, backend_type, coalesce(nullif(application_name, ''),"
+                    " usename::text, '?') FROM pg_stat_activity"
+                    " WHERE pid <> pg_backend_pid()").fetchall()
+        except psycopg.OperationalError:
+            return None
+        return {pid: f"client:{app}" if kind == "client backend" else kind
+                for pid, kind, app in rows}
 
     def kill(self, kind: str) -> dict[str, float]:
         pid = self.pids()["hub" if kind == "hub-hang" else kind]
@@ -183,6 +213,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--chaos", action="store_true", help="kill each kind of part in turn")
     p.add_argument("--chaos-every", type=float, default=300, help="seconds between kills")
     p.add_argument("--sample-every", type=float, default=10)
+    p.add_argument("--samples", help="also write every sample to this JSON file (for a look "
+                   "at what moved: PostgreSQL's processes and files per role are in 'pg')")
     p.add_argument("--cameras", type=int, default=32, help="extra looped 720p25 cameras")
     p.add_argument("--webrtc-viewers", type=int, default=64)
     p.add_argument("--fmp4-viewers", type=int, default=4)
@@ -334,8 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             problems.append(f"{len(errors)} ERROR log lines, first: {errors[0]}")
         grown = growth(soak.samples)
         if not args.chaos:
-            problems += [f"{n} grew {g}" for n, g in grown.items()
-                         if any(g.get(k, 0) > 5 for k in TARGETED)]
+            problems += over_target(grown)
+        if args.samples:
+            Path(args.samples).write_text(json.dumps(soak.samples))
         if len(soak.samples) >= 2:
             try:
                 chart(soak.samples, Path(args.chart))
