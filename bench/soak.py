@@ -52,6 +52,7 @@ import psycopg
 from bench.report import RESULTS, finish
 from bench.soak_figures import chart, error_lines, growth, over_target
 from bench.soak_load import CountedLoad, ReadingsMeter
+from bench.soak_pg import by_role, pg_roles, split_transient
 from bench.soak_viewers import recovery, summary, viewer_problems
 from bench.viewers import read_state
 from core.files import write_private
@@ -69,36 +70,6 @@ def _http_ok(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-#: PostgreSQL's processes that come and go (its process title names them), bounded by its
-#: autovacuum_max_workers and max_parallel_workers.
-TRANSIENT_PG = ("autovacuum worker", "parallel worker")
-
-
-def _transient_pg(proc: psutil.Process) -> bool:
-    try:
-        title = " ".join(proc.cmdline())
-    except psutil.Error:
-        return True  # gone already: it was one of them
-    return any(kind in title for kind in TRANSIENT_PG)
-
-
-def _by_role(family: list[psutil.Process], roles: dict[int, str], postmaster: int
-             ) -> dict[str, list[int]]:
-    """PostgreSQL's processes and open files per role (``Soak._pg_roles``): which of its
-    parts holds what, when its totals move."""
-    out: dict[str, list[int]] = {}
-    for q in family:
-        role = "postmaster" if q.pid == postmaster else roles.get(q.pid, "other")
-        try:
-            fds = q.num_fds()
-        except psutil.Error:
-            continue
-        counts = out.setdefault(role, [0, 0])
-        counts[0] += 1
-        counts[1] += fds
-    return out
 
 
 def _db_ok(dsn: str) -> bool:
@@ -143,7 +114,7 @@ class Soak:
 
     def sample(self) -> None:
         row: dict[str, Any] = {"t": time.time(), "procs": {}}
-        roles = self._pg_roles()
+        roles = pg_roles(self.city.pg.dsn)
         row["db_connections"] = None if roles is None else sum(
             1 for r in roles.values() if r.startswith("client:"))
         for name, pid in self.pids().items():
@@ -151,9 +122,9 @@ class Soak:
                 p = psutil.Process(pid)
                 family = [p, *p.children(recursive=True)]
                 if name == "postgres":
-                    row["pg_workers"] = len([q for q in family if _transient_pg(q)])
-                    family = [q for q in family if not _transient_pg(q)]
-                    row["pg"] = _by_role(family, roles or {}, pid)
+                    family, workers = split_transient(family)
+                    row["pg_workers"] = workers
+                    row["pg"] = by_role(family, roles or {}, pid)
                 mem = [q.memory_full_info() for q in family]
                 row["procs"][name] = {
                     "pid": pid,
@@ -166,21 +137,6 @@ class Soak:
             except psutil.Error:
                 continue
         self.samples.append(row)
-
-    def _pg_roles(self) -> dict[int, str] | None:
-        """Each PostgreSQL server process's role: its backend type, or ``client:<application>``
-        for a connection (cityhub's pools name themselves); this sampler's own left out."""
-        try:
-            with psycopg.connect(self.city.pg.dsn, connect_timeout=1,
-                                 application_name="bench-soak") as conn:
-                rows = conn.execute(
-                    "SELECT pid, backend_type, coalesce(nullif(application_name, ''),"
-                    " usename::text, '?') FROM pg_stat_activity"
-                    " WHERE pid <> pg_backend_pid()").fetchall()
-        except psycopg.OperationalError:
-            return None
-        return {pid: f"client:{app}" if kind == "client backend" else kind
-                for pid, kind, app in rows}
 
     def kill(self, kind: str) -> dict[str, float]:
         pid = self.pids()["hub" if kind == "hub-hang" else kind]

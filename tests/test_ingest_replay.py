@@ -20,7 +20,8 @@ from adapters.isapi import IsapiAdapter
 from core.topics import events_topic, readings_topic
 from devkit.fixtures.store import make_event, make_reading, run
 from hub.ingest.pipeline import adapt_message
-from hub.ingest.replay import Selection, Tally, replay
+from hub.ingest.replay import Tally, replay
+from hub.store.dead_letters import Selection
 from hub.store.settings import StoreConfig
 from hub.store.writer import BatchWriter, DeadLetter
 

@@ -17,8 +17,12 @@ from hub.config import CityConfig, load_config
 log = logging.getLogger(__name__)
 
 
+def _dsn(args: argparse.Namespace, cfg: CityConfig) -> str | None:
+    return args.dsn or (cfg.database.url.get_secret_value() if cfg.database.url else None)
+
+
 def _targets(args: argparse.Namespace, cfg: CityConfig) -> tuple[str, str]:
-    dsn = args.dsn or (cfg.database.url.get_secret_value() if cfg.database.url else None)
+    dsn = _dsn(args, cfg)
     broker = args.broker or cfg.broker.url
     if not dsn or not broker:
         raise SystemExit(
@@ -117,11 +121,12 @@ def _replay(args: argparse.Namespace) -> int:
     import psycopg  # noqa: PLC0415
 
     from hub.audit import chain  # noqa: PLC0415
-    from hub.ingest.replay import Selection, Tally, run  # noqa: PLC0415
+    from hub.ingest.replay import Tally, run  # noqa: PLC0415
+    from hub.store.dead_letters import Selection  # noqa: PLC0415
     from hub.store.writer import BatchWriter  # noqa: PLC0415
 
     cfg = load_config(args.config)
-    dsn = args.dsn or (cfg.database.url.get_secret_value() if cfg.database.url else None)
+    dsn = _dsn(args, cfg)
     if not dsn:
         raise SystemExit("replay needs the database: set database.url (or --dsn)")
     sel = Selection(args.department, args.topic_prefix, args.reason, args.since, args.until,

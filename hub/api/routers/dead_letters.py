@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from hub.api.common import not_found
 from hub.auth.access import Caller, require
 from hub.auth.roles import Role
+from hub.store.dead_letters import Selection
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 #: Bytes of each payload shown in a list (the whole one is ``/{id}/payload``).
@@ -69,19 +70,15 @@ def list_letters(
     limit: int = Query(100, ge=1, le=500),
     caller: Caller = require(Role.admin),
 ) -> dict[str, Any]:
+    where, params = Selection(caller.department, topic_prefix, reason, since, until).where()
     with caller.db.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT id, received_at, topic, reason, payload_size,"
             " substring(payload FROM 1 FOR %(preview)s) AS head FROM dead_letters"
-            " WHERE department_id = %(dept)s AND id < %(before)s"
-            " AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)"
-            " AND (%(until)s::timestamptz IS NULL OR received_at < %(until)s)"
-            " AND (%(prefix)s::text IS NULL OR starts_with(topic, %(prefix)s))"
-            " AND (%(reason)s::text IS NULL OR strpos(reason, %(reason)s) > 0)"
+            " WHERE department_id = %(own)s AND id < %(before)s" + where +
             " ORDER BY id DESC LIMIT %(limit)s",
-            {"preview": PREVIEW_BYTES, "dept": caller.department, "before": before_id or 2**62,
-             "since": since, "until": until, "prefix": topic_prefix, "reason": reason,
-             "limit": limit},
+            {**params, "preview": PREVIEW_BYTES, "own": caller.department,
+             "before": before_id or 2**62, "limit": limit},
         ).fetchall()
     caller.audit("dead_letters.read", department=caller.department, before_id=before_id,
                  returned=len(rows))
