@@ -4,7 +4,9 @@ Measured in one run: 32 loop-mode synthetic cameras (720p25, 2 Mb/s, 1 s GOP) re
 continuously by the cityhub relay (no viewers: recording alone pulls them) and, alongside,
 by a bare GStreamer recorder of the same streams (bench/record_baseline.py:
 ``rtspsrc ! depay ! parse ! timestamper ! splitmuxsink``), both cutting ``SEGMENT_S``
-segments (the same files opened and closed). Both processes are measured over the same
+segments (the same files opened and closed). Once every camera records, the relay
+records ``--settle`` seconds (one segment: its start-up, the first cuts and the rings'
+sizing are behind it, as the bare recorder's are) before both are measured over the same
 windows; the median window ratio is reported as ``record_cpu_ratio`` (target <= 1.2). The
 relay's figure keeps its product work the bare recorder has not (``RELAY_EXTRA``).
 Also: bytes written per second by the relay, frames dropped by its recording queues
@@ -144,8 +146,11 @@ def wait_recording(http: int, names: list[str], timeout: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--streams", type=int, default=32)
-    p.add_argument("--window", type=float, default=8.0, help="seconds per CPU measurement")
+    p.add_argument("--window", type=float, default=20.0, help="seconds per CPU measurement")
     p.add_argument("--seeks", type=int, default=20)
+    p.add_argument("--settle", type=float, default=SEGMENT_S,
+                   help="seconds of recording before measuring (steady state, as day-long "
+                   "recording is; the bare recorder has been running since before the relay)")
     p.add_argument("--core", choices=["packet", "gstreamer"],
                    default=StreamsConfig.model_fields["core"].default,
                    help="the relay's media core (default: the relay's own default)")
@@ -194,6 +199,7 @@ def measure(a: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
                                       a.core)
             procs.append(relay)
             wait_recording(http, names, a.timeout)
+            time.sleep(a.settle)  # past start-up: the first segments cut, rings sized
             b0, r0, t0 = dir_bytes(tmp / "rec"), dir_bytes(tmp / "base"), time.monotonic()
             windows = [cpu_of([base.pid, relay.pid], a.window) for _ in range(3)]
             span = time.monotonic() - t0
@@ -238,6 +244,7 @@ def measure(a: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         "segments",
         "core": a.core,
         "segment_s": {"relay": SEGMENT_S, "baseline": SEGMENT_S},
+        "measured_s": {"settle": a.settle, "windows": [a.window] * 3},
         "relay_extra_work": RELAY_EXTRA,
         "record_cpu_per_stream": round(relay_cores / a.streams, 4),
         "baseline_cpu_per_stream": round(base_cores / a.streams, 4),

@@ -1,9 +1,11 @@
-"""Pure logic of the lazy hand-over: ring sizing from the GOP, rates from C counters."""
+"""Pure logic of the lazy hand-over: ring sizing from the GOP, rates from C counters, the
+actors' shared tick."""
 
 from __future__ import annotations
 
 from streams.core.health import RateMeter
 from streams.core.ring import INITIAL_FRAMES, MAX_FRAMES, MIN_FRAMES, RingSizer
+from streams.core.stream import WATCH_TICK_S, until_tick
 
 
 def _feed(sizer: RingSizer, fps: float, gop: int, seconds: float) -> list[bool]:
@@ -49,3 +51,15 @@ def test_rates_from_cumulative_counters() -> None:
     meter.observe(3, None, now=106)  # a new session counts from zero; octets unknown
     meter.observe(28, None, now=107)
     assert meter.frames_total == 128 and meter.rates() == (25.0, 0.0)
+
+
+def test_every_camera_ticks_on_one_grid() -> None:
+    """Actors started at any moment wake at the same instants (one wake-up per tick for a
+    relay of many cameras), a whole tick apart, never at once."""
+    tick = WATCH_TICK_S
+    for now in (0.0, 0.01, 0.5, 0.999, 1234.25, 98765.4321):
+        wait = until_tick(now)
+        assert 0 < wait <= tick
+        assert abs(((now + wait) / tick) - round((now + wait) / tick)) < 1e-6
+    assert until_tick(3 * tick) == tick
+    assert until_tick(7.0, tick=2.0) == 1.0

@@ -25,8 +25,14 @@ from streams.core.upstream import UpstreamSession
 log = logging.getLogger(__name__)
 
 #: How often a live stream's actor samples its counters and checks for stalls and idling
-#: (a failure wakes it at once).
-WATCH_TICK_S = 0.5
+#: (a failure wakes it at once). Every actor ticks on the same grid of the event loop's
+#: clock (``until_tick``), so a relay of many cameras wakes once a tick, not once a camera.
+WATCH_TICK_S = 1.0
+
+
+def until_tick(now: float, tick: float = WATCH_TICK_S) -> float:
+    """Seconds from ``now`` to the next multiple of ``tick`` (never 0: a whole tick then)."""
+    return tick - now % tick or tick
 
 
 @dataclass
@@ -233,9 +239,10 @@ class CameraStream:
             failed.cancel()
 
     async def _watch_ticks(self, failed: asyncio.Future[Any]) -> str | None:
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            await asyncio.wait((failed,), timeout=WATCH_TICK_S)
+            await asyncio.wait((failed,), timeout=until_tick(loop.time()))
             if failed.done():
                 return self.last_error or "upstream failed"
             now = time.monotonic()
