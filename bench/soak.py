@@ -24,9 +24,12 @@ transport the time from the kill until each viewer plays a new frame again witho
 may appear in the logs outside the chaos, and each process's growth over the second half
 (since its last restart and a warm-up; median of the window's first fifth against its last
 fifth) is reported. A PNG chart of the samples is written next to the JSON
-(bench/results/soak.png, or soak-chaos.png with ``--chaos``). PostgreSQL's autovacuum and
-parallel workers are sampled apart (``pg_workers``): they come and go, up to its configured
-maximum, and would otherwise read as growth of its processes and memory.
+(bench/results/soak.png, or soak-chaos.png with ``--chaos``); an invalid run's goes to the
+run's own folder (kept, with its logs), so it never replaces the published run's chart.
+PostgreSQL's autovacuum and parallel workers are sampled apart (``pg_workers``): they come
+and go, up to its configured maximum, and would otherwise read as growth of its processes
+and memory. Open files and threads are held to the target only when they grew by more than
+one (``soak_figures.COUNT_STEP``): one is a pool's worker that came or went.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ import psutil
 import psycopg
 
 from bench.report import RESULTS, finish
-from bench.soak_figures import chart, error_lines, growth, over_target
+from bench.soak_figures import added, chart, error_lines, growth, over_target
 from bench.soak_load import CountedLoad, ReadingsMeter
 from bench.soak_pg import by_role, pg_roles, split_transient
 from bench.soak_viewers import recovery, summary, viewer_problems
@@ -181,11 +184,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--viewers-timeout", type=float, default=90,
                    help="seconds for every viewer to play before the soak starts")
     p.add_argument("--chart", default=None,
-                   help="PNG path (default: bench/results/soak.png, soak-chaos.png with --chaos)")
-    args = p.parse_args(argv)
-    if args.chart is None:
-        args.chart = str(RESULTS / ("soak-chaos.png" if args.chaos else "soak.png"))
-    return args
+                   help="PNG path (default: bench/results/soak.png, soak-chaos.png with --chaos; "
+                   "an invalid run's in the run's folder)")
+    return p.parse_args(argv)
+
+
+def chart_path(args: argparse.Namespace, run_dir: Path, valid: bool) -> Path:
+    """Where the chart goes: ``--chart``, else the published one for a valid run and the run's
+    own folder for an invalid one (whose JSON is not kept either)."""
+    if args.chart is not None:
+        return Path(args.chart)
+    name = "soak-chaos.png" if args.chaos else "soak.png"
+    return (RESULTS if valid else run_dir) / name
 
 
 def start_viewers(city: DemoCity, a: argparse.Namespace) -> tuple[subprocess.Popen[bytes], Path]:
@@ -320,14 +330,15 @@ def main(argv: list[str] | None = None) -> int:
         errors = [] if args.chaos else error_lines(city.state_dir / "logs")
         if errors:
             problems.append(f"{len(errors)} ERROR log lines, first: {errors[0]}")
-        grown = growth(soak.samples)
+        grown, gained = growth(soak.samples), added(soak.samples)
         if not args.chaos:
-            problems += over_target(grown)
+            problems += over_target(grown, gained)
         if args.samples:
             Path(args.samples).write_text(json.dumps(soak.samples))
+        drawn = chart_path(args, city.state_dir, valid=not problems)
         if len(soak.samples) >= 2:
             try:
-                chart(soak.samples, Path(args.chart))
+                chart(soak.samples, drawn)
             except (OSError, subprocess.SubprocessError) as exc:  # the figures still count
                 problems.append(f"chart not drawn: {exc}")
         result = {
@@ -341,9 +352,10 @@ def main(argv: list[str] | None = None) -> int:
             "readings_stored_per_s": round(readings.rate(), 1), "api_queries": counts,
             "viewers": summary(viewers), "back_s": chaos, "killed_at": killed_at,
             "growth_second_half_pct": grown,
+            "added_second_half": gained,
             "samples": len(soak.samples), "error_lines": len(error_lines(city.state_dir / "logs")),
             "restarts": {n: len(p.restarts) for n, p in city.stack.supervisor.parts.items()},
-            "chart": os.path.relpath(args.chart),
+            "chart": os.path.relpath(drawn),
         }
     finally:
         stop.set()

@@ -249,3 +249,22 @@ def test_soak_holds_each_process_to_the_growth_target_in_its_targeted_measures()
     grown["ingest"]["threads"] = 20.0
     assert [p.split(" grew ")[0] for p in over_target(grown)] == ["postgres", "ingest"]
     assert "'threads': 20.0" in over_target(grown)[1]
+
+
+def test_soak_counts_a_worker_that_came_or_went_as_no_growth() -> None:
+    """The hub's threads toggled 12 <-> 13 through a 60-minute run (a pool's worker): +8.3 %
+    by percent, one thread; three more threads of 24 are growth."""
+    from bench.soak_figures import added, growth, over_target  # noqa: PLC0415
+
+    def sample(t: int, threads: int) -> dict[str, Any]:
+        return {"t": t, "procs": {"hub": {"pid": 1, "pss_mb": 77.0, "fds": 63,
+                                          "threads": threads}}}
+
+    toggling = [sample(t, 12 if t < 2700 else 13) for t in range(0, 3600, 10)]
+    assert growth(toggling)["hub"]["threads"] == 8.3
+    assert added(toggling)["hub"] == {"fds": 0, "threads": 1}
+    assert over_target(growth(toggling), added(toggling)) == []
+    leaking = [sample(t, 24 if t < 2700 else 27) for t in range(0, 3600, 10)]
+    assert added(leaking)["hub"]["threads"] == 3
+    assert over_target(growth(leaking), added(leaking)) == [
+        "hub grew {'threads': 12.5} % (targets: pss_mb, fds, threads)"]
