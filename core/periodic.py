@@ -21,6 +21,13 @@ OUTAGE_GRACE_S = 30.0  #: failing this long in a row is broken, not a restart be
 ERROR_EVERY_S = 60.0  #: a broken loop's error (with traceback) is repeated this often
 
 
+def until_tick(now: float, tick: float) -> float:
+    """Seconds from ``now`` to the next multiple of ``tick`` (never 0: a whole tick then).
+    Loops that wait this long wake together on one grid of their clock, not each on its own
+    phase (a relay's camera actors: one wake-up a tick, not one per camera)."""
+    return tick - now % tick or tick
+
+
 class FailureStreak:
     """A loop's failures in a row, and what each one is worth in the log."""
 

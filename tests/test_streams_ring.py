@@ -3,9 +3,10 @@ actors' shared tick."""
 
 from __future__ import annotations
 
+from core.periodic import until_tick
 from streams.core.health import RateMeter
 from streams.core.ring import INITIAL_FRAMES, MAX_FRAMES, MIN_FRAMES, RingSizer
-from streams.core.stream import WATCH_TICK_S, until_tick
+from streams.core.stream import WATCH_TICK_S
 
 
 def _feed(sizer: RingSizer, fps: float, gop: int, seconds: float) -> list[bool]:
@@ -58,8 +59,8 @@ def test_every_camera_ticks_on_one_grid() -> None:
     relay of many cameras), a whole tick apart, never at once."""
     tick = WATCH_TICK_S
     for now in (0.0, 0.01, 0.5, 0.999, 1234.25, 98765.4321):
-        wait = until_tick(now)
+        wait = until_tick(now, tick)
         assert 0 < wait <= tick
         assert abs(((now + wait) / tick) - round((now + wait) / tick)) < 1e-6
-    assert until_tick(3 * tick) == tick
+    assert until_tick(3 * tick, tick) == tick
     assert until_tick(7.0, tick=2.0) == 1.0

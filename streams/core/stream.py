@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.periodic import until_tick
 from streams.config import StreamsConfig
 from streams.core.fanout import Fanout
 from streams.core.health import RateMeter, StreamEvent, StreamState
@@ -26,13 +27,8 @@ log = logging.getLogger(__name__)
 
 #: How often a live stream's actor samples its counters and checks for stalls and idling
 #: (a failure wakes it at once). Every actor ticks on the same grid of the event loop's
-#: clock (``until_tick``), so a relay of many cameras wakes once a tick, not once a camera.
+#: clock (``core.periodic.until_tick``), so a relay of many cameras wakes once a tick.
 WATCH_TICK_S = 1.0
-
-
-def until_tick(now: float, tick: float = WATCH_TICK_S) -> float:
-    """Seconds from ``now`` to the next multiple of ``tick`` (never 0: a whole tick then)."""
-    return tick - now % tick or tick
 
 
 @dataclass
@@ -242,7 +238,7 @@ class CameraStream:
         loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
-            await asyncio.wait((failed,), timeout=until_tick(loop.time()))
+            await asyncio.wait((failed,), timeout=until_tick(loop.time(), WATCH_TICK_S))
             if failed.done():
                 return self.last_error or "upstream failed"
             now = time.monotonic()
